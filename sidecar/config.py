@@ -1,0 +1,217 @@
+"""Configuration, read once from an environment mapping and an optional TOML file.
+
+Every setting has an environment variable (``SIDECAR_*``, and ``PORT``); the TOML
+file named by ``SIDECAR_CONFIG`` may set the same settings under ``[sidecar]``
+with the variable's name in lower case without the prefix (``queue_url``,
+``zendesk_subdomain`` ...). The environment wins over the file.
+Secrets are wrapped in :class:`Secret` so that no repr, log line or error
+message can show them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sidecar.errors import ConfigError
+
+
+class Secret:
+    """A credential; prints as ``<SECRET>`` everywhere, ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<SECRET>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def _text(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _opt_int(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
+def _float(value: str) -> float:
+    return float(value)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {value!r}")
+
+
+def _secret(value: str) -> Secret | None:
+    return Secret(value) if value else None
+
+
+def _setting(env: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
+
+
+DEFAULT_QUEUE_URL = "sqlite:///sidecar-queue.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings; tests build it directly, production calls :meth:`from_env`."""
+
+    # --- web / queue ------------------------------------------------------
+    webhook_secret: Secret | None = _setting(
+        "SIDECAR_WEBHOOK_SECRET", _secret, None,
+        "Zendesk webhook signing secret. Required by the production entry points; "
+        "`sidecar serve` generates one when unset.")
+    webhook_tolerance_seconds: int = _setting(
+        "SIDECAR_WEBHOOK_TOLERANCE", _int, 300,
+        "How far (seconds, either way) a signature timestamp may be from now.")
+    queue_url: str = _setting(
+        "SIDECAR_QUEUE_URL", str, DEFAULT_QUEUE_URL,
+        "`sqlite:///path/queue.db` (default: sidecar-queue.db in the working "
+        "directory) or `redis://host:port/db` for scale-out.")
+    port: int = _setting("PORT", _int, 8000, "HTTP port of the web process.")
+    config_file: str | None = _setting(
+        "SIDECAR_CONFIG", _text, None,
+        "TOML file with settings under [sidecar]; the environment wins.")
+    log_level: str = _setting("SIDECAR_LOG_LEVEL", str, "INFO", "Log level.")
+
+    # --- SLA policy -------------------------------------------------------
+    policy_file: str | None = _setting(
+        "SIDECAR_POLICY_FILE", _text, None,
+        "TOML policy file (schedules, policies); unset: the built-in default policy.")
+    policy_name: str | None = _setting(
+        "SIDECAR_POLICY_NAME", _text, None,
+        "Which policy of the file applies; unset: the file's only policy.")
+    at_risk_fraction: float = _setting(
+        "SIDECAR_AT_RISK_FRACTION", _float, 0.75,
+        "Share of the target elapsed at which a ticket turns `sla_at_risk`.")
+
+    # --- Zendesk ----------------------------------------------------------
+    zendesk_subdomain: str | None = _setting(
+        "SIDECAR_ZENDESK_SUBDOMAIN", _text, None, "Zendesk subdomain (acme for acme.zendesk.com).")
+    zendesk_email: str | None = _setting(
+        "SIDECAR_ZENDESK_EMAIL", _text, None, "Email of the API user (with an API token).")
+    zendesk_api_token: Secret | None = _setting(
+        "SIDECAR_ZENDESK_API_TOKEN", _secret, None, "Zendesk API token.")
+    zendesk_oauth_token: Secret | None = _setting(
+        "SIDECAR_ZENDESK_OAUTH_TOKEN", _secret, None, "Zendesk OAuth token (instead of email + API token).")
+    zendesk_url: str | None = _setting(
+        "SIDECAR_ZENDESK_URL", _text, None,
+        "Base URL override, e.g. http://127.0.0.1:9000 (test doubles, egress proxies).")
+    severity_field_id: int | None = _setting(
+        "SIDECAR_SEVERITY_FIELD_ID", _opt_int, None, "Ticket field id of the \"Issue Severity\" dropdown.")
+    due_at_field_id: int | None = _setting(
+        "SIDECAR_DUE_AT_FIELD_ID", _opt_int, None, "Text ticket field id for the ISO 8601 UTC due time.")
+    due_date_field_id: int | None = _setting(
+        "SIDECAR_DUE_DATE_FIELD_ID", _opt_int, None, "Optional date ticket field id (YYYY-MM-DD) for views.")
+    due_date_timezone: str = _setting(
+        "SIDECAR_DUE_DATE_TIMEZONE", str, "UTC", "IANA zone whose local date goes in the date field.")
+    dry_run: bool = _setting(
+        "SIDECAR_DRY_RUN", _bool, False, "Shadow mode: read and compute, log the diff, write nothing.")
+    org_plan_field: str = _setting(
+        "SIDECAR_ORG_PLAN_FIELD", str, "support_plan", "Organization field key of the support plan.")
+    org_enterprise_field: str = _setting(
+        "SIDECAR_ORG_ENTERPRISE_FIELD", str, "enterprise_support",
+        "Organization field key of the Enterprise Support checkbox.")
+    org_cache_seconds: int = _setting(
+        "SIDECAR_ORG_CACHE_SECONDS", _int, 300, "How long an organization read is reused.")
+    entitlements_file: str | None = _setting(
+        "SIDECAR_ENTITLEMENTS_FILE", _text, None,
+        "TOML entitlements file (dates, enhanced SLAs, routing keys, Slack, CSM).")
+
+    # --- on-call ----------------------------------------------------------
+    pagerduty_routing_key: Secret | None = _setting(
+        "SIDECAR_PAGERDUTY_ROUTING_KEY", _secret, None, "PagerDuty Events API v2 routing key.")
+    pagerduty_url: str = _setting(
+        "SIDECAR_PAGERDUTY_URL", str, "https://events.pagerduty.com/v2/enqueue",
+        "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).")
+
+    @property
+    def zendesk_connected(self) -> bool:
+        """True when there are Zendesk credentials to connect with."""
+        return bool(
+            self.zendesk_subdomain
+            and (self.zendesk_oauth_token or (self.zendesk_email and self.zendesk_api_token))
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Config:
+        """Build the config from an environment mapping and the file it names."""
+        file_values: Mapping[str, Any] = {}
+        config_path = environ.get("SIDECAR_CONFIG", "").strip()
+        if config_path:
+            file_values = _read_file_settings(config_path)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = f.metadata["env"]
+            key = env.removeprefix("SIDECAR_").lower()
+            if env in environ:
+                raw, where = environ[env], env
+            elif key in file_values:
+                raw, where = file_values[key], f"{config_path}: [sidecar] {key}"
+                if not isinstance(raw, str):
+                    raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+            else:
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                # Never echo the raw value: it may be a secret.
+                raise ConfigError(f"{where}: invalid value ({exc.__class__.__name__})") from None
+        return cls(**values)
+
+
+def _read_file_settings(path: str) -> Mapping[str, Any]:
+    try:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"SIDECAR_CONFIG={path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    section = data.get("sidecar", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [sidecar] must be a table")
+    known = {f.metadata["env"].removeprefix("SIDECAR_").lower() for f in fields(Config)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{path}: [sidecar] unknown setting(s): {', '.join(unknown)}")
+    return section
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, for the README and `sidecar config`."""
+    rows = []
+    for f in fields(Config):
+        default = f.default
+        shown = "—" if default is None else str(default)
+        rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+    return rows
