@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sidecar import __version__
+from sidecar.commands import jobs, orgs, run, sla, tickets
 
 
 @click.group()
@@ -13,12 +14,7 @@ def main() -> None:
     """SLA and on-call escalation sidecar for Zendesk."""
 
 
-def _register() -> None:
-    # Each command module owns one area; importing here keeps `sidecar --help` complete.
-    from sidecar.commands import sla as sla_commands
-
-    for command in sla_commands.COMMANDS:
-        main.add_command(command)
-
-
-_register()
+# Each command module owns one area and lists its commands in COMMANDS.
+for _module in (sla, run, tickets, jobs, orgs):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

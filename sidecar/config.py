@@ -87,79 +87,166 @@ class Config:
 
     # --- web / queue ------------------------------------------------------
     webhook_secret: Secret | None = _setting(
-        "SIDECAR_WEBHOOK_SECRET", _secret, None,
+        "SIDECAR_WEBHOOK_SECRET",
+        _secret,
+        None,
         "Zendesk webhook signing secret. Required by the production entry points; "
-        "`sidecar serve` generates one when unset.")
+        "`sidecar serve` generates one when unset.",
+    )
     webhook_tolerance_seconds: int = _setting(
-        "SIDECAR_WEBHOOK_TOLERANCE", _int, 300,
-        "How far (seconds, either way) a signature timestamp may be from now.")
+        "SIDECAR_WEBHOOK_TOLERANCE",
+        _int,
+        300,
+        "How far (seconds, either way) a signature timestamp may be from now.",
+    )
     queue_url: str = _setting(
-        "SIDECAR_QUEUE_URL", str, DEFAULT_QUEUE_URL,
+        "SIDECAR_QUEUE_URL",
+        str,
+        DEFAULT_QUEUE_URL,
         "`sqlite:///path/queue.db` (default: sidecar-queue.db in the working "
-        "directory) or `redis://host:port/db` for scale-out.")
+        "directory) or `redis://host:port/db` for scale-out.",
+    )
     port: int = _setting("PORT", _int, 8000, "HTTP port of the web process.")
     config_file: str | None = _setting(
-        "SIDECAR_CONFIG", _text, None,
-        "TOML file with settings under [sidecar]; the environment wins.")
+        "SIDECAR_CONFIG",
+        _text,
+        None,
+        "TOML file with settings under [sidecar]; the environment wins.",
+    )
     log_level: str = _setting("SIDECAR_LOG_LEVEL", str, "INFO", "Log level.")
+    retry_base_seconds: float = _setting(
+        "SIDECAR_RETRY_BASE_SECONDS",
+        _float,
+        5.0,
+        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
+    )
 
     # --- SLA policy -------------------------------------------------------
     policy_file: str | None = _setting(
-        "SIDECAR_POLICY_FILE", _text, None,
-        "TOML policy file (schedules, policies); unset: the built-in default policy.")
+        "SIDECAR_POLICY_FILE",
+        _text,
+        None,
+        "TOML policy file (schedules, policies); unset: the built-in default policy.",
+    )
     policy_name: str | None = _setting(
-        "SIDECAR_POLICY_NAME", _text, None,
-        "Which policy of the file applies; unset: the file's only policy.")
+        "SIDECAR_POLICY_NAME",
+        _text,
+        None,
+        "Which policy of the file applies; unset: the file's only policy.",
+    )
     at_risk_fraction: float = _setting(
-        "SIDECAR_AT_RISK_FRACTION", _float, 0.75,
-        "Share of the target elapsed at which a ticket turns `sla_at_risk`.")
+        "SIDECAR_AT_RISK_FRACTION",
+        _float,
+        0.75,
+        "Share of the target elapsed at which a ticket turns `sla_at_risk`.",
+    )
 
     # --- Zendesk ----------------------------------------------------------
     zendesk_subdomain: str | None = _setting(
-        "SIDECAR_ZENDESK_SUBDOMAIN", _text, None, "Zendesk subdomain (acme for acme.zendesk.com).")
+        "SIDECAR_ZENDESK_SUBDOMAIN",
+        _text,
+        None,
+        "Zendesk subdomain (acme for acme.zendesk.com).",
+    )
     zendesk_email: str | None = _setting(
-        "SIDECAR_ZENDESK_EMAIL", _text, None, "Email of the API user (with an API token).")
+        "SIDECAR_ZENDESK_EMAIL",
+        _text,
+        None,
+        "Email of the API user (with an API token).",
+    )
     zendesk_api_token: Secret | None = _setting(
-        "SIDECAR_ZENDESK_API_TOKEN", _secret, None, "Zendesk API token.")
+        "SIDECAR_ZENDESK_API_TOKEN", _secret, None, "Zendesk API token."
+    )
     zendesk_oauth_token: Secret | None = _setting(
-        "SIDECAR_ZENDESK_OAUTH_TOKEN", _secret, None, "Zendesk OAuth token (instead of email + API token).")
+        "SIDECAR_ZENDESK_OAUTH_TOKEN",
+        _secret,
+        None,
+        "Zendesk OAuth token (instead of email + API token).",
+    )
     zendesk_url: str | None = _setting(
-        "SIDECAR_ZENDESK_URL", _text, None,
-        "Base URL override, e.g. http://127.0.0.1:9000 (test doubles, egress proxies).")
+        "SIDECAR_ZENDESK_URL",
+        _text,
+        None,
+        "Base URL override, e.g. http://127.0.0.1:9000 (test doubles, egress proxies).",
+    )
     severity_field_id: int | None = _setting(
-        "SIDECAR_SEVERITY_FIELD_ID", _opt_int, None, "Ticket field id of the \"Issue Severity\" dropdown.")
+        "SIDECAR_SEVERITY_FIELD_ID",
+        _opt_int,
+        None,
+        'Ticket field id of the "Issue Severity" dropdown.',
+    )
     due_at_field_id: int | None = _setting(
-        "SIDECAR_DUE_AT_FIELD_ID", _opt_int, None, "Text ticket field id for the ISO 8601 UTC due time.")
+        "SIDECAR_DUE_AT_FIELD_ID",
+        _opt_int,
+        None,
+        "Text ticket field id for the ISO 8601 UTC due time.",
+    )
     due_date_field_id: int | None = _setting(
-        "SIDECAR_DUE_DATE_FIELD_ID", _opt_int, None, "Optional date ticket field id (YYYY-MM-DD) for views.")
+        "SIDECAR_DUE_DATE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional date ticket field id (YYYY-MM-DD) for views.",
+    )
     due_date_timezone: str = _setting(
-        "SIDECAR_DUE_DATE_TIMEZONE", str, "UTC", "IANA zone whose local date goes in the date field.")
+        "SIDECAR_DUE_DATE_TIMEZONE",
+        str,
+        "UTC",
+        "IANA zone whose local date goes in the date field.",
+    )
     dry_run: bool = _setting(
-        "SIDECAR_DRY_RUN", _bool, False, "Shadow mode: read and compute, log the diff, write nothing.")
+        "SIDECAR_DRY_RUN",
+        _bool,
+        False,
+        "Shadow mode: read and compute, log the diff, write nothing.",
+    )
     org_plan_field: str = _setting(
-        "SIDECAR_ORG_PLAN_FIELD", str, "support_plan", "Organization field key of the support plan.")
+        "SIDECAR_ORG_PLAN_FIELD",
+        str,
+        "support_plan",
+        "Organization field key of the support plan.",
+    )
     org_enterprise_field: str = _setting(
-        "SIDECAR_ORG_ENTERPRISE_FIELD", str, "enterprise_support",
-        "Organization field key of the Enterprise Support checkbox.")
+        "SIDECAR_ORG_ENTERPRISE_FIELD",
+        str,
+        "enterprise_support",
+        "Organization field key of the Enterprise Support checkbox.",
+    )
     org_cache_seconds: int = _setting(
-        "SIDECAR_ORG_CACHE_SECONDS", _int, 300, "How long an organization read is reused.")
+        "SIDECAR_ORG_CACHE_SECONDS",
+        _int,
+        300,
+        "How long an organization read is reused.",
+    )
     entitlements_file: str | None = _setting(
-        "SIDECAR_ENTITLEMENTS_FILE", _text, None,
-        "TOML entitlements file (dates, enhanced SLAs, routing keys, Slack, CSM).")
+        "SIDECAR_ENTITLEMENTS_FILE",
+        _text,
+        None,
+        "TOML entitlements file (dates, enhanced SLAs, routing keys, Slack, CSM).",
+    )
 
     # --- on-call ----------------------------------------------------------
     pagerduty_routing_key: Secret | None = _setting(
-        "SIDECAR_PAGERDUTY_ROUTING_KEY", _secret, None, "PagerDuty Events API v2 routing key.")
+        "SIDECAR_PAGERDUTY_ROUTING_KEY",
+        _secret,
+        None,
+        "PagerDuty Events API v2 routing key.",
+    )
     pagerduty_url: str = _setting(
-        "SIDECAR_PAGERDUTY_URL", str, "https://events.pagerduty.com/v2/enqueue",
-        "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).")
+        "SIDECAR_PAGERDUTY_URL",
+        str,
+        "https://events.pagerduty.com/v2/enqueue",
+        "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
+    )
 
     @property
     def zendesk_connected(self) -> bool:
         """True when there are Zendesk credentials to connect with."""
         return bool(
             self.zendesk_subdomain
-            and (self.zendesk_oauth_token or (self.zendesk_email and self.zendesk_api_token))
+            and (
+                self.zendesk_oauth_token
+                or (self.zendesk_email and self.zendesk_api_token)
+            )
         )
 
     @classmethod
@@ -185,7 +272,9 @@ class Config:
                 values[f.name] = f.metadata["parse"](raw)
             except ValueError as exc:
                 # Never echo the raw value: it may be a secret.
-                raise ConfigError(f"{where}: invalid value ({exc.__class__.__name__})") from None
+                raise ConfigError(
+                    f"{where}: invalid value ({exc.__class__.__name__})"
+                ) from None
         return cls(**values)
 
 
@@ -194,7 +283,9 @@ def _read_file_settings(path: str) -> Mapping[str, Any]:
         with Path(path).open("rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"SIDECAR_CONFIG={path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(
+            f"SIDECAR_CONFIG={path}: cannot read ({exc.strerror})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     section = data.get("sidecar", {})

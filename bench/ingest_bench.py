@@ -1,0 +1,286 @@
+"""Benchmark signed webhook ingest against a bare Flask endpoint (same gunicorn config).
+
+Usage: .venv/bin/python bench/ingest_bench.py [--queue sqlite|redis|both] [--seconds 5]
+
+For each queue: start gunicorn (sidecar.gunicorn_conf, WEB_CONCURRENCY=2) with the
+real app and, in the same run, with a bare Flask app answering 200; drive both with
+`wrk` (a second process) using pre-signed, all-distinct events (fresh timestamps,
+unique event ids, so dedup hides no work). Print requests/s, the ratio, p50/p99 at
+full load and at ~200 requests/s, and check that every 202 became exactly one job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sidecar.tasks.queue import JobQueue  # noqa: E402
+from sidecar.webhooks.signature import sign  # noqa: E402
+from tests.support import free_port, http, iso_now, wait_for_url  # noqa: E402
+
+SECRET = "bench-secret"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+bare_app = Flask("bare")
+
+
+@bare_app.post("/webhooks/zendesk")
+def bare() -> tuple[str, int]:
+    """Answer 200 and nothing else: the ceiling for this gunicorn config."""
+    return "", 200
+
+
+@bare_app.get("/healthz")
+def bare_health() -> str:
+    """Answer readiness for the harness."""
+    return "ok"
+
+
+LUA = r"""
+local lines = {}
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+local reqs = {}
+local idx = 0
+local rate_delay = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+function init(args)
+  local n = tonumber(os.getenv("BENCH_THREADS"))
+  local i = 0
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    if i % n == id then
+      local sig, ts, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      reqs[#reqs + 1] = wrk.format("POST", "/webhooks/zendesk", {
+        ["Content-Type"] = "application/json",
+        ["X-Zendesk-Webhook-Signature"] = sig,
+        ["X-Zendesk-Webhook-Signature-Timestamp"] = ts,
+      }, body)
+    end
+    i = i + 1
+  end
+  statuses = {}
+  exhausted = 0
+end
+function request()
+  idx = idx + 1
+  if idx > #reqs then exhausted = 1; idx = 1 end
+  return reqs[idx]
+end
+function delay()
+  return rate_delay
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local counts = {}
+  local ex = 0
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses")
+    for k, v in pairs(s) do counts[tostring(k)] = (counts[tostring(k)] or 0) + v end
+    ex = ex + t:get("exhausted")
+  end
+  local parts = {}
+  for k, v in pairs(counts) do parts[#parts + 1] = string.format('"%s": %d', k, v) end
+  io.write(string.format(
+    'BENCH {"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, '
+    .. '"errors": %d, "exhausted": %d, "statuses": {%s}}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.status + summary.errors.timeout,
+    ex, table.concat(parts, ", ")))
+end
+"""
+
+
+def write_requests(path: Path, count: int) -> None:
+    """Write ``count`` distinct signed event deliveries, one per line."""
+    timestamp = iso_now()
+    with path.open("w") as fh:
+        for n in range(count):
+            body = json.dumps(
+                {
+                    "type": "zen:event-type:ticket.comment_added",
+                    "id": str(uuid.uuid4()),
+                    "subject": f"zen:ticket:{100000 + n}",
+                    "detail": {"id": str(100000 + n), "status": "OPEN"},
+                    "event": {},
+                },
+                separators=(",", ":"),
+            ).encode()
+            sig = sign(body, timestamp=timestamp, secret=SECRET)
+            fh.write(f"{sig}\t{timestamp}\t{body.decode()}\n")
+
+
+def run_wrk(
+    url: str,
+    requests_file: Path,
+    *,
+    seconds: int,
+    threads: int,
+    conns: int,
+    delay_ms: int,
+) -> dict[str, object]:
+    """Run wrk with the signing script; return its summary."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA)
+    env = dict(
+        os.environ,
+        BENCH_REQUESTS=str(requests_file),
+        BENCH_THREADS=str(threads),
+        BENCH_DELAY_MS=str(delay_ms),
+    )
+    args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "-s", fh.name, url]
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    os.unlink(fh.name)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("BENCH "))
+    result = json.loads(line.removeprefix("BENCH "))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def gunicorn(app: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start gunicorn with the production config on 127.0.0.1:port."""
+    args = [
+        sys.executable, "-m", "gunicorn", "-c", "python:sidecar.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}", "--pythonpath", str(ROOT / "bench"), app,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_url(f"http://127.0.0.1:{port}/healthz", timeout=20)
+    return proc
+
+
+def measure(app: str, env: dict[str, str], workdir: Path, seconds: int) -> dict:
+    """Full-load and 200 req/s runs against one app; return both summaries."""
+    port = free_port()
+    proc = gunicorn(app, env, port)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/zendesk"
+        full_file = workdir / f"{app.replace(':', '_')}-full.tsv"
+        write_requests(full_file, 12000 * seconds)
+        full = run_wrk(url, full_file, seconds=seconds, threads=2, conns=16, delay_ms=0)
+        rate_file = workdir / f"{app.replace(':', '_')}-rate.tsv"
+        write_requests(rate_file, 300 * seconds)
+        # 4 connections, each pausing 19 ms between requests: about 200 req/s.
+        rate = run_wrk(url, rate_file, seconds=seconds, threads=2, conns=4, delay_ms=19)
+        queued = _queued_counter(port)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    return {"full": full, "rate": rate, "queued": queued}
+
+
+def _queued_counter(port: int) -> int:
+    """Read how many requests the app answered 202 queued (all workers)."""
+    _, _, text = http("GET", f"http://127.0.0.1:{port}/metrics")
+    for line in text.decode().splitlines():
+        if line.startswith('sidecar_webhook_requests_total{outcome="queued"}'):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def bench_queue(kind: str, seconds: int) -> dict:
+    """Benchmark one queue backend; return the numbers and the lost-request check."""
+    workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
+    url = f"sqlite:///{workdir / 'queue.db'}" if kind == "sqlite" else REDIS_URL
+    if kind == "redis":
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
+    env.update(
+        SIDECAR_WEBHOOK_SECRET=SECRET,
+        SIDECAR_QUEUE_URL=url,
+        WEB_CONCURRENCY="2",
+        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
+    )
+    try:
+        bare_result = measure("ingest_bench:bare_app", env, workdir, seconds)
+        app_result = measure("sidecar.wsgi:app", env, workdir, seconds)
+        queue = JobQueue.from_url(url)
+        jobs = queue.depth()
+        queue.close()
+        runs = [app_result["full"], app_result["rate"]]
+        # wrk counts only answers that arrived before its clock stopped; the app's
+        # own counter (Prometheus, all workers) counts every 202 it sent.
+        accepted = app_result["queued"]
+        seen_202 = sum(r["statuses"].get("202", 0) for r in runs)
+        assert seen_202 <= accepted, (seen_202, accepted)
+        other = sum(n for r in runs for s, n in r["statuses"].items() if s != "202")
+        return {
+            "queue": kind,
+            "bare_rps": bare_result["full"]["rps"],
+            "app_rps": app_result["full"]["rps"],
+            "ratio": app_result["full"]["rps"] / bare_result["full"]["rps"],
+            "app_full_p50": app_result["full"]["p50_ms"],
+            "app_full_p99": app_result["full"]["p99_ms"],
+            "bare_rate_rps": bare_result["rate"]["rps"],
+            "app_rate_rps": app_result["rate"]["rps"],
+            "app_rate_p50": app_result["rate"]["p50_ms"],
+            "app_rate_p99": app_result["rate"]["p99_ms"],
+            "bare_rate_p99": bare_result["rate"]["p99_ms"],
+            "accepted_202": accepted,
+            "non_202": other,
+            "jobs_in_queue": jobs,
+            "lost": accepted - jobs,
+            "exhausted": any(r["exhausted"] for r in runs),
+        }
+    finally:
+        if kind == "redis":
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    """Run the benchmark and print a Markdown table row per queue."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queue", choices=["sqlite", "redis", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    kinds = ["sqlite", "redis"] if args.queue == "both" else [args.queue]
+    print(
+        "| queue | bare req/s | sidecar req/s | ratio | p50/p99 full load (ms) "
+        "| req/s, p50/p99 at ~200 req/s (ms) | 202s | jobs | lost |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind in kinds:
+        r = bench_queue(kind, args.seconds)
+        print(
+            f"| {r['queue']} | {r['bare_rps']:.0f} | {r['app_rps']:.0f} | "
+            f"{r['ratio']:.2f} | {r['app_full_p50']:.1f} / {r['app_full_p99']:.1f} | "
+            f"{r['app_rate_rps']:.0f}, "
+            f"{r['app_rate_p50']:.1f} / {r['app_rate_p99']:.1f} | "
+            f"{r['accepted_202']} | {r['jobs_in_queue']} | {r['lost']} |",
+            flush=True,
+        )
+        if r["non_202"] or r["exhausted"]:
+            print(
+                f"  warning: {r['non_202']} non-202 answers, exhausted={r['exhausted']}"
+            )
+
+
+if __name__ == "__main__":
+    time.sleep(0)
+    main()

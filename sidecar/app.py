@@ -1,0 +1,99 @@
+"""The Flask app factory: wiring of the webhook receiver, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from sidecar.config import Config
+from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.metrics import REQUESTS, queue_registry, render
+from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.worker import AUTH_FAILED_FLAG
+from sidecar.webhooks import blueprint
+from sidecar.webhooks.events import INVOCATION_HEADER
+
+log = logging.getLogger("sidecar.app")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    config: Config,
+    *,
+    queue: JobQueue | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
+    """Create the web app: POST /webhooks/zendesk, /healthz, /readyz, /metrics.
+
+    Raises ConfigError when no webhook secret is configured: there is no unsigned
+    mode.
+    """
+    if not config.webhook_secret:
+        raise ConfigError(
+            "SIDECAR_WEBHOOK_SECRET is not set: set it to the webhook's signing "
+            "secret (Zendesk Admin Center > Webhooks > Reveal secret), "
+            "or run `sidecar serve`, which generates one"
+        )
+    queue = queue or JobQueue.from_url(config.queue_url)
+    app = Flask("sidecar")
+    # Chunked bodies have no Content-Length; this bounds what get_data() reads.
+    app.config["MAX_CONTENT_LENGTH"] = blueprint.MAX_BODY_BYTES + 1
+    app.extensions[blueprint.EXTENSION] = blueprint.Receiver(
+        queue=queue,
+        secret=config.webhook_secret.reveal(),
+        tolerance=timedelta(seconds=config.webhook_tolerance_seconds),
+        clock=clock or _utcnow,
+    )
+    app.register_blueprint(blueprint.bp)
+    registry = queue_registry(queue)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        try:
+            queue.ping()
+            auth_failed = queue.get_flag(AUTH_FAILED_FLAG)
+        except QueueUnavailable as exc:
+            log.warning("not ready: %s", exc)
+            return jsonify(status="unavailable", reason="queue unreachable"), 503
+        if auth_failed:
+            return (
+                jsonify(
+                    status="unavailable",
+                    reason=f"Zendesk rejected our credentials at {auth_failed}",
+                ),
+                503,
+            )
+        return jsonify(status="ready", zendesk_connected=config.zendesk_connected), 200
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        body, content_type = render(registry)
+        return Response(body, content_type=content_type)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        return jsonify(error=(exc.name or "error").lower()), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        # Log the class only with the traceback; never the request body or headers.
+        REQUESTS.labels("error").inc()
+        log.exception(
+            "unhandled error",
+            extra={"invocation_id": request.headers.get(INVOCATION_HEADER)},
+        )
+        return jsonify(error="internal error"), 500
+
+    return app

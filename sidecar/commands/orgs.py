@@ -1,0 +1,382 @@
+"""`sidecar orgs`: which organizations the sidecar treats as entitled, and why."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+import click
+
+from sidecar.config import Config
+from sidecar.entitlements import (
+    ENTERPRISE_SUPPORT_PLANS,
+    PLANS,
+    Entitlement,
+    EntitlementsError,
+    EntitlementsFile,
+    EntitlementsStore,
+    OrgEntitlement,
+    decide,
+    entitlements_source,
+)
+from sidecar.errors import ConfigError, NotFound, UpstreamError
+from sidecar.sla.schedule import format_duration
+from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.models import Organization
+
+T = TypeVar("T")
+
+
+@click.group()
+def orgs() -> None:
+    """Show, check and set organization entitlements (Enterprise Support)."""
+
+
+def _today(value: date | None) -> date:
+    return value if value is not None else datetime.now(UTC).date()
+
+
+_ON_OPTION = click.option(
+    "--on",
+    "on_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Decide as of this date (YYYY-MM-DD) instead of today (UTC).",
+)
+
+
+# --- show -------------------------------------------------------------------
+
+
+@orgs.command("show")
+@click.argument("org")
+@_ON_OPTION
+def show(org: str, on_date: datetime | None) -> None:
+    """Show whether ORG (id or ext:<external id>) is entitled, why, and from where."""
+    config = _config()
+    store = _store(config)
+    org_id, external_id = _parse_org_ref(org)
+    entry = store.file.lookup(org_id=org_id, external_id=external_id)
+    organization: Organization | None = None
+    notes: list[str] = []
+    lookup_id = org_id if org_id is not None else entry.org_id if entry else None
+    if lookup_id is None:
+        notes.append(
+            "Zendesk was not read: looking an organization up by external id needs "
+            "its organization id (run `sidecar orgs show <id>`)"
+        )
+    elif not config.zendesk_connected:
+        notes.append("Zendesk was not read: no Zendesk credentials configured")
+    else:
+        with ZendeskClient.from_config(config) as client:
+            try:
+                organization = _call(lambda: client.get_organization(lookup_id))
+            except NotFound:
+                raise click.ClickException(
+                    f"organization {lookup_id} does not exist in Zendesk"
+                ) from None
+        # An entry keyed by external id matches once the org itself is known.
+        entry = store.entry_for(organization)
+    if organization is None and entry is None:
+        raise click.ClickException(
+            f"{org}: not in the entitlements file and not read from Zendesk"
+        )
+    decided = decide(
+        organization,
+        entry,
+        today=_today(on_date.date() if on_date else None),
+        plan_field=config.org_plan_field,
+        enterprise_field=config.org_enterprise_field,
+    )
+    for line in _describe(organization, entry, decided, config, org):
+        click.echo(line)
+    for note in notes:
+        click.echo(f"note: {note}")
+
+
+def _describe(
+    org: Organization | None,
+    entry: OrgEntitlement | None,
+    decided: Entitlement,
+    config: Config,
+    ref: str,
+) -> list[str]:
+    if org is not None:
+        ext = f" (external id {org.external_id})" if org.external_id else ""
+        title = f"Organization {org.id} {org.name!r}{ext}"
+    else:
+        title = f"Organization {ref} (not read from Zendesk)"
+    lines = [
+        title,
+        f"Entitled:  {'yes' if decided.entitled else 'no'}",
+        f"Why:       {decided.reason}",
+        f"Source:    {decided.source}",
+    ]
+    if decided.problem:
+        lines.append(f"Problem:   {decided.problem} (fix it in Zendesk)")
+    lines.append("Inputs:")
+    for name, key, file_value in (
+        ("plan", config.org_plan_field, entry.plan if entry else None),
+        (
+            "enterprise_support",
+            config.org_enterprise_field,
+            entry.enterprise_support if entry else None,
+        ),
+    ):
+        zendesk = repr(org.fields.get(key)) if org is not None else "(not read)"
+        in_file = "(not set)" if file_value is None else repr(file_value)
+        wins = "file" if file_value is not None else "zendesk"
+        lines.append(
+            f"  {name}: Zendesk field {key!r} = {zendesk}; file = {in_file}"
+            f" -> {wins} wins"
+        )
+    if entry is None:
+        lines.append("  entitlements file: no entry for this organization")
+        return lines
+    lines.append(f"  entitlements file entry: [orgs.{entry.key!r}]")
+    if entry.starts or entry.ends:
+        starts = entry.starts.isoformat() if entry.starts else "(open)"
+        ends = entry.ends.isoformat() if entry.ends else "(open)"
+        lines.append(f"  add-on dates: {starts} to {ends} (inclusive)")
+    if entry.sla_overrides:
+        shown = ", ".join(
+            f"SEV {sev} {format_duration(d)}"
+            for sev, d in sorted(entry.sla_overrides.items())
+        )
+        lines.append(f"  enhanced SLA targets: {shown}")
+    route = "organization override" if entry.pagerduty_routing_key else "default"
+    lines.append(f"  PagerDuty routing key: {route}")
+    if entry.slack_webhook_url:
+        lines.append("  Slack channel webhook: set")
+    if entry.csm_user_id:
+        lines.append(f"  Customer Success Manager: Zendesk user {entry.csm_user_id}")
+    if not decided.entitled:
+        lines.append("  (the extras above apply only while the org is entitled)")
+    return lines
+
+
+# --- check ------------------------------------------------------------------
+
+
+@dataclass
+class _Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@orgs.command("check")
+@click.option(
+    "--offline", is_flag=True, help="Validate the file only; do not read Zendesk."
+)
+@_ON_OPTION
+def check(offline: bool, on_date: datetime | None) -> None:
+    """Validate the entitlements file and every organization it names against Zendesk.
+
+    Exits 1 when anything is wrong.
+    """
+    config = _config()
+    path, embedded = entitlements_source(config)
+    if path is None:
+        click.echo("no entitlements file configured (SIDECAR_ENTITLEMENTS_FILE)")
+    try:
+        store = EntitlementsStore.from_config(config)
+    except EntitlementsError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}")
+        click.echo(f"{path}: rejected as a whole ({len(exc.problems)} problems)")
+        raise SystemExit(1) from None
+    file = store.file
+    report = _Report()
+    if offline:
+        report.warnings.append("--offline: organizations were not checked in Zendesk")
+    elif not config.zendesk_connected:
+        report.errors.append(
+            "no Zendesk credentials: cannot check organizations (use --offline to "
+            "validate the file only)"
+        )
+    else:
+        with ZendeskClient.from_config(config) as client:
+            _check_orgs(
+                file,
+                client.get_organization,
+                report,
+                today=_today(on_date.date() if on_date else None),
+                plan_field=config.org_plan_field,
+                enterprise_field=config.org_enterprise_field,
+            )
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    for error in report.errors:
+        click.echo(f"error: {error}")
+    where = f"{path}{' [orgs]' if embedded else ''}" if path else "no file"
+    click.echo(
+        f"{where}: {len(file.orgs)} organizations, {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings"
+    )
+    if report.errors:
+        raise SystemExit(1)
+
+
+def _check_orgs(
+    file: EntitlementsFile,
+    fetch: Callable[[int], Organization],
+    report: _Report,
+    *,
+    today: date,
+    plan_field: str,
+    enterprise_field: str,
+) -> None:
+    seen: dict[int, str] = {}
+    for entry in file.orgs:
+        if entry.org_id is None:
+            report.warnings.append(
+                f"org {entry.key}: keyed by external id; not checked in Zendesk "
+                "(looking organizations up by external id is not available)"
+            )
+            continue
+        try:
+            org = _call(lambda entry=entry: fetch(entry.org_id))
+        except NotFound:
+            report.errors.append(f"org {entry.key}: no such organization in Zendesk")
+            continue
+        except click.ClickException as exc:
+            report.errors.append(f"org {entry.key}: {exc.message}")
+            continue
+        seen[org.id] = entry.key
+        twin = file.lookup(external_id=org.external_id) if org.external_id else None
+        if twin is not None and twin is not entry:
+            report.errors.append(
+                f"org {entry.key}: also listed as [orgs.{twin.key!r}] (its external "
+                "id); keep one entry"
+            )
+        decided = decide(
+            org,
+            entry,
+            today=today,
+            plan_field=plan_field,
+            enterprise_field=enterprise_field,
+        )
+        enterprise_on = (
+            entry.enterprise_support
+            if entry.enterprise_support is not None
+            else org.fields.get(enterprise_field) is True
+        )
+        if decided.problem:
+            report.errors.append(f"org {entry.key} ({org.name}): {decided.problem}")
+        elif enterprise_on and decided.plan not in ENTERPRISE_SUPPORT_PLANS:
+            # File and Zendesk together make an impossible combination.
+            report.errors.append(f"org {entry.key} ({org.name}): {decided.reason}")
+        elif not decided.entitled and enterprise_on:
+            report.warnings.append(f"org {entry.key} ({org.name}): {decided.reason}")
+
+
+# --- set --------------------------------------------------------------------
+
+
+@orgs.command("set")
+@click.argument("org")
+@click.option(
+    "--plan", type=click.Choice(PLANS), help="Support plan to set in Zendesk."
+)
+@click.option(
+    "--enterprise-support",
+    type=click.Choice(["on", "off"]),
+    help="Tick or untick the Enterprise Support checkbox in Zendesk.",
+)
+def set_(org: str, plan: str | None, enterprise_support: str | None) -> None:
+    """Write ORG's plan and Enterprise Support fields in Zendesk (ORG: an org id)."""
+    if plan is None and enterprise_support is None:
+        raise click.UsageError("give --plan and/or --enterprise-support")
+    org_id, _ = _parse_org_ref(org)
+    if org_id is None:
+        raise click.UsageError("ORG must be the organization id (digits)")
+    config = _config()
+    store = _store(config)
+    if not config.zendesk_connected:
+        raise click.ClickException("no Zendesk credentials configured")
+    with ZendeskClient.from_config(config) as client:
+        try:
+            current = _call(lambda: client.get_organization(org_id))
+        except NotFound:
+            raise click.ClickException(
+                f"organization {org_id} does not exist in Zendesk"
+            ) from None
+        new_plan = (
+            plan if plan is not None else current.fields.get(config.org_plan_field)
+        )
+        enterprise = (
+            enterprise_support == "on"
+            if enterprise_support is not None
+            else current.fields.get(config.org_enterprise_field) is True
+        )
+        if enterprise and new_plan not in ENTERPRISE_SUPPORT_PLANS:
+            raise click.ClickException(
+                f"refusing: Enterprise Support is an add-on for "
+                f"{' and '.join(ENTERPRISE_SUPPORT_PLANS)} plans only, and the plan "
+                f"would be {new_plan!r}"
+            )
+        fields: dict[str, object] = {}
+        if plan is not None:
+            fields[config.org_plan_field] = plan
+        if enterprise_support is not None:
+            fields[config.org_enterprise_field] = enterprise
+        updated = _call(lambda: client.update_organization_fields(org_id, fields))
+    shown = ", ".join(f"{k} = {v!r}" for k, v in fields.items())
+    click.echo(f"Organization {org_id} {current.name!r}: set {shown}")
+    entry = store.entry_for(updated if isinstance(updated, Organization) else current)
+    if entry is not None:
+        for name, value in (
+            ("plan", entry.plan),
+            ("enterprise_support", entry.enterprise_support),
+        ):
+            if value is not None:
+                click.echo(
+                    f"note: the entitlements file sets {name} = {value!r} for this "
+                    "organization, and the file wins over Zendesk"
+                )
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _config() -> Config:
+    try:
+        return Config.from_env(os.environ)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _store(config: Config) -> EntitlementsStore:
+    try:
+        return EntitlementsStore.from_config(config)
+    except EntitlementsError as exc:
+        raise click.ClickException(
+            f"{exc}\nrun `sidecar orgs check` after fixing the file"
+        ) from None
+
+
+def _parse_org_ref(ref: str) -> tuple[int | None, str | None]:
+    """Split ORG into an organization id or an external id (``ext:`` optional)."""
+    text = ref.strip()
+    if text.isascii() and text.isdigit():
+        return int(text), None
+    external = text.removeprefix("ext:").strip()
+    if not external:
+        raise click.UsageError("ORG must be an organization id or ext:<external id>")
+    return None, external
+
+
+def _call(fn: Callable[[], T]) -> T:
+    """Run one Zendesk call; upstream failures become a one-line CLI error."""
+    try:
+        return fn()
+    except NotFound:
+        raise
+    except UpstreamError as exc:
+        raise click.ClickException(f"Zendesk: {exc}") from None
+
+
+COMMANDS: list[click.Command] = [orgs]

@@ -1,0 +1,179 @@
+"""`sidecar serve` (web + worker in one command) and `sidecar worker`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from sidecar import logs
+from sidecar.config import Config
+from sidecar.errors import SidecarError
+from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.tasks.worker import run_worker
+
+SECRET_SUFFIX = "-webhook-secret"
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+def _config() -> Config:
+    try:
+        return Config.from_env(os.environ)
+    except SidecarError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _open_queue(config: Config) -> JobQueue:
+    try:
+        return JobQueue.from_url(config.queue_url)
+    except SidecarError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.option("--workers", default=4, show_default=True, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run the queue worker (Huey consumer) that reconciles tickets."""
+    config = _config()
+    logs.configure(config.log_level)
+    run_worker(config, _open_queue(config), workers=workers)
+
+
+def secret_file(config: Config) -> Path:
+    """Where `sidecar serve` keeps its generated webhook secret (beside the queue)."""
+    if config.queue_url.startswith("sqlite:"):
+        queue_file = sqlite_path(config.queue_url)
+        return queue_file.with_name(queue_file.name + SECRET_SUFFIX)
+    return Path(".sidecar") / ("sidecar" + SECRET_SUFFIX)
+
+
+def ensure_secret(path: Path) -> tuple[str, bool]:
+    """Return the secret stored at ``path``, creating it (mode 0600) if missing.
+
+    The bool is True when it was generated now.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+        secret = path.read_text().strip()
+        if secret:
+            return secret, False
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret, True
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT or 8000).")
+@click.option("--workers", default=4, show_default=True, help="Worker threads.")
+def serve(host: str, port: int | None, workers: int) -> None:
+    """Run the webhook receiver (gunicorn) and the worker together."""
+    config = _config()
+    queue = _open_queue(config)  # validates the URL and creates the SQLite file
+    description = queue.description
+    queue.close()
+    env = dict(os.environ)
+    port = port or config.port
+    env["PORT"] = str(port)
+    secret_note = "from SIDECAR_WEBHOOK_SECRET"
+    if not config.webhook_secret:
+        path = secret_file(config)
+        secret, created = ensure_secret(path)
+        env["SIDECAR_WEBHOOK_SECRET"] = secret
+        secret_note = (
+            f"{'generated into' if created else 'read from'} {path} (mode 0600); "
+            "set SIDECAR_WEBHOOK_SECRET to your Zendesk webhook's signing secret "
+            "to receive real deliveries"
+        )
+    metrics_dir = None
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.TemporaryDirectory(prefix="sidecar-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    base = f"http://{shown_host}:{port}"
+    zendesk = (
+        f"connected ({config.zendesk_subdomain or config.zendesk_url})"
+        if config.zendesk_connected
+        else "not connected (set SIDECAR_ZENDESK_SUBDOMAIN and credentials)"
+    )
+    click.echo(f"sidecar serve: webhook URL  {base}/webhooks/zendesk")
+    click.echo(
+        f"               health       {base}/healthz  {base}/readyz  {base}/metrics"
+    )
+    click.echo(f"               queue        {description}")
+    click.echo(f"               secret       {secret_note}")
+    click.echo(f"               zendesk      {zendesk}")
+    click.echo("               (Ctrl-C stops web and worker)")
+    web_cmd = [
+        sys.executable, "-m", "gunicorn",
+        "-c", "python:sidecar.gunicorn_conf",
+        "--bind", f"{host}:{port}",
+        "sidecar.wsgi:app",
+    ]  # fmt: skip
+    worker_cmd = [
+        sys.executable, "-c", "from sidecar.cli import main; main()",
+        "worker", "--workers", str(workers),
+    ]  # fmt: skip
+    try:
+        code = _supervise([web_cmd, worker_cmd], env=env)
+    finally:
+        if metrics_dir is not None:
+            metrics_dir.cleanup()
+    sys.exit(code)
+
+
+def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
+    """Run the commands until one exits or we get SIGINT/SIGTERM; stop all of them."""
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {
+        sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    # Own process groups: a terminal's Ctrl-C reaches only us, and we stop the
+    # children gracefully (SIGTERM) instead of both getting a hard SIGINT.
+    procs = [subprocess.Popen(cmd, env=env, process_group=0) for cmd in commands]
+    try:
+        code = 0
+        while not stopping:
+            exited = [p for p in procs if p.poll() is not None]
+            if exited:
+                code = exited[0].returncode or 1
+                click.echo(
+                    f"sidecar serve: {exited[0].args[-1]!s} exited, stopping", err=True
+                )
+                break
+            time.sleep(0.2)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for proc in procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+COMMANDS = [serve, worker]

@@ -1,0 +1,140 @@
+"""The `sidecar sla` and `sidecar policy` commands: due times and policy files.
+
+Bad input exits 2 with a single ``Error: ...`` line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from sidecar.errors import SidecarError
+from sidecar.sla import (
+    DEFAULT_POLICY,
+    Policy,
+    explain,
+    first_response_due,
+    format_utc,
+    load_policies,
+    load_policy,
+)
+
+
+class _BadInput(click.ClickException):
+    """Bad input: exit 2 with one line on stderr."""
+
+    exit_code = 2
+
+
+class _OneLineCommand(click.Command):
+    """A command whose usage errors are one line (no usage block)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _BadInput(exc.format_message()) from None
+
+
+def _created(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _BadInput(
+            f"--created {text!r} is not an ISO 8601 time like 2026-11-27T15:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise _BadInput(f"--created {text!r} needs a time zone (Z or +HH:MM)")
+    return moment
+
+
+def _policy(path: str | None, name: str | None) -> Policy:
+    if path is None:
+        if name is not None:
+            raise _BadInput("--policy-name needs --policy FILE")
+        return DEFAULT_POLICY
+    try:
+        return load_policy(path, name)
+    except SidecarError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+_OPTIONS: Sequence[Any] = (
+    click.option("--severity", required=True, help="1-5, sev_3, 'SEV 3', ..."),
+    click.option(
+        "--created", required=True, help="ticket creation, e.g. 2026-11-27T15:00:00Z"
+    ),
+    click.option("--policy", "policy_file", metavar="FILE", help="policy TOML file"),
+    click.option("--policy-name", metavar="NAME", help="policy in FILE to use"),
+)
+
+
+def _with_options(func: Any) -> Any:
+    for option in reversed(_OPTIONS):
+        func = option(func)
+    return func
+
+
+@click.group()
+def sla() -> None:
+    """Compute first-response due times."""
+
+
+@sla.command(cls=_OneLineCommand)
+@_with_options
+def due(
+    severity: str, created: str, policy_file: str | None, policy_name: str | None
+) -> None:
+    """Print the first-response due time (ISO 8601 UTC)."""
+    policy = _policy(policy_file, policy_name)
+    try:
+        click.echo(format_utc(first_response_due(_created(created), severity, policy)))
+    except (SidecarError, ValueError, OverflowError) as exc:
+        raise _BadInput(str(exc)) from None
+
+
+@sla.command("explain", cls=_OneLineCommand)
+@_with_options
+def explain_command(
+    severity: str, created: str, policy_file: str | None, policy_name: str | None
+) -> None:
+    """Print the covered segments the clock runs in, and the due time."""
+    policy = _policy(policy_file, policy_name)
+    try:
+        click.echo(str(explain(_created(created), severity, policy)))
+    except (SidecarError, ValueError, OverflowError) as exc:
+        raise _BadInput(str(exc)) from None
+
+
+@click.group()
+def policy() -> None:
+    """Inspect and validate SLA policy files."""
+
+
+@policy.command(cls=_OneLineCommand)
+@click.argument("file")
+def check(file: str) -> None:
+    """Validate a policy file and summarise it."""
+    try:
+        policies = load_policies(file)
+    except SidecarError as exc:
+        raise _BadInput(str(exc)) from None
+    noun = "policy" if len(policies) == 1 else "policies"
+    click.echo(f"ok: {file}: {len(policies)} {noun} ({', '.join(policies)})")
+    for found in policies.values():
+        click.echo(found.describe())
+
+
+@policy.command(cls=_OneLineCommand)
+@click.option("--policy", "policy_file", metavar="FILE", help="policy TOML file")
+@click.option("--policy-name", metavar="NAME", help="policy in FILE to show")
+@click.option("--markdown", is_flag=True, help="print a markdown table")
+def show(policy_file: str | None, policy_name: str | None, markdown: bool) -> None:
+    """Print a policy's targets (the built-in default without --policy)."""
+    click.echo(_policy(policy_file, policy_name).describe(markdown=markdown))
+
+
+COMMANDS: list[click.Command] = [sla, policy]

@@ -1,0 +1,128 @@
+"""`sidecar reconcile TICKET_ID` and `sidecar explain TICKET_ID`: one ticket, in the foreground."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import click
+
+from sidecar.config import Config
+from sidecar.errors import SidecarError
+from sidecar.sla import format_utc
+from sidecar.tasks.handler import ReconcilerFactory
+from sidecar.tasks.plan import Plan
+from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.reconcile import Reconciler, describe_update
+
+
+def _reconciler(*, dry_run: bool) -> Reconciler:
+    try:
+        config = Config.from_env(os.environ)
+        if dry_run:
+            config = dataclasses.replace(config, dry_run=True)
+        if not config.zendesk_connected:
+            raise click.ClickException(
+                "not connected to Zendesk: set SIDECAR_ZENDESK_SUBDOMAIN and "
+                "SIDECAR_ZENDESK_EMAIL + SIDECAR_ZENDESK_API_TOKEN "
+                "(or SIDECAR_ZENDESK_OAUTH_TOKEN)"
+            )
+        queue = JobQueue.from_url(config.queue_url)
+        return ReconcilerFactory(config, queue=queue).reconciler()
+    except SidecarError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.argument("ticket_id", type=int)
+@click.option(
+    "--dry-run", is_flag=True, help="Compute and print the diff; write nothing."
+)
+def reconcile(ticket_id: int, dry_run: bool) -> None:
+    """Reconcile one ticket now and print what was (or would be) written."""
+    reconciler = _reconciler(dry_run=dry_run)
+    try:
+        outcome = reconciler.reconcile(ticket_id)
+    except SidecarError as exc:
+        raise click.ClickException(str(exc)) from None
+    diff = describe_update(outcome.plan.update)
+    if not diff:
+        click.echo(f"ticket {ticket_id}: nothing to write")
+    else:
+        verb = "would write" if outcome.dry_run else "wrote"
+        click.echo(f"ticket {ticket_id}: {verb}")
+        click.echo(json.dumps(diff, indent=2, sort_keys=True))
+    if outcome.plan.page or outcome.plan.resolve_page:
+        action = "page on-call" if outcome.plan.page else "resolve the page"
+        queued = "would queue" if outcome.dry_run else "queued"
+        click.echo(f"{queued}: {action} ({outcome.plan.page_reason})")
+
+
+@click.command()
+@click.argument("ticket_id", type=int)
+def explain(ticket_id: int) -> None:
+    """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
+    reconciler = _reconciler(dry_run=True)
+    try:
+        decided = reconciler.plan(ticket_id)
+    except SidecarError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in explain_lines(decided, reconciler):
+        click.echo(line)
+
+
+def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
+    """Render a plan for humans."""
+    ticket = decided.ticket
+    ent = decided.entitlement
+    org = decided.organization
+    lines = [
+        f"ticket        #{ticket.id} {ticket.subject!r} ({ticket.status})",
+        f"created       {format_utc(ticket.created_at)}",
+        "organization  " + (f"{org.name} (id {org.id})" if org else "none"),
+        f"entitlement   {'entitled' if ent.entitled else 'not entitled'}: {ent.reason}"
+        f" [source: {ent.source}]",
+    ]
+    raw = ticket.custom_fields.get(reconciler.fields.severity)
+    if decided.severity_error:
+        lines.append(f"severity      {raw!r}: {decided.severity_error} -> no SLA")
+    elif decided.severity is None:
+        lines.append("severity      not set -> no SLA")
+    else:
+        lines.append(f"severity      SEV {decided.severity} (field value {raw!r})")
+    policy = reconciler.policy
+    if ent.sla_overrides:
+        policy = policy.with_overrides(ent.sla_overrides)
+        lines.append(
+            "policy        " + policy.name + " with the organization's enhanced SLA"
+        )
+    else:
+        lines.append(f"policy        {policy.name}")
+    if decided.sla is None:
+        lines.append("sla           none: the ticket carries no SLA fields or tags")
+    else:
+        sla = decided.sla
+        from sidecar.sla import explain as explain_due
+
+        explanation = explain_due(ticket.created_at, sla.severity, policy)
+        lines.extend("  " + line for line in explanation.lines())
+        lines.append(f"at risk from  {format_utc(sla.at_risk_at)}")
+        response = (
+            format_utc(decided.first_response_at)
+            if decided.first_response_at
+            else "none yet"
+        )
+        lines.append(f"first response {response}")
+        lines.append(f"status        {sla.status}")
+        if decided.settled_kept:
+            lines.append("              (settled: kept as the ticket records it)")
+    lines.append(f"paging        {decided.page_reason}")
+    diff = describe_update(decided.update)
+    lines.append(
+        "pending write " + (json.dumps(diff, sort_keys=True) if diff else "none")
+    )
+    return lines
+
+
+COMMANDS = [reconcile, explain]

@@ -1,0 +1,258 @@
+"""Read and validate the entitlements TOML file; reject it whole on any problem.
+
+The file is the contract record kept in version control::
+
+    [orgs."360001234567"]           # organization id, or [orgs."ext:acme-corp"]
+    plan = "enterprise"             # optional: overrides the Zendesk field
+    enterprise_support = true       # optional: overrides the Zendesk field
+    starts = 2026-01-01             # optional TOML date: first day of the add-on
+    ends = 2026-12-31               # optional TOML date: last day of the add-on
+    sla = { sev1 = "30m", sev3 = "4h" }
+    pagerduty_routing_key = "..."   # optional override (32 characters)
+    slack_webhook_url = "https://hooks.slack.com/services/..."
+    csm_user_id = 123456
+
+Every problem is collected, each naming the org and the field, and raised as
+one :class:`EntitlementsError`. Secrets are never echoed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from sidecar.config import Secret
+from sidecar.entitlements.model import (
+    ENTERPRISE_SUPPORT_PLANS,
+    PLANS,
+    EntitlementsError,
+    EntitlementsFile,
+    OrgEntitlement,
+)
+from sidecar.sla.policy import parse_duration
+from sidecar.sla.severity import SEVERITIES
+
+ORG_FIELDS = (
+    "plan",
+    "enterprise_support",
+    "starts",
+    "ends",
+    "sla",
+    "pagerduty_routing_key",
+    "slack_webhook_url",
+    "csm_user_id",
+)
+_SEVERITY_KEY = re.compile(r"^sev([1-9][0-9]*)$")
+_ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
+EXTERNAL_PREFIX = "ext:"
+
+
+def load_entitlements(path: str | Path, *, embedded: bool = False) -> EntitlementsFile:
+    """Read the file at ``path`` and validate it, raising EntitlementsError.
+
+    ``embedded`` means the file is the SIDECAR_CONFIG file: only its ``[orgs]``
+    table is read and other tables belong to other settings. A standalone file
+    may hold only ``[orgs]``.
+    """
+    shown = str(path)
+    try:
+        with Path(path).open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise EntitlementsError(
+            [f"cannot read the file ({exc.strerror})"], path=shown
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EntitlementsError([f"not valid TOML: {exc}"], path=shown) from None
+    return parse_entitlements(data, path=shown, embedded=embedded)
+
+
+def parse_entitlements(
+    data: dict[str, Any], *, path: str | None = None, embedded: bool = False
+) -> EntitlementsFile:
+    """Validate parsed TOML into an EntitlementsFile, raising EntitlementsError."""
+    problems: list[str] = []
+    if not embedded:
+        for key in sorted(set(data) - {"orgs"}):
+            problems.append(f"unknown top-level key {key!r} (only [orgs] belongs here)")
+    orgs = data.get("orgs", {})
+    if not isinstance(orgs, dict):
+        raise EntitlementsError(["[orgs] must be a table of organizations"], path=path)
+    entries: list[OrgEntitlement] = []
+    seen_external: dict[str, str] = {}
+    for key, table in orgs.items():
+        entry = _parse_org(key, table, problems)
+        if entry is None:
+            continue
+        if entry.external_id is not None:
+            folded = entry.external_id.casefold()
+            if folded in seen_external:
+                problems.append(
+                    f"org {key}: same external id as org {seen_external[folded]} "
+                    "(Zendesk external ids are case-insensitive)"
+                )
+                continue
+            seen_external[folded] = key
+        entries.append(entry)
+    if problems:
+        raise EntitlementsError(problems, path=path)
+    return EntitlementsFile(path=path, orgs=tuple(entries))
+
+
+def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | None:
+    org = f"org {key}"
+    org_id, external_id = _parse_key(key, problems)
+    if not isinstance(table, dict):
+        problems.append(f"{org}: must be a table of settings")
+        return None
+    count = len(problems)
+    for name in sorted(set(table) - set(ORG_FIELDS)):
+        problems.append(
+            f"{org}: unknown field {name!r} (known: {', '.join(ORG_FIELDS)})"
+        )
+
+    plan = table.get("plan")
+    if plan is not None:
+        if not isinstance(plan, str) or plan.strip().casefold() not in PLANS:
+            problems.append(f"{org}: plan: {plan!r} is not one of {', '.join(PLANS)}")
+            plan = None
+        else:
+            plan = plan.strip().casefold()
+
+    enterprise = table.get("enterprise_support")
+    if enterprise is not None and not isinstance(enterprise, bool):
+        problems.append(f"{org}: enterprise_support: must be true or false")
+        enterprise = None
+    if enterprise and plan is not None and plan not in ENTERPRISE_SUPPORT_PLANS:
+        problems.append(
+            f"{org}: enterprise_support: Enterprise Support is an add-on for "
+            f"{' and '.join(ENTERPRISE_SUPPORT_PLANS)} plans only, not {plan!r}"
+        )
+
+    starts = _date(table, "starts", org, problems)
+    ends = _date(table, "ends", org, problems)
+    if starts is not None and ends is not None and ends < starts:
+        problems.append(f"{org}: ends: {ends.isoformat()} is before starts {starts}")
+
+    overrides = _sla(table.get("sla"), org, problems)
+    routing_key = _routing_key(table.get("pagerduty_routing_key"), org, problems)
+    slack = _slack_url(table.get("slack_webhook_url"), org, problems)
+
+    csm = table.get("csm_user_id")
+    if csm is not None and (type(csm) is not int or csm <= 0):
+        problems.append(f"{org}: csm_user_id: must be a positive Zendesk user id")
+        csm = None
+
+    if len(problems) > count or (org_id is None and external_id is None):
+        return None
+    return OrgEntitlement(
+        key=key,
+        org_id=org_id,
+        external_id=external_id,
+        plan=plan,
+        enterprise_support=enterprise,
+        starts=starts,
+        ends=ends,
+        sla_overrides=MappingProxyType(overrides),
+        pagerduty_routing_key=routing_key,
+        slack_webhook_url=slack,
+        csm_user_id=csm,
+    )
+
+
+def _parse_key(key: str, problems: list[str]) -> tuple[int | None, str | None]:
+    if key.isascii() and key.isdigit() and int(key) > 0:
+        return int(key), None
+    if key.startswith(EXTERNAL_PREFIX) and key[len(EXTERNAL_PREFIX) :].strip():
+        return None, key[len(EXTERNAL_PREFIX) :].strip()
+    problems.append(
+        f"org {key}: the key must be an organization id (digits) or 'ext:<external id>'"
+    )
+    return None, None
+
+
+def _date(
+    table: dict[str, Any], name: str, org: str, problems: list[str]
+) -> date | None:
+    value = table.get(name)
+    # A TOML datetime is also a ``date`` subclass: refuse it, a contract has days.
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    problems.append(f"{org}: {name}: must be a TOML date like 2026-01-01 (no quotes)")
+    return None
+
+
+def _sla(value: Any, org: str, problems: list[str]) -> dict[int, timedelta]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f'{org}: sla: must be a table like {{ sev1 = "30m" }}')
+        return {}
+    overrides: dict[int, timedelta] = {}
+    for name, text in value.items():
+        match = _SEVERITY_KEY.match(name)
+        if match is None or int(match.group(1)) not in SEVERITIES:
+            problems.append(
+                f"{org}: sla.{name}: unknown severity "
+                f"(use sev1 to sev{max(SEVERITIES)})"
+            )
+            continue
+        if not isinstance(text, str):
+            problems.append(f'{org}: sla.{name}: must be a duration string like "30m"')
+            continue
+        try:
+            overrides[int(match.group(1))] = parse_duration(text)
+        except ValueError as exc:
+            problems.append(f"{org}: sla.{name}: {exc}")
+    return overrides
+
+
+def _routing_key(value: Any, org: str, problems: list[str]) -> Secret | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ROUTING_KEY.match(value):
+        # Say what is wrong without echoing any part of the secret.
+        length = len(value) if isinstance(value, str) else 0
+        problems.append(
+            f"{org}: pagerduty_routing_key: must be a 32-character PagerDuty "
+            f"integration key (got {length} characters)"
+        )
+        return None
+    return Secret(value)
+
+
+def _slack_url(value: Any, org: str, problems: list[str]) -> Secret | None:
+    if value is None:
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    host = parts.hostname if parts is not None else None
+    ok = (
+        parts is not None
+        and host is not None
+        and (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)))
+        and len(parts.path) > 1
+    )
+    if not ok:
+        # The URL is the credential: name only its host.
+        problems.append(
+            f"{org}: slack_webhook_url: must be an https:// incoming-webhook URL"
+            + (f" (host {host})" if host else "")
+        )
+        return None
+    return Secret(value)
+
+
+def _is_loopback(host: str) -> bool:
+    # Plain http only for test doubles on this machine.
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

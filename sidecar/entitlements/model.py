@@ -1,0 +1,116 @@
+"""The entitlements file and the decision made from it, as plain frozen values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from types import MappingProxyType
+
+from sidecar.config import Secret
+from sidecar.errors import ConfigError
+
+# Values of the Zendesk "support plan" dropdown (option tags) the sidecar knows.
+PLANS = ("free", "team", "pro", "velocity", "ultra", "enterprise")
+# "Enterprise Support is available as an add-on for Ultra and Enterprise customers."
+ENTERPRISE_SUPPORT_PLANS = ("ultra", "enterprise")
+
+
+class EntitlementsError(ConfigError):
+    """The entitlements file is invalid; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[str], *, path: str | None = None) -> None:
+        self.problems = list(problems)
+        self.path = path
+        where = f"{path}: " if path else ""
+        count = len(self.problems)
+        super().__init__(
+            f"{where}{count} problem{'s' if count != 1 else ''} in the entitlements "
+            "file:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+@dataclass(frozen=True)
+class OrgEntitlement:
+    """One ``[orgs."..."]`` table: what the contract says about one organization.
+
+    ``None`` means "not set in the file": the Zendesk organization field decides.
+    """
+
+    key: str  # as written: "360001234567" or "ext:acme-corp"
+    org_id: int | None = None
+    external_id: str | None = None
+    plan: str | None = None
+    enterprise_support: bool | None = None
+    starts: date | None = None
+    ends: date | None = None  # inclusive: the add-on ends after this date
+    sla_overrides: Mapping[int, timedelta] = field(
+        default_factory=dict
+    )  # sev -> target
+    pagerduty_routing_key: Secret | None = None
+    slack_webhook_url: Secret | None = None
+    csm_user_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Name the entry the way the file does (for messages)."""
+        return f"org {self.key}"
+
+
+@dataclass(frozen=True)
+class EntitlementsFile:
+    """A validated entitlements file (empty when there is none)."""
+
+    path: str | None = None
+    orgs: tuple[OrgEntitlement, ...] = ()
+    _by_id: Mapping[int, OrgEntitlement] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _by_external: Mapping[str, OrgEntitlement] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        by_id = {e.org_id: e for e in self.orgs if e.org_id is not None}
+        by_ext = {
+            e.external_id.casefold(): e for e in self.orgs if e.external_id is not None
+        }
+        object.__setattr__(self, "_by_id", MappingProxyType(by_id))
+        object.__setattr__(self, "_by_external", MappingProxyType(by_ext))
+
+    def lookup(
+        self, *, org_id: int | None = None, external_id: str | None = None
+    ) -> OrgEntitlement | None:
+        """Find an org's entry: by organization id first, then by external id."""
+        # Zendesk compares external ids case-insensitively, so do we.
+        if org_id is not None and org_id in self._by_id:
+            return self._by_id[org_id]
+        if external_id:
+            return self._by_external.get(external_id.casefold())
+        return None
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """Whether an organization holds Enterprise Support now, and why.
+
+    ``source`` names what decided: "zendesk" (the organization fields), "file"
+    (the entitlements file), "file+zendesk" (both contributed) or "none" (no
+    organization). The per-org extras (enhanced SLAs, routing key, Slack, CSM)
+    are filled only when ``entitled``: they are part of the add-on.
+    ``problem`` is set when Zendesk holds a bad value an admin should fix (the
+    caller logs it); the org is then not entitled.
+    """
+
+    entitled: bool
+    reason: str
+    source: str
+    plan: str | None = None
+    org_id: int | None = None
+    plan_source: str | None = None
+    enterprise_support_source: str | None = None
+    sla_overrides: Mapping[int, timedelta] = field(default_factory=dict)
+    routing_key: Secret | None = None
+    slack_webhook_url: Secret | None = None
+    csm_user_id: int | None = None
+    problem: str | None = None

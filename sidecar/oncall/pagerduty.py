@@ -1,0 +1,322 @@
+"""Page on-call through PagerDuty Events API v2 with the official ``pagerduty`` client.
+
+The client (``pagerduty.EventsApiV2Client``, an ``httpx2.Client``) is built once
+per process, thread and routing key, because building one costs ~21 ms (an SSL
+context). It is configured never to retry or sleep inside a call: the worker
+owns retries (bounded backoff, Retry-After), so each ``trigger``/``resolve``
+makes exactly one HTTP request and maps the outcome to :mod:`sidecar.errors`.
+
+https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import pagerduty
+
+from sidecar.config import Config, Secret
+from sidecar.errors import ConfigError, RateLimited, Rejected, Transient
+from sidecar.oncall.retry_after import parse_retry_after
+from sidecar.oncall.urls import is_loopback
+
+DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+DEFAULT_TIMEOUT = 10.0
+
+# The client always believes it talks to PagerDuty (it refuses non-https base
+# URLs); a request hook sends each request to the configured endpoint instead.
+_CLIENT_BASE_URL = "https://events.pagerduty.com"
+_SERVICE = "pagerduty"
+
+
+class MissingRoutingKey(Rejected, ConfigError):
+    """Neither SIDECAR_PAGERDUTY_ROUTING_KEY nor the org's override is set.
+
+    A configuration problem that retrying will not fix: a ``Rejected`` for the
+    worker (dead-lettered at once, visible in ``sidecar jobs failed``) and a
+    ``ConfigError`` for everything else.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no PagerDuty routing key: set SIDECAR_PAGERDUTY_ROUTING_KEY or the "
+            "organization's pagerduty_routing_key in the entitlements file",
+            service=_SERVICE,
+        )
+
+
+class _NoRetry(Exception):
+    """Carry a 429 out of the client's retry loop, which would sleep without limit."""
+
+    def __init__(self, response: httpx2.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class _EventsClient(pagerduty.EventsApiV2Client):
+    """The official client with its in-call retries turned off."""
+
+    def postprocess(self, response: httpx2.Response) -> None:
+        # ``retry[429] = 0`` means "retry without limit" in this client and any
+        # positive count still sleeps inside the call; raising from the
+        # documented per-response hook ends the loop after one request.
+        if response.status_code == 429:
+            raise _NoRetry(response)
+
+
+def dedup_key(account: str, ticket_id: int) -> str:
+    """Derive the incident's dedup key from the Zendesk account and ticket id."""
+    key = f"zendesk-{account}-ticket-{ticket_id}"
+    if len(key) <= MAX_DEDUP_KEY:
+        return key
+    # Only an absurdly long account name gets here; keep the key unique and stable.
+    digest = hashlib.sha256(account.encode()).hexdigest()[:16]
+    room = MAX_DEDUP_KEY - len(f"zendesk--{digest}-ticket-{ticket_id}")
+    return f"zendesk-{account[:room]}-{digest}-ticket-{ticket_id}"
+
+
+def summary(severity: int, org_name: str, subject: str) -> str:
+    """Build ``[SEV 1] <org name>: <subject>`` within PagerDuty's 1024 characters."""
+    # The summary is one line in every PagerDuty view and notification.
+    subject = " ".join(subject.split()) or "(no subject)"
+    org_name = " ".join(org_name.split())
+    text = (
+        f"[SEV {severity}] {org_name}: {subject}"
+        if org_name
+        else (f"[SEV {severity}] {subject}")
+    )
+    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+
+
+class PagerDutyPager:
+    """Trigger and resolve PagerDuty incidents; one HTTP request per call."""
+
+    def __init__(
+        self,
+        *,
+        url: str = DEFAULT_URL,
+        routing_key: Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx2.BaseTransport | None = None,
+    ) -> None:
+        self._endpoint = _endpoint(url)
+        self._routing_key = routing_key or None
+        self._timeout = timeout
+        self._transport = transport
+        self._local = threading.local()
+
+    @classmethod
+    def from_config(cls, config: Config) -> PagerDutyPager:
+        """Build the pager from the SIDECAR_PAGERDUTY_* settings."""
+        return cls(url=config.pagerduty_url, routing_key=config.pagerduty_routing_key)
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host (for logs: the URL holds no secret, the body does)."""
+        return self._endpoint.host
+
+    def trigger(
+        self,
+        *,
+        dedup_key: str,
+        summary: str,
+        severity: str,
+        source: str,
+        custom_details: Mapping[str, Any],
+        links: Sequence[Mapping[str, str]],
+        routing_key: Secret | str | None = None,
+    ) -> None:
+        """Open (or update) the incident for ``dedup_key``."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+        _check_dedup_key(dedup_key)
+        if len(summary) > MAX_SUMMARY:
+            summary = summary[: MAX_SUMMARY - 1] + "…"
+        event_links = [{"href": link["href"], "text": link["text"]} for link in links]
+        key = self._key(routing_key)
+        self._call(
+            "trigger",
+            key,
+            lambda client: client.trigger(
+                summary,
+                source,
+                dedup_key=dedup_key,
+                severity=severity,
+                custom_details=dict(custom_details),
+                links=event_links,
+            ),
+        )
+
+    def resolve(
+        self, *, dedup_key: str, routing_key: Secret | str | None = None
+    ) -> None:
+        """Resolve the incident for ``dedup_key`` (PagerDuty ignores unknown keys)."""
+        _check_dedup_key(dedup_key)
+        key = self._key(routing_key)
+        self._call("resolve", key, lambda client: client.resolve(dedup_key))
+
+    def close(self) -> None:
+        """Close this thread's clients."""
+        clients: dict[str, _EventsClient] = getattr(self._local, "clients", {})
+        for client in clients.values():
+            client.close()
+        clients.clear()
+
+    # --- internals --------------------------------------------------------
+
+    def _key(self, routing_key: Secret | str | None) -> str:
+        if isinstance(routing_key, Secret):
+            routing_key = routing_key.reveal()
+        if routing_key:
+            return routing_key
+        if self._routing_key is not None:
+            return self._routing_key.reveal()
+        raise MissingRoutingKey()
+
+    def _client(self, routing_key: str) -> _EventsClient:
+        # One client per thread (httpx2 pools are not shared across a fork, and
+        # the contract is one client per thread) and per routing key (the key is
+        # part of the client's auth); after a fork the child builds its own.
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pid = os.getpid()
+            local.clients = {}
+        client = local.clients.get(routing_key)
+        if client is None:
+            client = _EventsClient(
+                routing_key,
+                transport=self._transport,
+                event_hooks={"request": [self._endpoint.rewrite]},
+            )
+            client.retry = {}  # 5xx: answer at once; the worker retries
+            client.max_network_attempts = 0  # connection errors/timeouts: no retry
+            client.sleep_timer = 0.01  # belt and braces: never a long sleep
+            client.timeout = self._timeout
+            local.clients[routing_key] = client
+        return client
+
+    def _call(
+        self, action: str, routing_key: str, send: Callable[[_EventsClient], object]
+    ) -> None:
+        try:
+            send(self._client(routing_key))
+        except _NoRetry as exc:
+            raise _translate_response(action, exc.response, routing_key) from None
+        except pagerduty.HttpError as exc:
+            raise _translate_response(action, exc.response, routing_key) from None
+        except pagerduty.Error as exc:
+            raise _translate_network(action, exc, self.host) from None
+
+
+class _Endpoint:
+    """Where events really go: scheme, host, port and path of the configured URL."""
+
+    def __init__(self, scheme: str, host: str, port: int | None, path: str) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+
+    def rewrite(self, request: httpx2.Request) -> None:
+        """Point the request at the configured endpoint (an httpx2 request hook)."""
+        # A hook runs before the client picks a transport, so proxies from the
+        # environment (HTTPS_PROXY/NO_PROXY) apply to the real destination.
+        request.url = request.url.copy_with(
+            scheme=self.scheme, host=self.host, port=self.port, path=self.path
+        )
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        request.headers["Host"] = host if self.port is None else f"{host}:{self.port}"
+
+
+def _endpoint(url: str) -> _Endpoint:
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("SIDECAR_PAGERDUTY_URL: invalid port") from None
+    host = parts.hostname or ""
+    if parts.scheme not in {"https", "http"} or not host:
+        raise ConfigError("SIDECAR_PAGERDUTY_URL must be an https:// URL")
+    if parts.scheme == "http" and not is_loopback(host):
+        # The routing key travels in the body: plain http only to a local test double.
+        raise ConfigError(
+            "SIDECAR_PAGERDUTY_URL: plain http is accepted only for 127.0.0.1/localhost"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError("SIDECAR_PAGERDUTY_URL must not carry credentials or a query")
+    return _Endpoint(parts.scheme, host, port, parts.path or "/v2/enqueue")
+
+
+def _check_dedup_key(key: str) -> None:
+    if not key or len(key) > MAX_DEDUP_KEY:
+        raise ValueError(f"dedup_key must be 1 to {MAX_DEDUP_KEY} characters")
+
+
+def _translate_response(
+    action: str, response: httpx2.Response, routing_key: str
+) -> Transient | Rejected:
+    status = response.status_code
+    host = response.request.url.host
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 429:
+        return RateLimited(
+            f"PagerDuty {action}: rate limited (HTTP 429) by {host}",
+            service=_SERVICE,
+            status=status,
+            retry_after=retry_after,
+        )
+    if status >= 500 or status == 408 or 200 <= status < 300:
+        # A 2xx lands here only without a dedup_key in the body: a server fault.
+        return Transient(
+            f"PagerDuty {action}: HTTP {status} from {host}",
+            service=_SERVICE,
+            status=status,
+            retry_after=retry_after,
+        )
+    detail = _scrub(_describe_rejection(response), routing_key)
+    # 401/403/404 stay plain Rejected: the worker treats AuthFailed as a Zendesk
+    # credential failure and drops NotFound silently, and a page must be loud.
+    return Rejected(
+        f"PagerDuty {action}: rejected (HTTP {status}) by {host}: {detail}",
+        service=_SERVICE,
+        status=status,
+    )
+
+
+def _describe_rejection(response: httpx2.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:300] or "(empty body)"
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    parts = [str(body.get(k)) for k in ("status", "message") if body.get(k)]
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        parts.append("; ".join(str(e) for e in errors))
+    return ": ".join(parts)[:500] or "(no details)"
+
+
+def _scrub(text: str, routing_key: str) -> str:
+    # PagerDuty does not echo the key today; make sure a future answer cannot leak it.
+    return text.replace(routing_key, "<SECRET>") if routing_key else text
+
+
+def _translate_network(action: str, exc: pagerduty.Error, host: str) -> Transient:
+    cause = exc.__cause__
+    if isinstance(cause, httpx2.TimeoutException):
+        what = "timed out"
+    elif isinstance(cause, httpx2.TransportError):
+        what = f"connection failed ({type(cause).__name__})"
+    else:
+        what = f"failed ({type(exc).__name__})"
+    return Transient(f"PagerDuty {action}: {what} talking to {host}", service=_SERVICE)

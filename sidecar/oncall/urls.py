@@ -1,0 +1,17 @@
+"""Check the endpoints that on-call adapters send credentials to."""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain http is acceptable."""
+    # Test doubles listen on 127.0.0.1; anywhere else a credential must not
+    # travel in clear text.
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,238 @@
+"""Read SLA policies from a TOML file; errors name the file, the key and the problem.
+
+Shape (see README, "Policy file")::
+
+    default_policy = "enterprise"       # optional: what load_policy(path) returns
+    [schedules.core]                    # "24/7" is built in
+    timezone = "UTC"                    # any IANA zone (default "UTC")
+    mon = ["05:00-01:00"]               # wall-clock; end <= start runs past midnight
+    holidays = ["2026-12-25"]           # local dates (strings or TOML dates)
+    [policies.enterprise]
+    day = "24h"                         # "24h" (default) or "schedule"
+    description = "..."                 # optional
+    sev1 = { target = "1h", schedule = "24/7" }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sidecar.sla.errors import PolicyError
+from sidecar.sla.policy import DAY_MODES, Policy, Target, parse_duration
+from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule
+
+__all__ = ["load_policies", "load_policy", "parse_policies"]
+
+_TOP_KEYS = ("default_policy", "schedules", "policies")
+_SCHEDULE_KEYS = ("timezone", "holidays", *DAY_NAMES)
+_SEVERITY_KEYS = tuple(f"sev{n}" for n in range(1, 6))
+_POLICY_KEYS = ("day", "description", *_SEVERITY_KEYS)
+_TARGET_KEYS = ("target", "schedule")
+
+
+def load_policy(path: str | Path, name: str | None = None) -> Policy:
+    """Load one policy from a TOML file.
+
+    Without ``name``: the file's ``default_policy``, else its only policy.
+    Raises :class:`PolicyError` naming the file, the key and the problem.
+    """
+    file = str(path)
+    data = _read(file)
+    policies = parse_policies(data, file=file)
+    if name is None:
+        name = data.get("default_policy")
+        if name is None:
+            if len(policies) != 1:
+                raise PolicyError(
+                    f"{len(policies)} policies ({', '.join(policies)}): "
+                    "choose one by name or set default_policy",
+                    file=file,
+                    key="policies",
+                )
+            return next(iter(policies.values()))
+    if name not in policies:
+        raise PolicyError(
+            f"no policy named {name!r} (defined: {', '.join(policies) or 'none'})",
+            file=file,
+            key=f"policies.{name}",
+        )
+    return policies[name]
+
+
+def load_policies(path: str | Path) -> dict[str, Policy]:
+    """Load every policy of a TOML file, by name."""
+    file = str(path)
+    return parse_policies(_read(file), file=file)
+
+
+def _read(file: str) -> dict[str, Any]:
+    try:
+        with open(file, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise PolicyError(f"cannot read: {exc.strerror or exc}", file=file) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"invalid TOML: {exc}", file=file) from exc
+
+
+def parse_policies(
+    data: dict[str, Any], *, file: str = "<policy>"
+) -> dict[str, Policy]:
+    """Validate parsed TOML and build its policies, by name."""
+
+    def fail(key: str, problem: str) -> PolicyError:
+        return PolicyError(problem, file=file, key=key)
+
+    _only(data, _TOP_KEYS, "", fail)
+    default = data.get("default_policy")
+    if default is not None and not isinstance(default, str):
+        raise fail("default_policy", f"must be a policy name, got {default!r}")
+    schedules = {"24/7": TWENTY_FOUR_SEVEN}
+    for name, table in _table(data, "schedules", fail).items():
+        key = f"schedules.{name}"
+        if name in schedules:
+            raise fail(key, "'24/7' is built in and cannot be redefined")
+        schedules[name] = _schedule(name, table, key, fail)
+    policies_table = _table(data, "policies", fail)
+    if not policies_table:
+        raise fail("policies", "no policies defined")
+    policies = {
+        name: _policy(name, table, schedules, f"policies.{name}", fail)
+        for name, table in policies_table.items()
+    }
+    if default is not None and default not in policies:
+        raise fail(
+            "default_policy",
+            f"no policy named {default!r} (defined: {', '.join(policies)})",
+        )
+    return policies
+
+
+def _only(table: dict[str, Any], allowed: tuple[str, ...], key: str, fail: Any) -> None:
+    for name in table:
+        if name not in allowed:
+            where = f"{key}.{name}" if key else name
+            raise fail(where, f"unknown key (expected one of: {', '.join(allowed)})")
+
+
+def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise fail(key, f"must be a table, got {type(value).__name__}")
+    for name, inner in value.items():
+        if not isinstance(inner, dict):
+            raise fail(f"{key}.{name}", f"must be a table, got {type(inner).__name__}")
+    return value
+
+
+def _schedule(name: str, table: dict[str, Any], key: str, fail: Any) -> Schedule:
+    _only(table, _SCHEDULE_KEYS, key, fail)
+    timezone = table.get("timezone", "UTC")
+    if not isinstance(timezone, str):
+        raise fail(f"{key}.timezone", f"must be an IANA zone name, got {timezone!r}")
+    windows: dict[str, list[str]] = {}
+    for day in DAY_NAMES:
+        values = table.get(day, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise fail(
+                f"{key}.{day}", f"must be a list of 'HH:MM-HH:MM', got {values!r}"
+            )
+        windows[day] = values
+    holidays = _holidays(table.get("holidays", []), f"{key}.holidays", fail)
+    try:
+        return Schedule(name, timezone=timezone, windows=windows, holidays=holidays)
+    except ValueError as exc:
+        problem = str(exc)
+        where = key
+        if problem.startswith("unknown time zone"):
+            where = f"{key}.timezone"
+        else:
+            for day in DAY_NAMES:
+                if any(repr(v) in problem for v in windows[day]):
+                    where = f"{key}.{day}"
+                    break
+        raise fail(where, problem) from exc
+
+
+def _holidays(values: object, key: str, fail: Any) -> list[date]:
+    if not isinstance(values, list):
+        raise fail(key, f"must be a list of dates, got {values!r}")
+    found = []
+    for value in values:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            found.append(value)
+            continue
+        try:
+            found.append(date.fromisoformat(value))
+        except (TypeError, ValueError):
+            raise fail(key, f"{value!r} is not a date like 2026-12-25") from None
+    return found
+
+
+def _policy(
+    name: str,
+    table: dict[str, Any],
+    schedules: dict[str, Schedule],
+    key: str,
+    fail: Any,
+) -> Policy:
+    _only(table, _POLICY_KEYS, key, fail)
+    day = table.get("day", "24h")
+    if day not in DAY_MODES:
+        raise fail(f"{key}.day", f'must be "24h" or "schedule", got {day!r}')
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise fail(f"{key}.description", f"must be text, got {description!r}")
+    targets = {}
+    for severity, sev_key in enumerate(_SEVERITY_KEYS, start=1):
+        if sev_key not in table:
+            continue
+        where = f"{key}.{sev_key}"
+        spec = table[sev_key]
+        if not isinstance(spec, dict):
+            raise fail(
+                where, 'must be a table like { target = "6h", schedule = "core" }'
+            )
+        _only(spec, _TARGET_KEYS, where, fail)
+        for required in _TARGET_KEYS:
+            if required not in spec:
+                raise fail(f"{where}.{required}", "missing")
+        schedule_name = spec["schedule"]
+        schedule = (
+            schedules.get(schedule_name) if isinstance(schedule_name, str) else None
+        )
+        if schedule is None:
+            raise fail(
+                f"{where}.schedule",
+                f"unknown schedule {schedule_name!r} (defined: {', '.join(schedules)})",
+            )
+        text = spec["target"]
+        one_day = timedelta(hours=24)
+        if day == "schedule" and isinstance(text, str) and "d" in text.lower():
+            one_day = _schedule_day(schedule, f"{where}.target", fail)
+        try:
+            duration = parse_duration(text, day=one_day)
+        except ValueError as exc:
+            raise fail(f"{where}.target", str(exc)) from exc
+        targets[severity] = Target(duration, schedule, text.strip())
+    if not targets:
+        raise fail(key, "defines no targets (sev1..sev5)")
+    return Policy(name, targets, day=day, description=description)
+
+
+def _schedule_day(schedule: Schedule, key: str, fail: Any) -> timedelta:
+    lengths = schedule.day_lengths()
+    distinct = set(lengths.values())
+    if len(distinct) != 1:
+        listed = ", ".join(
+            f"{d} {h.total_seconds() / 3600:g}h" for d, h in lengths.items()
+        )
+        raise fail(
+            key,
+            f'day = "schedule" needs open days of equal length in schedule '
+            f"{schedule.name!r} ({listed})",
+        )
+    return distinct.pop()

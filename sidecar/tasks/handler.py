@@ -1,0 +1,119 @@
+"""Build the job handlers of one worker process: the only place adapters meet the reconciler."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sidecar.entitlements import EntitlementsStore
+from sidecar.errors import ConfigError
+from sidecar.oncall.pagerduty import PagerDutyPager
+from sidecar.oncall.slack import SlackNotifier
+from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
+from sidecar.tasks.orgs import OrgCache, TicketEntitlements
+from sidecar.tasks.plan import Fields
+from sidecar.tasks.reconcile import Reconciler
+from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.models import Organization
+
+if TYPE_CHECKING:
+    from sidecar.config import Config
+    from sidecar.tasks.queue import JobQueue
+    from sidecar.tasks.worker import Handlers
+
+
+def load_configured_policy(config: Config) -> Policy:
+    """Return the policy the config names (the built-in default when none)."""
+    if config.policy_file is None:
+        return DEFAULT_POLICY
+    return load_policy(config.policy_file, name=config.policy_name)
+
+
+def fields_from(config: Config) -> Fields:
+    """Return the ticket field ids the config names; the severity field is required."""
+    if config.severity_field_id is None:
+        raise ConfigError(
+            'SIDECAR_SEVERITY_FIELD_ID is not set: the id of the "Issue Severity" '
+            "ticket field is needed to compute any SLA"
+        )
+    if config.due_at_field_id is None:
+        raise ConfigError(
+            "SIDECAR_DUE_AT_FIELD_ID is not set: the id of the text field that "
+            "shows agents the first-response due time is needed"
+        )
+    try:
+        zone = ZoneInfo(config.due_date_timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"SIDECAR_DUE_DATE_TIMEZONE={config.due_date_timezone}: not an IANA zone"
+        ) from exc
+    return Fields(
+        severity=config.severity_field_id,
+        due_at=config.due_at_field_id,
+        due_date=config.due_date_field_id,
+        due_date_zone=zone,
+    )
+
+
+class ReconcilerFactory:
+    """Build reconcilers that share the process-wide parts and own per-thread clients.
+
+    zenpy clients are not thread-safe (clients.md §5), so each worker thread
+    gets its own Zendesk client; the organization cache, the entitlements and
+    the PagerDuty client (which caches its own per-thread clients) are shared.
+    """
+
+    def __init__(self, config: Config, *, queue: JobQueue) -> None:
+        self.config = config
+        self.queue = queue
+        self.policy = load_configured_policy(config)
+        self.fields = fields_from(config)
+        self.store = EntitlementsStore.from_config(config)
+        self._local = threading.local()
+        self._cache_client = ZendeskClient.from_config(config)
+        self._cache_lock = threading.Lock()
+        self.orgs = OrgCache(
+            fetch=self._fetch_org,
+            ttl=timedelta(seconds=config.org_cache_seconds),
+            changed_at=self._org_changed_at,
+        )
+        self.entitlements = TicketEntitlements(orgs=self.orgs, store=self.store)
+        self.pager = PagerDutyPager.from_config(config)
+        self.notifier = SlackNotifier()
+
+    def _fetch_org(self, org_id: int) -> Organization:
+        with self._cache_lock:  # one shared client, used under a lock
+            return self._cache_client.get_organization(org_id)
+
+    def _org_changed_at(self, org_id: int) -> datetime | None:
+        value = self.queue.get_flag(f"org_changed:{org_id}")
+        return datetime.fromisoformat(value) if value else None
+
+    def reconciler(self) -> Reconciler:
+        """Return this thread's reconciler."""
+        existing: Reconciler | None = getattr(self._local, "reconciler", None)
+        if existing is None:
+            existing = Reconciler(
+                zendesk=ZendeskClient.from_config(self.config),
+                entitlements=self.entitlements,
+                scheduler=self.queue,
+                policy=self.policy,
+                fields=self.fields,
+                pager=self.pager,
+                notifier=self.notifier,
+                at_risk_fraction=self.config.at_risk_fraction,
+                dry_run=self.config.dry_run,
+            )
+            self._local.reconciler = existing
+        return existing
+
+
+def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
+    """Return the handlers for this worker process's reconcile and escalate jobs."""
+    factory = ReconcilerFactory(config, queue=queue)
+    return {
+        "reconcile": lambda ticket_id: factory.reconciler().reconcile(ticket_id),
+        "escalate": lambda ticket_id: factory.reconciler().escalate(ticket_id),
+    }

@@ -1,0 +1,238 @@
+"""Decide what a ticket should carry: the pure heart of ``reconcile(ticket_id)``.
+
+Nothing here reads a clock, the network or the environment: the reconciler
+passes the ticket as read, its comments, the organization's entitlement, the
+policy and ``now``, and gets back a :class:`Plan` — the one ticket write that
+makes the ticket right, the on-call action, and when to look again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sidecar.entitlements import Entitlement
+from sidecar.sla import Policy, SeverityError, SlaState, evaluate, parse_severity
+from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
+
+STATUS_TAGS = {
+    "pending": "sla_pending",
+    "at_risk": "sla_at_risk",
+    "breached": "sla_breached",
+    "met": "sla_met",
+}
+SETTLED_TAGS = frozenset({"sla_met", "sla_breached"})
+PAGED_TAG = "oncall_paged"
+RESOLVED_TAG = "oncall_resolved"
+PAGING_SEVERITIES = frozenset({1, 2})
+CLOSED_STATUSES = frozenset({"solved", "closed"})
+AGENT_ROLES = frozenset({"agent", "admin"})
+PAGERDUTY_SEVERITY = {1: "critical", 2: "error"}
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where the sidecar reads severity and writes due times (Zendesk field ids)."""
+
+    severity: int
+    due_at: int | None
+    due_date: int | None = None
+    due_date_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one reconcile decided; ``update`` may be empty (then nothing is written)."""
+
+    ticket: Ticket
+    organization: Organization | None
+    severity: int | None
+    severity_error: str | None
+    entitlement: Entitlement
+    sla: SlaState | None
+    first_response_at: datetime | None
+    settled_kept: bool
+    update: TicketUpdate
+    page: bool
+    resolve_page: bool
+    page_reason: str
+    wake_at: tuple[datetime, ...]
+
+
+def first_agent_response(
+    comments: Sequence[Comment], *, requester_id: int | None, self_user_id: int | None
+) -> datetime | None:
+    """Return when the first public agent comment after the description was made."""
+    # The first comment is the ticket's description, whoever wrote it: a ticket an
+    # agent opens on a customer's behalf has not been responded to yet.
+    for comment in sorted(comments, key=lambda c: c.created_at)[1:]:
+        if (
+            comment.public
+            and comment.author_role in AGENT_ROLES
+            and comment.author_id != requester_id
+            and comment.author_id != self_user_id
+        ):
+            return comment.created_at
+    return None
+
+
+def format_due(moment: datetime) -> str:
+    """Format a due time as ISO 8601 UTC with a Z, as agents and views read it."""
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> bool:
+    """True when the SLA depends on the comments (so they are worth one API read)."""
+    if not entitlement.entitled:
+        return False
+    try:
+        return parse_severity(ticket.custom_fields.get(fields.severity)) is not None
+    except SeverityError:
+        return False
+
+
+def plan(
+    ticket: Ticket,
+    *,
+    organization: Organization | None,
+    comments: Sequence[Comment],
+    entitlement: Entitlement,
+    policy: Policy,
+    fields: Fields,
+    now: datetime,
+    self_user_id: int | None,
+    at_risk_fraction: float = 0.75,
+) -> Plan:
+    """Compute the write, the page decision and the wake-ups for one ticket."""
+    severity, severity_error = _severity(ticket, fields)
+    first_response_at = first_agent_response(
+        comments, requester_id=ticket.requester_id, self_user_id=self_user_id
+    )
+    state: SlaState | None = None
+    settled_kept = False
+    if entitlement.entitled and severity is not None:
+        effective = (
+            policy.with_overrides(entitlement.sla_overrides)
+            if (entitlement.sla_overrides)
+            else policy
+        )
+        state = evaluate(
+            created_at=ticket.created_at,
+            severity=severity,
+            first_response_at=first_response_at,
+            now=now,
+            policy=effective,
+            at_risk_fraction=at_risk_fraction,
+        )
+        # Once answered, the verdict the ticket records stands: later severity
+        # changes do not reopen it.
+        settled = ticket.tags & SETTLED_TAGS
+        settled_kept = bool(
+            first_response_at is not None
+            and len(settled) == 1
+            and fields.due_at is not None
+            and ticket.custom_fields.get(fields.due_at)
+        )
+
+    custom_fields: dict[int, str | None] = {}
+    if settled_kept:
+        desired_status_tag = next(iter(ticket.tags & SETTLED_TAGS))
+    else:
+        desired_fields, desired_status_tag = _desired(state, fields)
+        for field_id, value in desired_fields.items():
+            if (ticket.custom_fields.get(field_id) or None) != value:
+                custom_fields[field_id] = value
+    present = ticket.tags & set(STATUS_TAGS.values())
+    remove = set(present - {desired_status_tag})
+    additional: set[str] = set()
+    if desired_status_tag and desired_status_tag not in ticket.tags:
+        additional.add(desired_status_tag)
+
+    page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
+    followers: frozenset[int] = frozenset()
+    csm = entitlement.csm_user_id
+    if (
+        csm is not None
+        and entitlement.entitled
+        and severity in PAGING_SEVERITIES
+        and csm not in ticket.follower_ids
+    ):
+        followers = frozenset({csm})
+
+    update = TicketUpdate(
+        ticket_id=ticket.id,
+        updated_stamp=ticket.updated_stamp,
+        custom_fields=custom_fields,
+        additional_tags=frozenset(additional),
+        remove_tags=frozenset(remove),
+        add_follower_ids=followers,
+    )
+    return Plan(
+        ticket=ticket,
+        organization=organization,
+        severity=severity,
+        severity_error=severity_error,
+        entitlement=entitlement,
+        sla=state,
+        first_response_at=first_response_at,
+        settled_kept=settled_kept,
+        update=update,
+        page=page,
+        resolve_page=resolve_page,
+        page_reason=page_reason,
+        wake_at=_wake_times(state, now) if not settled_kept else (),
+    )
+
+
+def _severity(ticket: Ticket, fields: Fields) -> tuple[int | None, str | None]:
+    try:
+        return parse_severity(ticket.custom_fields.get(fields.severity)), None
+    except SeverityError as exc:
+        return None, str(exc)
+
+
+def _desired(
+    state: SlaState | None, fields: Fields
+) -> tuple[dict[int, str | None], str | None]:
+    values: dict[int, str | None] = {}
+    due_text = format_due(state.due_at) if state else None
+    if fields.due_at is not None:
+        values[fields.due_at] = due_text
+    if fields.due_date is not None:
+        values[fields.due_date] = (
+            state.due_at.astimezone(fields.due_date_zone).date().isoformat()
+            if state
+            else None
+        )
+    return values, STATUS_TAGS[state.status] if state else None
+
+
+def _paging(
+    ticket: Ticket, severity: int | None, entitlement: Entitlement
+) -> tuple[bool, bool, str]:
+    closed = ticket.status in CLOSED_STATUSES
+    paged = PAGED_TAG in ticket.tags
+    if paged and closed and RESOLVED_TAG not in ticket.tags:
+        return False, True, f"ticket is {ticket.status}: resolve the page"
+    if paged:
+        return False, False, "already paged (tag oncall_paged): never pages twice"
+    if not entitlement.entitled:
+        return False, False, f"no page: not entitled ({entitlement.reason})"
+    if severity not in PAGING_SEVERITIES:
+        shown = "no severity" if severity is None else f"SEV {severity}"
+        return False, False, f"no page: {shown} (only SEV 1 and SEV 2 page)"
+    if closed:
+        return False, False, f"no page: ticket is {ticket.status}"
+    return True, False, f"page: SEV {severity}, {entitlement.reason}"
+
+
+def _wake_times(state: SlaState | None, now: datetime) -> tuple[datetime, ...]:
+    if state is None or state.status not in {"pending", "at_risk"}:
+        return ()
+    moments = [state.at_risk_at] if state.status == "pending" else []
+    moments.append(state.due_at)
+    return tuple(m for m in moments if m > now)

@@ -1,0 +1,134 @@
+"""POST /webhooks/zendesk: verify, parse, dedup, enqueue; nothing else.
+
+Status codes follow what Zendesk retries (reference §1.6): 503 + Retry-After (< 60 s)
+when the queue cannot take the job, so Zendesk delivers again; 4xx for requests
+that will never succeed; 202 only after the job is durably stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
+from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
+from sidecar.tasks.queue import JobQueue
+from sidecar.webhooks.events import INVOCATION_HEADER, WebhookEvent, parse_event
+from sidecar.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+MAX_BODY_BYTES = 256 * 1024
+RETRY_AFTER_SECONDS = 10
+EXTENSION = "sidecar.webhooks"
+
+log = logging.getLogger("sidecar.webhooks")
+bp = Blueprint("webhooks", __name__)
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """What the endpoint needs, built once per app (no per-request construction)."""
+
+    queue: JobQueue
+    secret: str
+    tolerance: timedelta
+    clock: Callable[[], datetime]
+
+
+def _reject(outcome: str, status: int, reason: str, **fields: object) -> Response:
+    REQUESTS.labels(outcome).inc()
+    log.info("webhook rejected: %s", reason, extra={"status": status, **fields})
+    response = jsonify(error=reason)
+    response.status_code = status
+    return response
+
+
+def _answer(outcome: str, status: int, event: WebhookEvent) -> Response:
+    REQUESTS.labels(outcome).inc()
+    log.info(
+        "webhook %s",
+        outcome,
+        extra={
+            "status": status,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "ticket_id": event.ticket_id,
+            "organization_id": event.organization_id,
+        },
+    )
+    response = jsonify(status=outcome if outcome != "org_invalidated" else "accepted")
+    response.status_code = status
+    return response
+
+
+@bp.post("/webhooks/zendesk")
+def receive() -> Response:
+    """Accept one Zendesk webhook delivery."""
+    receiver: Receiver = current_app.extensions[EXTENSION]
+    invocation_id = request.headers.get(INVOCATION_HEADER)
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _reject("too_large", 413, "body larger than 256 KiB")
+    if request.mimetype != "application/json":
+        return _reject(
+            "unsupported_media_type", 415, "content type must be application/json"
+        )
+    body: bytes | None
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        body = None
+    # A chunked body has no Content-Length: Werkzeug stops reading at the app's
+    # MAX_CONTENT_LENGTH (one byte over ours), so a longer read means too large.
+    if body is None or len(body) > MAX_BODY_BYTES:
+        return _reject("too_large", 413, "body larger than 256 KiB")
+    try:
+        verify(
+            body,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            secret=receiver.secret,
+            now=receiver.clock(),
+            tolerance=receiver.tolerance,
+        )
+    except InvalidSignature as exc:
+        return _reject("unauthorized", 401, str(exc), invocation_id=invocation_id)
+    try:
+        event = parse_event(body, headers=request.headers)
+    except BadEvent as exc:
+        return _reject(
+            "bad_request", exc.status, exc.reason, invocation_id=invocation_id
+        )
+    try:
+        if event.kind == "ignored":
+            return _answer("ignored", 200, event)
+        if event.kind == "organization":
+            receiver.queue.set_flag(
+                f"org_changed:{event.organization_id}",
+                receiver.clock().isoformat(),
+            )
+            return _answer("org_invalidated", 202, event)
+        assert event.ticket_id is not None  # parse_event guarantees it for "ticket"
+        dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
+        started = time.perf_counter()
+        queued = receiver.queue.submit_reconcile(event.ticket_id, dedup_key=dedup_key)
+        ENQUEUE_SECONDS.observe(time.perf_counter() - started)
+    except QueueUnavailable as exc:
+        response = _reject(
+            "queue_unavailable",
+            503,
+            "queue unavailable, retry later",
+            invocation_id=invocation_id,
+            event_id=event.event_id,
+            ticket_id=event.ticket_id,
+            cause=str(exc),
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    if not queued:
+        return _answer("duplicate", 200, event)
+    return _answer("queued", 202, event)

@@ -1,0 +1,567 @@
+"""The Zendesk REST adapter: a zenpy-authorized session, JSON in, sidecar models out.
+
+zenpy builds and authorizes the ``requests`` session (API token or OAuth); the
+requests themselves are issued on that session with exact paths and bodies and
+parsed here, because zenpy's object layer carries the traps listed in
+``clients.md`` (object cache, sleeps on 429, datetimes truncated to dates, dirty
+objects shared between threads, raw ``Response`` objects returned silently).
+A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+from zenpy import Zenpy
+
+from sidecar.config import Config, Secret
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    Conflict,
+    NotFound,
+    RateLimited,
+    Rejected,
+    Transient,
+    UpstreamError,
+)
+from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
+
+log = logging.getLogger(__name__)
+
+SERVICE = "zendesk"
+# (connect, read) seconds: a worker thread never waits long on one call.
+DEFAULT_TIMEOUT = (3.0, 10.0)
+# Zendesk caps a ticket at 5000 comments (50 pages of 100); more pages mean a loop.
+MAX_PAGES = 60
+
+
+def _no_transparent_retries() -> Retry:
+    """Retry only a failed connect (nothing was sent); the worker owns the rest."""
+    return Retry(
+        total=1,
+        connect=1,
+        read=False,  # re-raise read errors as they are (ReadTimeout stays one)
+        status=0,
+        other=0,
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
+
+
+class _BaseUrlAdapter(HTTPAdapter):
+    """Send requests for the canonical Zendesk base to an override base instead.
+
+    The original request is put back on the response so that anything looking at
+    ``response.request.url`` (zenpy's response handlers, our error messages) sees
+    the canonical URL.
+    """
+
+    def __init__(self, *, canonical: str | None, override: str | None) -> None:
+        super().__init__(max_retries=_no_transparent_retries())
+        self._canonical = canonical
+        self._override = override
+
+    def send(
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        url = request.url or ""
+        if not (self._canonical and self._override and url.startswith(self._canonical)):
+            return super().send(request, **kwargs)
+        original = request.copy()
+        request.url = self._override + url[len(self._canonical) :]
+        response = super().send(request, **kwargs)
+        response.request = original
+        response.url = original.url or url
+        return response
+
+
+def _path_of(url: str | None) -> str:
+    return urlsplit(url or "").path or "/"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date), if any."""
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _error_code(response: requests.Response) -> str:
+    """Zendesk's short error code (``RecordNotFound``...), never the whole body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    code = body.get("error") if isinstance(body, dict) else None
+    if isinstance(code, dict):  # some endpoints nest {"title", "message"}
+        code = code.get("title")
+    return code[:80] if isinstance(code, str) else ""
+
+
+def error_for_response(response: requests.Response) -> UpstreamError:
+    """Translate a non-2xx Zendesk response into the sidecar error for its status."""
+    request = response.request
+    method = (request.method if request is not None else None) or "?"
+    status = response.status_code
+    code = _error_code(response)
+    message = f"zendesk {method} {_path_of(response.url)}: HTTP {status}"
+    if code:
+        message += f" ({code})"
+    retry_after = _retry_after(response)
+    if status == 429:
+        return RateLimited(
+            message, service=SERVICE, status=status, retry_after=retry_after
+        )
+    if status == 409:
+        return Conflict(message, service=SERVICE, status=status)
+    if status == 404:
+        return NotFound(message, service=SERVICE, status=status)
+    if status in (401, 403):
+        return AuthFailed(message, service=SERVICE, status=status)
+    if status >= 500:
+        return Transient(
+            message, service=SERVICE, status=status, retry_after=retry_after
+        )
+    return Rejected(message, service=SERVICE, status=status)
+
+
+def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Session response hook: raise before zenpy could see (and sleep on) a 429."""
+    if response.status_code < 400:
+        return
+    # Read the body now so the pooled connection is released before we raise.
+    _ = response.content
+    raise error_for_response(response)
+
+
+def parse_datetime(value: object) -> datetime:
+    """Parse Zendesk's ISO 8601 timestamp ('...Z') into an aware UTC datetime."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None or value == "" else int(value)  # type: ignore[call-overload]
+
+
+def _ticket_from_json(data: Mapping[str, Any]) -> Ticket:
+    return Ticket(
+        id=int(data["id"]),
+        subject=data.get("subject") or "",
+        status=(data.get("status") or "").lower(),
+        created_at=parse_datetime(data["created_at"]),
+        updated_stamp=str(data["updated_at"]),
+        organization_id=_optional_int(data.get("organization_id")),
+        requester_id=_optional_int(data.get("requester_id")),
+        tags=frozenset(data.get("tags") or ()),
+        custom_fields={
+            int(f["id"]): f.get("value") for f in data.get("custom_fields") or ()
+        },
+        follower_ids=tuple(int(i) for i in data.get("follower_ids") or ()),
+    )
+
+
+def _organization_from_json(data: Mapping[str, Any]) -> Organization:
+    external_id = data.get("external_id")
+    return Organization(
+        id=int(data["id"]),
+        name=data.get("name") or "",
+        external_id=None if external_id is None else str(external_id),
+        fields=dict(data.get("organization_fields") or {}),
+        tags=frozenset(data.get("tags") or ()),
+    )
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _check_override(url: str) -> str:
+    """Validate SIDECAR_ZENDESK_URL and return it without a trailing slash."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("SIDECAR_ZENDESK_URL must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ConfigError("SIDECAR_ZENDESK_URL must not contain credentials")
+    if parts.query or parts.fragment:
+        raise ConfigError("SIDECAR_ZENDESK_URL must not have a query or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # Credentials would cross the network in clear text; allowed for proxies.
+        log.warning("SIDECAR_ZENDESK_URL uses plain http to a non-loopback host")
+    return url.rstrip("/")
+
+
+class ZendeskClient:
+    """Read tickets, comments and organizations; write one safe update per ticket.
+
+    Every failure is raised as a :mod:`sidecar.errors` ``UpstreamError`` whose
+    message names the method, path and status, never a credential. Not
+    thread-safe: build one per thread (``from_config`` is cheap).
+    """
+
+    def __init__(
+        self,
+        subdomain: str,
+        *,
+        email: str | None = None,
+        api_token: Secret | None = None,
+        oauth_token: Secret | None = None,
+        base_url: str | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not subdomain or not subdomain.replace("-", "").isalnum():
+            raise ConfigError(
+                "SIDECAR_ZENDESK_SUBDOMAIN must be a bare subdomain (acme)"
+            )
+        if not oauth_token and not (email and api_token):
+            raise ConfigError(
+                "Zendesk credentials missing: set SIDECAR_ZENDESK_EMAIL and "
+                "SIDECAR_ZENDESK_API_TOKEN, or SIDECAR_ZENDESK_OAUTH_TOKEN"
+            )
+        self._subdomain = subdomain
+        self._canonical = f"https://{subdomain}.zendesk.com"
+        self._override = _check_override(base_url) if base_url else None
+        self._timeout = timeout
+        self._me: int | None = None
+
+        session = requests.Session()
+        adapter = _BaseUrlAdapter(canonical=self._canonical, override=self._override)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.hooks["response"].append(_raise_for_status)
+        # zenpy authorizes the session (Basic "email/token:..." or Bearer) and sets
+        # its User-Agent; secrets are revealed here only, never stored by us.
+        if oauth_token:
+            auth: dict[str, str] = {"oauth_token": oauth_token.reveal()}
+        else:
+            assert api_token is not None
+            auth = {"email": email or "", "token": api_token.reveal()}
+        self._zenpy = Zenpy(
+            subdomain=subdomain,
+            session=session,
+            timeout=timeout,
+            disable_cache=True,
+            **auth,
+        )
+        self._session = session
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> ZendeskClient:
+        """Build a client from the Zendesk settings (an OAuth token wins)."""
+        if not config.zendesk_subdomain:
+            raise ConfigError("SIDECAR_ZENDESK_SUBDOMAIN is not set")
+        return cls(
+            config.zendesk_subdomain,
+            email=config.zendesk_email,
+            api_token=config.zendesk_api_token,
+            oauth_token=config.zendesk_oauth_token,
+            base_url=config.zendesk_url,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"ZendeskClient(account={self._subdomain!r}, base={self._base!r})"
+
+    def __enter__(self) -> ZendeskClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._session.close()
+
+    # --- identity -----------------------------------------------------------
+
+    @property
+    def account(self) -> str:
+        """The Zendesk subdomain, stable across URL overrides (for dedup keys)."""
+        return self._subdomain
+
+    @property
+    def _base(self) -> str:
+        """Where agents and requests go: the override if set, else the account."""
+        return self._override or self._canonical
+
+    @property
+    def zenpy(self) -> Zenpy:
+        """The underlying Zenpy (cache off, same session), for setup tooling.
+
+        Its requests share our session, so the URL override applies and HTTP
+        errors (429 included) raise sidecar errors before zenpy could sleep;
+        network errors surface as ``requests`` exceptions there.
+        """
+        return self._zenpy
+
+    def ticket_url(self, ticket_id: int) -> str:
+        """The agent workspace URL of a ticket."""
+        return f"{self._base}/agent/tickets/{int(ticket_id)}"
+
+    def current_user_id(self) -> int:
+        """Id of the API user we act as (read once per client)."""
+        if self._me is None:
+            user = self._get_json("/api/v2/users/me.json").get("user") or {}
+            if user.get("id") is None:
+                # Zendesk answers unauthenticated calls with an anonymous user.
+                raise AuthFailed(
+                    "zendesk GET /api/v2/users/me.json: not authenticated",
+                    service=SERVICE,
+                )
+            self._me = int(user["id"])
+        return self._me
+
+    # --- reads --------------------------------------------------------------
+
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        """Read one ticket as it is now."""
+        path = f"/api/v2/tickets/{int(ticket_id)}.json"
+        return self._parse(path, _ticket_from_json, self._get_json(path).get("ticket"))
+
+    def list_comments(self, ticket_id: int) -> list[Comment]:
+        """All comments of a ticket, oldest first, with their authors' roles."""
+        path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
+        pages = list(self._pages(path, params={"include": "users"}))
+
+        def build(pages: list[Mapping[str, Any]]) -> list[Comment]:
+            roles = {
+                int(user["id"]): str(user.get("role") or "")
+                for page in pages
+                for user in page.get("users") or ()
+            }
+            return [
+                Comment(
+                    id=int(c["id"]),
+                    author_id=int(c["author_id"]),
+                    public=bool(c.get("public", True)),
+                    created_at=parse_datetime(c["created_at"]),
+                    author_role=roles.get(int(c["author_id"]), ""),
+                )
+                for page in pages
+                for c in page.get("comments") or ()
+            ]
+
+        return self._parse(path, build, pages)
+
+    def get_organization(self, org_id: int) -> Organization:
+        """Read one organization with its custom fields."""
+        path = f"/api/v2/organizations/{int(org_id)}.json"
+        body = self._get_json(path).get("organization")
+        return self._parse(path, _organization_from_json, body)
+
+    def list_organization_fields(self) -> list[dict[str, Any]]:
+        """Organization field definitions (id, key, type...), for setup checks."""
+        path = "/api/v2/organization_fields.json"
+        return [
+            dict(f)
+            for page in self._pages(path)
+            for f in page.get("organization_fields") or ()
+        ]
+
+    def list_ticket_fields(self) -> list[dict[str, Any]]:
+        """Ticket field definitions (id, type, title...), for setup checks."""
+        path = "/api/v2/ticket_fields.json"
+        return [
+            dict(f)
+            for page in self._pages(path)
+            for f in page.get("ticket_fields") or ()
+        ]
+
+    # --- writes -------------------------------------------------------------
+
+    def update_ticket(self, update: TicketUpdate) -> None:
+        """Write the difference in one safe PUT; an empty update sends nothing."""
+        if update.is_empty():
+            return
+        path = f"/api/v2/tickets/{int(update.ticket_id)}.json"
+        self._request("PUT", path, json={"ticket": ticket_update_body(update)})
+
+    def update_organization_fields(
+        self, org_id: int, fields: Mapping[str, object]
+    ) -> Organization:
+        """Set some organization fields by key (Zendesk merges the rest)."""
+        path = f"/api/v2/organizations/{int(org_id)}.json"
+        body = {"organization": {"organization_fields": dict(fields)}}
+        answer = self._request("PUT", path, json=body).get("organization")
+        return self._parse(path, _organization_from_json, answer)
+
+    # --- transport ----------------------------------------------------------
+
+    def _get_json(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self._request("GET", path, params=params)
+
+    def _pages(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield each page, following ``next_page`` or cursor ``links.next``."""
+        url: str | None = self._canonical + path
+        seen: set[str] = set()
+        while url:
+            if len(seen) >= MAX_PAGES or url in seen:
+                raise Transient(
+                    f"zendesk GET {path}: pagination did not end", service=SERVICE
+                )
+            seen.add(url)
+            page = self._send("GET", url, params=params if len(seen) == 1 else None)
+            yield page
+            url = self._next_url(path, page)
+
+    def _next_url(self, path: str, page: Mapping[str, Any]) -> str | None:
+        meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
+        links = page.get("links") if isinstance(page.get("links"), dict) else {}
+        if meta.get("has_more") and links.get("next"):
+            url = str(links["next"])
+        elif page.get("next_page"):
+            url = str(page["next_page"])
+        else:
+            return None
+        # Only ever send our credentials back to the account (or its override).
+        if not any(
+            url.startswith(base + "/")
+            for base in (self._canonical, self._override)
+            if base
+        ):
+            raise Rejected(
+                f"zendesk GET {path}: next page points to another host", service=SERVICE
+            )
+        return url
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self._send(method, self._canonical + path, params=params, json=json)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One HTTP exchange; every failure leaves as a sidecar UpstreamError."""
+        where = f"zendesk {method} {_path_of(url)}"
+        try:
+            response = self._session.request(
+                method, url, params=params, json=json, timeout=self._timeout
+            )
+        except UpstreamError:
+            raise
+        except requests.Timeout as exc:
+            raise Transient(
+                f"{where}: timed out ({type(exc).__name__})", service=SERVICE
+            ) from None
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            requests.exceptions.RetryError,
+        ) as exc:
+            raise Transient(
+                f"{where}: connection failed ({type(exc).__name__})", service=SERVICE
+            ) from None
+        except requests.RequestException as exc:
+            raise Rejected(
+                f"{where}: request failed ({type(exc).__name__})", service=SERVICE
+            ) from None
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            # A 2xx that is not a JSON object: a proxy page or a truncated answer.
+            raise Transient(
+                f"{where}: HTTP {response.status_code} without a JSON object",
+                service=SERVICE,
+                status=response.status_code,
+            )
+        return body
+
+    @staticmethod
+    def _parse(path: str, build: Any, data: Any) -> Any:
+        """Apply ``build`` to a response part; a malformed answer is Transient."""
+        try:
+            if data is None:
+                raise KeyError(path)
+            return build(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Transient(
+                f"zendesk {path}: unexpected response shape ({type(exc).__name__})",
+                service=SERVICE,
+            ) from None
+
+
+def ticket_update_body(update: TicketUpdate) -> dict[str, Any]:
+    """The ``ticket`` object of the safe PUT, with only the non-empty parts."""
+    body: dict[str, Any] = {"safe_update": True, "updated_stamp": update.updated_stamp}
+    if update.custom_fields:
+        for field_id, value in update.custom_fields.items():
+            # zenpy's trap in reverse: a datetime here would be sent as a date.
+            if value is not None and not isinstance(value, str):
+                raise TypeError(
+                    f"custom field {field_id}: value must be str or None, "
+                    f"got {type(value).__name__}"
+                )
+        body["custom_fields"] = [
+            {"id": int(fid), "value": value}
+            for fid, value in sorted(update.custom_fields.items())
+        ]
+    if update.additional_tags:
+        body["additional_tags"] = sorted(update.additional_tags)
+    if update.remove_tags:
+        body["remove_tags"] = sorted(update.remove_tags)
+    if update.add_follower_ids:
+        body["followers"] = [
+            {"user_id": int(uid), "action": "put"}
+            for uid in sorted(update.add_follower_ids)
+        ]
+    if update.private_note:
+        body["comment"] = {"body": update.private_note, "public": False}
+    return body
+
+
+__all__ = [
+    "ZendeskClient",
+    "error_for_response",
+    "parse_datetime",
+    "ticket_update_body",
+]

@@ -1,0 +1,320 @@
+"""Tests for sidecar.tasks.queue and the worker's retry/dead-letter semantics.
+
+Each test runs against SQLite (tmp_path) and the real Redis server (db 15).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from sidecar.config import Config
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    NotFound,
+    QueueUnavailable,
+    RateLimited,
+    Rejected,
+    Transient,
+)
+from sidecar.tasks.queue import CLAIM_TTL_SECONDS, JobQueue
+from sidecar.tasks.worker import MAX_ATTEMPTS, retry_delay
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _redis_reachable() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
+    """A JobQueue on SQLite or on Redis db 15 (flushed before and after)."""
+    if request.param == "sqlite":
+        q = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
+        yield q
+        q.close()
+        return
+    if not _redis_reachable():
+        pytest.skip("no Redis server reachable at 127.0.0.1:6379")
+    conn = redis.Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    q = JobQueue.from_url(REDIS_URL)
+    yield q
+    q.close()
+    conn.flushdb()
+    conn.close()
+
+
+def run_next(
+    queue: JobQueue, handler: Callable[[int], None], *, later: bool = True
+) -> None:
+    """Run one job here; with ``later`` act a day ahead so retry delays are due."""
+    queue.tasks.runner.use(lambda: {"reconcile": handler, "escalate": handler})
+    huey = queue.huey
+    now = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1 if later else 0)
+    for task in huey.read_schedule(now):
+        huey.enqueue(task)
+    task = huey.dequeue()
+    assert task is not None, "no job to run"
+    huey.execute(task, timestamp=now)
+
+
+def test_enqueue_and_depth(queue: JobQueue) -> None:
+    """Enqueued jobs count in depth; eta jobs wait in the schedule once seen."""
+    queue.enqueue_reconcile(1)
+    queue.enqueue_reconcile(2, eta=datetime.now(UTC) + timedelta(hours=1))
+    assert queue.depth() == 2
+    seen: list[int] = []
+    run_next(queue, seen.append, later=False)
+    run_next(queue, seen.append, later=False)  # not due: goes to the schedule
+    assert seen == [1]
+    assert (queue.depth(), queue.scheduled()) == (0, 1)
+
+
+def test_submit_is_deduplicated(queue: JobQueue) -> None:
+    """A dedup key enqueues once; a second submit returns False."""
+    assert queue.submit_reconcile(7, dedup_key="zendesk:a") is True
+    assert queue.submit_reconcile(7, dedup_key="zendesk:a") is False
+    assert queue.submit_reconcile(7, dedup_key="zendesk:b") is True
+    assert queue.submit_reconcile(7, dedup_key=None) is True
+    assert queue.depth() == 3
+
+
+def test_claim_and_release(queue: JobQueue) -> None:
+    """claim() is put-if-empty; release() makes the key claimable again."""
+    assert queue.claim("page:1") is True
+    assert queue.claim("page:1") is False
+    queue.release("page:1")
+    assert queue.claim("page:1") is True
+
+
+def test_flags_are_shared_across_instances(queue: JobQueue, tmp_path: Path) -> None:
+    """A flag set through one JobQueue is read through another on the same URL."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}" if queue.is_sqlite else REDIS_URL
+    other = JobQueue.from_url(url)
+    queue.set_flag("org_changed:5", "2025-01-01T00:00:00+00:00")
+    assert other.get_flag("org_changed:5") == "2025-01-01T00:00:00+00:00"
+    other.set_flag("org_changed:5", None)
+    assert queue.get_flag("org_changed:5") is None
+    other.close()
+
+
+def test_handler_runs_with_ticket_id(queue: JobQueue) -> None:
+    """The worker calls the handler with the job's ticket id."""
+    seen: list[int] = []
+    queue.enqueue_reconcile(42)
+    run_next(queue, seen.append)
+    assert seen == [42]
+
+
+def test_transient_error_is_retried_with_backoff(queue: JobQueue) -> None:
+    """A Transient failure reschedules the job with the backoff delay."""
+
+    def flaky(ticket_id: int) -> None:
+        raise Transient("zendesk 503", service="zendesk", status=503)
+
+    queue.enqueue_reconcile(5)
+    before = time.time()
+    run_next(queue, flaky)
+    assert (queue.depth(), queue.scheduled()) == (0, 1)
+    (task,) = queue.huey.scheduled()
+    assert task.kwargs["attempt"] == 2
+    eta = task.eta.replace(tzinfo=UTC).timestamp()
+    assert before + retry_delay(1) - 1 <= eta <= time.time() + retry_delay(1) + 1
+
+
+def test_retry_after_is_honoured(queue: JobQueue) -> None:
+    """A RateLimited error waits at least its retry_after."""
+
+    def limited(ticket_id: int) -> None:
+        raise RateLimited("429", service="zendesk", status=429, retry_after=120)
+
+    queue.enqueue_reconcile(5)
+    run_next(queue, limited)
+    (task,) = queue.huey.scheduled()
+    assert task.eta.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(seconds=110)
+
+
+def test_retries_are_bounded_then_dead_lettered(queue: JobQueue) -> None:
+    """After MAX_ATTEMPTS failures the job is a dead letter with its history."""
+    calls: list[int] = []
+
+    def broken(ticket_id: int) -> None:
+        calls.append(ticket_id)
+        raise ValueError("unexpected payload shape")
+
+    queue.enqueue_reconcile(9)
+    for _ in range(MAX_ATTEMPTS):
+        run_next(queue, broken)
+    assert len(calls) == MAX_ATTEMPTS
+    assert (queue.depth(), queue.scheduled()) == (0, 0)
+    (job,) = queue.failed_jobs()
+    assert (job.ticket_id, job.attempts) == (9, MAX_ATTEMPTS)
+    assert job.error == "ValueError: unexpected payload shape"
+    assert job.first_failure_at <= job.last_failure_at
+    assert queue.dead_letters_total() == 1
+
+
+def test_not_found_is_dropped(queue: JobQueue) -> None:
+    """A deleted ticket is neither retried nor dead-lettered."""
+
+    def gone(ticket_id: int) -> None:
+        raise NotFound("ticket 3 not found", service="zendesk", status=404)
+
+    queue.enqueue_reconcile(3)
+    run_next(queue, gone)
+    assert (queue.depth(), queue.scheduled(), queue.failed_jobs()) == (0, 0, [])
+
+
+def test_rejected_is_dead_lettered_at_once(queue: JobQueue) -> None:
+    """A Rejected error is not retried."""
+
+    def rejected(ticket_id: int) -> None:
+        raise Rejected("422 invalid field", service="zendesk", status=422)
+
+    queue.enqueue_reconcile(4)
+    run_next(queue, rejected)
+    assert queue.scheduled() == 0
+    assert [job.attempts for job in queue.failed_jobs()] == [1]
+    assert queue.get_flag("zendesk_auth_failed") is None
+
+
+def test_auth_failure_sets_flag(queue: JobQueue) -> None:
+    """AuthFailed dead-letters the job and raises the zendesk_auth_failed flag."""
+
+    def denied(ticket_id: int) -> None:
+        raise AuthFailed("401", service="zendesk", status=401)
+
+    queue.enqueue_reconcile(4)
+    run_next(queue, denied)
+    assert queue.get_flag("zendesk_auth_failed")
+    assert len(queue.failed_jobs()) == 1
+
+
+def test_retry_failed_requeues_once(queue: JobQueue) -> None:
+    """`jobs retry ID` re-enqueues a dead letter and removes it; unknown ids fail."""
+
+    def rejected(ticket_id: int) -> None:
+        raise Rejected("nope", service="zendesk", status=400)
+
+    queue.enqueue_reconcile(11)
+    queue.enqueue_reconcile(12)
+    run_next(queue, rejected)
+    run_next(queue, rejected)
+    first, _second = queue.failed_jobs()
+    assert queue.retry_failed(first.job_id) is True
+    assert queue.retry_failed(first.job_id) is False
+    assert queue.retry_all_failed() == 1
+    assert queue.failed_jobs() == []
+    assert sorted(t.args[0] for t in queue.huey.pending()) == [11, 12]
+    assert queue.dead_letters_total() == 2
+
+
+def test_handler_is_built_once_per_process(queue: JobQueue) -> None:
+    """The handler factory runs on the first job only."""
+    built: list[int] = []
+
+    def factory() -> Callable[[int], None]:
+        built.append(1)
+        return lambda ticket_id: None
+
+    queue.tasks.runner.use(factory)
+    for ticket_id in (1, 2, 3):
+        queue.enqueue_reconcile(ticket_id)
+        queue.huey.execute(queue.huey.dequeue())
+    assert built == [1]
+
+
+def test_prune_drops_only_old_claims(tmp_path: Path) -> None:
+    """SQLite claims older than the dedup window are pruned."""
+    queue = JobQueue.from_url(f"sqlite:///{tmp_path / 'q.db'}")
+    queue.claim("old")
+    later = time.time() + CLAIM_TTL_SECONDS + 10
+    queue.claim("new")
+    assert queue.prune_claims(now=time.time()) == 0
+    assert queue.prune_claims(now=later) == 2
+    assert queue.claim("old") is True
+    queue.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgres://db/x", "expected sqlite:///path/queue.db or redis://"),
+        ("sqlite://relative.db", "expected sqlite:///path/queue.db"),
+        ("redis://:hunter2@host:notaport/0", "SIDECAR_QUEUE_URL=redis://:\\*\\*\\*@"),
+        ("redis://host:6379/db", "expected redis://host:port/db"),
+    ],
+)
+def test_bad_urls_are_config_errors(url: str, message: str) -> None:
+    """from_url names the URL (without its password) and what is expected."""
+    with pytest.raises(ConfigError, match=message) as caught:
+        JobQueue.from_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_default_url_is_sqlite_in_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no URL the queue is sidecar-queue.db in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    queue = JobQueue.from_url(Config().queue_url)
+    queue.enqueue_reconcile(1)
+    assert (tmp_path / "sidecar-queue.db").exists()
+    queue.close()
+
+
+def test_unreachable_redis_is_queue_unavailable() -> None:
+    """A Redis that does not answer raises QueueUnavailable (the web answers 503)."""
+    from tests.support import free_port
+
+    queue = JobQueue.from_url(f"redis://127.0.0.1:{free_port()}/15")
+    with pytest.raises(QueueUnavailable, match="ConnectionError"):
+        queue.ping()
+    with pytest.raises(QueueUnavailable):
+        queue.submit_reconcile(1, dedup_key="k")
+
+
+def test_escalate_jobs_dead_letter_and_retry_as_escalate(queue: JobQueue) -> None:
+    """A failed escalate job is listed as escalate and its retry runs escalate again."""
+    ran: list[str] = []
+
+    def rejected(ticket_id: int) -> None:
+        raise Rejected("invalid routing key", service="pagerduty", status=400)
+
+    queue.tasks.runner.use(
+        lambda: {"reconcile": lambda t: ran.append("reconcile"), "escalate": rejected}
+    )
+    queue.enqueue_escalate(5)
+    huey = queue.huey
+    huey.execute(huey.dequeue())
+    (job,) = queue.failed_jobs()
+    assert (job.task, job.ticket_id) == ("escalate", 5)
+    assert queue.get_flag("zendesk_auth_failed") is None  # not a Zendesk failure
+    assert queue.retry_failed(job.job_id)
+    queue.tasks.runner.use(
+        lambda: {
+            "reconcile": lambda t: ran.append("reconcile"),
+            "escalate": lambda t: ran.append("escalate"),
+        }
+    )
+    huey.execute(huey.dequeue())
+    assert ran == ["escalate"]
+
+
+def test_a_successful_job_clears_the_auth_flag(queue: JobQueue) -> None:
+    """Once a job gets through to Zendesk again, /readyz's auth flag is cleared."""
+    queue.set_flag("zendesk_auth_failed", "2026-11-27T00:00:00+00:00")
+    queue.enqueue_reconcile(6)
+    run_next(queue, lambda ticket_id: None)
+    assert queue.get_flag("zendesk_auth_failed") is None

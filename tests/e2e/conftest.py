@@ -1,0 +1,146 @@
+"""A connected sidecar for end-to-end tests: fake Zendesk and PagerDuty on 127.0.0.1.
+
+``stack`` runs real `sidecar serve` (gunicorn + worker) against a FakeZendesk
+holding an entitled organization, and a FakePagerDuty. Every write the fake
+Zendesk accepts fires the webhook Zendesk's trigger would send for it, so the
+loop our own writes cause is part of every test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk, WriteEvent
+from tests.support import Process, post_webhook, sidecar_env, start_serve
+
+SEVERITY_FIELD, DUE_AT_FIELD, DUE_DATE_FIELD = 360001, 360002, 360003
+ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"  # 32 characters, like PagerDuty's
+
+# The seed's targets for SEV 1-3, and a 4-second SEV 4 so timers can be watched.
+FAST_POLICY = """
+[policies.fast]
+sev1 = { target = "1h", schedule = "24/7" }
+sev2 = { target = "2h", schedule = "24/7" }
+sev3 = { target = "6h", schedule = "24/7" }
+sev4 = { target = "4s", schedule = "24/7" }
+sev5 = { target = "1d", schedule = "24/7" }
+"""
+
+
+@dataclass
+class Stack:
+    """The running sidecar and its fake upstreams."""
+
+    zendesk: FakeZendesk
+    pagerduty: FakePagerDuty
+    serve: Process
+    env: dict[str, str]
+    entitled_org: int
+    plain_org: int
+    agent: int
+    echoes: list[tuple[int, int]] = field(default_factory=list)  # (ticket, status)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def ticket(
+        self, *, severity: str | None = "sev_3", org: int | None = None, **kw: Any
+    ) -> int:
+        """Create a ticket of the entitled org (unless ``org`` says otherwise)."""
+        fields = {SEVERITY_FIELD: severity} if severity is not None else {}
+        return self.zendesk.add_ticket(
+            organization_id=self.entitled_org if org is None else org,
+            custom_fields=fields,
+            **kw,
+        )
+
+    def notify(
+        self, ticket_id: int, *, invocation_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Send the trigger webhook Zendesk sends when a ticket changes."""
+        body = {
+            "ticket_id": str(ticket_id),
+            "event": "ticket.changed",
+            "organization_id": "",
+        }
+        return post_webhook(
+            self.serve.url,
+            json.dumps(body).encode(),
+            secret=self.env["SIDECAR_WEBHOOK_SECRET"],
+            invocation_id=invocation_id or f"inv-{next(self._ids)}",
+        )
+
+    def puts(self, ticket_id: int) -> list[Any]:
+        """The ticket writes the sidecar made."""
+        return self.zendesk.calls(
+            method="PUT", path_contains=f"/tickets/{ticket_id}.json"
+        )
+
+    def reconciles(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The worker's "reconciled" log lines for the ticket."""
+        return [
+            e
+            for e in self.serve.json_logs()
+            if e.get("msg") == "reconciled" and e.get("ticket_id") == ticket_id
+        ]
+
+
+def connected_env(
+    tmp_path: Path, zendesk: FakeZendesk, pagerduty: FakePagerDuty, **overrides: str
+) -> dict[str, str]:
+    """The environment of a sidecar connected to the fakes, with the fast policy."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(FAST_POLICY)
+    return sidecar_env(
+        tmp_path,
+        **zendesk.env(),
+        SIDECAR_SEVERITY_FIELD_ID=str(SEVERITY_FIELD),
+        SIDECAR_DUE_AT_FIELD_ID=str(DUE_AT_FIELD),
+        SIDECAR_DUE_DATE_FIELD_ID=str(DUE_DATE_FIELD),
+        SIDECAR_POLICY_FILE=str(policy),
+        SIDECAR_PAGERDUTY_URL=pagerduty.url,
+        SIDECAR_PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
+        SIDECAR_RETRY_BASE_SECONDS="0.2",
+        **overrides,
+    )
+
+
+@contextlib.contextmanager
+def running_stack(tmp_path: Path, **overrides: str) -> Iterator[Stack]:
+    """Start the fakes and `sidecar serve`; fire the echo webhook of every write."""
+    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+        entitled = zendesk.add_org(
+            name="Acme Corp",
+            fields={"support_plan": "enterprise", "enterprise_support": True},
+        )
+        plain = zendesk.add_org(
+            name="Small Shop",
+            fields={"support_plan": "team", "enterprise_support": False},
+        )
+        agent = zendesk.add_user(role="agent", name="Agent Smith")
+        env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
+        with start_serve(env, cwd=tmp_path) as serve:
+            stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
+
+            def echo(event: WriteEvent) -> None:
+                # Zendesk runs triggers after every update, ours included.
+                if event.resource == "ticket" and event.changed:
+                    stack.echoes.append((event.id, stack.notify(event.id)[0]))
+
+            zendesk.on_write(echo)
+            yield stack
+            assert zendesk.errors == []
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A connected `sidecar serve` with fake Zendesk and PagerDuty."""
+    with running_stack(tmp_path) as running:
+        yield running

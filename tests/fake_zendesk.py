@@ -1,0 +1,817 @@
+"""A fake Zendesk that speaks HTTP on 127.0.0.1, for adapter and end-to-end tests.
+
+It keeps tickets, comments, users and organizations in memory, honours
+``safe_update`` (409 on a stale ``updated_stamp``), the three tag verbs, custom
+fields merged by id and followers, and bumps ``updated_at`` by at least one
+second on every write that changes a ticket (Zendesk stamps have second
+precision and only move when an update produces an event). Faults (429 with
+Retry-After, 5xx, slow answers) can be injected, and every request is logged.
+
+    with FakeZendesk() as zd:
+        zd.add_org(7, fields={"enterprise_support": True, "support_plan": "ultra"})
+        tid = zd.add_ticket(organization_id=7)
+        client = ZendeskClient.from_config(zd.config())   # or zd.env() for a subprocess
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from sidecar.config import Config, Secret
+
+SUBDOMAIN = "acme"
+API_EMAIL = "sidecar@acme.test"
+API_TOKEN = "fake-api-token"  # a test credential, not a secret
+CONFLICT_BODY = {
+    "error": "UpdateConflict",
+    "description": "Safe Update prevented the update due to outdated ticket data. "
+    "Please fetch the latest ticket data and try again.",
+}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_stamp(value: datetime | str | None, now: datetime) -> str:
+    if value is None:
+        return _stamp(now)
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one")
+    return _stamp(value)
+
+
+class Call(NamedTuple):
+    """One request the fake received (faulted and rejected ones included)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+
+
+@dataclass
+class FakeTicket:
+    """A ticket's state; ``custom_fields`` maps field id to value."""
+
+    id: int
+    subject: str
+    status: str
+    created_at: str
+    updated_at: str
+    organization_id: int | None
+    requester_id: int
+    tags: set[str] = field(default_factory=set)
+    custom_fields: dict[int, Any] = field(default_factory=dict)
+    follower_ids: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ticket as the REST API shows it."""
+        return {
+            "id": self.id,
+            "url": f"/api/v2/tickets/{self.id}.json",
+            "subject": self.subject,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "organization_id": self.organization_id,
+            "requester_id": self.requester_id,
+            "tags": sorted(self.tags),
+            "custom_fields": [
+                {"id": fid, "value": value}
+                for fid, value in sorted(self.custom_fields.items())
+            ],
+            "follower_ids": list(self.follower_ids),
+        }
+
+
+@dataclass
+class FakeComment:
+    """One ticket comment."""
+
+    id: int
+    author_id: int
+    public: bool
+    body: str
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The comment as the REST API shows it."""
+        return {
+            "id": self.id,
+            "type": "Comment",
+            "author_id": self.author_id,
+            "public": self.public,
+            "body": self.body,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class WriteEvent:
+    """A successful API write; ``changed`` is False when it produced no event."""
+
+    resource: str  # "ticket" or "organization"
+    id: int
+    body: Mapping[str, Any]
+    changed: bool
+
+
+@dataclass
+class _Fault:
+    remaining: int | None  # None: until cleared
+    status: int | None = None
+    retry_after: float | str | None = None
+    body: Any = None
+    delay: float = 0.0
+    path_contains: str | None = None
+    method: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.path_contains is None or self.path_contains in path) and (
+            self.method is None or self.method == method
+        )
+
+
+class Reply(NamedTuple):
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/api/v2/tickets/(\d+)\.json$"), "_get_ticket"),
+    ("PUT", re.compile(r"^/api/v2/tickets/(\d+)\.json$"), "_put_ticket"),
+    ("GET", re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$"), "_get_comments"),
+    ("GET", re.compile(r"^/api/v2/users/me\.json$"), "_get_me"),
+    ("GET", re.compile(r"^/api/v2/users/(\d+)\.json$"), "_get_user"),
+    ("GET", re.compile(r"^/api/v2/organizations/(\d+)\.json$"), "_get_org"),
+    ("PUT", re.compile(r"^/api/v2/organizations/(\d+)\.json$"), "_put_org"),
+    ("GET", re.compile(r"^/api/v2/organization_fields\.json$"), "_get_org_fields"),
+    ("GET", re.compile(r"^/api/v2/ticket_fields\.json$"), "_get_ticket_fields"),
+]
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops SYNs under bursts and costs a 1 s retransmit.
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class FakeZendesk:
+    """An in-memory Zendesk account served over HTTP on 127.0.0.1 (threaded).
+
+    Accepts ``Basic email/token:api_token`` or, when ``oauth_token`` is given,
+    ``Bearer oauth_token``; anything else gets 401. The API user is an admin
+    (``api_user_id``). Organization fields ``enterprise_support`` (checkbox) and
+    ``support_plan`` (dropdown) exist from the start, as the sidecar expects.
+    """
+
+    def __init__(
+        self,
+        *,
+        email: str = API_EMAIL,
+        api_token: str = API_TOKEN,
+        oauth_token: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        comments_page_size: int = 100,
+    ) -> None:
+        self.email = email
+        self.api_token = api_token
+        self.oauth_token = oauth_token
+        self.comments_page_size = comments_page_size
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._ticket_ids = itertools.count(1)
+        self._tickets: dict[int, FakeTicket] = {}
+        self._comments: dict[int, list[FakeComment]] = {}
+        self._users: dict[int, dict[str, Any]] = {}
+        self._orgs: dict[int, dict[str, Any]] = {}
+        self._org_fields: list[dict[str, Any]] = []
+        self._ticket_fields: list[dict[str, Any]] = []
+        self._faults: list[_Fault] = []
+        self._calls: list[Call] = []
+        self._write_hooks: list[Callable[[WriteEvent], None]] = []
+        self._stopping = threading.Event()
+        # Exceptions raised inside the fake or its write hooks; tests may assert empty.
+        self.errors: list[BaseException] = []
+        self.api_user_id = self.add_user(role="admin", name="Sidecar", email=email)
+        self.add_org_field("enterprise_support", type="checkbox")
+        self.add_org_field("support_plan", type="dropdown")
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeZendesk:
+        """Serve in a background thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"fake-zendesk-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; sleeping (delayed) handlers wake up."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> FakeZendesk:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def config(self, **overrides: Any) -> Config:
+        """A sidecar Config pointing at this fake with valid credentials."""
+        values: dict[str, Any] = {
+            "zendesk_subdomain": SUBDOMAIN,
+            "zendesk_email": self.email,
+            "zendesk_api_token": Secret(self.api_token),
+            "zendesk_url": self.url,
+        }
+        values.update(overrides)
+        return Config(**values)
+
+    def env(self) -> dict[str, str]:
+        """The SIDECAR_ZENDESK_* variables for a subprocess pointing at this fake."""
+        return {
+            "SIDECAR_ZENDESK_SUBDOMAIN": SUBDOMAIN,
+            "SIDECAR_ZENDESK_EMAIL": self.email,
+            "SIDECAR_ZENDESK_API_TOKEN": self.api_token,
+            "SIDECAR_ZENDESK_URL": self.url,
+        }
+
+    # --- state helpers --------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: int | None = None,
+        *,
+        role: str = "end-user",
+        name: str | None = None,
+        email: str | None = None,
+    ) -> int:
+        """Add a user ("end-user", "agent" or "admin") and return its id."""
+        with self._lock:
+            uid = user_id if user_id is not None else self._new_id(self._users)
+            self._users[uid] = {
+                "id": uid,
+                "role": role,
+                "name": name or f"User {uid}",
+                "email": email or f"user{uid}@example.test",
+            }
+            return uid
+
+    def add_org(
+        self,
+        org_id: int | None = None,
+        *,
+        name: str | None = None,
+        external_id: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+    ) -> int:
+        """Add an organization and return its id."""
+        with self._lock:
+            oid = org_id if org_id is not None else self._new_id(self._orgs)
+            self._orgs[oid] = {
+                "id": oid,
+                "name": name or f"Org {oid}",
+                "external_id": external_id,
+                "organization_fields": dict(fields or {}),
+                "tags": sorted(tags),
+                "updated_at": _stamp(self._clock()),
+            }
+            return oid
+
+    def set_org_fields(self, org_id: int, fields: Mapping[str, Any]) -> None:
+        """Merge organization field values by key, as an admin edit would."""
+        with self._lock:
+            self._orgs[org_id]["organization_fields"].update(fields)
+
+    def organization(self, org_id: int) -> dict[str, Any]:
+        """The organization's current state (a copy)."""
+        with self._lock:
+            return copy.deepcopy(self._orgs[org_id])
+
+    def add_org_field(
+        self, key: str, *, type: str = "text", title: str | None = None
+    ) -> int:
+        """Define an organization field and return its id."""
+        with self._lock:
+            fid = next(self._ids)
+            self._org_fields.append(
+                {
+                    "id": fid,
+                    "key": key,
+                    "type": type,
+                    "title": title or key,
+                    "active": True,
+                }
+            )
+            return fid
+
+    def add_ticket_field(
+        self, field_id: int | None = None, *, title: str, type: str = "text"
+    ) -> int:
+        """Define a ticket field and return its id."""
+        with self._lock:
+            fid = field_id if field_id is not None else next(self._ids)
+            self._ticket_fields.append(
+                {"id": fid, "title": title, "type": type, "active": True}
+            )
+            return fid
+
+    def add_ticket(
+        self,
+        ticket_id: int | None = None,
+        *,
+        subject: str = "Something is broken",
+        status: str = "new",
+        created_at: datetime | str | None = None,
+        organization_id: int | None = None,
+        requester_id: int | None = None,
+        tags: Iterable[str] = (),
+        custom_fields: Mapping[int, Any] | None = None,
+        follower_ids: Iterable[int] = (),
+        description: str = "Please help.",
+    ) -> int:
+        """Add a ticket with its description (a public comment by the requester)."""
+        with self._lock:
+            now = self._clock()
+            tid = ticket_id if ticket_id is not None else self._new_ticket_id()
+            requester = requester_id if requester_id is not None else self.add_user()
+            created = _as_stamp(created_at, now)
+            self._tickets[tid] = FakeTicket(
+                id=tid,
+                subject=subject,
+                status=status,
+                created_at=created,
+                updated_at=created,
+                organization_id=organization_id,
+                requester_id=requester,
+                tags=set(tags),
+                custom_fields=dict(custom_fields or {}),
+                follower_ids=list(follower_ids),
+            )
+            self._comments[tid] = [
+                FakeComment(next(self._ids), requester, True, description, created)
+            ]
+            return tid
+
+    def add_comment(
+        self,
+        ticket_id: int,
+        author_id: int,
+        *,
+        public: bool = True,
+        at: datetime | str | None = None,
+        body: str = "Reply.",
+    ) -> int:
+        """Append a comment as if made in the agent UI; bumps ``updated_at``."""
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            comment = FakeComment(
+                next(self._ids), author_id, public, body, _as_stamp(at, self._clock())
+            )
+            self._comments[ticket_id].append(comment)
+            self._bump(ticket)
+            return comment.id
+
+    def update_ticket(self, ticket_id: int, **changes: Any) -> None:
+        """Change ticket attributes as an agent would (tags, custom_fields merge)."""
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            for name, value in changes.items():
+                if name == "custom_fields":
+                    ticket.custom_fields.update(value)
+                elif name == "tags":
+                    ticket.tags = set(value)
+                else:
+                    setattr(ticket, name, value)
+            self._bump(ticket)
+
+    def ticket(self, ticket_id: int) -> FakeTicket:
+        """The ticket's current state (a copy)."""
+        with self._lock:
+            return copy.deepcopy(self._tickets[ticket_id])
+
+    def comments(self, ticket_id: int) -> list[FakeComment]:
+        """The ticket's comments, oldest first (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._comments[ticket_id])
+
+    # --- faults, log, hooks -----------------------------------------------------
+
+    def fail_next(
+        self,
+        n: int,
+        status: int,
+        *,
+        retry_after: float | str | None = None,
+        body: Any = None,
+        path_contains: str | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer the next ``n`` matching requests with ``status`` (and Retry-After)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(n, status, retry_after, body, 0.0, path_contains, method)
+            )
+
+    def delay(
+        self,
+        seconds: float,
+        *,
+        path_contains: str | None = None,
+        count: int | None = None,
+    ) -> None:
+        """Hold matching requests ``seconds`` (``count`` times, or until cleared)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(count, delay=seconds, path_contains=path_contains)
+            )
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault and delay."""
+        with self._lock:
+            self._faults.clear()
+
+    def calls(
+        self, method: str | None = None, path_contains: str | None = None
+    ) -> list[Call]:
+        """Logged requests, optionally filtered by method and path substring."""
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (method is None or c.method == method)
+                and (path_contains is None or path_contains in c.path)
+            ]
+
+    def reset_calls(self) -> None:
+        """Forget the request log."""
+        with self._lock:
+            self._calls.clear()
+
+    def on_write(self, callback: Callable[[WriteEvent], None]) -> None:
+        """Call ``callback`` after each successful API write, once its answer is sent.
+
+        It runs in the server's request thread, like Zendesk firing a webhook
+        after it committed an update.
+        """
+        with self._lock:
+            self._write_hooks.append(callback)
+
+    # --- internals ------------------------------------------------------------
+
+    def _new_id(self, taken: Mapping[int, Any]) -> int:
+        while True:
+            candidate = next(self._ids)
+            if candidate not in taken:
+                return candidate
+
+    def _new_ticket_id(self) -> int:
+        while True:
+            candidate = next(self._ticket_ids)
+            if candidate not in self._tickets:
+                return candidate
+
+    def _bump(self, ticket: FakeTicket) -> None:
+        """Move ``updated_at`` forward by at least one second (second precision)."""
+        previous = datetime.fromisoformat(ticket.updated_at)
+        now = self._clock().replace(microsecond=0)
+        ticket.updated_at = _stamp(max(now, previous + timedelta(seconds=1)))
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme == "Bearer":
+            return self.oauth_token is not None and value == self.oauth_token
+        if scheme == "Basic":
+            try:
+                decoded = base64.b64decode(value).decode()
+            except ValueError:
+                return False
+            return decoded == f"{self.email}/token:{self.api_token}"
+        return False
+
+    def _take_fault(self, method: str, path: str) -> tuple[float, _Fault | None]:
+        """The delay to apply and the failure to answer with, consuming counts."""
+        delay, failure = 0.0, None
+        with self._lock:
+            for fault in list(self._faults):
+                if not fault.matches(method, path):
+                    continue
+                if fault.status is None:
+                    if delay:
+                        continue
+                    delay = fault.delay
+                elif failure is None:
+                    failure = fault
+                else:
+                    continue
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+        return delay, failure
+
+    def _handle(
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[Reply, WriteEvent | None]:
+        parts = urlsplit(target)
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        payload: Any = None
+        bad_json = False
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        with self._lock:
+            self._calls.append(Call(method, path, query, payload))
+        delay, failure = self._take_fault(method, path)
+        if delay and self._stopping.wait(delay):
+            return Reply(503, {"error": "ShuttingDown"}, {}), None
+        if failure is not None:
+            fault_headers = {}
+            if failure.retry_after is not None:
+                fault_headers["Retry-After"] = str(failure.retry_after)
+            body = failure.body
+            if body is None:
+                body = {
+                    "error": "InjectedFault",
+                    "description": f"HTTP {failure.status}",
+                }
+            return Reply(failure.status or 500, body, fault_headers), None
+        if not self._authorized(headers.get("Authorization")):
+            return Reply(401, {"error": "Couldn't authenticate you"}, {}), None
+        if bad_json:
+            return Reply(
+                400, {"error": "InvalidJSON", "description": "bad body"}, {}
+            ), None
+        for verb, pattern, name in _ROUTES:
+            match = pattern.match(path)
+            if match and verb == method:
+                arg = int(match.group(1)) if match.groups() else None
+                with self._lock:
+                    return getattr(self, name)(arg, query, payload)
+        return Reply(
+            404, {"error": "InvalidEndpoint", "description": "Not found"}, {}
+        ), None
+
+    @staticmethod
+    def _not_found() -> tuple[Reply, None]:
+        return Reply(
+            404, {"error": "RecordNotFound", "description": "Not found"}, {}
+        ), None
+
+    @staticmethod
+    def _ok(
+        body: Any, event: WriteEvent | None = None
+    ) -> tuple[Reply, WriteEvent | None]:
+        return Reply(200, body, {}), event
+
+    # Route handlers run under the lock.
+
+    def _get_ticket(self, tid: int, query: Any, payload: Any) -> Any:
+        if tid not in self._tickets:
+            return self._not_found()
+        return self._ok({"ticket": self._tickets[tid].to_json()})
+
+    def _get_comments(self, tid: int, query: Mapping[str, str], payload: Any) -> Any:
+        if tid not in self._tickets:
+            return self._not_found()
+        comments = self._comments[tid]
+        size = max(1, int(query.get("per_page", self.comments_page_size)))
+        page = max(1, int(query.get("page", 1)))
+        chunk = comments[(page - 1) * size : page * size]
+        more = page * size < len(comments)
+        body: dict[str, Any] = {
+            "comments": [c.to_json() for c in chunk],
+            "count": len(comments),
+            "previous_page": None,
+            "next_page": None,
+        }
+        if more:
+            next_query = dict(query, page=str(page + 1), per_page=str(size))
+            body["next_page"] = (
+                f"{self.url}/api/v2/tickets/{tid}/comments.json?{urlencode(next_query)}"
+            )
+        if "users" in query.get("include", "").split(","):
+            authors = sorted({c.author_id for c in chunk})
+            body["users"] = [self._users[a] for a in authors if a in self._users]
+        return self._ok(body)
+
+    def _get_me(self, _: Any, query: Any, payload: Any) -> Any:
+        return self._ok({"user": dict(self._users[self.api_user_id])})
+
+    def _get_user(self, uid: int, query: Any, payload: Any) -> Any:
+        if uid not in self._users:
+            return self._not_found()
+        return self._ok({"user": dict(self._users[uid])})
+
+    def _get_org(self, oid: int, query: Any, payload: Any) -> Any:
+        if oid not in self._orgs:
+            return self._not_found()
+        return self._ok({"organization": copy.deepcopy(self._orgs[oid])})
+
+    def _put_org(self, oid: int, query: Any, payload: Any) -> Any:
+        if oid not in self._orgs:
+            return self._not_found()
+        org = payload.get("organization") if isinstance(payload, dict) else None
+        if not isinstance(org, dict):
+            return Reply(400, {"error": "InvalidJSON"}, {}), None
+        current = self._orgs[oid]
+        before = copy.deepcopy(current)
+        current["organization_fields"].update(org.get("organization_fields") or {})
+        for key in ("name", "external_id"):
+            if key in org:
+                current[key] = org[key]
+        changed = current != before
+        if changed:
+            current["updated_at"] = _stamp(self._clock())
+        event = WriteEvent("organization", oid, payload, changed)
+        return self._ok({"organization": copy.deepcopy(current)}, event)
+
+    def _get_org_fields(self, _: Any, query: Any, payload: Any) -> Any:
+        fields = copy.deepcopy(self._org_fields)
+        return self._ok(
+            {"organization_fields": fields, "next_page": None, "count": len(fields)}
+        )
+
+    def _get_ticket_fields(self, _: Any, query: Any, payload: Any) -> Any:
+        fields = copy.deepcopy(self._ticket_fields)
+        return self._ok(
+            {"ticket_fields": fields, "next_page": None, "count": len(fields)}
+        )
+
+    def _put_ticket(self, tid: int, query: Any, payload: Any) -> Any:
+        if tid not in self._tickets:
+            return self._not_found()
+        update = payload.get("ticket") if isinstance(payload, dict) else None
+        if not isinstance(update, dict):
+            return Reply(
+                400, {"error": "InvalidJSON", "description": "no ticket"}, {}
+            ), None
+        ticket = self._tickets[tid]
+        # "A value of false has the same effect as true. Omit the property to force
+        # the updates to not be safe." (Zendesk ticket JSON reference)
+        if "safe_update" in update and update.get("updated_stamp") != ticket.updated_at:
+            return Reply(409, dict(CONFLICT_BODY), {}), None
+        before = copy.deepcopy(ticket)
+        events: list[dict[str, Any]] = []
+        if "tags" in update:
+            ticket.tags = set(update["tags"] or ())
+        ticket.tags |= set(update.get("additional_tags") or ())
+        ticket.tags -= set(update.get("remove_tags") or ())
+        for item in update.get("custom_fields") or ():
+            ticket.custom_fields[int(item["id"])] = item.get("value")
+        for follower in update.get("followers") or ():
+            uid = int(follower["user_id"])
+            if follower.get("action", "put") == "delete":
+                if uid in ticket.follower_ids:
+                    ticket.follower_ids.remove(uid)
+            elif uid not in ticket.follower_ids:
+                ticket.follower_ids.append(uid)
+        for key in ("subject", "status"):
+            if key in update:
+                setattr(ticket, key, update[key])
+        comment = update.get("comment")
+        if isinstance(comment, dict):
+            new = FakeComment(
+                next(self._ids),
+                int(comment.get("author_id") or self.api_user_id),
+                bool(comment.get("public", True)),
+                str(comment.get("body") or comment.get("html_body") or ""),
+                _stamp(self._clock()),
+            )
+            self._comments[tid].append(new)
+            events.append({"type": "Comment", "id": new.id, "public": new.public})
+        changed = bool(events) or ticket != before
+        if ticket.tags != before.tags:
+            events.append(
+                {
+                    "type": "Change",
+                    "field_name": "tags",
+                    "value": sorted(ticket.tags),
+                    "previous_value": sorted(before.tags),
+                }
+            )
+        for fid, value in sorted(ticket.custom_fields.items()):
+            if before.custom_fields.get(fid) != value:
+                events.append(
+                    {"type": "Change", "field_name": str(fid), "value": value}
+                )
+        if changed:
+            self._bump(ticket)
+        audit = {
+            "id": next(self._ids),
+            "ticket_id": tid,
+            "created_at": ticket.updated_at,
+            "author_id": self.api_user_id,
+            "via": {"channel": "api", "source": {"rel": None}},
+            "metadata": {"custom": update.get("metadata") or {}},
+            "events": events,
+        }
+        event = WriteEvent("ticket", tid, payload, changed)
+        return self._ok({"ticket": ticket.to_json(), "audit": audit}, event)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.0: one request per connection, so nothing lingers at stop().
+            protocol_version = "HTTP/1.0"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    reply, event = fake._handle(
+                        self.command, self.path, self.headers, raw
+                    )
+                except Exception as exc:  # a fake bug must surface, not hang a test
+                    fake.errors.append(exc)
+                    reply, event = Reply(500, {"error": "FakeZendeskBug"}, {}), None
+                if isinstance(reply.body, bytes | str):
+                    data = (
+                        reply.body.encode()
+                        if isinstance(reply.body, str)
+                        else reply.body
+                    )
+                    ctype = "text/html; charset=utf-8"
+                else:
+                    data = json.dumps(reply.body).encode()
+                    ctype = "application/json; charset=utf-8"
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (timeout test); nothing to answer
+                if event is not None:
+                    with fake._lock:
+                        hooks = list(fake._write_hooks)
+                    for hook in hooks:
+                        try:
+                            hook(event)
+                        except Exception as exc:  # reported via fake.errors
+                            fake.errors.append(exc)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output quiet; the request log is ``fake.calls()``."""
+
+        return Handler
+
+
+if (
+    __name__ == "__main__"
+):  # pragma: no cover - manual runs: python -m tests.fake_zendesk
+    import time
+
+    with FakeZendesk() as fake:
+        print(fake.url, flush=True)
+        while True:
+            time.sleep(3600)

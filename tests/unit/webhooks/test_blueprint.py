@@ -1,0 +1,245 @@
+"""Tests for POST /webhooks/zendesk and the health endpoints (real SQLite queue)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+
+from sidecar.app import create_app
+from sidecar.config import Config
+from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.tasks.queue import JobQueue
+from tests.support import TEST_SECRET, sample, signed_headers
+
+URL = "/webhooks/zendesk"
+
+
+def post(client: FlaskClient, body: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
+    return client.post(URL, data=body, headers=signed_headers(body, **kwargs))  # type: ignore[arg-type]
+
+
+def queued_ticket_ids(queue: JobQueue) -> list[int]:
+    return [task.args[0] for task in queue.huey.pending()]
+
+
+def test_signed_ticket_event_is_queued(client: FlaskClient, queue: JobQueue) -> None:
+    """A valid event is enqueued as reconcile(ticket_id) and answered 202."""
+    body, _ = sample("ticket_status_changed")
+    response = post(client, body)
+    assert (response.status_code, response.json) == (202, {"status": "queued"})
+    assert queued_ticket_ids(queue) == [5158]
+
+
+def test_redelivery_is_a_duplicate(client: FlaskClient, queue: JobQueue) -> None:
+    """The same event id again answers 200 duplicate and enqueues nothing more."""
+    body, _ = sample("ticket_created")
+    assert post(client, body, invocation_id="1").status_code == 202
+    response = post(client, body, invocation_id="2")
+    assert (response.status_code, response.json) == (200, {"status": "duplicate"})
+    assert queued_ticket_ids(queue) == [5158]
+
+
+def test_trigger_bodies_dedup_by_invocation_id(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """Trigger bodies dedup on the invocation id; without one each is queued."""
+    body = b'{"ticket_id": "9"}'
+    assert post(client, body, invocation_id="inv-1").status_code == 202
+    assert post(client, body, invocation_id="inv-1").status_code == 200
+    assert post(client, body, invocation_id="inv-2").status_code == 202
+    assert post(client, body).status_code == 202
+    assert post(client, body).status_code == 202
+    assert queued_ticket_ids(queue) == [9, 9, 9, 9]
+
+
+def test_ignored_event_is_not_queued(client: FlaskClient, queue: JobQueue) -> None:
+    """Events the product does not act on answer 200 ignored."""
+    body, _ = sample("user_active_changed")
+    response = post(client, body)
+    assert (response.status_code, response.json) == (200, {"status": "ignored"})
+    assert queued_ticket_ids(queue) == []
+
+
+def test_org_event_sets_invalidation_flag(client: FlaskClient, queue: JobQueue) -> None:
+    """An organization event records when the org changed and enqueues nothing."""
+    body, _ = sample("organization_custom_field_changed")
+    response = post(client, body)
+    assert response.status_code == 202
+    changed = queue.get_flag("org_changed:9012")
+    assert changed is not None
+    assert abs(datetime.fromisoformat(changed) - datetime.now(UTC)) < timedelta(
+        minutes=1
+    )
+    assert queued_ticket_ids(queue) == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"X-Zendesk-Webhook-Signature": "AAAA"}, "does not match"),
+        ({"X-Zendesk-Webhook-Signature": ""}, "missing"),
+        ({"X-Zendesk-Webhook-Signature-Timestamp": "2021-03-25T05:09:27Z"}, "window"),
+    ],
+)
+def test_bad_signature_is_401(
+    client: FlaskClient, queue: JobQueue, headers: dict[str, str], reason: str
+) -> None:
+    """Bad, missing or stale signatures answer 401 with a JSON reason."""
+    body, _ = sample("ticket_created")
+    all_headers = signed_headers(body) | headers
+    response = client.post(URL, data=body, headers=all_headers)
+    assert response.status_code == 401
+    assert reason in response.json["error"]
+    assert queued_ticket_ids(queue) == []
+
+
+def test_wrong_secret_is_401(client: FlaskClient) -> None:
+    """A body signed with another secret is rejected."""
+    body, _ = sample("ticket_created")
+    assert post(client, body, secret="other").status_code == 401
+
+
+def test_unsigned_test_secret_request_is_rejected(client: FlaskClient) -> None:
+    """Zendesk's static test secret does not open an unsigned mode."""
+    body, _ = sample("ticket_created")
+    secret = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+    assert post(client, body, secret=secret).status_code == 401
+
+
+def test_wrong_content_type_is_415(client: FlaskClient) -> None:
+    """Only application/json is accepted."""
+    body = b"ticket_id=5"
+    headers = signed_headers(body) | {
+        "Content-Type": "application/x-www-form-urlencoded"
+    }
+    response = client.post(URL, data=body, headers=headers)
+    assert (response.status_code, response.json["error"]) == (
+        415,
+        "content type must be application/json",
+    )
+
+
+def test_oversized_body_is_413(client: FlaskClient) -> None:
+    """A body over 256 KiB answers 413 before it is read."""
+    body = b'{"ticket_id": "1", "pad": "' + b"x" * (256 * 1024) + b'"}'
+    response = post(client, body)
+    assert (response.status_code, response.json) == (
+        413,
+        {"error": "body larger than 256 KiB"},
+    )
+
+
+def test_chunked_oversized_body_is_413(client: FlaskClient) -> None:
+    """A body without Content-Length is cut off at 256 KiB too."""
+    body = b'{"ticket_id": "1", "pad": "' + b"x" * (300 * 1024) + b'"}'
+    headers = signed_headers(body) | {"Transfer-Encoding": "chunked"}
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(body),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "status"), [(b"nope", 400), (b"[]", 400), (b'{"a": 1}', 422)]
+)
+def test_unparseable_signed_body_is_4xx(
+    client: FlaskClient, queue: JobQueue, body: bytes, status: int
+) -> None:
+    """Signed but unusable bodies are 400/422 with a reason; nothing is queued."""
+    response = post(client, body)
+    assert response.status_code == status
+    assert response.json["error"]
+    assert queued_ticket_ids(queue) == []
+
+
+def test_queue_down_is_503_with_retry_after(
+    client: FlaskClient, queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the job cannot be stored Zendesk gets 503 + Retry-After: 10."""
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise QueueUnavailable("queue enqueue failed: OperationalError: disk I/O error")
+
+    monkeypatch.setattr(queue, "submit_reconcile", down)
+    monkeypatch.setattr(queue, "ping", down)
+    body, _ = sample("ticket_created")
+    response = post(client, body)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "10"
+    assert response.json == {"error": "queue unavailable, retry later"}
+    assert client.get("/readyz").status_code == 503
+
+
+def test_failed_enqueue_leaves_no_claim(client: FlaskClient, queue: JobQueue) -> None:
+    """If storing the job fails, the claim is not kept: the retry is queued."""
+    body, _ = sample("ticket_created")
+    storage = queue.huey.storage
+    storage.sql("alter table task rename to task_gone", commit=True)
+    try:
+        assert post(client, body).status_code == 503
+    finally:
+        storage.sql("alter table task_gone rename to task", commit=True)
+    assert post(client, body).status_code == 202
+    assert queued_ticket_ids(queue) == [5158]
+
+
+def test_unexpected_error_is_json_500_without_secrets(
+    client: FlaskClient, queue: JobQueue, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """A bug answers a JSON 500 logged with the invocation id, revealing nothing."""
+
+    def boom(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(queue, "submit_reconcile", boom)
+    body, _ = sample("ticket_created")
+    response = post(client, body, invocation_id="inv-500")
+    assert (response.status_code, response.json) == (500, {"error": "internal error"})
+    record = next(r for r in caplog.records if r.getMessage() == "unhandled error")
+    assert record.invocation_id == "inv-500"  # type: ignore[attr-defined]
+    assert TEST_SECRET not in caplog.text
+
+
+def test_create_app_refuses_without_secret(queue: JobQueue) -> None:
+    """There is no unsigned mode: no secret, no app, and the error says what to set."""
+    with pytest.raises(ConfigError, match="SIDECAR_WEBHOOK_SECRET"):
+        create_app(Config(), queue=queue)
+
+
+def test_health_and_readiness(client: FlaskClient, queue: JobQueue) -> None:
+    """healthz is 200; readyz is 200 until Zendesk auth fails, then 503."""
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.json["zendesk_connected"]) == (200, False)
+    queue.set_flag("zendesk_auth_failed", "2025-03-04T10:00:00+00:00")
+    assert client.get("/readyz").status_code == 503
+    queue.set_flag("zendesk_auth_failed", None)
+    assert client.get("/readyz").status_code == 200
+
+
+def test_metrics_expose_outcomes_latency_and_queue(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """/metrics has request outcomes, enqueue latency, depth and dead letters."""
+    body, _ = sample("ticket_comment_added")
+    post(client, body)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'sidecar_webhook_requests_total{outcome="queued"}' in text
+    assert "sidecar_enqueue_seconds_count" in text
+    assert "sidecar_queue_depth 1.0" in text
+    assert "sidecar_dead_letter_jobs 0.0" in text
+    assert "sidecar_dead_lettered_total 0.0" in text
+
+
+def test_unknown_route_is_json_404(client: FlaskClient) -> None:
+    """Every error answer is JSON, including routing errors."""
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert json.loads(response.data) == {"error": "method not allowed"}
