@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,9 +113,21 @@ def connected_env(
 
 
 @contextlib.contextmanager
-def running_stack(tmp_path: Path, **overrides: str) -> Iterator[Stack]:
-    """Start the fakes and `sidecar serve`; fire the echo webhook of every write."""
-    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+def running_stack(
+    tmp_path: Path,
+    *,
+    entitlements: Callable[[int], str] | None = None,
+    **overrides: str,
+) -> Iterator[Stack]:
+    """Start the fakes and `sidecar serve`; fire the echo webhook of every write.
+
+    ``entitlements(entitled_org_id)`` returns the text of an entitlements file.
+    PagerDuty accepts only ROUTING_KEY; any other key gets its 400.
+    """
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
+    ):
         entitled = zendesk.add_org(
             name="Acme Corp",
             fields={"support_plan": "enterprise", "enterprise_support": True},
@@ -125,6 +137,10 @@ def running_stack(tmp_path: Path, **overrides: str) -> Iterator[Stack]:
             fields={"support_plan": "team", "enterprise_support": False},
         )
         agent = zendesk.add_user(role="agent", name="Agent Smith")
+        if entitlements is not None:
+            path = tmp_path / "entitlements.toml"
+            path.write_text(entitlements(entitled))
+            overrides["SIDECAR_ENTITLEMENTS_FILE"] = str(path)
         env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
         with start_serve(env, cwd=tmp_path) as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)

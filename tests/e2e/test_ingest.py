@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from sidecar.tasks.queue import JobQueue
+from tests.e2e.conftest import connected_env
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk
 from tests.support import (
+    http,
     post_webhook,
     sample,
     sidecar_env,
@@ -25,11 +30,18 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 
 def _consumed(worker, ticket_id: int) -> dict:  # type: ignore[no-untyped-def]
     return worker.wait_for_log(
-        lambda e: e.get("msg") == f"would reconcile ticket {ticket_id}"
+        lambda e: e.get("msg") == "reconciled" and e.get("ticket_id") == ticket_id
     )
 
 
-def _ingest(env: dict[str, str], tmp_path: Path) -> None:
+def _ingest(tmp_path: Path, **overrides: str) -> None:
+    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+        zendesk.add_ticket(5158)
+        zendesk.add_ticket(77)
+        _ingest_into(connected_env(tmp_path, zendesk, pagerduty, **overrides), tmp_path)
+
+
+def _ingest_into(env: dict[str, str], tmp_path: Path) -> None:
     with start_gunicorn(env, cwd=tmp_path) as web, start_worker(env, cwd=tmp_path) as w:
         body, _ = sample("ticket_created")
         assert post_webhook(web.url, body) == (202, {"status": "queued"})
@@ -38,9 +50,7 @@ def _ingest(env: dict[str, str], tmp_path: Path) -> None:
         assert post_webhook(web.url, trigger, invocation_id="e2e-1")[0] == 202
         assert _consumed(w, 5158)["ticket_id"] == 5158
         _consumed(w, 77)
-        reconciled = [
-            e for e in w.json_logs() if e["msg"].startswith("would reconcile")
-        ]
+        reconciled = [e for e in w.json_logs() if e["msg"] == "reconciled"]
         assert len(reconciled) == 2
         queued = web.wait_for_log(lambda e: e.get("msg") == "webhook queued")
         assert queued["event_id"] == "4f3b0b44-1b55-4d6b-9a8a-0f9b3c6f2a01"
@@ -48,7 +58,7 @@ def _ingest(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_ingest_with_sqlite_queue(tmp_path: Path) -> None:
     """Signed webhooks to gunicorn are consumed by the worker via the SQLite queue."""
-    _ingest(sidecar_env(tmp_path), tmp_path)
+    _ingest(tmp_path)
 
 
 def test_ingest_with_redis_queue(tmp_path: Path) -> None:
@@ -59,7 +69,7 @@ def test_ingest_with_redis_queue(tmp_path: Path) -> None:
     except redis.RedisError:
         pytest.skip("no Redis server reachable at 127.0.0.1:6379")
     try:
-        _ingest(sidecar_env(tmp_path, SIDECAR_QUEUE_URL=REDIS_URL), tmp_path)
+        _ingest(tmp_path, SIDECAR_QUEUE_URL=REDIS_URL)
     finally:
         conn.flushdb()
 
@@ -76,7 +86,7 @@ def test_gunicorn_refuses_to_start_without_secret(tmp_path: Path) -> None:
 
 
 def test_serve_runs_web_and_worker_with_generated_secret(tmp_path: Path) -> None:
-    """`sidecar serve` is up, keeps a 0600 secret beside the queue and reuses it."""
+    """`sidecar serve` runs unconnected, keeps a 0600 secret beside the queue and reuses it, and keeps jobs queued."""
     env = sidecar_env(tmp_path)
     del env["SIDECAR_WEBHOOK_SECRET"]
     secret_path = tmp_path / "queue.db-webhook-secret"
@@ -87,8 +97,13 @@ def test_serve_runs_web_and_worker_with_generated_secret(tmp_path: Path) -> None
         assert secret not in serve.output()
         body = json.dumps({"ticket_id": "31"}).encode()
         assert post_webhook(serve.url, body, secret=secret)[0] == 202
-        _consumed(serve, 31)
+        assert "not connected" in serve.output()
+        serve.wait_for_log(lambda e: "jobs stay queued" in e.get("msg", ""))
+        assert http("GET", serve.url + "/readyz")[0] == 200
         assert serve.stop() == 0
+    queue = JobQueue.from_url(env["SIDECAR_QUEUE_URL"])
+    assert queue.depth() == 1  # kept, not failed: it runs once credentials are set
+    queue.close()
     with start_serve(env, cwd=tmp_path) as serve:
         assert "read from" in serve.output()
         assert secret_path.read_text().strip() == secret
