@@ -233,9 +233,25 @@ class JobQueue:
     # --- jobs ---------------------------------------------------------------
 
     @_unavailable("enqueue")
-    def enqueue_reconcile(self, ticket_id: int, *, eta: datetime | None = None) -> None:
-        """Enqueue reconcile(ticket_id), at ``eta`` (aware) if given."""
-        self.huey.enqueue(self.tasks.reconcile.s(ticket_id, eta=eta))
+    def enqueue_reconcile(
+        self,
+        ticket_id: int,
+        *,
+        eta: datetime | None = None,
+        wake_key: str | None = None,
+    ) -> None:
+        """Enqueue reconcile(ticket_id), at ``eta`` (aware) if given.
+
+        A timed job goes straight to the schedule, so it runs within the
+        scheduler's one-second tick of ``eta`` (not after a worker first polls it
+        off the queue). ``wake_key`` is the claim that kept this timer unique;
+        the job releases it when it runs, so that the run can set the next one.
+        """
+        task = self.tasks.reconcile.s(ticket_id, wake=wake_key, eta=eta)
+        if eta is None:
+            self.huey.enqueue(task)
+        else:
+            self.huey.add_schedule(task)
 
     @_unavailable("enqueue")
     def enqueue_escalate(self, ticket_id: int) -> None:

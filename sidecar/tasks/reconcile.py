@@ -83,7 +83,11 @@ class Scheduler(Protocol):
     """The parts of the job queue the reconciler uses (sidecar.tasks.queue.JobQueue)."""
 
     def enqueue_reconcile(
-        self, ticket_id: int, *, eta: datetime | None = None
+        self,
+        ticket_id: int,
+        *,
+        eta: datetime | None = None,
+        wake_key: str | None = None,
     ) -> None: ...
     def enqueue_escalate(self, ticket_id: int) -> None: ...
     def claim(self, key: str) -> bool: ...
@@ -207,10 +211,11 @@ class Reconciler:
                 lambda: self.scheduler.enqueue_escalate(ticket_id),
             )
         for moment in decided.wake_at:
+            key = f"wake:{account}:{ticket_id}:{format_due(moment)}"
             self._claim_then(
-                f"wake:{account}:{ticket_id}:{format_due(moment)}",
-                lambda moment=moment: self.scheduler.enqueue_reconcile(
-                    ticket_id, eta=moment
+                key,
+                lambda moment=moment, key=key: self.scheduler.enqueue_reconcile(
+                    ticket_id, eta=moment, wake_key=key
                 ),
             )
 

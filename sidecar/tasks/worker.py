@@ -196,7 +196,12 @@ def register_tasks(queue: JobQueue) -> Tasks:
         task: Task,
         attempt: int = 1,
         first_failure: str | None = None,
+        wake: str | None = None,
     ) -> None:
+        if wake is not None and attempt == 1:
+            # A timer fired: free its claim first, so that if this run finds
+            # the moment not yet reached (clock skew) it can set the timer again.
+            queue.release(wake)
         runner.run(
             "reconcile",
             ticket_id,

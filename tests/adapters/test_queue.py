@@ -70,13 +70,12 @@ def run_next(
 
 
 def test_enqueue_and_depth(queue: JobQueue) -> None:
-    """Enqueued jobs count in depth; eta jobs wait in the schedule once seen."""
+    """Enqueued jobs count in depth; eta jobs wait in the schedule, not the queue."""
     queue.enqueue_reconcile(1)
     queue.enqueue_reconcile(2, eta=datetime.now(UTC) + timedelta(hours=1))
-    assert queue.depth() == 2
+    assert (queue.depth(), queue.scheduled()) == (1, 1)
     seen: list[int] = []
     run_next(queue, seen.append, later=False)
-    run_next(queue, seen.append, later=False)  # not due: goes to the schedule
     assert seen == [1]
     assert (queue.depth(), queue.scheduled()) == (0, 1)
 
@@ -318,3 +317,15 @@ def test_a_successful_job_clears_the_auth_flag(queue: JobQueue) -> None:
     queue.enqueue_reconcile(6)
     run_next(queue, lambda ticket_id: None)
     assert queue.get_flag("zendesk_auth_failed") is None
+
+
+def test_timer_job_is_scheduled_and_frees_its_claim(queue: JobQueue) -> None:
+    """A timed reconcile waits in the schedule (not the queue) and releases its wake claim when it runs."""
+    assert queue.claim("wake:acme:7:2026-11-27T21:00:00Z")
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    queue.enqueue_reconcile(7, eta=due, wake_key="wake:acme:7:2026-11-27T21:00:00Z")
+    assert (queue.depth(), queue.scheduled()) == (0, 1)
+    seen: list[int] = []
+    run_next(queue, seen.append)
+    assert seen == [7]
+    assert queue.claim("wake:acme:7:2026-11-27T21:00:00Z")

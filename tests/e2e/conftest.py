@@ -25,13 +25,13 @@ from tests.support import Process, post_webhook, sidecar_env, start_serve
 SEVERITY_FIELD, DUE_AT_FIELD, DUE_DATE_FIELD = 360001, 360002, 360003
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"  # 32 characters, like PagerDuty's
 
-# The seed's targets for SEV 1-3, and a 4-second SEV 4 so timers can be watched.
+# The seed's targets for SEV 1-3 on 24/7, and an 8-second SEV 4 so timers can be watched.
 FAST_POLICY = """
 [policies.fast]
 sev1 = { target = "1h", schedule = "24/7" }
 sev2 = { target = "2h", schedule = "24/7" }
 sev3 = { target = "6h", schedule = "24/7" }
-sev4 = { target = "4s", schedule = "24/7" }
+sev4 = { target = "8s", schedule = "24/7" }
 sev5 = { target = "1d", schedule = "24/7" }
 """
 
@@ -98,18 +98,17 @@ def connected_env(
     """The environment of a sidecar connected to the fakes, with the fast policy."""
     policy = tmp_path / "policy.toml"
     policy.write_text(FAST_POLICY)
-    return sidecar_env(
-        tmp_path,
+    settings = {
         **zendesk.env(),
-        SIDECAR_SEVERITY_FIELD_ID=str(SEVERITY_FIELD),
-        SIDECAR_DUE_AT_FIELD_ID=str(DUE_AT_FIELD),
-        SIDECAR_DUE_DATE_FIELD_ID=str(DUE_DATE_FIELD),
-        SIDECAR_POLICY_FILE=str(policy),
-        SIDECAR_PAGERDUTY_URL=pagerduty.url,
-        SIDECAR_PAGERDUTY_ROUTING_KEY=ROUTING_KEY,
-        SIDECAR_RETRY_BASE_SECONDS="0.2",
-        **overrides,
-    )
+        "SIDECAR_SEVERITY_FIELD_ID": str(SEVERITY_FIELD),
+        "SIDECAR_DUE_AT_FIELD_ID": str(DUE_AT_FIELD),
+        "SIDECAR_DUE_DATE_FIELD_ID": str(DUE_DATE_FIELD),
+        "SIDECAR_POLICY_FILE": str(policy),
+        "SIDECAR_PAGERDUTY_URL": pagerduty.url,
+        "SIDECAR_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+        "SIDECAR_RETRY_BASE_SECONDS": "0.2",
+    }
+    return sidecar_env(tmp_path, **{**settings, **overrides})
 
 
 @contextlib.contextmanager

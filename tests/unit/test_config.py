@@ -1,0 +1,123 @@
+"""Tests for sidecar.config: one read of the environment and the SIDECAR_CONFIG file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sidecar.config import DEFAULT_QUEUE_URL, Config, Secret, settings_table
+from sidecar.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    """An empty environment gives the SQLite queue, port 8000 and no Zendesk connection."""
+    config = Config.from_env({})
+    assert config.queue_url == DEFAULT_QUEUE_URL
+    assert config.port == 8000
+    assert config.at_risk_fraction == 0.75
+    assert not config.zendesk_connected
+    assert config.webhook_secret is None
+
+
+def test_environment_values_are_parsed() -> None:
+    """Typed settings are converted from their strings."""
+    config = Config.from_env(
+        {
+            "PORT": "9001",
+            "SIDECAR_SEVERITY_FIELD_ID": "360001",
+            "SIDECAR_DRY_RUN": "yes",
+            "SIDECAR_AT_RISK_FRACTION": "0.5",
+            "SIDECAR_DUE_DATE_FIELD_ID": "",
+        }
+    )
+    assert (config.port, config.severity_field_id, config.dry_run) == (
+        9001,
+        360001,
+        True,
+    )
+    assert config.at_risk_fraction == 0.5
+    assert config.due_date_field_id is None
+
+
+def test_file_settings_apply_and_the_environment_wins(tmp_path: Path) -> None:
+    """[sidecar] settings in SIDECAR_CONFIG apply; an environment variable overrides them."""
+    path = tmp_path / "sidecar.toml"
+    path.write_text(
+        '[sidecar]\nport = 9100\nqueue_url = "sqlite:///x.db"\ndry_run = true\n'
+    )
+    config = Config.from_env({"SIDECAR_CONFIG": str(path), "PORT": "9200"})
+    assert config.port == 9200
+    assert config.queue_url == "sqlite:///x.db"
+    assert config.dry_run is True
+    assert config.config_file == str(path)
+
+
+def test_unknown_file_setting_is_named(tmp_path: Path) -> None:
+    """A typo in the file is an error that names the file and the key."""
+    path = tmp_path / "sidecar.toml"
+    path.write_text("[sidecar]\nqueue_ulr = 'x'\n")
+    with pytest.raises(
+        ConfigError, match=r"sidecar\.toml: \[sidecar\] unknown setting\(s\): queue_ulr"
+    ):
+        Config.from_env({"SIDECAR_CONFIG": str(path)})
+
+
+def test_unreadable_or_invalid_file_is_a_clear_error(tmp_path: Path) -> None:
+    """A missing file and a file that is not TOML each give a one-line reason."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config.from_env({"SIDECAR_CONFIG": str(tmp_path / "missing.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sidecar\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Config.from_env({"SIDECAR_CONFIG": str(bad)})
+
+
+def test_bad_value_names_the_variable_but_not_the_value() -> None:
+    """An unparseable value names its variable and never echoes the value (it may be a secret)."""
+    with pytest.raises(ConfigError, match="SIDECAR_SEVERITY_FIELD_ID") as info:
+        Config.from_env({"SIDECAR_SEVERITY_FIELD_ID": "hunter2-not-a-number"})
+    assert "hunter2" not in str(info.value)
+
+
+def test_secrets_never_print() -> None:
+    """Secrets render as <SECRET> in repr, str and the config's repr."""
+    config = Config.from_env(
+        {
+            "SIDECAR_ZENDESK_API_TOKEN": "tok-123",
+            "SIDECAR_WEBHOOK_SECRET": "whsec-456",
+            "SIDECAR_PAGERDUTY_ROUTING_KEY": "rk-789",
+        }
+    )
+    shown = repr(config) + str(config) + f"{config.zendesk_api_token}"
+    for secret in ("tok-123", "whsec-456", "rk-789"):
+        assert secret not in shown
+    assert repr(Secret("x")) == str(Secret("x")) == "<SECRET>"
+    assert config.zendesk_api_token is not None
+    assert config.zendesk_api_token.reveal() == "tok-123"
+
+
+def test_connected_needs_subdomain_and_credentials() -> None:
+    """Zendesk counts as connected with a subdomain and either email + token or an OAuth token."""
+    assert Config.from_env(
+        {"SIDECAR_ZENDESK_SUBDOMAIN": "acme", "SIDECAR_ZENDESK_OAUTH_TOKEN": "o"}
+    ).zendesk_connected
+    assert Config.from_env(
+        {
+            "SIDECAR_ZENDESK_SUBDOMAIN": "acme",
+            "SIDECAR_ZENDESK_EMAIL": "a@b",
+            "SIDECAR_ZENDESK_API_TOKEN": "t",
+        }
+    ).zendesk_connected
+    assert not Config.from_env(
+        {"SIDECAR_ZENDESK_SUBDOMAIN": "acme", "SIDECAR_ZENDESK_EMAIL": "a@b"}
+    ).zendesk_connected
+
+
+def test_settings_table_documents_every_variable() -> None:
+    """The README's configuration table lists every setting with a meaning."""
+    rows = settings_table()
+    names = [name for name, _, _ in rows]
+    assert "SIDECAR_WEBHOOK_SECRET" in names and "PORT" in names
+    assert len(names) == len(set(names))
+    assert all(doc for _, _, doc in rows)
