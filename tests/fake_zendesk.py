@@ -162,6 +162,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("PUT", re.compile(r"^/api/v2/organizations/(\d+)\.json$"), "_put_org"),
     ("GET", re.compile(r"^/api/v2/organization_fields\.json$"), "_get_org_fields"),
     ("GET", re.compile(r"^/api/v2/ticket_fields\.json$"), "_get_ticket_fields"),
+    ("GET", re.compile(r"^/api/v2/incremental/tickets/cursor\.json$"), "_export"),
 ]
 
 
@@ -188,11 +189,16 @@ class FakeZendesk:
         oauth_token: str | None = None,
         clock: Callable[[], datetime] | None = None,
         comments_page_size: int = 100,
+        export_lag_seconds: int = 60,
+        export_page_size: int = 1000,
     ) -> None:
         self.email = email
         self.api_token = api_token
         self.oauth_token = oauth_token
         self.comments_page_size = comments_page_size
+        # Zendesk leaves out of an incremental export what changed in the last minute.
+        self.export_lag_seconds = export_lag_seconds
+        self.export_page_size = export_page_size
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -612,6 +618,39 @@ class FakeZendesk:
         if tid not in self._tickets:
             return self._not_found()
         return self._ok({"ticket": self._tickets[tid].to_json()})
+
+    def _export(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+        # Cursor = "<epoch of the last ticket returned>:<its id>", opaque to clients.
+        if "cursor" in query:
+            since_s, after_id_s = query["cursor"].split(":")
+            since, after_id = int(since_s), int(after_id_s)
+        elif "start_time" in query:
+            since, after_id = int(query["start_time"]), -1
+        else:
+            return Reply(
+                400, {"error": "InvalidValue", "description": "start_time"}, {}
+            ), None
+        until = int(self._clock().timestamp()) - self.export_lag_seconds
+
+        def epoch(t: FakeTicket) -> int:
+            return int(datetime.fromisoformat(t.updated_at).timestamp())
+
+        changed = sorted(
+            (t for t in self._tickets.values() if since <= epoch(t) <= until),
+            key=lambda t: (epoch(t), t.id),
+        )
+        changed = [t for t in changed if (epoch(t), t.id) > (since, after_id)]
+        page = changed[: self.export_page_size]
+        last = page[-1] if page else None
+        cursor = f"{epoch(last)}:{last.id}" if last else f"{since}:{after_id}"
+        return self._ok(
+            {
+                "tickets": [t.to_json() for t in page],
+                "after_cursor": cursor,
+                "after_url": f"{self.url}/api/v2/incremental/tickets/cursor.json?cursor={cursor}",
+                "end_of_stream": len(changed) <= self.export_page_size,
+            }
+        )
 
     def _get_comments(self, tid: int, query: Mapping[str, str], payload: Any) -> Any:
         if tid not in self._tickets:

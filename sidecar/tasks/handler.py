@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
+from sidecar.tasks.sweep import sweep
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization
 
@@ -91,12 +92,19 @@ class ReconcilerFactory:
         value = self.queue.get_flag(f"org_changed:{org_id}")
         return datetime.fromisoformat(value) if value else None
 
+    def client(self) -> ZendeskClient:
+        """Return this thread's Zendesk client."""
+        existing: ZendeskClient | None = getattr(self._local, "client", None)
+        if existing is None:
+            existing = self._local.client = ZendeskClient.from_config(self.config)
+        return existing
+
     def reconciler(self) -> Reconciler:
         """Return this thread's reconciler."""
         existing: Reconciler | None = getattr(self._local, "reconciler", None)
         if existing is None:
             existing = Reconciler(
-                zendesk=ZendeskClient.from_config(self.config),
+                zendesk=self.client(),
                 entitlements=self.entitlements,
                 scheduler=self.queue,
                 policy=self.policy,
@@ -111,9 +119,19 @@ class ReconcilerFactory:
 
 
 def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
-    """Return the handlers for this worker process's reconcile and escalate jobs."""
+    """Return the handlers for this worker process's reconcile, escalate and sweep jobs."""
     factory = ReconcilerFactory(config, queue=queue)
+
+    def run_sweep(_: int) -> None:
+        sweep(
+            zendesk=factory.client(),
+            queue=queue,
+            fields=factory.fields,
+            clock=lambda: datetime.now(UTC),
+        )
+
     return {
         "reconcile": lambda ticket_id: factory.reconciler().reconcile(ticket_id),
         "escalate": lambda ticket_id: factory.reconciler().escalate(ticket_id),
+        "sweep": run_sweep,
     }

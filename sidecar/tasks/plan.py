@@ -95,6 +95,17 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
         return False
 
 
+def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
+    """True when a reconcile could change the ticket: it has a severity or our marks."""
+    ours = set(STATUS_TAGS.values()) | {PAGED_TAG}
+    due_values = (ticket.custom_fields.get(f) for f in (fields.due_at, fields.due_date))
+    return bool(
+        ticket.custom_fields.get(fields.severity)
+        or ticket.tags & ours
+        or any(due_values)
+    )
+
+
 def plan(
     ticket: Ticket,
     *,

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.worker")
 
 Handler = Callable[[int], None]
-Handlers = Mapping[str, Handler]  # job name ("reconcile", "escalate") -> handler
+Handlers = Mapping[
+    str, Handler
+]  # job name ("reconcile", "escalate", "sweep") -> handler
 JOBS = ("reconcile", "escalate")
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 900.0
@@ -58,6 +60,7 @@ class Tasks:
 
     reconcile: TaskWrapper
     escalate: TaskWrapper
+    sweep: TaskWrapper
     prune_claims: TaskWrapper
     runner: Runner
 
@@ -142,6 +145,20 @@ class Runner:
         else:
             self._clear_auth_flag()
 
+    def sweep(self, now: datetime) -> None:
+        """Run this minute's sweep, unless another worker process already does."""
+        handler = self.handlers().get("sweep")
+        if handler is None:
+            return
+        # One sweep a minute across all workers: the first to claim the minute runs it.
+        if not self._queue.claim(f"sweep:{now:%Y-%m-%dT%H:%M}"):
+            return
+        try:
+            handler(0)
+        except Exception as exc:
+            # The next minute's sweep starts from the same cursor; nothing is lost.
+            log.warning("sweep failed (%s); next run retries", _describe(exc))
+
     def _clear_auth_flag(self) -> None:
         # A job that reached Zendesk proves the credentials work again (an admin
         # rotated the token): /readyz turns green. Checked at most every 10 s.
@@ -225,6 +242,10 @@ def register_tasks(queue: JobQueue) -> Tasks:
             first_failure=first_failure,
         )
 
+    @huey.periodic_task(crontab(minute="*"), name="sweep")
+    def sweep() -> None:
+        runner.sweep(datetime.now(UTC))
+
     @huey.periodic_task(crontab(minute="17"), name="prune_claims")
     def prune_claims() -> None:
         removed = queue.prune_claims()
@@ -232,7 +253,11 @@ def register_tasks(queue: JobQueue) -> Tasks:
             log.info("pruned %d old webhook dedup claims", removed)
 
     return Tasks(
-        reconcile=reconcile, escalate=escalate, prune_claims=prune_claims, runner=runner
+        reconcile=reconcile,
+        escalate=escalate,
+        sweep=sweep,
+        prune_claims=prune_claims,
+        runner=runner,
     )
 
 

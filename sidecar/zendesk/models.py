@@ -71,3 +71,12 @@ class TicketUpdate:
             or self.add_follower_ids
             or self.private_note
         )
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One page of the incremental ticket export: the tickets changed, and where to go on."""
+
+    tickets: tuple[Ticket, ...]
+    after_cursor: str | None
+    end_of_stream: bool

@@ -329,3 +329,19 @@ def test_timer_job_is_scheduled_and_frees_its_claim(queue: JobQueue) -> None:
     run_next(queue, seen.append)
     assert seen == [7]
     assert queue.claim("wake:acme:7:2026-11-27T21:00:00Z")
+
+
+def test_one_sweep_per_minute_across_workers(queue: JobQueue) -> None:
+    """Two workers' schedulers firing in the same minute run the sweep once; a failing sweep is logged, not raised."""
+    runs: list[int] = []
+    queue.tasks.runner.use(lambda: {"sweep": runs.append})
+    minute = datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC)
+    queue.tasks.runner.sweep(minute)
+    queue.tasks.runner.sweep(minute.replace(second=50))
+    assert runs == [0]
+
+    def broken(_: int) -> None:
+        raise Transient("export 503", service="zendesk", status=503)
+
+    queue.tasks.runner.use(lambda: {"sweep": broken})
+    queue.tasks.runner.sweep(minute + timedelta(minutes=1))  # does not raise
