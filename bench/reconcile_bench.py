@@ -263,7 +263,7 @@ def measure_writes(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
         puts = [
             c
             for c in calls
-            if c.method == "PUT" and c.path.endswith(f"/{s.ticket_id}.json")
+            if c.method == "PUT" and c.path == f"/api/v2/tickets/{s.ticket_id}.json"
         ]
         if len(writes) != 1 or len(puts) != 1:
             wrong.append(s.ticket_id)
@@ -352,7 +352,12 @@ def measure_idle_pages(stack: Stack, n: int, gap: float) -> dict[str, Any]:
         sent = time.monotonic()
         assert stack.notify(ticket_id) == 202
         key = dedup_key(SUBDOMAIN, ticket_id)
-        wait_for(lambda key=key: key in stack.pagerduty.triggered_at, timeout=30)
+        wait_for(
+            lambda key=key, t=ticket_id: (
+                key in stack.pagerduty.triggered_at and stack.writes.get(t)
+            ),
+            timeout=30,
+        )
         page.append(ms(stack.pagerduty.triggered_at[key] - sent))
         first_write.append(ms(stack.writes[ticket_id][0] - sent))
         stack.settle([ticket_id], reconciles=3)  # idle again before the next one

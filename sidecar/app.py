@@ -47,7 +47,13 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = blueprint.MAX_BODY_BYTES + 1
     app.extensions[blueprint.EXTENSION] = blueprint.Receiver(
         queue=queue,
-        secret=config.webhook_secret.reveal(),
+        # Several secrets, comma-separated: one per Zendesk webhook, or old + new
+        # while rotating.
+        secrets=tuple(
+            part.strip()
+            for part in config.webhook_secret.reveal().split(",")
+            if part.strip()
+        ),
         tolerance=timedelta(seconds=config.webhook_tolerance_seconds),
         clock=clock or _utcnow,
     )

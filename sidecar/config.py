@@ -90,7 +90,8 @@ class Config:
         "SIDECAR_WEBHOOK_SECRET",
         _secret,
         None,
-        "Zendesk webhook signing secret. Required by the production entry points; "
+        "Zendesk webhook signing secret; several, comma-separated, for several "
+        "webhooks or a rotation. Required by the production entry points; "
         "`sidecar serve` generates one when unset.",
     )
     webhook_tolerance_seconds: int = _setting(

@@ -53,3 +53,6 @@ def configure(level: str = "INFO", *, stream: IO[str] | None = None) -> None:
     root.setLevel(level.upper())
     # Huey logs every task execution at INFO; our own lines say what matters.
     logging.getLogger("huey").setLevel(max(root.level, logging.WARNING))
+    # HTTP clients log request URLs; a Slack incoming-webhook URL is a credential.
+    for name in ("urllib3", "httpx", "httpx2", "httpcore"):
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))

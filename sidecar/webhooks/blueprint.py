@@ -35,7 +35,7 @@ class Receiver:
     """What the endpoint needs, built once per app (no per-request construction)."""
 
     queue: JobQueue
-    secret: str
+    secrets: tuple[str, ...]
     tolerance: timedelta
     clock: Callable[[], datetime]
 
@@ -91,7 +91,7 @@ def receive() -> Response:
             body,
             signature=request.headers.get(SIGNATURE_HEADER),
             timestamp=request.headers.get(TIMESTAMP_HEADER),
-            secret=receiver.secret,
+            secret=receiver.secrets,
             now=receiver.clock(),
             tolerance=receiver.tolerance,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sidecar.errors import InvalidSignature
@@ -50,7 +51,7 @@ def verify(
     *,
     signature: str | None,
     timestamp: str | None,
-    secret: str,
+    secret: str | Sequence[str],
     now: datetime,
     tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> None:
@@ -58,9 +59,12 @@ def verify(
 
     Fails closed: a missing header, a timestamp further than ``tolerance`` from
     ``now`` in either direction (replays, skewed clocks), or a signature that does
-    not match all raise. ``now`` must be aware.
+    not match all raise. ``now`` must be aware. ``secret`` may be several secrets:
+    each Zendesk webhook has its own, and a rotation has an old and a new one.
     """
-    if not secret:
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    secrets = [s for s in secrets if s]
+    if not secrets:
         raise InvalidSignature("no webhook secret configured")
     if not signature:
         raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
@@ -69,8 +73,13 @@ def verify(
     signed_at = parse_timestamp(timestamp)
     if abs(now - signed_at) > tolerance:
         raise InvalidSignature("signature timestamp outside the allowed window")
-    expected = sign(body, timestamp=timestamp, secret=secret).encode("ascii")
     # Header values reach us latin-1 decoded (WSGI); encoding back cannot fail.
     given = signature.strip().encode("latin-1", errors="replace")
-    if not hmac.compare_digest(expected, given):
+    matches = [
+        hmac.compare_digest(
+            sign(body, timestamp=timestamp, secret=key).encode("ascii"), given
+        )
+        for key in secrets  # every key is tried: the time taken reveals nothing
+    ]
+    if not any(matches):
         raise InvalidSignature("signature does not match")

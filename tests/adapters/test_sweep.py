@@ -81,9 +81,7 @@ def test_cursor_resumes_where_the_last_sweep_ended(
     queued_ticket_ids(queue)
     assert queue.get_flag(CURSOR_FLAG)
     assert run(zendesk, queue) == 0
-    b = zendesk.add_ticket(
-        created_at=NOW, custom_fields={1: "sev_4"}
-    )
+    b = zendesk.add_ticket(created_at=NOW, custom_fields={1: "sev_4"})
     assert run(zendesk, queue) == 1
     assert queued_ticket_ids(queue) == [b]
     assert a != b

@@ -243,3 +243,26 @@ def test_unknown_route_is_json_404(client: FlaskClient) -> None:
     response = client.get(URL)
     assert response.status_code == 405
     assert json.loads(response.data) == {"error": "method not allowed"}
+
+
+def test_comma_separated_secrets_each_verify(queue: JobQueue) -> None:
+    """SIDECAR_WEBHOOK_SECRET="a, b" accepts deliveries signed with either webhook's secret."""
+    from sidecar.config import Secret
+
+    client = create_app(
+        Config(webhook_secret=Secret("first-secret, second-secret")), queue=queue
+    ).test_client()
+    body, _ = sample("ticket_status_changed")
+    assert (
+        post(client, body, secret="second-secret", invocation_id="a").status_code == 202
+    )
+    assert post(client, body, secret="first-secret", invocation_id="b").status_code in {
+        200,
+        202,
+    }
+    assert (
+        post(
+            client, body, secret="first-secret, second-secret", invocation_id="c"
+        ).status_code
+        == 401
+    )

@@ -152,3 +152,30 @@ def test_empty_secret_fails_closed() -> None:
     """With no secret nothing verifies, not even an 'unsigned' request."""
     with pytest.raises(InvalidSignature, match="no webhook secret"):
         verify(b"{}", signature="x", timestamp=TS, secret="", now=NOW)
+
+
+def test_any_of_several_secrets_verifies() -> None:
+    """With several secrets (two webhooks, or a rotation), a body signed with any one verifies."""
+    now = datetime(2021, 3, 25, 5, 9, 27, tzinfo=UTC)
+    stamp = "2021-03-25T05:09:27Z"
+    body = b'{"ticket_id": "1"}'
+    for key in ("old-secret", "new-secret"):
+        signature = sign(body, timestamp=stamp, secret=key)
+        verify(
+            body,
+            signature=signature,
+            timestamp=stamp,
+            secret=("old-secret", "new-secret"),
+            now=now,
+        )
+    other = sign(body, timestamp=stamp, secret="someone-else")
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify(
+            body,
+            signature=other,
+            timestamp=stamp,
+            secret=("old-secret", "new-secret"),
+            now=now,
+        )
+    with pytest.raises(InvalidSignature, match="no webhook secret"):
+        verify(body, signature=other, timestamp=stamp, secret=("", ""), now=now)
