@@ -18,7 +18,6 @@ one :class:`EntitlementsError`. Secrets are never echoed.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from datetime import date, datetime, timedelta
@@ -35,6 +34,7 @@ from sidecar.entitlements.model import (
     EntitlementsFile,
     OrgEntitlement,
 )
+from sidecar.net import is_loopback
 from sidecar.sla.policy import parse_duration
 from sidecar.sla.severity import SEVERITIES
 
@@ -235,7 +235,7 @@ def _slack_url(value: Any, org: str, problems: list[str]) -> Secret | None:
     ok = (
         parts is not None
         and host is not None
-        and (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)))
+        and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))
         and len(parts.path) > 1
     )
     if not ok:
@@ -246,13 +246,3 @@ def _slack_url(value: Any, org: str, problems: list[str]) -> Secret | None:
         )
         return None
     return Secret(value)
-
-
-def _is_loopback(host: str) -> bool:
-    # Plain http only for test doubles on this machine.
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

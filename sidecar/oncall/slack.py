@@ -15,8 +15,8 @@ import requests
 
 from sidecar.config import Secret
 from sidecar.errors import RateLimited, Rejected, Transient
+from sidecar.net import is_loopback
 from sidecar.oncall.retry_after import parse_retry_after
-from sidecar.oncall.urls import is_loopback
 
 DEFAULT_TIMEOUT = 10.0
 _SERVICE = "slack"

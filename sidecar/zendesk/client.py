@@ -11,7 +11,6 @@ A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from sidecar.errors import (
     Transient,
     UpstreamError,
 )
+from sidecar.net import is_loopback
 from sidecar.zendesk.models import (
     Comment,
     ExportPage,
@@ -203,15 +203,6 @@ def _organization_from_json(data: Mapping[str, Any]) -> Organization:
     )
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
 def _check_override(url: str) -> str:
     """Validate SIDECAR_ZENDESK_URL and return it without a trailing slash."""
     parts = urlsplit(url)
@@ -221,7 +212,7 @@ def _check_override(url: str) -> str:
         raise ConfigError("SIDECAR_ZENDESK_URL must not contain credentials")
     if parts.query or parts.fragment:
         raise ConfigError("SIDECAR_ZENDESK_URL must not have a query or fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         # Credentials would cross the network in clear text; allowed for proxies.
         log.warning("SIDECAR_ZENDESK_URL uses plain http to a non-loopback host")
     return url.rstrip("/")
