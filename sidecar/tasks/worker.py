@@ -293,9 +293,11 @@ def run_worker(
         "workers": workers,
         "worker_type": "thread",
         "periodic": True,  # hourly pruning of SQLite dedup claims
-        "initial_delay": 0.05,
+        "initial_delay": 0.01,
         "backoff": 1.5,
-        "max_delay": 1.0,  # an idle SQLite poller notices new jobs within 1 s
+        # An idle SQLite poller notices a job (a page after a quiet spell) within
+        # 100 ms; the poll is one cheap query. Redis blocks on BRPOP instead.
+        "max_delay": 0.1,
         "scheduler_interval": 1,
         "graceful_signal": "TERM",  # SIGTERM (deploys) lets running jobs finish
         "shutdown_timeout": 25.0,
