@@ -21,6 +21,9 @@ worker_class = "sync"
 timeout = 8
 graceful_timeout = 20
 keepalive = 5
+# gunicorn's control socket is one fixed path per user: two instances on a host
+# (web replicas, tests, a benchmark) would take it from each other. Unused here.
+control_socket_disable = True
 # The app logs one JSON line per webhook; gunicorn's access log would repeat it.
 accesslog = None
 errorlog = "-"
