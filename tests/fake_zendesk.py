@@ -158,6 +158,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$"), "_get_comments"),
     ("GET", re.compile(r"^/api/v2/users/me\.json$"), "_get_me"),
     ("GET", re.compile(r"^/api/v2/users/(\d+)\.json$"), "_get_user"),
+    ("GET", re.compile(r"^/api/v2/organizations\.json$"), "_list_orgs"),
+    ("GET", re.compile(r"^/api/v2/organizations/search\.json$"), "_search_orgs"),
     ("GET", re.compile(r"^/api/v2/organizations/(\d+)\.json$"), "_get_org"),
     ("PUT", re.compile(r"^/api/v2/organizations/(\d+)\.json$"), "_put_org"),
     ("GET", re.compile(r"^/api/v2/organization_fields\.json$"), "_get_org_fields"),
@@ -189,6 +191,7 @@ class FakeZendesk:
         oauth_token: str | None = None,
         clock: Callable[[], datetime] | None = None,
         comments_page_size: int = 100,
+        orgs_page_size: int = 100,
         export_lag_seconds: int = 60,
         export_page_size: int = 1000,
     ) -> None:
@@ -196,6 +199,8 @@ class FakeZendesk:
         self.api_token = api_token
         self.oauth_token = oauth_token
         self.comments_page_size = comments_page_size
+        # The most organizations one page holds, whatever page[size] asks for.
+        self.orgs_page_size = orgs_page_size
         # Zendesk leaves out of an incremental export what changed in the last minute.
         self.export_lag_seconds = export_lag_seconds
         self.export_page_size = export_page_size
@@ -688,6 +693,47 @@ class FakeZendesk:
         if oid not in self._orgs:
             return self._not_found()
         return self._ok({"organization": copy.deepcopy(self._orgs[oid])})
+
+    def _list_orgs(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+        # Cursor pagination; the cursor is the last id returned, opaque to clients.
+        size = max(1, min(int(query.get("page[size]", 100)), self.orgs_page_size))
+        after = int(query.get("page[after]", 0))
+        rest = [self._orgs[oid] for oid in sorted(self._orgs) if oid > after]
+        chunk = rest[:size]
+        more = len(rest) > size
+        cursor = str(chunk[-1]["id"]) if chunk else None
+        next_url = None
+        if more:
+            next_query = urlencode({"page[size]": str(size), "page[after]": cursor})
+            next_url = f"{self.url}/api/v2/organizations.json?{next_query}"
+        return self._ok(
+            {
+                "organizations": copy.deepcopy(chunk),
+                "meta": {"has_more": more, "after_cursor": cursor},
+                "links": {"next": next_url},
+            }
+        )
+
+    def _search_orgs(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+        wanted = query.get("external_id")
+        if not wanted:
+            return Reply(
+                400, {"error": "InvalidValue", "description": "external_id"}, {}
+            ), None
+        # Zendesk compares external ids case-insensitively.
+        found = [
+            copy.deepcopy(org)
+            for org in sorted(self._orgs.values(), key=lambda o: o["id"])
+            if (org.get("external_id") or "").casefold() == wanted.casefold()
+        ]
+        return self._ok(
+            {
+                "organizations": found,
+                "count": len(found),
+                "next_page": None,
+                "previous_page": None,
+            }
+        )
 
     def _put_org(self, oid: int, query: Any, payload: Any) -> Any:
         if oid not in self._orgs:

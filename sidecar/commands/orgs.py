@@ -62,23 +62,12 @@ def show(org: str, on_date: datetime | None) -> None:
     entry = store.file.lookup(org_id=org_id, external_id=external_id)
     organization: Organization | None = None
     notes: list[str] = []
-    lookup_id = org_id if org_id is not None else entry.org_id if entry else None
-    if lookup_id is None:
-        notes.append(
-            "Zendesk was not read: looking an organization up by external id needs "
-            "its organization id (run `sidecar orgs show <id>`)"
-        )
-    elif not config.zendesk_connected:
+    if not config.zendesk_connected:
         notes.append("Zendesk was not read: no Zendesk credentials configured")
     else:
         with ZendeskClient.from_config(config) as client:
-            try:
-                organization = _call(lambda: client.get_organization(lookup_id))
-            except NotFound:
-                raise click.ClickException(
-                    f"organization {lookup_id} does not exist in Zendesk"
-                ) from None
-        # An entry keyed by external id matches once the org itself is known.
+            organization = _read_org(client, org_id=org_id, external_id=external_id)
+        # The org's entry may be keyed by its other identifier.
         entry = store.entry_for(organization)
     if organization is None and entry is None:
         raise click.ClickException(
@@ -95,6 +84,26 @@ def show(org: str, on_date: datetime | None) -> None:
         click.echo(line)
     for note in notes:
         click.echo(f"note: {note}")
+
+
+def _read_org(
+    client: ZendeskClient, *, org_id: int | None, external_id: str | None
+) -> Organization:
+    """Read the organization ORG names from Zendesk, or fail with a CLI error."""
+    if org_id is None:
+        assert external_id is not None
+        found = _call(lambda: client.find_organization(external_id))
+        if found is None:
+            raise click.ClickException(
+                f"no organization with external id {external_id!r} in Zendesk"
+            )
+        return found
+    try:
+        return _call(lambda: client.get_organization(org_id))
+    except NotFound:
+        raise click.ClickException(
+            f"organization {org_id} does not exist in Zendesk"
+        ) from None
 
 
 def _describe(
@@ -165,6 +174,8 @@ def _describe(
 class _Report:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    in_zendesk: int | None = None  # None: Zendesk was not read
+    entitled: int = 0
 
 
 @orgs.command("check")
@@ -173,7 +184,7 @@ class _Report:
 )
 @_ON_OPTION
 def check(offline: bool, on_date: datetime | None) -> None:
-    """Validate the entitlements file and every organization it names against Zendesk.
+    """Validate the entitlements file and every organization in Zendesk.
 
     Exits 1 when anything is wrong.
     """
@@ -199,21 +210,32 @@ def check(offline: bool, on_date: datetime | None) -> None:
         )
     else:
         with ZendeskClient.from_config(config) as client:
-            _check_orgs(
-                file,
-                client.get_organization,
-                report,
-                today=_today(on_date.date() if on_date else None),
-                plan_field=config.org_plan_field,
-                enterprise_field=config.org_enterprise_field,
-            )
+            try:
+                listed = client.list_organizations()
+            except UpstreamError as exc:
+                report.errors.append(f"Zendesk: {exc}")
+            else:
+                _check_orgs(
+                    file,
+                    listed,
+                    report,
+                    today=_today(on_date.date() if on_date else None),
+                    plan_field=config.org_plan_field,
+                    enterprise_field=config.org_enterprise_field,
+                )
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
     for error in report.errors:
         click.echo(f"error: {error}")
     where = f"{path}{' [orgs]' if embedded else ''}" if path else "no file"
+    counts = f"{len(file.orgs)} organizations in the file"
+    if report.in_zendesk is not None:
+        counts = (
+            f"{report.in_zendesk} organizations in Zendesk, {report.entitled} "
+            f"entitled, {counts}"
+        )
     click.echo(
-        f"{where}: {len(file.orgs)} organizations, {len(report.errors)} errors, "
+        f"{where}: {counts}, {len(report.errors)} errors, "
         f"{len(report.warnings)} warnings"
     )
     if report.errors:
@@ -222,43 +244,43 @@ def check(offline: bool, on_date: datetime | None) -> None:
 
 def _check_orgs(
     file: EntitlementsFile,
-    fetch: Callable[[int], Organization],
+    listed: list[Organization],
     report: _Report,
     *,
     today: date,
     plan_field: str,
     enterprise_field: str,
 ) -> None:
-    seen: dict[int, str] = {}
-    for entry in file.orgs:
-        if entry.org_id is None:
-            report.warnings.append(
-                f"org {entry.key}: keyed by external id; not checked in Zendesk "
-                "(looking organizations up by external id is not available)"
-            )
-            continue
-        try:
-            org = _call(lambda entry=entry: fetch(entry.org_id))
-        except NotFound:
-            report.errors.append(f"org {entry.key}: no such organization in Zendesk")
-            continue
-        except click.ClickException as exc:
-            report.errors.append(f"org {entry.key}: {exc.message}")
-            continue
-        seen[org.id] = entry.key
-        twin = file.lookup(external_id=org.external_id) if org.external_id else None
-        if twin is not None and twin is not entry:
-            report.errors.append(
-                f"org {entry.key}: also listed as [orgs.{twin.key!r}] (its external "
-                "id); keep one entry"
-            )
-        decided = decide(
+    """Check each file entry against its Zendesk org, then every org without one."""
+
+    def judge(org: Organization, entry: OrgEntitlement | None) -> Entitlement:
+        return decide(
             org,
             entry,
             today=today,
             plan_field=plan_field,
             enterprise_field=enterprise_field,
         )
+
+    by_id = {org.id: org for org in listed}
+    by_external = {org.external_id.casefold(): org for org in listed if org.external_id}
+    checked: dict[int, OrgEntitlement] = {}
+    for entry in file.orgs:
+        if entry.org_id is not None:
+            org = by_id.get(entry.org_id)
+        else:
+            org = by_external.get((entry.external_id or "").casefold())
+        if org is None:
+            report.errors.append(f"org {entry.key}: no such organization in Zendesk")
+            continue
+        first = checked.setdefault(org.id, entry)
+        if first is not entry:
+            report.errors.append(
+                f"org {entry.key} ({org.name}): organization {org.id} is also listed "
+                f"as [orgs.{first.key!r}]; keep one entry"
+            )
+            continue
+        decided = judge(org, entry)
         enterprise_on = (
             entry.enterprise_support
             if entry.enterprise_support is not None
@@ -271,6 +293,15 @@ def _check_orgs(
             report.errors.append(f"org {entry.key} ({org.name}): {decided.reason}")
         elif not decided.entitled and enterprise_on:
             report.warnings.append(f"org {entry.key} ({org.name}): {decided.reason}")
+    report.in_zendesk = len(listed)
+    for org in listed:
+        # Count as the service decides: the entry found by id, then external id.
+        decided = judge(org, file.lookup(org_id=org.id, external_id=org.external_id))
+        report.entitled += decided.entitled
+        if org.id not in checked and decided.problem:
+            report.errors.append(
+                f"org {org.id} ({org.name}, no entry in the file): {decided.problem}"
+            )
 
 
 # --- set --------------------------------------------------------------------

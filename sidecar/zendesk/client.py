@@ -49,6 +49,8 @@ SERVICE = "zendesk"
 DEFAULT_TIMEOUT = (3.0, 10.0)
 # Zendesk caps a ticket at 5000 comments (50 pages of 100); more pages mean a loop.
 MAX_PAGES = 60
+# An account may hold many organizations: 100,000 of them in pages of 100.
+MAX_ORGANIZATION_PAGES = 1000
 
 
 def _no_transparent_retries() -> Retry:
@@ -376,6 +378,41 @@ class ZendeskClient:
         body = self._get_json(path).get("organization")
         return self._parse(path, _organization_from_json, body)
 
+    def list_organizations(self) -> list[Organization]:
+        """Every organization in the account, with its custom fields."""
+        path = "/api/v2/organizations.json"
+        pages = self._pages(
+            path, params={"page[size]": "100"}, max_pages=MAX_ORGANIZATION_PAGES
+        )
+
+        def build(pages: list[Mapping[str, Any]]) -> list[Organization]:
+            return [
+                _organization_from_json(o)
+                for page in pages
+                for o in page.get("organizations") or ()
+            ]
+
+        return self._parse(path, build, list(pages))
+
+    def find_organization(self, external_id: str) -> Organization | None:
+        """Find the organization with this external id (case-insensitive), if any."""
+        path = "/api/v2/organizations/search.json"
+        body = self._get_json(path, {"external_id": external_id})
+        wanted = external_id.casefold()
+
+        def build(found: list[Mapping[str, Any]]) -> Organization | None:
+            # Zendesk already matched; re-check so a lax proxy cannot pick another.
+            return next(
+                (
+                    org
+                    for org in map(_organization_from_json, found)
+                    if (org.external_id or "").casefold() == wanted
+                ),
+                None,
+            )
+
+        return self._parse(path, build, body.get("organizations"))
+
     def list_organization_fields(self) -> list[dict[str, Any]]:
         """Organization field definitions (id, key, type...), for setup checks."""
         path = "/api/v2/organization_fields.json"
@@ -453,13 +490,17 @@ class ZendeskClient:
         return self._request("GET", path, params=params)
 
     def _pages(
-        self, path: str, params: Mapping[str, str] | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        max_pages: int = MAX_PAGES,
     ) -> Iterator[dict[str, Any]]:
         """Yield each page, following ``next_page`` or cursor ``links.next``."""
         url: str | None = self._canonical + path
         seen: set[str] = set()
         while url:
-            if len(seen) >= MAX_PAGES or url in seen:
+            if len(seen) >= max_pages or url in seen:
                 raise Transient(
                     f"zendesk GET {path}: pagination did not end", service=SERVICE
                 )

@@ -285,6 +285,38 @@ def test_update_organization_fields_merges(fake, client):
     }
 
 
+def test_list_organizations_pages_through_cursor_links(fake, client):
+    """All organizations come back in id order across cursor pages of the fake."""
+    fake.orgs_page_size = 2
+    ids = [fake.add_org(fields={"support_plan": "team"}) for _ in range(5)]
+
+    orgs = client.list_organizations()
+
+    assert [o.id for o in orgs] == sorted(ids)
+    assert {o.fields["support_plan"] for o in orgs} == {"team"}
+    calls = fake.calls("GET", "/api/v2/organizations.json")
+    assert [c.query for c in calls] == [
+        {"page[size]": "100"},
+        {"page[size]": "2", "page[after]": str(sorted(ids)[1])},
+        {"page[size]": "2", "page[after]": str(sorted(ids)[3])},
+    ]
+
+
+def test_find_organization_by_external_id_ignores_case(fake, client):
+    """Search by external id finds the org whatever the case, and None otherwise."""
+    fake.add_org(name="Other", external_id="crm-1")
+    oid = fake.add_org(name="Initech", external_id="Crm-7")
+
+    found = client.find_organization("cRM-7")
+
+    assert found is not None and (found.id, found.name) == (oid, "Initech")
+    assert client.find_organization("crm-9") is None
+    assert [c.query for c in fake.calls("GET", "/organizations/search")] == [
+        {"external_id": "cRM-7"},
+        {"external_id": "crm-9"},
+    ]
+
+
 def test_setup_listings(fake, client):
     """Organization and ticket field listings come back from the fake."""
     fake.add_ticket_field(113, title="SLA due at")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -439,6 +440,116 @@ def test_list_organization_fields(mocked, client):
     assert client.list_organization_fields() == [
         {"id": 1, "key": "support_plan", "type": "dropdown"}
     ]
+
+
+def org_json(org_id: int, external_id: str | None = None) -> dict[str, object]:
+    return {
+        "id": org_id,
+        "name": f"Org {org_id}",
+        "external_id": external_id,
+        "organization_fields": {"support_plan": "ultra"},
+    }
+
+
+def test_list_organizations_follows_cursor_pages(mocked, client):
+    """list_organizations asks for pages of 100 and follows links.next to the end."""
+    nxt = f"{BASE}/api/v2/organizations.json?page%5Bsize%5D=100&page%5Bafter%5D=c1"
+    mocked.get(
+        nxt,
+        match=[
+            responses.matchers.query_param_matcher(
+                {"page[size]": "100", "page[after]": "c1"}
+            )
+        ],
+        json={
+            "organizations": [org_json(9)],
+            "meta": {"has_more": False, "after_cursor": "c2"},
+            "links": {"next": None},
+        },
+    )
+    mocked.get(
+        f"{BASE}/api/v2/organizations.json",
+        match=[responses.matchers.query_param_matcher({"page[size]": "100"})],
+        json={
+            "organizations": [org_json(7, "crm-7"), org_json(8)],
+            "meta": {"has_more": True, "after_cursor": "c1"},
+            "links": {"next": nxt},
+        },
+    )
+
+    orgs = client.list_organizations()
+
+    assert [(o.id, o.external_id) for o in orgs] == [
+        (7, "crm-7"),
+        (8, None),
+        (9, None),
+    ]
+    assert dict(orgs[0].fields) == {"support_plan": "ultra"}
+    assert len(mocked.calls) == 2
+
+
+def test_list_organizations_reads_more_pages_than_a_ticket_has(mocked, client):
+    """An account with more organizations than MAX_PAGES pages is read to the end."""
+    pages = 75
+
+    def page(request):
+        after = int(request.params.get("page[after]", 0))
+        more = after + 1 < pages
+        nxt = f"{BASE}/api/v2/organizations.json?page%5Bafter%5D={after + 1}"
+        body = {
+            "organizations": [org_json(after + 1)],
+            "meta": {"has_more": more},
+            "links": {"next": nxt if more else None},
+        }
+        return 200, {}, json.dumps(body)
+
+    mocked.add_callback(
+        responses.GET,
+        re.compile(rf"{re.escape(BASE)}/api/v2/organizations\.json.*"),
+        callback=page,
+    )
+
+    assert [o.id for o in client.list_organizations()] == list(range(1, pages + 1))
+
+
+def test_find_organization_by_external_id(mocked, client):
+    """find_organization searches by external_id and matches it case-insensitively."""
+    mocked.get(
+        f"{BASE}/api/v2/organizations/search.json",
+        match=[responses.matchers.query_param_matcher({"external_id": "CRM-7"})],
+        json={"organizations": [org_json(7, "crm-7")], "count": 1},
+    )
+
+    org = client.find_organization("CRM-7")
+
+    assert org is not None and (org.id, org.external_id) == (7, "crm-7")
+    assert dict(org.fields) == {"support_plan": "ultra"}
+    assert len(mocked.calls) == 1
+
+
+def test_find_organization_without_a_match_is_none(mocked, client):
+    """An empty search result, or only other external ids, means no organization."""
+    mocked.get(
+        f"{BASE}/api/v2/organizations/search.json",
+        match=[responses.matchers.query_param_matcher({"external_id": "nobody"})],
+        json={"organizations": [], "count": 0},
+    )
+    mocked.get(
+        f"{BASE}/api/v2/organizations/search.json",
+        match=[responses.matchers.query_param_matcher({"external_id": "crm"})],
+        json={"organizations": [org_json(7, "crm-7")], "count": 1},
+    )
+
+    assert client.find_organization("nobody") is None
+    assert client.find_organization("crm") is None
+
+
+def test_find_organization_without_organizations_key_is_transient(mocked, client):
+    """A search answer without an organizations list is a malformed response."""
+    mocked.get(f"{BASE}/api/v2/organizations/search.json", json={"count": 0})
+
+    with pytest.raises(Transient):
+        client.find_organization("crm-7")
 
 
 def test_ticket_url_and_account():

@@ -92,14 +92,32 @@ def test_show_flags_a_bad_zendesk_value(zendesk: FakeZendesk, tmp_path: Path) ->
     assert "Entitled:  no" in result.output and "Problem:" in result.output
 
 
-def test_show_by_external_id_without_zendesk_lookup(
+def test_show_by_external_id_reads_zendesk(
     zendesk: FakeZendesk, tmp_path: Path
 ) -> None:
-    """An external id resolves through the file, and says Zendesk was not read."""
+    """An external id is looked up in Zendesk (any case) and matches its file entry."""
     result = invoke(zendesk, tmp_path, ["show", "ext:BETA-co"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Organization 103 'Beta' (external id beta-co)" in out
+    assert "Entitled:  yes" in out and "[orgs.'ext:Beta-Co']" in out
+    assert "Zendesk was not read" not in out
+    assert len(zendesk.calls("GET", "/organizations/search")) == 1
+
+
+def test_show_by_external_id_without_credentials(tmp_path: Path) -> None:
+    """Without Zendesk an external id resolves through the file alone, and says so."""
+    result = invoke(None, tmp_path, ["show", "ext:BETA-co"])
     assert result.exit_code == 0, result.output
     assert "Entitled:  yes" in result.output and "Source:    file" in result.output
     assert "Zendesk was not read" in result.output
+
+
+def test_show_unknown_external_id(zendesk: FakeZendesk, tmp_path: Path) -> None:
+    """An external id no Zendesk org has is a clear error, exit 1."""
+    result = invoke(zendesk, tmp_path, ["show", "ext:nobody"])
+    assert result.exit_code == 1
+    assert "no organization with external id 'nobody'" in result.output
 
 
 def test_show_unknown_org(zendesk: FakeZendesk, tmp_path: Path) -> None:
@@ -114,11 +132,70 @@ def test_show_refuses_a_bad_file(zendesk: FakeZendesk, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "org 101: plan" in result.output
 
 
-def test_check_passes_a_consistent_setup(zendesk: FakeZendesk, tmp_path: Path) -> None:
-    """Check exits 0 when the file and the orgs it names agree."""
+def test_check_passes_a_clean_account(zendesk: FakeZendesk, tmp_path: Path) -> None:
+    """Check exits 0 and counts orgs when Zendesk and the file agree, in one read."""
+    zendesk.set_org_fields(102, {"enterprise_support": False})
     result = invoke(zendesk, tmp_path, ["check", "--on", "2026-06-01"])
     assert result.exit_code == 0, result.output
-    assert "2 organizations, 0 errors" in result.output
+    assert (
+        "3 organizations in Zendesk, 2 entitled, 2 organizations in the file, "
+        "0 errors, 0 warnings"
+    ) in result.output
+    assert [c.path for c in zendesk.calls("GET")] == ["/api/v2/organizations.json"]
+
+
+def test_check_flags_a_bad_zendesk_org_not_in_the_file(
+    zendesk: FakeZendesk, tmp_path: Path
+) -> None:
+    """An org without a file entry but with a bad Zendesk value fails check."""
+    zendesk.add_org(104, name="Odd", fields={"support_plan": "gold"})
+    result = invoke(zendesk, tmp_path, ["check", "--on", "2026-06-01"])
+    assert result.exit_code == 1
+    out = result.output
+    assert "error: org 102 (Team Co, no entry in the file):" in out
+    assert "'enterprise_support'" in out and "'team'" in out
+    assert "error: org 104 (Odd, no entry in the file):" in out
+    assert "'support_plan' has an unknown plan 'gold'" in out
+    assert "4 organizations in Zendesk, 2 entitled" in out and "2 errors" in out
+
+
+def test_check_resolves_external_id_entries(
+    zendesk: FakeZendesk, tmp_path: Path
+) -> None:
+    """An ext: entry is checked against the org with that external id, in any case."""
+    zendesk.set_org_fields(102, {"enterprise_support": False})
+    text = (
+        '[orgs."ext:BETA-CO"]\nenterprise_support = true\n'
+        '[orgs."ext:nobody"]\nenterprise_support = false\n'
+    )
+    result = invoke(zendesk, tmp_path, ["check"], text)
+    assert result.exit_code == 1
+    out = result.output
+    assert "org ext:BETA-CO (Beta)" in out and "no plan" in out
+    assert "org ext:nobody: no such organization in Zendesk" in out
+    assert "keyed by external id" not in out and "2 errors" in out
+
+
+def test_check_flags_one_org_listed_twice(zendesk: FakeZendesk, tmp_path: Path) -> None:
+    """An org listed by id and again by its external id is an error."""
+    zendesk.set_org_fields(102, {"enterprise_support": False})
+    text = '[orgs."103"]\nplan = "pro"\n[orgs."ext:Beta-Co"]\nplan = "team"\n'
+    result = invoke(zendesk, tmp_path, ["check"], text)
+    assert result.exit_code == 1
+    assert (
+        "org ext:Beta-Co (Beta): organization 103 is also listed as [orgs.'103']; "
+        "keep one entry"
+    ) in result.output
+    assert "1 errors" in result.output
+
+
+def test_check_reports_a_failed_listing(zendesk: FakeZendesk, tmp_path: Path) -> None:
+    """When Zendesk cannot list organizations, check says so and exits 1."""
+    zendesk.fail_next(1, 500, path_contains="/organizations.json")
+    result = invoke(zendesk, tmp_path, ["check"])
+    assert result.exit_code == 1
+    assert "error: Zendesk: zendesk GET /api/v2/organizations.json" in result.output
+    assert "in Zendesk" not in result.output.splitlines()[-1]
 
 
 def test_check_reports_conflicts_with_zendesk(
