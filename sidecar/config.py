@@ -4,8 +4,8 @@ Every setting has an environment variable (``SIDECAR_*``, and ``PORT``); the TOM
 file named by ``SIDECAR_CONFIG`` may set the same settings under ``[sidecar]``
 with the variable's name in lower case without the prefix (``queue_url``,
 ``zendesk_subdomain`` ...). The environment wins over the file.
-Secrets are wrapped in :class:`Secret` so that no repr, log line or error
-message can show them.
+Secrets come from the environment only (the file may not hold them) and are
+wrapped in :class:`Secret` so that no repr, log line or error message can show them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sidecar.errors import ConfigError
 
@@ -239,6 +240,20 @@ class Config:
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
     )
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.at_risk_fraction <= 1:
+            raise ConfigError(
+                "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
+                f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
+            )
+        try:
+            ZoneInfo(self.due_date_timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigError(
+                f"SIDECAR_DUE_DATE_TIMEZONE={self.due_date_timezone!r} is not an IANA "
+                "time zone (e.g. UTC, Europe/London)"
+            ) from None
+
     @property
     def zendesk_connected(self) -> bool:
         """True when there are Zendesk credentials to connect with."""
@@ -296,6 +311,17 @@ def _read_file_settings(path: str) -> Mapping[str, Any]:
     unknown = sorted(set(section) - known)
     if unknown:
         raise ConfigError(f"{path}: [sidecar] unknown setting(s): {', '.join(unknown)}")
+    secrets = sorted(
+        f.metadata["env"]
+        for f in fields(Config)
+        if f.metadata["parse"] is _secret
+        and f.metadata["env"].removeprefix("SIDECAR_").lower() in section
+    )
+    if secrets:
+        raise ConfigError(
+            f"{path}: secrets come from the environment only: set "
+            f"{', '.join(secrets)} there and remove it from the file"
+        )
     return section
 
 

@@ -23,7 +23,9 @@ from sidecar.entitlements import (
     entitlements_source,
 )
 from sidecar.errors import ConfigError, NotFound, UpstreamError
+from sidecar.sla import Policy
 from sidecar.sla.schedule import format_duration
+from sidecar.tasks.handler import load_configured_policy
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization
 
@@ -201,6 +203,7 @@ def check(offline: bool, on_date: datetime | None) -> None:
         raise SystemExit(1) from None
     file = store.file
     report = _Report()
+    _check_overrides(file, _policy(config), report)
     if offline:
         report.warnings.append("--offline: organizations were not checked in Zendesk")
     elif not config.zendesk_connected:
@@ -240,6 +243,23 @@ def check(offline: bool, on_date: datetime | None) -> None:
     )
     if report.errors:
         raise SystemExit(1)
+
+
+def _policy(config: Config) -> Policy:
+    try:
+        return load_configured_policy(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _check_overrides(file: EntitlementsFile, policy: Policy, report: _Report) -> None:
+    # An enhanced SLA can shorten a target the policy has, not create one.
+    for entry in file.orgs:
+        for severity in sorted(set(entry.sla_overrides) - set(policy.targets)):
+            report.warnings.append(
+                f"org {entry.key}: sla: sev{severity} has no target in policy "
+                f"{policy.name!r}, so the override is ignored"
+            )
 
 
 def _check_orgs(

@@ -44,7 +44,11 @@ def worker(workers: int) -> None:
     """Run the queue worker (Huey consumer) that reconciles tickets."""
     config = _config()
     logs.configure(config.log_level)
-    run_worker(config, _open_queue(config), workers=workers)
+    try:
+        run_worker(config, _open_queue(config), workers=workers)
+    except SidecarError as exc:
+        # Setup errors (field ids, policy or entitlements file): say what to fix.
+        raise click.ClickException(str(exc)) from None
 
 
 def secret_file(config: Config) -> Path:

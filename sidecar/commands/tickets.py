@@ -10,6 +10,7 @@ import click
 
 from sidecar.config import Config
 from sidecar.errors import SidecarError
+from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.plan import Plan
@@ -91,20 +92,15 @@ def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
         lines.append("severity      not set -> no SLA")
     else:
         lines.append(f"severity      SEV {decided.severity} (field value {raw!r})")
-    policy = reconciler.policy
-    if ent.sla_overrides:
-        policy = policy.with_overrides(ent.sla_overrides)
-        lines.append(
-            "policy        " + policy.name + " with the organization's enhanced SLA"
-        )
-    else:
-        lines.append(f"policy        {policy.name}")
+    policy = decided.policy
+    enhanced = (
+        " with the organization's enhanced SLA" if policy != reconciler.policy else ""
+    )
+    lines.append(f"policy        {policy.name}{enhanced}")
     if decided.sla is None:
         lines.append("sla           none: the ticket carries no SLA fields or tags")
     else:
         sla = decided.sla
-        from sidecar.sla import explain as explain_due
-
         explanation = explain_due(ticket.created_at, sla.severity, policy)
         lines.extend("  " + line for line in explanation.lines())
         lines.append(f"at risk from  {format_utc(sla.at_risk_at)}")

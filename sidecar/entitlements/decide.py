@@ -65,6 +65,9 @@ def decide(
             org_id=org_id,
             plan_source=plan.source,
             enterprise_support_source=enterprise.source,
+            # Where the org's incidents go, even after the add-on lapsed: a page
+            # opened while it was entitled must be resolved on the same service.
+            routing_key=entry.pagerduty_routing_key if entry is not None else None,
             problem=problem,
         )
 

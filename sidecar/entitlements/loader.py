@@ -86,7 +86,16 @@ def parse_entitlements(
         raise EntitlementsError(["[orgs] must be a table of organizations"], path=path)
     entries: list[OrgEntitlement] = []
     seen_external: dict[str, str] = {}
+    seen_ids: dict[int, str] = {}
     for key, table in orgs.items():
+        org_id, _ = _parse_key(key, [])  # its problems are reported by _parse_org
+        if org_id is not None and org_id in seen_ids:
+            problems.append(
+                f"org {key}: same organization id as org {seen_ids[org_id]}"
+            )
+            continue
+        if org_id is not None:
+            seen_ids[org_id] = key
         entry = _parse_org(key, table, problems)
         if entry is None:
             continue
@@ -230,8 +239,11 @@ def _routing_key(value: Any, org: str, problems: list[str]) -> Secret | None:
 def _slack_url(value: Any, org: str, problems: list[str]) -> Secret | None:
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
-    host = parts.hostname if parts is not None else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        host = parts.hostname if parts is not None else None
+    except ValueError:  # e.g. an unclosed "[" in the host
+        parts = host = None
     ok = (
         parts is not None
         and host is not None

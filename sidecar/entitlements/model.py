@@ -96,8 +96,9 @@ class Entitlement:
 
     ``source`` names what decided: "zendesk" (the organization fields), "file"
     (the entitlements file), "file+zendesk" (both contributed) or "none" (no
-    organization). The per-org extras (enhanced SLAs, routing key, Slack, CSM)
-    are filled only when ``entitled``: they are part of the add-on.
+    organization). The per-org extras (enhanced SLAs, Slack, CSM) are filled
+    only when ``entitled``: they are part of the add-on. ``routing_key`` is
+    always the org's own when it has one, so a page is resolved where it opened.
     ``problem`` is set when Zendesk holds a bad value an admin should fix (the
     caller logs it); the org is then not entitled.
     """

@@ -23,8 +23,7 @@ import pagerduty
 
 from sidecar.config import Config, Secret
 from sidecar.errors import ConfigError, RateLimited, Rejected, Transient
-from sidecar.net import is_loopback
-from sidecar.oncall.retry_after import parse_retry_after
+from sidecar.net import is_loopback, parse_retry_after
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 SEVERITIES = ("critical", "error", "warning", "info")

@@ -15,8 +15,7 @@ import requests
 
 from sidecar.config import Secret
 from sidecar.errors import RateLimited, Rejected, Transient
-from sidecar.net import is_loopback
-from sidecar.oncall.retry_after import parse_retry_after
+from sidecar.net import is_loopback, parse_retry_after
 
 DEFAULT_TIMEOUT = 10.0
 _SERVICE = "slack"

@@ -44,17 +44,11 @@ def fields_from(config: Config) -> Fields:
             "SIDECAR_DUE_AT_FIELD_ID is not set: the id of the text field that "
             "shows agents the first-response due time is needed"
         )
-    try:
-        zone = ZoneInfo(config.due_date_timezone)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(
-            f"SIDECAR_DUE_DATE_TIMEZONE={config.due_date_timezone}: not an IANA zone"
-        ) from exc
     return Fields(
         severity=config.severity_field_id,
         due_at=config.due_at_field_id,
         due_date=config.due_date_field_id,
-        due_date_zone=zone,
+        due_date_zone=ZoneInfo(config.due_date_timezone),  # validated by Config
     )
 
 

@@ -14,7 +14,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sidecar.entitlements import Entitlement
-from sidecar.sla import Policy, SeverityError, SlaState, evaluate, parse_severity
+from sidecar.sla import (
+    Policy,
+    SeverityError,
+    SlaState,
+    evaluate,
+    format_utc,
+    parse_severity,
+)
 from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 STATUS_TAGS = {
@@ -48,6 +55,7 @@ class Plan:
 
     ticket: Ticket
     organization: Organization | None
+    policy: Policy  # the policy in effect, enhanced SLAs applied
     severity: int | None
     severity_error: str | None
     entitlement: Entitlement
@@ -76,13 +84,6 @@ def first_agent_response(
         ):
             return comment.created_at
     return None
-
-
-def format_due(moment: datetime) -> str:
-    """Format a due time as ISO 8601 UTC with a Z, as agents and views read it."""
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> bool:
@@ -123,14 +124,10 @@ def plan(
     first_response_at = first_agent_response(
         comments, requester_id=ticket.requester_id, self_user_id=self_user_id
     )
+    effective = _effective_policy(policy, entitlement)
     state: SlaState | None = None
     settled_kept = False
     if entitlement.entitled and severity is not None:
-        effective = (
-            policy.with_overrides(entitlement.sla_overrides)
-            if (entitlement.sla_overrides)
-            else policy
-        )
         state = evaluate(
             created_at=ticket.created_at,
             severity=severity,
@@ -166,13 +163,19 @@ def plan(
     page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
     followers: frozenset[int] = frozenset()
     csm = entitlement.csm_user_id
+    # The CSM rides along with a write that happens anyway: if Zendesk ignored
+    # the follower (not an agent), asking again on every reconcile would loop.
     if (
         csm is not None
         and entitlement.entitled
         and severity in PAGING_SEVERITIES
         and csm not in ticket.follower_ids
+        and (custom_fields or additional or remove)
     ):
         followers = frozenset({csm})
+    if ticket.status == "closed":
+        # Zendesk refuses updates to closed tickets: their record stays as it is.
+        custom_fields, additional, remove, followers = {}, set(), set(), frozenset()
 
     update = TicketUpdate(
         ticket_id=ticket.id,
@@ -185,6 +188,7 @@ def plan(
     return Plan(
         ticket=ticket,
         organization=organization,
+        policy=effective,
         severity=severity,
         severity_error=severity_error,
         entitlement=entitlement,
@@ -195,7 +199,24 @@ def plan(
         page=page,
         resolve_page=resolve_page,
         page_reason=page_reason,
-        wake_at=_wake_times(state, now) if not settled_kept else (),
+        wake_at=_wake_times(state, now)
+        if not (settled_kept or ticket.status == "closed")
+        else (),
+    )
+
+
+def _effective_policy(policy: Policy, entitlement: Entitlement) -> Policy:
+    # Enhanced SLAs replace targets the policy has; an override for a severity
+    # the policy gives no SLA cannot create one (it is reported by `orgs check`).
+    overrides = {
+        severity: target
+        for severity, target in entitlement.sla_overrides.items()
+        if severity in policy.targets
+    }
+    return (
+        policy.with_overrides(overrides)
+        if entitlement.entitled and overrides
+        else policy
     )
 
 
@@ -210,7 +231,7 @@ def _desired(
     state: SlaState | None, fields: Fields
 ) -> tuple[dict[int, str | None], str | None]:
     values: dict[int, str | None] = {}
-    due_text = format_due(state.due_at) if state else None
+    due_text = format_utc(state.due_at) if state else None
     if fields.due_at is not None:
         values[fields.due_at] = due_text
     if fields.due_date is not None:

@@ -112,11 +112,15 @@ class _SqliteClaims:
             )
         return True
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str, ttl: float) -> bool:
+        now = time.time()
         with self._storage.db(commit=True) as curs:
             curs.execute(
+                "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
+            )
+            curs.execute(
                 "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                (key, time.time()),
+                (key, now),
             )
             return curs.rowcount == 1
 
@@ -157,9 +161,9 @@ class _RedisClaims:
         keys = [self._prefix + key, self._storage.queue_key]
         return bool(self._submit(keys=keys, args=[CLAIM_TTL_SECONDS, data]))
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str, ttl: float) -> bool:
         return bool(
-            self._conn.set(self._prefix + key, b"1", nx=True, ex=CLAIM_TTL_SECONDS)
+            self._conn.set(self._prefix + key, b"1", nx=True, ex=max(1, round(ttl)))
         )
 
     def release(self, key: str) -> None:
@@ -273,9 +277,9 @@ class JobQueue:
         return self._claims.submit(dedup_key, data)
 
     @_unavailable("claim")
-    def claim(self, key: str) -> bool:
-        """Claim ``key`` once; False when it was claimed before (within 7 days)."""
-        return self._claims.claim(key)
+    def claim(self, key: str, *, ttl_seconds: float = CLAIM_TTL_SECONDS) -> bool:
+        """Claim ``key``; False when it is held (claimed within ``ttl_seconds``)."""
+        return self._claims.claim(key, ttl_seconds)
 
     @_unavailable("release")
     def release(self, key: str) -> None:

@@ -17,16 +17,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sidecar.entitlements import Entitlement
-from sidecar.errors import Conflict, Rejected
+from sidecar.errors import Conflict, Rejected, UpstreamError
 from sidecar.oncall.pagerduty import dedup_key, summary
-from sidecar.sla import Policy
+from sidecar.sla import Policy, format_utc
 from sidecar.tasks.plan import (
     PAGED_TAG,
     PAGERDUTY_SEVERITY,
     RESOLVED_TAG,
     Fields,
     Plan,
-    format_due,
     needs_comments,
     plan,
 )
@@ -35,6 +34,9 @@ from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 log = logging.getLogger("sidecar.reconcile")
 
 MAX_CONFLICT_ROUNDS = 3
+# A page claim outlives the escalate job's retries (about 11 minutes); if the job
+# still failed, the next reconcile after this may try the page again.
+PAGE_CLAIM_SECONDS = 30 * 60
 
 
 class Zendesk(Protocol):
@@ -90,7 +92,7 @@ class Scheduler(Protocol):
         wake_key: str | None = None,
     ) -> None: ...
     def enqueue_escalate(self, ticket_id: int) -> None: ...
-    def claim(self, key: str) -> bool: ...
+    def claim(self, key: str, *, ttl_seconds: float = ...) -> bool: ...
     def release(self, key: str) -> None: ...
 
 
@@ -159,7 +161,7 @@ class Reconciler:
                 "ticket_id": ticket_id,
                 "severity": decided.severity,
                 "status": decided.sla.status if decided.sla else None,
-                "due_at": format_due(decided.sla.due_at) if decided.sla else None,
+                "due_at": format_utc(decided.sla.due_at) if decided.sla else None,
                 "diff": describe_update(update),
                 "wrote": wrote,
                 "dry_run": self.dry_run,
@@ -205,13 +207,13 @@ class Reconciler:
         ticket_id = decided.ticket.id
         account = self.zendesk.account
         if decided.page or decided.resolve_page:
-            action = "page" if decided.page else "resolve"
             self._claim_then(
-                f"{action}:{account}:{ticket_id}",
+                escalation_claim(account, ticket_id, page=decided.page),
                 lambda: self.scheduler.enqueue_escalate(ticket_id),
+                ttl_seconds=PAGE_CLAIM_SECONDS,
             )
         for moment in decided.wake_at:
-            key = f"wake:{account}:{ticket_id}:{format_due(moment)}"
+            key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
             self._claim_then(
                 key,
                 lambda moment=moment, key=key: self.scheduler.enqueue_reconcile(
@@ -219,11 +221,13 @@ class Reconciler:
                 ),
             )
 
-    def _claim_then(self, key: str, enqueue: Callable[[], None]) -> None:
+    def _claim_then(
+        self, key: str, enqueue: Callable[[], None], **claim_options: float
+    ) -> None:
         # The claim makes a racing reconcile (a redelivery, a second worker) skip
         # the enqueue; if the enqueue fails the claim is given back, so a retry
         # of this reconcile tries again and nothing is lost.
-        if not self.scheduler.claim(key):
+        if not self.scheduler.claim(key, **claim_options):
             return
         try:
             enqueue()
@@ -234,11 +238,16 @@ class Reconciler:
     # --- escalate --------------------------------------------------------
 
     def escalate(self, ticket_id: int) -> None:
-        """Page on-call for the ticket (or resolve its page), then record it on the ticket."""
+        """Page on-call for the ticket (or resolve its page), then record it on the ticket.
+
+        The ticket write comes right after PagerDuty answered, before anything
+        optional (Slack), so a page that went out is always on the ticket.
+        """
         if self.pager is None:
             raise Rejected(
                 "paging is not configured in this process", service="pagerduty"
             )
+        account = self.zendesk.account
         for _ in range(MAX_CONFLICT_ROUNDS):
             decided = self.plan(ticket_id)
             ticket = decided.ticket
@@ -247,12 +256,16 @@ class Reconciler:
                     "escalation not needed",
                     extra={"ticket_id": ticket_id, "reason": decided.page_reason},
                 )
+                # Free the claims, so a later change (SEV 3 back to 1) can page.
+                for page in (True, False):
+                    self.scheduler.release(
+                        escalation_claim(account, ticket_id, page=page)
+                    )
                 return
             entitlement = decided.entitlement
-            key = dedup_key(self.zendesk.account, ticket_id)
+            key = dedup_key(account, ticket_id)
             if decided.page:
                 self._trigger(ticket, decided, key)
-                self._notify_slack(ticket, decided)
                 record = TicketUpdate(
                     ticket_id=ticket_id,
                     updated_stamp=ticket.updated_stamp,
@@ -261,6 +274,14 @@ class Reconciler:
                 )
             else:
                 self.pager.resolve(dedup_key=key, routing_key=entitlement.routing_key)
+                if ticket.status == "closed":
+                    # Zendesk refuses updates to closed tickets; the claim (30 min)
+                    # keeps the resolve from repeating.
+                    log.info(
+                        "page resolved",
+                        extra={"ticket_id": ticket_id, "dedup_key": key},
+                    )
+                    return
                 record = TicketUpdate(
                     ticket_id=ticket_id,
                     updated_stamp=ticket.updated_stamp,
@@ -268,13 +289,15 @@ class Reconciler:
                 )
             try:
                 self.zendesk.update_ticket(record)
-                log.info(
-                    "paged" if decided.page else "page resolved",
-                    extra={"ticket_id": ticket_id, "dedup_key": key},
-                )
-                return
             except Conflict:
                 continue  # re-read; PagerDuty dedups the repeated trigger on dedup_key
+            log.info(
+                "paged" if decided.page else "page resolved",
+                extra={"ticket_id": ticket_id, "dedup_key": key},
+            )
+            if decided.page:
+                self._notify_slack(ticket, decided)
+            return
         raise Conflict(
             f"ticket {ticket_id} kept changing while recording the page",
             service="zendesk",
@@ -291,7 +314,7 @@ class Reconciler:
             "organization": name,
             "organization_id": ticket.organization_id,
             "severity": f"SEV {decided.severity}",
-            "first_response_due": format_due(decided.sla.due_at)
+            "first_response_due": format_utc(decided.sla.due_at)
             if decided.sla
             else None,
             "entitlement": decided.entitlement.reason,
@@ -307,11 +330,12 @@ class Reconciler:
         )
 
     def _notify_slack(self, ticket: Ticket, decided: Plan) -> None:
+        # Best effort, once per ticket: a revoked webhook or an archived channel
+        # must not undo or hold back the page, which is already recorded.
         webhook = decided.entitlement.slack_webhook_url
         if self.notifier is None or webhook is None:
             return
-        key = f"slack:{self.zendesk.account}:{ticket.id}"
-        if not self.scheduler.claim(key):
+        if not self.scheduler.claim(f"slack:{self.zendesk.account}:{ticket.id}"):
             return
         text = (
             f"{summary(decided.severity or 0, org_name(decided), ticket.subject)}"
@@ -319,9 +343,17 @@ class Reconciler:
         )
         try:
             self.notifier.post(webhook.reveal(), text)
-        except Exception:
-            self.scheduler.release(key)
-            raise
+        except UpstreamError as exc:
+            log.error(
+                "slack notice failed: %s",
+                exc,
+                extra={"ticket_id": ticket.id, "status": exc.status},
+            )
+
+
+def escalation_claim(account: str, ticket_id: int, *, page: bool) -> str:
+    """Name the claim that keeps one page (or resolve) job per ticket in flight."""
+    return f"{'page' if page else 'resolve'}:{account}:{ticket_id}"
 
 
 def org_name(decided: Plan) -> str:
@@ -341,7 +373,7 @@ def routing_hint(entitlement: Entitlement) -> str:
 def page_note(decided: Plan, route: str) -> str:
     """Write the private note that records who was paged and why."""
     entitlement = decided.entitlement
-    due = format_due(decided.sla.due_at) if decided.sla else "—"
+    due = format_utc(decided.sla.due_at) if decided.sla else "—"
     return (
         f"On-call paged through PagerDuty via {route}.\n"
         f"Why: SEV {decided.severity} on a ticket of {org_name(decided)}"

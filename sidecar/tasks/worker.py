@@ -25,7 +25,14 @@ from huey.api import Task, TaskWrapper
 from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
-from sidecar.errors import AuthFailed, NotFound, Rejected, UpstreamError
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    NotFound,
+    QueueUnavailable,
+    Rejected,
+    UpstreamError,
+)
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -120,7 +127,8 @@ class Runner:
             self.handlers()[job](ticket_id)
         except NotFound as exc:
             log.info("ticket gone, dropping job: %s", exc, extra=context)
-        except Rejected as exc:
+        except (Rejected, ConfigError) as exc:
+            # Retrying cannot fix a refused request or a bad setting: an operator must.
             if isinstance(exc, AuthFailed) and getattr(exc, "service", "") == "zendesk":
                 self._queue.set_flag(AUTH_FAILED_FLAG, _now())
             self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
@@ -147,13 +155,11 @@ class Runner:
 
     def sweep(self, now: datetime) -> None:
         """Run this minute's sweep, unless another worker process already does."""
-        handler = self.handlers().get("sweep")
-        if handler is None:
-            return
-        # One sweep a minute across all workers: the first to claim the minute runs it.
-        if not self._queue.claim(f"sweep:{now:%Y-%m-%dT%H:%M}"):
-            return
         try:
+            handler = self.handlers().get("sweep")
+            # One sweep a minute across all workers: the first to claim the minute runs it.
+            if handler is None or not self._queue.claim(f"sweep:{now:%Y-%m-%dT%H:%M}"):
+                return
             handler(0)
         except Exception as exc:
             # The next minute's sweep starts from the same cursor; nothing is lost.
@@ -218,7 +224,10 @@ def register_tasks(queue: JobQueue) -> Tasks:
         if wake is not None and attempt == 1:
             # A timer fired: free its claim first, so that if this run finds
             # the moment not yet reached (clock skew) it can set the timer again.
-            queue.release(wake)
+            try:
+                queue.release(wake)
+            except QueueUnavailable as exc:
+                log.warning("could not free timer claim %s: %s", wake, exc)
         runner.run(
             "reconcile",
             ticket_id,
@@ -282,6 +291,9 @@ def run_worker(
         lambda: build_handler(config, queue=queue),
         base_delay=config.retry_base_seconds,
     )
+    # Build the handlers now: a missing field id or a bad policy file stops the
+    # worker at once with its reason, instead of failing every job later.
+    queue.tasks.runner.handlers()
     huey = queue.huey
 
     @huey.signal(SIGNAL_INTERRUPTED)

@@ -10,7 +10,6 @@ A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from sidecar.errors import (
     Transient,
     UpstreamError,
 )
-from sidecar.net import is_loopback
+from sidecar.net import is_loopback, parse_retry_after
 from sidecar.zendesk.models import (
     Comment,
     ExportPage,
@@ -97,24 +96,6 @@ def _path_of(url: str | None) -> str:
     return urlsplit(url or "").path or "/"
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date), if any."""
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _error_code(response: requests.Response) -> str:
     """Zendesk's short error code (``RecordNotFound``...), never the whole body."""
     try:
@@ -136,7 +117,7 @@ def error_for_response(response: requests.Response) -> UpstreamError:
     message = f"zendesk {method} {_path_of(response.url)}: HTTP {status}"
     if code:
         message += f" ({code})"
-    retry_after = _retry_after(response)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
         return RateLimited(
             message, service=SERVICE, status=status, retry_after=retry_after
@@ -324,8 +305,8 @@ class ZendeskClient:
         return self._zenpy
 
     def ticket_url(self, ticket_id: int) -> str:
-        """The agent workspace URL of a ticket."""
-        return f"{self._base}/agent/tickets/{int(ticket_id)}"
+        """The agent workspace URL of a ticket (the account's, even behind a proxy)."""
+        return f"{self._canonical}/agent/tickets/{int(ticket_id)}"
 
     def current_user_id(self) -> int:
         """Id of the API user we act as (read once per client)."""

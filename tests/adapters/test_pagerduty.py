@@ -13,13 +13,13 @@ import pytest
 
 from sidecar.config import Config, Secret
 from sidecar.errors import ConfigError, RateLimited, Rejected, Transient
+from sidecar.net import parse_retry_after
 from sidecar.oncall.pagerduty import (
     MissingRoutingKey,
     PagerDutyPager,
     dedup_key,
     summary,
 )
-from sidecar.oncall.retry_after import parse_retry_after
 from tests.fake_pagerduty import FakePagerDuty
 
 KEY = "R0UTINGKEY000000000000000000DEFA"

@@ -345,3 +345,12 @@ def test_one_sweep_per_minute_across_workers(queue: JobQueue) -> None:
 
     queue.tasks.runner.use(lambda: {"sweep": broken})
     queue.tasks.runner.sweep(minute + timedelta(minutes=1))  # does not raise
+
+
+def test_claim_with_a_lifetime_can_be_taken_again_after_it(queue: JobQueue) -> None:
+    """A claim is held for its lifetime and can be claimed again once that has passed."""
+    assert queue.claim("page:acme:1", ttl_seconds=3600)
+    assert not queue.claim("page:acme:1", ttl_seconds=3600)
+    assert queue.claim("page:acme:2", ttl_seconds=1)
+    time.sleep(1.1)
+    assert queue.claim("page:acme:2", ttl_seconds=1)

@@ -575,7 +575,8 @@ def test_url_override_rewrites_requests_and_keeps_account(mocked):
     with ZendeskClient.from_config(config) as zd:
         assert zd.get_ticket(42).id == 42
         assert zd.account == "acme"
-        assert zd.ticket_url(42) == "http://127.0.0.1:9/zd/agent/tickets/42"
+        # Links are for agents: they point at the account, never at a proxy.
+        assert zd.ticket_url(42) == "https://acme.zendesk.com/agent/tickets/42"
     assert mocked.calls[0].request.url == "http://127.0.0.1:9/zd/api/v2/tickets/42.json"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.e2e.conftest import connected_env
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fake_zendesk import FakeZendesk
 from tests.support import (
+    SIDECAR,
     http,
     post_webhook,
     sample,
@@ -107,3 +109,20 @@ def test_serve_runs_web_and_worker_with_generated_secret(tmp_path: Path) -> None
     with start_serve(env, cwd=tmp_path) as serve:
         assert "read from" in serve.output()
         assert secret_path.read_text().strip() == secret
+
+
+def test_misconfigured_worker_refuses_to_start(tmp_path: Path) -> None:
+    """A connected worker without the severity field id exits at once, naming the variable."""
+    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+        env = connected_env(tmp_path, zendesk, pagerduty)
+        del env["SIDECAR_SEVERITY_FIELD_ID"]
+        done = subprocess.run(
+            [*SIDECAR, "worker"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode != 0
+    assert "SIDECAR_SEVERITY_FIELD_ID is not set" in done.stderr

@@ -287,3 +287,20 @@ def test_set_needs_an_option_and_an_id(zendesk: FakeZendesk, tmp_path: Path) -> 
     assert (
         invoke(zendesk, tmp_path, ["set", "ext:acme", "--plan", "ultra"]).exit_code == 2
     )
+
+
+def test_check_warns_about_an_override_the_policy_cannot_take(tmp_path: Path) -> None:
+    """An enhanced SLA for a severity the configured policy has no target for is reported."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[policies.p]\nsev1 = { target = "1h", schedule = "24/7" }\n')
+    text = '[orgs."101"]\nsla = { sev1 = "30m", sev5 = "4h" }\n'
+    path = tmp_path / "entitlements.toml"
+    path.write_text(text)
+    env = {
+        "SIDECAR_CONFIG": None,
+        "SIDECAR_ENTITLEMENTS_FILE": str(path),
+        "SIDECAR_POLICY_FILE": str(policy),
+    }
+    result = CliRunner().invoke(orgs, ["check", "--offline"], env=env)
+    assert "org 101: sla: sev5 has no target in policy 'p'" in result.output
+    assert result.output.count("has no target") == 1  # sev1 is fine

@@ -121,3 +121,25 @@ def test_settings_table_documents_every_variable() -> None:
     assert "SIDECAR_WEBHOOK_SECRET" in names and "PORT" in names
     assert len(names) == len(set(names))
     assert all(doc for _, _, doc in rows)
+
+
+def test_out_of_range_values_are_refused_with_their_variable() -> None:
+    """An at-risk fraction outside 0..1 and an unknown time zone are refused at startup."""
+    with pytest.raises(
+        ConfigError, match="SIDECAR_AT_RISK_FRACTION must be between 0 and 1"
+    ):
+        Config.from_env({"SIDECAR_AT_RISK_FRACTION": "75"})
+    with pytest.raises(ConfigError, match="SIDECAR_DUE_DATE_TIMEZONE='Mars/Olympus'"):
+        Config.from_env({"SIDECAR_DUE_DATE_TIMEZONE": "Mars/Olympus"})
+
+
+def test_secrets_may_not_come_from_the_file(tmp_path: Path) -> None:
+    """A secret in the SIDECAR_CONFIG file is refused, naming the variable to use instead."""
+    path = tmp_path / "sidecar.toml"
+    path.write_text('[sidecar]\nzendesk_api_token = "tok-123"\n')
+    with pytest.raises(
+        ConfigError,
+        match="secrets come from the environment only: set SIDECAR_ZENDESK_API_TOKEN",
+    ) as info:
+        Config.from_env({"SIDECAR_CONFIG": str(path)})
+    assert "tok-123" not in str(info.value)

@@ -314,3 +314,45 @@ def test_plan_then_apply_is_a_fixed_point(
     after = apply(t, first.update)
     assert len(after.tags & set(STATUS_TAGS)) == (1 if first.sla else 0)
     assert decide(after, comments=comments, entitlement=ent, now=now).update.is_empty()
+
+
+def test_override_for_a_severity_the_policy_lacks_is_ignored() -> None:
+    """An enhanced SLA for a severity without a target changes nothing and breaks nothing."""
+    from sidecar.sla import Policy
+
+    only_sev3 = Policy("p", {3: DEFAULT_POLICY.targets[3]})
+    enhanced = dataclasses.replace(
+        ENTITLED, sla_overrides={5: timedelta(hours=4), 3: timedelta(hours=2)}
+    )
+    decided = plan(
+        ticket(),
+        organization=ORG,
+        comments=[DESCRIPTION],
+        entitlement=enhanced,
+        policy=only_sev3,
+        fields=FIELDS,
+        now=CREATED,
+        self_user_id=BOT,
+    )
+    assert decided.update.custom_fields[DUE] == "2026-11-27T17:00:00Z"
+
+
+def test_closed_tickets_are_never_written() -> None:
+    """Zendesk refuses updates to closed tickets, so a closed ticket gets no write, only a resolve."""
+    closed = ticket(
+        severity="sev_1", status="closed", tags=frozenset({"oncall_paged", "vip"})
+    )
+    decided = decide(closed, entitlement=NOT_ENTITLED)
+    assert decided.update.is_empty() and decided.wake_at == ()
+    assert decided.resolve_page
+
+
+def test_csm_follower_only_rides_along_with_another_change() -> None:
+    """If the ticket needs no other change, the CSM is not asked for again (no write loop if Zendesk ignored it)."""
+    with_csm = dataclasses.replace(ENTITLED, csm_user_id=CSM)
+    first = decide(ticket(severity="sev_1"), entitlement=with_csm)
+    assert first.update.add_follower_ids == {CSM}
+    applied = dataclasses.replace(
+        apply(ticket(severity="sev_1"), first.update), follower_ids=()
+    )
+    assert decide(applied, entitlement=with_csm).update.is_empty()

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
-from sidecar.errors import Conflict, Transient
+from sidecar.errors import Conflict, Rejected, Transient
 from sidecar.sla import DEFAULT_POLICY
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
@@ -71,6 +72,7 @@ class FakeScheduler:
 
     def __init__(self) -> None:
         self.claims: set[str] = set()
+        self.ttls: dict[str, float] = {}
         self.reconciles: list[tuple[int, datetime | None]] = []
         self.escalations: list[int] = []
         self.fail_enqueue = False
@@ -91,10 +93,11 @@ class FakeScheduler:
             raise Transient("queue down", service="queue")
         self.escalations.append(ticket_id)
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str, *, ttl_seconds: float = 7 * 86400) -> bool:
         if key in self.claims:
             return False
         self.claims.add(key)
+        self.ttls[key] = ttl_seconds
         return True
 
     def release(self, key: str) -> None:
@@ -223,3 +226,67 @@ def test_dry_run_writes_nothing_and_queues_nothing() -> None:
         and scheduler.escalations == []
         and scheduler.reconciles == []
     )
+
+
+class FailingNotifier:
+    def __init__(self) -> None:
+        self.posts = 0
+
+    def post(self, url: str, text: str) -> None:
+        self.posts += 1
+        raise Rejected(
+            "slack 404 (no_service) at hooks.slack.com", service="slack", status=404
+        )
+
+
+class SlackEntitlements(FakeEntitlements):
+    def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]:
+        return ORG, dataclasses.replace(
+            ENTITLED, slack_webhook_url=Secret("https://hooks.slack.com/services/x")
+        )
+
+
+def test_a_refused_slack_notice_does_not_undo_the_page() -> None:
+    """When Slack refuses the notice, the page is still recorded on the ticket and nothing is raised."""
+    zendesk, pager, notifier = (
+        FakeZendesk(ticket("sev_1")),
+        FakePager(),
+        FailingNotifier(),
+    )
+    rec = reconciler(zendesk, FakeScheduler(), pager, notifier=notifier)
+    rec.entitlements = SlackEntitlements()
+    rec.escalate(42)
+    assert len(pager.triggers) == 1 and notifier.posts == 1
+    assert "oncall_paged" in zendesk.ticket.tags
+
+
+def test_page_claim_expires_and_is_freed_when_no_page_is_needed() -> None:
+    """The page claim has a short lifetime, and escalate frees it when the ticket no longer needs a page."""
+    zendesk, scheduler, pager = (
+        FakeZendesk(ticket("sev_1")),
+        FakeScheduler(),
+        FakePager(),
+    )
+    rec = reconciler(zendesk, scheduler, pager)
+    rec.reconcile(42)
+    assert scheduler.escalations == [42]
+    assert scheduler.ttls["page:acme:42"] == 30 * 60
+    zendesk.ticket = dataclasses.replace(
+        zendesk.ticket, custom_fields={SEV: "sev_3", DUE: None}
+    )
+    rec.escalate(42)  # SEV 3 by the time the job runs: no page
+    assert pager.triggers == [] and "page:acme:42" not in scheduler.claims
+    zendesk.ticket = dataclasses.replace(
+        zendesk.ticket, custom_fields={SEV: "sev_1", DUE: None}
+    )
+    rec.reconcile(42)
+    assert scheduler.escalations == [42, 42]
+
+
+def test_resolve_on_a_closed_ticket_does_not_write() -> None:
+    """A closed ticket (Zendesk refuses updates) gets its page resolved without a ticket write."""
+    closed = ticket("sev_1", status="closed", tags=frozenset({"oncall_paged"}))
+    zendesk, pager = FakeZendesk(closed), FakePager()
+    reconciler(zendesk, FakeScheduler(), pager).escalate(42)
+    assert pager.resolves == ["zendesk-acme-ticket-42"]
+    assert zendesk.updates == []

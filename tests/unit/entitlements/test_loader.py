@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from sidecar.config import Secret
-from sidecar.entitlements import EntitlementsError, load_entitlements
+from sidecar.entitlements import (
+    EntitlementsError,
+    load_entitlements,
+    parse_entitlements,
+)
 
 KEY = "R0UT1NGKEY0000000000000000000042"
 GOOD = f"""
@@ -210,3 +214,18 @@ def test_embedded_file_ignores_other_tables(tmp_path: Path) -> None:
     assert [e.org_id for e in file.orgs] == [7]
     with pytest.raises(EntitlementsError, match="unknown top-level key 'sidecar'"):
         load_entitlements(path)
+
+
+def test_malformed_url_and_duplicate_ids_are_problems_not_crashes() -> None:
+    """A URL urllib cannot split, and two keys naming one org id, are listed problems."""
+    data = {
+        "orgs": {
+            "1": {"slack_webhook_url": "https://[hooks.slack.com/services/x"},
+            "01": {"plan": "ultra"},
+        }
+    }
+    with pytest.raises(EntitlementsError) as info:
+        parse_entitlements(data)
+    problems = " | ".join(info.value.problems)
+    assert "org 1: slack_webhook_url" in problems
+    assert "org 01: same organization id as org 1" in problems
