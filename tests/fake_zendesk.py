@@ -165,6 +165,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/v2/organization_fields\.json$"), "_get_org_fields"),
     ("GET", re.compile(r"^/api/v2/ticket_fields\.json$"), "_get_ticket_fields"),
     ("GET", re.compile(r"^/api/v2/incremental/tickets/cursor\.json$"), "_export"),
+    ("GET", re.compile(r"^/api/v2/search\.json$"), "_search"),
 ]
 
 
@@ -693,6 +694,38 @@ class FakeZendesk:
         if oid not in self._orgs:
             return self._not_found()
         return self._ok({"organization": copy.deepcopy(self._orgs[oid])})
+
+    def _search(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+        # Only the query the sidecar sends: an organization's unsolved tickets.
+        match = re.fullmatch(
+            r"type:ticket organization:(\d+) status<solved", query.get("query", "")
+        )
+        if match is None:
+            return Reply(400, {"error": "unsupported query in the fake"}, {}), None
+        org_id = int(match.group(1))
+        found = [
+            t
+            for tid, t in sorted(self._tickets.items())
+            if t.organization_id == org_id
+            and t.status in {"new", "open", "pending", "hold"}
+        ]
+        size = max(1, int(query.get("per_page", 100)))
+        page = max(1, int(query.get("page", 1)))
+        chunk = found[(page - 1) * size : page * size]
+        more = page * size < len(found)
+        next_page = (
+            f"{self.url}/api/v2/search.json?"
+            + urlencode({"query": query["query"], "per_page": size, "page": page + 1})
+            if more
+            else None
+        )
+        return self._ok(
+            {
+                "results": [{**t.to_json(), "result_type": "ticket"} for t in chunk],
+                "count": len(found),
+                "next_page": next_page,
+            }
+        )
 
     def _list_orgs(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
         # Cursor pagination; the cursor is the last id returned, opaque to clients.

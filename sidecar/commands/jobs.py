@@ -34,8 +34,9 @@ def failed() -> None:
         click.echo("no failed jobs")
         return
     for job in failed_jobs:
+        subject = "organization" if job.task == "refresh_org" else "ticket"
         click.echo(
-            f"{job.job_id}  {job.task} ticket {job.ticket_id}  attempts {job.attempts}  "
+            f"{job.job_id}  {job.task} {subject} {job.ticket_id}  attempts {job.attempts}  "
             f"first {job.first_failure_at}  last {job.last_failure_at}  {job.error}"
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from sidecar.config import Config
     from sidecar.tasks.queue import JobQueue
     from sidecar.tasks.worker import Handlers
+
+log = logging.getLogger("sidecar.handler")
 
 
 def load_configured_policy(config: Config) -> Policy:
@@ -124,8 +127,20 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             clock=lambda: datetime.now(UTC),
         )
 
+    def refresh_org(org_id: int) -> None:
+        # An entitlement change applies to the organization's open tickets now,
+        # not at their next event.
+        ticket_ids = factory.client().open_ticket_ids(org_id)
+        for ticket_id in ticket_ids:
+            queue.enqueue_reconcile(ticket_id)
+        log.info(
+            "organization changed: reconciling its open tickets",
+            extra={"org_id": org_id, "tickets": len(ticket_ids)},
+        )
+
     return {
         "reconcile": lambda ticket_id: factory.reconciler().reconcile(ticket_id),
         "escalate": lambda ticket_id: factory.reconciler().escalate(ticket_id),
+        "refresh_org": refresh_org,
         "sweep": run_sweep,
     }

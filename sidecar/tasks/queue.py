@@ -263,6 +263,11 @@ class JobQueue:
         self.huey.enqueue(self.tasks.escalate.s(ticket_id))
 
     @_unavailable("enqueue")
+    def enqueue_refresh_org(self, org_id: int) -> None:
+        """Enqueue refresh_org(org_id): reconcile the organization's open tickets."""
+        self.huey.enqueue(self.tasks.refresh_org.s(org_id))
+
+    @_unavailable("enqueue")
     def submit_reconcile(self, ticket_id: int, *, dedup_key: str | None) -> bool:
         """Claim ``dedup_key`` and enqueue reconcile(ticket_id) atomically.
 

@@ -41,10 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.worker")
 
 Handler = Callable[[int], None]
-Handlers = Mapping[
-    str, Handler
-]  # job name ("reconcile", "escalate", "sweep") -> handler
-JOBS = ("reconcile", "escalate")
+# job name ("reconcile", "escalate", "refresh_org", "sweep") -> handler of one id
+Handlers = Mapping[str, Handler]
+JOBS = ("reconcile", "escalate", "refresh_org")
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 900.0
 MAX_ATTEMPTS = 8
@@ -67,6 +66,7 @@ class Tasks:
 
     reconcile: TaskWrapper
     escalate: TaskWrapper
+    refresh_org: TaskWrapper
     sweep: TaskWrapper
     prune_claims: TaskWrapper
     runner: Runner
@@ -251,6 +251,21 @@ def register_tasks(queue: JobQueue) -> Tasks:
             first_failure=first_failure,
         )
 
+    @huey.task(context=True, name="refresh_org")
+    def refresh_org(
+        org_id: int,
+        task: Task,
+        attempt: int = 1,
+        first_failure: str | None = None,
+    ) -> None:
+        runner.run(
+            "refresh_org",
+            org_id,
+            task=task,
+            attempt=attempt,
+            first_failure=first_failure,
+        )
+
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
         runner.sweep(datetime.now(UTC))
@@ -264,6 +279,7 @@ def register_tasks(queue: JobQueue) -> Tasks:
     return Tasks(
         reconcile=reconcile,
         escalate=escalate,
+        refresh_org=refresh_org,
         sweep=sweep,
         prune_claims=prune_claims,
         runner=runner,

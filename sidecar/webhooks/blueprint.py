@@ -107,10 +107,14 @@ def receive() -> Response:
         if event.kind == "ignored":
             return _answer("ignored", 200, event)
         if event.kind == "organization":
+            assert event.organization_id is not None
+            # Drop the cached organization everywhere first, then reconcile its
+            # open tickets, so an entitlement change applies to them at once.
             receiver.queue.set_flag(
                 f"org_changed:{event.organization_id}",
                 receiver.clock().isoformat(),
             )
+            receiver.queue.enqueue_refresh_org(event.organization_id)
             return _answer("org_invalidated", 202, event)
         assert event.ticket_id is not None  # parse_event guarantees it for "ticket"
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None

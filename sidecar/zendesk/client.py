@@ -412,6 +412,22 @@ class ZendeskClient:
             for f in page.get("ticket_fields") or ()
         ]
 
+    def open_ticket_ids(self, org_id: int) -> list[int]:
+        """Ids of the organization's unsolved tickets (Zendesk search: 1,000 at most)."""
+        path = "/api/v2/search.json"
+        query = f"type:ticket organization:{int(org_id)} status<solved"
+        pages = list(self._pages(path, params={"query": query}))
+
+        def build(pages: list[Mapping[str, Any]]) -> list[int]:
+            return [
+                int(result["id"])
+                for page in pages
+                for result in page.get("results") or ()
+                if result.get("result_type", "ticket") == "ticket"
+            ]
+
+        return self._parse(path, build, pages)
+
     def export_changed_tickets(
         self, *, cursor: str | None = None, start_time: int | None = None
     ) -> ExportPage:

@@ -407,3 +407,26 @@ def test_zenpy_object_api_follows_the_override(fake, client):
 
     assert ticket.subject == "via zenpy"  # a zenpy Ticket, not a raw Response
     assert fake.calls()[0].path == f"/api/v2/tickets/{tid}.json"
+
+
+def test_open_ticket_ids_of_an_organization_over_pages() -> None:
+    """The client finds an organization's unsolved tickets through search, across pages."""
+    with FakeZendesk() as fake:
+        org = fake.add_org(name="Acme")
+        other = fake.add_org(name="Other")
+        open_ids = [
+            fake.add_ticket(organization_id=org, status=s)
+            for s in ("new", "open", "pending", "hold")
+        ]
+        fake.add_ticket(organization_id=org, status="solved")
+        fake.add_ticket(organization_id=other, status="open")
+        extra = [fake.add_ticket(organization_id=org) for _ in range(150)]
+        with ZendeskClient.from_config(fake.config()) as client:
+            found = client.open_ticket_ids(org)
+        assert sorted(found) == sorted(open_ids + extra)
+        searches = fake.calls(path_contains="/search.json")
+        assert len(searches) == 2
+        assert (
+            searches[0].query["query"]
+            == f"type:ticket organization:{org} status<solved"
+        )

@@ -65,7 +65,7 @@ def test_ignored_event_is_not_queued(client: FlaskClient, queue: JobQueue) -> No
 
 
 def test_org_event_sets_invalidation_flag(client: FlaskClient, queue: JobQueue) -> None:
-    """An organization event records when the org changed and enqueues nothing."""
+    """An organization event records when the org changed and enqueues a refresh of its open tickets."""
     body, _ = sample("organization_custom_field_changed")
     response = post(client, body)
     assert response.status_code == 202
@@ -74,7 +74,8 @@ def test_org_event_sets_invalidation_flag(client: FlaskClient, queue: JobQueue) 
     assert abs(datetime.fromisoformat(changed) - datetime.now(UTC)) < timedelta(
         minutes=1
     )
-    assert queued_ticket_ids(queue) == []
+    (task,) = queue.huey.pending()
+    assert (task.name, task.args) == ("refresh_org", (9012,))
 
 
 @pytest.mark.parametrize(
