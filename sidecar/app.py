@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from sidecar.config import Config
 from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.ingress import BodyDeadline, Watchdog
 from sidecar.metrics import REQUESTS, queue_registry, render
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
@@ -18,6 +19,8 @@ from sidecar.webhooks import blueprint
 from sidecar.webhooks.events import INVOCATION_HEADER
 
 log = logging.getLogger("sidecar.app")
+# A webhook body arrives with its headers; one still arriving after this is slow.
+SLOW_UPLOAD_GRACE_SECONDS = 0.5
 
 
 def _utcnow() -> datetime:
@@ -58,6 +61,22 @@ def create_app(
         clock=clock or _utcnow,
     )
     app.register_blueprint(blueprint.bp)
+    if config.slack_enabled:
+        # The Slack app (POST /slack/events, /slack/interactions), only when set up.
+        from sidecar.slack import web as slack_web
+
+        slack_web.init_app(app, config, queue=queue)
+    # Read bodies under a deadline before Flask does: a slow upload is cut (408,
+    # or 503 when too many are slow at once) instead of holding a thread.
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app,
+        watchdog=Watchdog(
+            grace=min(SLOW_UPLOAD_GRACE_SECONDS, config.body_read_seconds),
+            deadline=config.body_read_seconds,
+            slow_slots=config.slow_uploads,
+        ),
+        max_bytes=blueprint.MAX_BODY_BYTES,
+    )
     registry = queue_registry(queue)
 
     @app.get("/healthz")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import click
 
 from sidecar import __version__
-from sidecar.commands import jobs, orgs, run, sla, tickets
+from sidecar.commands import jobs, orgs, report, run, sla, tickets
+from sidecar.commands.context import SidecarGroup
 
 
-@click.group()
+@click.group(cls=SidecarGroup)
 @click.version_option(__version__, prog_name="sidecar")
 def main() -> None:
     """SLA and on-call escalation sidecar for Zendesk."""
 
 
 # Each command module owns one area and lists its commands in COMMANDS.
-for _module in (sla, run, tickets, jobs, orgs):
+for _module in (sla, run, tickets, jobs, orgs, report):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -71,8 +71,33 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected a boolean (1/0, true/false), got {value!r}")
 
 
+def _plans(value: str) -> str:
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    if not names or not all(
+        n.replace("_", "").replace("-", "").isalnum() for n in names
+    ):
+        raise ValueError("expected plan names (option tags), comma-separated")
+    return ",".join(dict.fromkeys(names))
+
+
 def _secret(value: str) -> Secret | None:
     return Secret(value) if value else None
+
+
+def _emoji_names(value: str) -> str:
+    names = [n.strip().strip(":").lower() for n in value.split(",") if n.strip()]
+    if not names or not all(
+        n.replace("_", "").replace("-", "").replace("+", "").isalnum() for n in names
+    ):
+        raise ValueError("expected emoji names without colons, comma-separated")
+    return ",".join(dict.fromkeys(names))
+
+
+def _severity_tags(value: str) -> str:
+    tags = [t.strip() for t in value.split(",")]
+    if len(tags) != 5 or not all(t and " " not in t for t in tags):
+        raise ValueError("expected five option tags (SEV 1 to SEV 5), comma-separated")
+    return ",".join(tags)
 
 
 def _setting(env: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
@@ -101,6 +126,20 @@ class Config:
         300,
         "How far (seconds, either way) a signature timestamp may be from now.",
     )
+    body_read_seconds: float = _setting(
+        "SIDECAR_BODY_READ_SECONDS",
+        _float,
+        5.0,
+        "Longest a webhook body may take to arrive; a slower upload gets 408 "
+        "(Zendesk gives up after 10 s).",
+    )
+    slow_uploads: int = _setting(
+        "SIDECAR_SLOW_UPLOADS",
+        _int,
+        4,
+        "Uploads per web process that may still be arriving after 0.5 s; "
+        "beyond that a slow upload gets 503 + Retry-After at once.",
+    )
     queue_url: str = _setting(
         "SIDECAR_QUEUE_URL",
         str,
@@ -121,6 +160,14 @@ class Config:
         _float,
         5.0,
         "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
+    )
+    worker_metrics_listen: str | None = _setting(
+        "SIDECAR_WORKER_METRICS_LISTEN",
+        _text,
+        None,
+        "`[HOST:]PORT` where `sidecar worker` serves its own /metrics (jobs, Zendesk "
+        "calls; HOST defaults to 0.0.0.0), for a worker in its own container; unset: "
+        "none. `sidecar serve` folds the worker's metrics into the web's /metrics.",
     )
 
     # --- SLA policy -------------------------------------------------------
@@ -195,6 +242,27 @@ class Config:
         "UTC",
         "IANA zone whose local date goes in the date field.",
     )
+    first_response_at_field_id: int | None = _setting(
+        "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the first public agent reply came "
+        "(ISO 8601 UTC), written with `sla_met`/`sla_breached`.",
+    )
+    first_response_date_field_id: int | None = _setting(
+        "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional date ticket field id: the first reply's date (in "
+        "SIDECAR_DUE_DATE_TIMEZONE), for Explore filters.",
+    )
+    breach_minutes_field_id: int | None = _setting(
+        "SIDECAR_BREACH_MINUTES_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional numeric ticket field id: by how many covered minutes a breached "
+        "first response was late (rounded up).",
+    )
     dry_run: bool = _setting(
         "SIDECAR_DRY_RUN",
         _bool,
@@ -212,6 +280,12 @@ class Config:
         str,
         "enterprise_support",
         "Organization field key of the Enterprise Support checkbox.",
+    )
+    org_plans: str = _setting(
+        "SIDECAR_ORG_PLANS",
+        _plans,
+        "ultra,enterprise",
+        "Plans (support_plan option tags, comma-separated) that may hold Enterprise Support.",
     )
     org_cache_seconds: int = _setting(
         "SIDECAR_ORG_CACHE_SECONDS",
@@ -240,7 +314,48 @@ class Config:
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
     )
 
+    # --- Slack app (on when both the signing secret and the bot token are set) --
+    slack_signing_secret: Secret | None = _setting(
+        "SIDECAR_SLACK_SIGNING_SECRET",
+        _secret,
+        None,
+        "Slack app signing secret (Basic Information > App Credentials).",
+    )
+    slack_bot_token: Secret | None = _setting(
+        "SIDECAR_SLACK_BOT_TOKEN",
+        _secret,
+        None,
+        "Slack bot token (xoxb-…, OAuth & Permissions).",
+    )
+    slack_api_url: str = _setting(
+        "SIDECAR_SLACK_API_URL",
+        str,
+        "https://slack.com/api/",
+        "Slack Web API base URL (test doubles, egress proxies).",
+    )
+    slack_emoji: str = _setting(
+        "SIDECAR_SLACK_EMOJI",
+        _emoji_names,
+        "ticket,admission_tickets",
+        "Reactions that open a ticket (emoji names without colons, comma-separated).",
+    )
+    slack_severity_tags: str = _setting(
+        "SIDECAR_SLACK_SEVERITY_TAGS",
+        _severity_tags,
+        "sev_1,sev_2,sev_3,sev_4,sev_5",
+        "Issue Severity option tags for SEV 1 to SEV 5, comma-separated.",
+    )
+
     def __post_init__(self) -> None:
+        if not 0.5 <= self.body_read_seconds <= 9:
+            raise ConfigError(
+                "SIDECAR_BODY_READ_SECONDS must be between 0.5 and 9 (Zendesk "
+                f"gives up after 10 s), got {self.body_read_seconds}"
+            )
+        if self.slow_uploads < 0:
+            raise ConfigError(
+                f"SIDECAR_SLOW_UPLOADS must be 0 or more, got {self.slow_uploads}"
+            )
         if not 0 <= self.at_risk_fraction <= 1:
             raise ConfigError(
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
@@ -253,6 +368,16 @@ class Config:
                 f"SIDECAR_DUE_DATE_TIMEZONE={self.due_date_timezone!r} is not an IANA "
                 "time zone (e.g. UTC, Europe/London)"
             ) from None
+
+    @property
+    def eligible_plans(self) -> tuple[str, ...]:
+        """The plans that may hold Enterprise Support (SIDECAR_ORG_PLANS)."""
+        return tuple(self.org_plans.split(","))
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when the Slack app is configured (signing secret and bot token)."""
+        return bool(self.slack_signing_secret and self.slack_bot_token)
 
     @property
     def zendesk_connected(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 
 class SidecarError(Exception):
     """Base of every error the sidecar raises on purpose."""
@@ -37,16 +39,29 @@ class QueueUnavailable(SidecarError):
 # --- upstream services (Zendesk, PagerDuty, Slack) --------------------------
 
 
+class Disposition(enum.Enum):
+    """What the worker does with a job whose upstream call raised this error."""
+
+    RETRY = "retry"  # transient: try again after retry_after or a backoff
+    DROP = "drop"  # nothing left to do (the ticket is gone or closed): log, end
+    DEAD_LETTER = "dead_letter"  # retrying cannot help: an operator must look
+
+
 class UpstreamError(SidecarError):
     """A call to an upstream service failed.
 
     ``service`` names it ("zendesk", "pagerduty", "slack"), ``status`` is the
     HTTP status when there was a response, ``retry_after`` the seconds the
-    upstream asked us to wait (429/503), when it said.
+    upstream asked us to wait (429/503), when it said. ``disposition`` is the
+    one thing the worker reads: each adapter's ``decipher`` picks the class, so
+    the meaning of an answer is decided once, at the adapter.
     Messages never contain credentials.
     """
 
-    retryable = False
+    disposition = Disposition.DEAD_LETTER
+    # Set on errors that prove the credentials for ``service`` are refused: the
+    # worker raises the service's health flag, which /readyz reports.
+    credentials_refused = False
 
     def __init__(
         self,
@@ -61,11 +76,16 @@ class UpstreamError(SidecarError):
         self.status = status
         self.retry_after = retry_after
 
+    @property
+    def retryable(self) -> bool:
+        """True when the worker retries the job."""
+        return self.disposition is Disposition.RETRY
+
 
 class Transient(UpstreamError):
     """Worth retrying later: 5xx, timeouts, connection errors, 429."""
 
-    retryable = True
+    disposition = Disposition.RETRY
 
 
 class RateLimited(Transient):
@@ -80,9 +100,28 @@ class Rejected(UpstreamError):
     """The upstream refused the request; retrying the same request will not help."""
 
 
-class NotFound(Rejected):
-    """HTTP 404: the object is gone (deleted ticket, unknown org)."""
+class Gone(UpstreamError):
+    """The object is gone or frozen (deleted or closed ticket): nothing to do."""
+
+    disposition = Disposition.DROP
+
+
+class NotFound(Gone):
+    """HTTP 404 for an object that was there (deleted ticket, unknown org)."""
+
+
+class TicketClosed(Gone):
+    """HTTP 422 "closed prevents ticket update": Zendesk freezes closed tickets."""
 
 
 class AuthFailed(Rejected):
     """HTTP 401/403: credentials are wrong or lack permission."""
+
+    credentials_refused = True
+
+
+class BadResponse(Rejected):
+    """The upstream answered with data we cannot accept (a value of the wrong type).
+
+    Not retried: the same read returns the same data; an operator must look.
+    """

@@ -1,7 +1,10 @@
 """Gunicorn settings: ``gunicorn -c python:sidecar.gunicorn_conf sidecar.wsgi:app``.
 
 Environment: PORT (default 8000), WEB_CONCURRENCY (worker processes, default 2),
-PROMETHEUS_MULTIPROC_DIR (optional; /metrics sums all workers when set).
+WEB_THREADS (threads per worker, default 16).
+/metrics sums all workers: the master gives them a shared metrics directory
+(sidecar.metrics_dir) and removes it at exit; PROMETHEUS_MULTIPROC_DIR, when an
+operator sets it, names that directory instead.
 """
 
 from __future__ import annotations
@@ -10,14 +13,20 @@ import os
 import sys
 from pathlib import Path
 
+from sidecar import metrics_dir
 from sidecar.config import Config
 from sidecar.errors import ConfigError
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
-# Zendesk gives up after 12 s (some say 10 s); a request here takes milliseconds,
-# so anything near this is stuck, and the worker is better restarted.
+# Threads, not one request per process: a slow upload holds one thread, not a
+# whole worker, and sidecar.ingress cuts it after SIDECAR_BODY_READ_SECONDS
+# (gunicorn has no request read timeout of its own). docs/decisions.md,
+# "Ingress and parsing hardening".
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "16"))
+# With threads this is the worker's heartbeat (its main loop), not a request
+# deadline: a worker silent this long is stuck and better restarted.
 timeout = 8
 graceful_timeout = 20
 keepalive = 5
@@ -50,6 +59,9 @@ logconfig_dict = {
     },
 }
 
+# The metrics directory this master created, removed again by on_exit.
+_metrics_dir: Path | None = None
+
 
 def on_starting(server: object) -> None:
     """Refuse to start without a webhook secret, before forking any worker."""
@@ -62,17 +74,20 @@ def on_starting(server: object) -> None:
             "sidecar: SIDECAR_WEBHOOK_SECRET is not set. Set it to the Zendesk "
             "webhook's signing secret (or use `sidecar serve` for a local quickstart)."
         )
-    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if multiproc:
-        # Stale files from a previous run would add old counts to the new ones.
-        Path(multiproc).mkdir(parents=True, exist_ok=True)
-        for stale in Path(multiproc).glob("*.db"):
-            stale.unlink()
+    # Before any worker is forked (they inherit the variable), and before
+    # anything here imports prometheus_client, which reads it once.
+    global _metrics_dir
+    _metrics_dir = metrics_dir.ensure(os.environ)
 
 
 def child_exit(server: object, worker: object) -> None:
     """Tell prometheus_client a worker is gone (multiprocess mode)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metrics_dir.enabled(os.environ):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    """Remove the metrics directory the master created (not an operator's)."""
+    metrics_dir.remove(_metrics_dir)

@@ -1,15 +1,18 @@
 """Prometheus metrics of the web process, and the queue gauges read at scrape time.
 
-Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty
-directory (``sidecar serve`` does): counters and histograms are then summed over
-all workers. The queue gauges come from the shared queue, so any worker reports
-the same values.
+Under gunicorn the counters and histograms are summed over all workers: the
+gunicorn master (``sidecar.gunicorn_conf``) and ``sidecar serve`` give their
+processes a shared ``PROMETHEUS_MULTIPROC_DIR`` (``sidecar.metrics_dir``), and
+``sidecar serve`` puts the queue worker's metrics there too. A worker in its own
+container serves its own /metrics instead (SIDECAR_WORKER_METRICS_LISTEN). The
+queue gauges come from the shared queue, so any web worker reports the same
+values, and the worker never reports them (no double counting).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -19,12 +22,14 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from sidecar.errors import QueueUnavailable
+from sidecar import metrics_dir
+from sidecar.errors import ConfigError, QueueUnavailable
 
 if TYPE_CHECKING:
     from sidecar.tasks.queue import JobQueue
@@ -53,6 +58,34 @@ ENQUEUE_SECONDS = Histogram(
     "Time to durably enqueue a reconcile job (dedup claim included).",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+# First-response outcomes as the reconciler records them on tickets (issue 13):
+# what the worker did, not a copy of ticket state. A ticket counts when a write
+# of ours adds its sla_met or sla_breached tag (a breach at the due time counts
+# then, not again when the late reply is recorded).
+SLA_OUTCOME_TAGS = {"sla_met": "met", "sla_breached": "breached"}
+SLA_OUTCOMES = Counter(
+    "sidecar_sla_outcomes",
+    "First-response outcomes recorded on tickets (sla_met/sla_breached written), by severity.",
+    ["outcome", "severity"],
+)
+for _outcome in SLA_OUTCOME_TAGS.values():
+    for _severity in range(1, 6):
+        SLA_OUTCOMES.labels(_outcome, str(_severity))
+
+
+def count_sla_outcomes(tags_added: Iterable[str], severity: int | None) -> None:
+    """Count the outcomes a successful ticket write just recorded."""
+    if severity is None:
+        return
+    for tag in tags_added:
+        outcome = SLA_OUTCOME_TAGS.get(tag)
+        if outcome is not None:
+            SLA_OUTCOMES.labels(outcome, str(severity)).inc()
+
+# Services whose refusal of our credentials is kept as a flag in the queue store
+# (``<service>_auth_failed``, set by the worker, cleared by a job that gets through).
+AUTH_SERVICES = ("zendesk", "pagerduty")
 
 
 class QueueCollector(Collector):
@@ -91,11 +124,23 @@ class QueueCollector(Collector):
             "Jobs ever dead-lettered.",
             value=values[3],
         )
+        auth = GaugeMetricFamily(
+            "sidecar_upstream_auth_failed",
+            "1 while a service refuses our credentials (401/403), until a job gets through.",
+            labels=["service"],
+        )
+        for service in AUTH_SERVICES:
+            try:
+                failed = self._queue.get_flag(f"{service}_auth_failed") is not None
+            except QueueUnavailable:
+                return
+            auth.add_metric([service], 1 if failed else 0)
+        yield auth
 
 
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:
     """Return the exposition text of this process (or all workers) plus the queue."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metrics_dir.enabled(os.environ):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
     else:
@@ -110,3 +155,26 @@ def queue_registry(queue: JobQueue) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector(queue))
     return registry
+
+
+def serve_worker_metrics(listen: str) -> None:
+    """Serve this process's metrics on ``[HOST:]PORT`` (a thread; the worker's /metrics).
+
+    Only this process's own values: the queue gauges come from the web's /metrics.
+    """
+    host, _, port_text = listen.rpartition(":")
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError(port_text)
+    except ValueError:
+        raise ConfigError(
+            f"SIDECAR_WORKER_METRICS_LISTEN={listen!r}: expected [HOST:]PORT, e.g. 9100"
+        ) from None
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        start_http_server(port, addr=host, registry=REGISTRY)
+    except OSError as exc:
+        raise ConfigError(
+            f"SIDECAR_WORKER_METRICS_LISTEN={listen}: cannot listen ({exc.strerror})"
+        ) from None

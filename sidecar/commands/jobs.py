@@ -1,43 +1,88 @@
-"""`sidecar jobs failed` and `sidecar jobs retry`: the dead-letter queue."""
+"""`sidecar jobs pending|scheduled|failed|retry`: what waits in the queue, and dead letters.
+
+Every command first names the queue it opened, and none creates one: run from
+a directory without the service's SQLite queue, it says so instead of
+reporting on a new, empty file.
+"""
 
 from __future__ import annotations
 
-import os
+from collections import Counter
 
 import click
 
-from sidecar.config import Config
-from sidecar.errors import SidecarError
-from sidecar.tasks.queue import JobQueue
+from sidecar.commands.context import SidecarGroup, cli_context
+from sidecar.sla import format_utc
+from sidecar.tasks.queue import JobQueue, QueuedJob
+
+DEFAULT_LIMIT = 50
 
 
-def _queue() -> JobQueue:
-    try:
-        return JobQueue.from_url(Config.from_env(os.environ).queue_url)
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+def open_queue() -> JobQueue:
+    """Open the service's queue (never a new one) and say which it is."""
+    queue = cli_context().queue()
+    click.echo(f"queue: {queue.description}")
+    return queue
 
 
-@click.group()
+@click.group(cls=SidecarGroup)
 def jobs() -> None:
-    """Inspect and retry jobs (reconcile, escalate) that exhausted their retries."""
+    """Inspect the queue: pending and scheduled jobs, failed jobs and their retry."""
+
+
+def _subject(task: str) -> str:
+    return "organization" if task == "refresh_org" else "ticket"
+
+
+def _show(found: list[QueuedJob], total: int, *, what: str, limit: int) -> None:
+    if not found:
+        click.echo(f"no {what} jobs")
+        return
+    by_task = Counter(job.task for job in found)
+    for job in found:
+        when = f"  at {format_utc(job.eta)}" if job.eta is not None else ""
+        subject = (
+            f" {_subject(job.task)} {job.subject_id}"
+            if job.subject_id is not None
+            else ""
+        )
+        attempt = f"  attempt {job.attempt}" if job.attempt > 1 else ""
+        priority = f"  priority {job.priority}" if job.priority else ""
+        click.echo(f"{job.job_id}  {job.task}{subject}{when}{attempt}{priority}")
+    shown = ", ".join(f"{n} {task}" for task, n in sorted(by_task.items()))
+    more = f" (first {limit} shown; --limit to see more)" if total > len(found) else ""
+    click.echo(f"{total} {what} job(s){more}: {shown}")
+
+
+@jobs.command()
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="Jobs to list.")
+def pending(limit: int) -> None:
+    """List jobs ready to run, in the order workers take them."""
+    queue = open_queue()
+    _show(queue.pending_jobs(limit), queue.depth(), what="pending", limit=limit)
+
+
+@jobs.command()
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="Jobs to list.")
+def scheduled(limit: int) -> None:
+    """List jobs waiting for their time (SLA timers, retry delays), soonest first."""
+    queue = open_queue()
+    found = queue.scheduled_jobs()
+    _show(found[:limit], len(found), what="scheduled", limit=limit)
 
 
 @jobs.command()
 def failed() -> None:
     """List dead-lettered jobs (id, ticket, attempts, first/last failure, error)."""
-    try:
-        failed_jobs = _queue().failed_jobs()
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+    failed_jobs = open_queue().failed_jobs()
     if not failed_jobs:
         click.echo("no failed jobs")
         return
     for job in failed_jobs:
-        subject = "organization" if job.task == "refresh_org" else "ticket"
         click.echo(
-            f"{job.job_id}  {job.task} {subject} {job.ticket_id}  attempts {job.attempts}  "
-            f"first {job.first_failure_at}  last {job.last_failure_at}  {job.error}"
+            f"{job.job_id}  {job.task} {_subject(job.task)} {job.ticket_id}  "
+            f"attempts {job.attempts}  first {job.first_failure_at}  "
+            f"last {job.last_failure_at}  {job.error}"
         )
 
 
@@ -48,16 +93,13 @@ def retry(job_id: str | None, retry_all: bool) -> None:
     """Re-enqueue one dead-lettered job by ID, or all of them with --all."""
     if bool(job_id) == retry_all:
         raise click.UsageError("give a job ID or --all (not both)")
-    try:
-        queue = _queue()
-        if retry_all:
-            click.echo(f"re-enqueued {queue.retry_all_failed()} job(s)")
-        elif queue.retry_failed(job_id or ""):
-            click.echo(f"re-enqueued {job_id}")
-        else:
-            raise click.ClickException(f"no failed job {job_id}")
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+    queue = open_queue()
+    if retry_all:
+        click.echo(f"re-enqueued {queue.retry_all_failed()} job(s)")
+    elif queue.retry_failed(job_id or ""):
+        click.echo(f"re-enqueued {job_id}")
+    else:
+        raise click.ClickException(f"no failed job {job_id}")
 
 
 COMMANDS = [jobs]

@@ -7,48 +7,35 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from sidecar import logs
+from sidecar import logs, metrics_dir
+from sidecar.commands.context import cli_context
 from sidecar.config import Config
-from sidecar.errors import SidecarError
-from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.tasks.queue import sqlite_path
 from sidecar.tasks.worker import run_worker
 
 SECRET_SUFFIX = "-webhook-secret"
 STOP_TIMEOUT_SECONDS = 30.0
 
 
-def _config() -> Config:
-    try:
-        return Config.from_env(os.environ)
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _open_queue(config: Config) -> JobQueue:
-    try:
-        return JobQueue.from_url(config.queue_url)
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 @click.command()
 @click.option("--workers", default=4, show_default=True, help="Worker threads.")
 def worker(workers: int) -> None:
     """Run the queue worker (Huey consumer) that reconciles tickets."""
-    config = _config()
-    logs.configure(config.log_level)
-    try:
-        run_worker(config, _open_queue(config), workers=workers)
-    except SidecarError as exc:
-        # Setup errors (field ids, policy or entitlements file): say what to fix.
-        raise click.ClickException(str(exc)) from None
+    context = cli_context()
+    logs.configure(context.config.log_level)
+    if context.config.worker_metrics_listen:
+        # A worker in its own container: Prometheus scrapes it here (jobs, calls).
+        from sidecar.metrics import serve_worker_metrics
+
+        serve_worker_metrics(context.config.worker_metrics_listen)
+    # Setup errors (field ids, policy or entitlements file) say what to fix.
+    run_worker(context.config, context.queue(create=True), workers=workers)
 
 
 def secret_file(config: Config) -> Path:
@@ -85,10 +72,11 @@ def ensure_secret(path: Path) -> tuple[str, bool]:
 @click.option("--workers", default=4, show_default=True, help="Worker threads.")
 def serve(host: str, port: int | None, workers: int) -> None:
     """Run the webhook receiver (gunicorn) and the worker together."""
-    config = _config()
-    queue = _open_queue(config)  # validates the URL and creates the SQLite file
-    description = queue.description
-    queue.close()
+    context = cli_context()
+    config = context.config
+    # Validates the URL and creates the SQLite file (serve owns its queue).
+    description = context.queue(create=True).description
+    context.close()
     env = dict(os.environ)
     port = port or config.port
     env["PORT"] = str(port)
@@ -102,10 +90,10 @@ def serve(host: str, port: int | None, workers: int) -> None:
             "set SIDECAR_WEBHOOK_SECRET to your Zendesk webhook's signing secret "
             "to receive real deliveries"
         )
-    metrics_dir = None
-    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.TemporaryDirectory(prefix="sidecar-metrics-")
-        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
+    # One metrics directory for gunicorn's workers and the queue worker, so the
+    # web's /metrics shows both; the worker then needs no port of its own.
+    own_metrics_dir = metrics_dir.ensure(env)
+    env.pop("SIDECAR_WORKER_METRICS_LISTEN", None)
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
     base = f"http://{shown_host}:{port}"
     zendesk = (
@@ -134,8 +122,7 @@ def serve(host: str, port: int | None, workers: int) -> None:
     try:
         code = _supervise([web_cmd, worker_cmd], env=env)
     finally:
-        if metrics_dir is not None:
-            metrics_dir.cleanup()
+        metrics_dir.remove(own_metrics_dir)
     sys.exit(code)
 
 

@@ -6,12 +6,15 @@ Bad input exits 2 with a single ``Error: ...`` line on stderr, never a traceback
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from sidecar.errors import SidecarError
+from sidecar.commands.context import BadInputGroup, cli_context
+from sidecar.commands.orgs import parse_org_ref, read_org
+from sidecar.entitlements.check import Judge
+from sidecar.errors import ConfigError
 from sidecar.sla import (
     DEFAULT_POLICY,
     Policy,
@@ -21,6 +24,8 @@ from sidecar.sla import (
     load_policies,
     load_policy,
 )
+from sidecar.tasks.plan import effective_policy
+from sidecar.zendesk.models import Organization
 
 
 class _BadInput(click.ClickException):
@@ -56,10 +61,41 @@ def _policy(path: str | None, name: str | None) -> Policy:
         if name is not None:
             raise _BadInput("--policy-name needs --policy FILE")
         return DEFAULT_POLICY
-    try:
-        return load_policy(path, name)
-    except SidecarError as exc:
-        raise _BadInput(str(exc)) from None
+    return load_policy(path, name)
+
+
+def _org_policy(policy: Policy, ref: str) -> Policy:
+    """The policy with ORG's enhanced SLA applied; ConfigError when it has no SLA."""
+    context = cli_context()
+    config = context.config
+    org_id, external_id = parse_org_ref(ref)
+    store = context.entitlements
+    organization: Organization | None = None
+    if config.zendesk_connected:
+        client = context.zendesk()
+        if org_id is None and not ref.strip().startswith("ext:"):
+            # A plain word is a name first (exact, case-insensitive), then an external id.
+            organization = client.find_organization_by_name(ref.strip())
+        if organization is None:
+            organization = read_org(client, org_id=org_id, external_id=external_id)
+        entry = store.entry_for(organization)
+    else:
+        entry = store.file.lookup(org_id=org_id, external_id=external_id)
+        if entry is None:
+            raise ConfigError(
+                f"--org {ref}: not in the entitlements file, and Zendesk is not "
+                "connected to look it up"
+            )
+    judge = Judge(
+        today=datetime.now(UTC).date(),
+        plan_field=config.org_plan_field,
+        enterprise_field=config.org_enterprise_field,
+        eligible_plans=config.eligible_plans,
+    )
+    decided = judge(organization, entry)
+    if not decided.entitled:
+        raise ConfigError(f"--org {ref}: {decided.reason}: no SLA applies")
+    return effective_policy(policy, decided)
 
 
 _OPTIONS: Sequence[Any] = (
@@ -69,6 +105,11 @@ _OPTIONS: Sequence[Any] = (
     ),
     click.option("--policy", "policy_file", metavar="FILE", help="policy TOML file"),
     click.option("--policy-name", metavar="NAME", help="policy in FILE to use"),
+    click.option(
+        "--org",
+        metavar="ID|NAME",
+        help="apply this organization's enhanced SLA (id, ext:<external id> or name)",
+    ),
 )
 
 
@@ -78,38 +119,47 @@ def _with_options(func: Any) -> Any:
     return func
 
 
-@click.group()
+@click.group(cls=BadInputGroup)
 def sla() -> None:
     """Compute first-response due times."""
+
+
+def _chosen_policy(
+    policy_file: str | None, policy_name: str | None, org: str | None
+) -> Policy:
+    policy = _policy(policy_file, policy_name)
+    return _org_policy(policy, org) if org else policy
 
 
 @sla.command(cls=_OneLineCommand)
 @_with_options
 def due(
-    severity: str, created: str, policy_file: str | None, policy_name: str | None
+    severity: str,
+    created: str,
+    policy_file: str | None,
+    policy_name: str | None,
+    org: str | None,
 ) -> None:
     """Print the first-response due time (ISO 8601 UTC)."""
-    policy = _policy(policy_file, policy_name)
-    try:
-        click.echo(format_utc(first_response_due(_created(created), severity, policy)))
-    except (SidecarError, ValueError, OverflowError) as exc:
-        raise _BadInput(str(exc)) from None
+    policy = _chosen_policy(policy_file, policy_name, org)
+    click.echo(format_utc(first_response_due(_created(created), severity, policy)))
 
 
 @sla.command("explain", cls=_OneLineCommand)
 @_with_options
 def explain_command(
-    severity: str, created: str, policy_file: str | None, policy_name: str | None
+    severity: str,
+    created: str,
+    policy_file: str | None,
+    policy_name: str | None,
+    org: str | None,
 ) -> None:
     """Print the covered segments the clock runs in, and the due time."""
-    policy = _policy(policy_file, policy_name)
-    try:
-        click.echo(str(explain(_created(created), severity, policy)))
-    except (SidecarError, ValueError, OverflowError) as exc:
-        raise _BadInput(str(exc)) from None
+    policy = _chosen_policy(policy_file, policy_name, org)
+    click.echo(str(explain(_created(created), severity, policy)))
 
 
-@click.group()
+@click.group(cls=BadInputGroup)
 def policy() -> None:
     """Inspect and validate SLA policy files."""
 
@@ -117,11 +167,8 @@ def policy() -> None:
 @policy.command(cls=_OneLineCommand)
 @click.argument("file")
 def check(file: str) -> None:
-    """Validate a policy file and summarise it."""
-    try:
-        policies = load_policies(file)
-    except SidecarError as exc:
-        raise _BadInput(str(exc)) from None
+    """Validate a policy file and summarise it (every problem at once)."""
+    policies = load_policies(file)
     noun = "policy" if len(policies) == 1 else "policies"
     click.echo(f"ok: {file}: {len(policies)} {noun} ({', '.join(policies)})")
     for found in policies.values():

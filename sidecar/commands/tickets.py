@@ -4,35 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import click
 
-from sidecar.config import Config
-from sidecar.errors import SidecarError
+from sidecar.commands.context import cli_context
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.plan import Plan
-from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.reconcile import Reconciler, describe_update
 
 
 def _reconciler(*, dry_run: bool) -> Reconciler:
-    try:
-        config = Config.from_env(os.environ)
-        if dry_run:
-            config = dataclasses.replace(config, dry_run=True)
-        if not config.zendesk_connected:
-            raise click.ClickException(
-                "not connected to Zendesk: set SIDECAR_ZENDESK_SUBDOMAIN and "
-                "SIDECAR_ZENDESK_EMAIL + SIDECAR_ZENDESK_API_TOKEN "
-                "(or SIDECAR_ZENDESK_OAUTH_TOKEN)"
-            )
-        queue = JobQueue.from_url(config.queue_url)
-        return ReconcilerFactory(config, queue=queue).reconciler()
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+    context = cli_context()
+    config = context.config
+    if dry_run:
+        config = dataclasses.replace(config, dry_run=True)
+    context.require_zendesk()
+    factory = ReconcilerFactory(config, queue=context.queue(create=True))
+    return factory.reconciler()
 
 
 @click.command()
@@ -42,11 +32,7 @@ def _reconciler(*, dry_run: bool) -> Reconciler:
 )
 def reconcile(ticket_id: int, dry_run: bool) -> None:
     """Reconcile one ticket now and print what was (or would be) written."""
-    reconciler = _reconciler(dry_run=dry_run)
-    try:
-        outcome = reconciler.reconcile(ticket_id)
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+    outcome = _reconciler(dry_run=dry_run).reconcile(ticket_id)
     diff = describe_update(outcome.plan.update)
     if not diff:
         click.echo(f"ticket {ticket_id}: nothing to write")
@@ -65,10 +51,7 @@ def reconcile(ticket_id: int, dry_run: bool) -> None:
 def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
     reconciler = _reconciler(dry_run=True)
-    try:
-        decided = reconciler.plan(ticket_id)
-    except SidecarError as exc:
-        raise click.ClickException(str(exc)) from None
+    decided = reconciler.plan(ticket_id)
     for line in explain_lines(decided, reconciler):
         click.echo(line)
 

@@ -9,7 +9,7 @@ entitled", with ``problem`` set for the caller to log.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -26,7 +26,10 @@ FILE = "file"
 BOTH = "file+zendesk"
 NONE = "none"
 
-_ALLOWED = " and ".join(ENTERPRISE_SUPPORT_PLANS)
+
+def describe_plans(plans: Sequence[str]) -> str:
+    """Name the eligible plans for messages: "ultra and enterprise"."""
+    return " and ".join(plans) if len(plans) < 3 else ", ".join(plans)
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,17 @@ def decide(
     today: date,
     plan_field: str,
     enterprise_field: str,
+    eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
 ) -> Entitlement:
-    """Return the organization's entitlement from its Zendesk fields and file entry."""
+    """Return the organization's entitlement from its Zendesk fields and file entry.
+
+    ``eligible_plans`` are the plans that may hold the add-on (SIDECAR_ORG_PLANS).
+    """
     if org is None and entry is None:
         return Entitlement(False, "not entitled: the ticket has no organization", NONE)
     org_id = org.id if org is not None else entry.org_id if entry is not None else None
     fields: Mapping[str, object] = org.fields if org is not None else {}
-    plan = _plan(fields, entry, plan_field)
+    plan = _plan(fields, entry, plan_field, (*PLANS, *eligible_plans))
     enterprise = _enterprise(fields, entry, enterprise_field)
     plan_name = plan.value if isinstance(plan.value, str) else None
 
@@ -65,6 +72,7 @@ def decide(
             org_id=org_id,
             plan_source=plan.source,
             enterprise_support_source=enterprise.source,
+            enterprise_support=enterprise.value is True,
             # Where the org's incidents go, even after the add-on lapsed: a page
             # opened while it was entitled must be resolved on the same service.
             routing_key=entry.pagerduty_routing_key if entry is not None else None,
@@ -77,11 +85,11 @@ def decide(
             return no(value.problem, ZENDESK, value.problem)
     if enterprise.value is not True:
         return no(f"Enterprise Support is off ({enterprise.where})", enterprise.source)
-    if plan_name not in ENTERPRISE_SUPPORT_PLANS:
+    if plan_name not in eligible_plans:
         shown = "no plan" if plan_name is None else f"plan {plan_name!r}"
         reason = (
             f"Enterprise Support is on ({enterprise.where}) but {shown} "
-            f"({plan.where}) may not hold it: only {_ALLOWED} may"
+            f"({plan.where}) may not hold it: only {describe_plans(eligible_plans)} may"
         )
         # Both values from Zendesk: an admin saved an impossible combination there.
         both_zendesk = plan.source == ZENDESK and enterprise.source == ZENDESK
@@ -114,6 +122,7 @@ def decide(
         org_id=org_id,
         plan_source=plan.source,
         enterprise_support_source=enterprise.source,
+        enterprise_support=True,
         sla_overrides=entry.sla_overrides if entry is not None else {},
         routing_key=entry.pagerduty_routing_key if entry is not None else None,
         slack_webhook_url=entry.slack_webhook_url if entry is not None else None,
@@ -122,7 +131,10 @@ def decide(
 
 
 def _plan(
-    fields: Mapping[str, object], entry: OrgEntitlement | None, field: str
+    fields: Mapping[str, object],
+    entry: OrgEntitlement | None,
+    field: str,
+    known: Sequence[str],
 ) -> _Value:
     if entry is not None and entry.plan is not None:
         return _Value(entry.plan, FILE, "the entitlements file")
@@ -130,11 +142,11 @@ def _plan(
     raw = fields.get(field)
     if raw is None or raw == "":
         return _Value(None, ZENDESK, where)
-    if isinstance(raw, str) and raw.strip().casefold() in PLANS:
+    if isinstance(raw, str) and raw.strip().casefold() in known:
         return _Value(raw.strip().casefold(), ZENDESK, where)
     problem = (
         f"Zendesk organization field {field!r} has an unknown plan {raw!r} "
-        f"(known: {', '.join(PLANS)})"
+        f"(known: {', '.join(dict.fromkeys(known))})"
     )
     return _Value(None, ZENDESK, where, problem)
 

@@ -8,18 +8,25 @@ The file is the contract record kept in version control::
     starts = 2026-01-01             # optional TOML date: first day of the add-on
     ends = 2026-12-31               # optional TOML date: last day of the add-on
     sla = { sev1 = "30m", sev3 = "4h" }
-    pagerduty_routing_key = "..."   # optional override (32 characters)
-    slack_webhook_url = "https://hooks.slack.com/services/..."
+    pagerduty_routing_key = "env:ACME_PD_ROUTING_KEY"   # optional override
+    slack_webhook_url = "env:ACME_SLACK_WEBHOOK_URL"
     csm_user_id = 123456
+    slack_channel = "C0123ABCDEF"   # the Slack app: the customer's shared channel
+    default_requester_email = "it-ops@acme.example"   # when Slack hides the email
 
 Every problem is collected, each naming the org and the field, and raised as
-one :class:`EntitlementsError`. Secrets are never echoed.
+one :class:`EntitlementsError`. Secrets are never echoed. The two secret
+fields hold ``env:VARIABLE`` references, resolved from the environment when
+the file is read; a literal secret in the file is refused (the file is kept
+in version control, secrets come from the environment only).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -47,18 +54,33 @@ ORG_FIELDS = (
     "pagerduty_routing_key",
     "slack_webhook_url",
     "csm_user_id",
+    "slack_channel",
+    "default_requester_email",
 )
+# Slack conversation ids: C… (channels; shared private ones may move from G… to
+# C…) or G… (older private channels). docs.slack.dev/apis/web-api/using-the-conversations-api
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SEVERITY_KEY = re.compile(r"^sev([1-9][0-9]*)$")
 _ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
 EXTERNAL_PREFIX = "ext:"
+ENV_PREFIX = "env:"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load_entitlements(path: str | Path, *, embedded: bool = False) -> EntitlementsFile:
+def load_entitlements(
+    path: str | Path,
+    *,
+    embedded: bool = False,
+    environ: Mapping[str, str] | None = None,
+    eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
+) -> EntitlementsFile:
     """Read the file at ``path`` and validate it, raising EntitlementsError.
 
     ``embedded`` means the file is the SIDECAR_CONFIG file: only its ``[orgs]``
     table is read and other tables belong to other settings. A standalone file
-    may hold only ``[orgs]``.
+    may hold only ``[orgs]``. ``environ`` resolves ``env:VARIABLE`` references
+    (default: the process environment, read now).
     """
     shown = str(path)
     try:
@@ -70,13 +92,28 @@ def load_entitlements(path: str | Path, *, embedded: bool = False) -> Entitlemen
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise EntitlementsError([f"not valid TOML: {exc}"], path=shown) from None
-    return parse_entitlements(data, path=shown, embedded=embedded)
+    return parse_entitlements(
+        data,
+        path=shown,
+        embedded=embedded,
+        environ=environ,
+        eligible_plans=eligible_plans,
+    )
 
 
 def parse_entitlements(
-    data: dict[str, Any], *, path: str | None = None, embedded: bool = False
+    data: dict[str, Any],
+    *,
+    path: str | None = None,
+    embedded: bool = False,
+    environ: Mapping[str, str] | None = None,
+    eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
 ) -> EntitlementsFile:
     """Validate parsed TOML into an EntitlementsFile, raising EntitlementsError."""
+    rules = _Rules(
+        environ=os.environ if environ is None else environ,
+        eligible=tuple(eligible_plans),
+    )
     problems: list[str] = []
     if not embedded:
         for key in sorted(set(data) - {"orgs"}):
@@ -86,6 +123,7 @@ def parse_entitlements(
         raise EntitlementsError(["[orgs] must be a table of organizations"], path=path)
     entries: list[OrgEntitlement] = []
     seen_external: dict[str, str] = {}
+    seen_channels: dict[str, str] = {}
     seen_ids: dict[int, str] = {}
     for key, table in orgs.items():
         org_id, _ = _parse_key(key, [])  # its problems are reported by _parse_org
@@ -96,7 +134,7 @@ def parse_entitlements(
             continue
         if org_id is not None:
             seen_ids[org_id] = key
-        entry = _parse_org(key, table, problems)
+        entry = _parse_org(key, table, problems, rules)
         if entry is None:
             continue
         if entry.external_id is not None:
@@ -108,13 +146,32 @@ def parse_entitlements(
                 )
                 continue
             seen_external[folded] = key
+        if entry.slack_channel is not None:
+            if entry.slack_channel in seen_channels:
+                problems.append(
+                    f"org {key}: slack_channel: {entry.slack_channel} is already "
+                    f"the channel of org {seen_channels[entry.slack_channel]}"
+                )
+                continue
+            seen_channels[entry.slack_channel] = key
         entries.append(entry)
     if problems:
         raise EntitlementsError(problems, path=path)
     return EntitlementsFile(path=path, orgs=tuple(entries))
 
 
-def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | None:
+class _Rules:
+    """What validation depends on besides the file: the environment, the plans."""
+
+    def __init__(self, *, environ: Mapping[str, str], eligible: tuple[str, ...]):
+        self.environ = environ
+        self.eligible = eligible
+        self.known = tuple(dict.fromkeys((*PLANS, *eligible)))
+
+
+def _parse_org(
+    key: str, table: Any, problems: list[str], rules: _Rules
+) -> OrgEntitlement | None:
     org = f"org {key}"
     org_id, external_id = _parse_key(key, problems)
     if not isinstance(table, dict):
@@ -128,8 +185,10 @@ def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | No
 
     plan = table.get("plan")
     if plan is not None:
-        if not isinstance(plan, str) or plan.strip().casefold() not in PLANS:
-            problems.append(f"{org}: plan: {plan!r} is not one of {', '.join(PLANS)}")
+        if not isinstance(plan, str) or plan.strip().casefold() not in rules.known:
+            problems.append(
+                f"{org}: plan: {plan!r} is not one of {', '.join(rules.known)}"
+            )
             plan = None
         else:
             plan = plan.strip().casefold()
@@ -138,10 +197,10 @@ def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | No
     if enterprise is not None and not isinstance(enterprise, bool):
         problems.append(f"{org}: enterprise_support: must be true or false")
         enterprise = None
-    if enterprise and plan is not None and plan not in ENTERPRISE_SUPPORT_PLANS:
+    if enterprise and plan is not None and plan not in rules.eligible:
         problems.append(
             f"{org}: enterprise_support: Enterprise Support is an add-on for "
-            f"{' and '.join(ENTERPRISE_SUPPORT_PLANS)} plans only, not {plan!r}"
+            f"{' and '.join(rules.eligible)} plans only, not {plan!r}"
         )
 
     starts = _date(table, "starts", org, problems)
@@ -150,13 +209,39 @@ def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | No
         problems.append(f"{org}: ends: {ends.isoformat()} is before starts {starts}")
 
     overrides = _sla(table.get("sla"), org, problems)
-    routing_key = _routing_key(table.get("pagerduty_routing_key"), org, problems)
-    slack = _slack_url(table.get("slack_webhook_url"), org, problems)
+    routing_key = _routing_key(
+        _secret_ref(table, "pagerduty_routing_key", org, problems, rules.environ),
+        org,
+        problems,
+    )
+    slack = _slack_url(
+        _secret_ref(table, "slack_webhook_url", org, problems, rules.environ),
+        org,
+        problems,
+    )
 
     csm = table.get("csm_user_id")
     if csm is not None and (type(csm) is not int or csm <= 0):
         problems.append(f"{org}: csm_user_id: must be a positive Zendesk user id")
         csm = None
+
+    channel = table.get("slack_channel")
+    if channel is not None and (
+        not isinstance(channel, str) or not _SLACK_CHANNEL.match(channel)
+    ):
+        problems.append(
+            f"{org}: slack_channel: {channel!r} is not a Slack channel id "
+            "(like C0123ABCDEF: channel details > About, at the bottom)"
+        )
+        channel = None
+    requester = table.get("default_requester_email")
+    if requester is not None and (
+        not isinstance(requester, str) or not _EMAIL.match(requester.strip())
+    ):
+        problems.append(
+            f"{org}: default_requester_email: {requester!r} is not an email address"
+        )
+        requester = None
 
     if len(problems) > count or (org_id is None and external_id is None):
         return None
@@ -172,6 +257,8 @@ def _parse_org(key: str, table: Any, problems: list[str]) -> OrgEntitlement | No
         pagerduty_routing_key=routing_key,
         slack_webhook_url=slack,
         csm_user_id=csm,
+        slack_channel=channel,
+        default_requester_email=requester.strip() if requester else None,
     )
 
 
@@ -220,6 +307,40 @@ def _sla(value: Any, org: str, problems: list[str]) -> dict[int, timedelta]:
         except ValueError as exc:
             problems.append(f"{org}: sla.{name}: {exc}")
     return overrides
+
+
+def _secret_ref(
+    table: dict[str, Any],
+    name: str,
+    org: str,
+    problems: list[str],
+    environ: Mapping[str, str],
+) -> str | None:
+    """Resolve ``name = "env:VARIABLE"`` from the environment; refuse literals."""
+    value = table.get(name)
+    if value is None:
+        return None
+    how = (
+        f"put the secret in an environment variable and write {name} = "
+        '"env:VARIABLE" here'
+    )
+    if not isinstance(value, str) or not value.startswith(ENV_PREFIX):
+        # Never echo the value: it is (or contains) the credential.
+        problems.append(
+            f"{org}: {name}: secrets do not belong in the entitlements file; {how}"
+        )
+        return None
+    variable = value[len(ENV_PREFIX) :].strip()
+    if not _ENV_NAME.match(variable):
+        problems.append(f"{org}: {name}: {value!r} is not a valid reference; {how}")
+        return None
+    resolved = environ.get(variable, "")
+    if not resolved:
+        problems.append(
+            f"{org}: {name}: environment variable {variable} is not set (or empty)"
+        )
+        return None
+    return resolved
 
 
 def _routing_key(value: Any, org: str, problems: list[str]) -> Secret | None:

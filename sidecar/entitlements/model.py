@@ -50,6 +50,10 @@ class OrgEntitlement:
     pagerduty_routing_key: Secret | None = None
     slack_webhook_url: Secret | None = None
     csm_user_id: int | None = None
+    # The Slack app (sidecar/slack): the customer's shared channel id, and who
+    # requests a ticket when Slack does not share the reacting person's email.
+    slack_channel: str | None = None
+    default_requester_email: str | None = None
 
     @property
     def label(self) -> str:
@@ -69,8 +73,13 @@ class EntitlementsFile:
     _by_external: Mapping[str, OrgEntitlement] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _by_channel: Mapping[str, OrgEntitlement] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
+        by_channel = {e.slack_channel: e for e in self.orgs if e.slack_channel}
+        object.__setattr__(self, "_by_channel", MappingProxyType(by_channel))
         by_id = {e.org_id: e for e in self.orgs if e.org_id is not None}
         by_ext = {
             e.external_id.casefold(): e for e in self.orgs if e.external_id is not None
@@ -88,6 +97,10 @@ class EntitlementsFile:
         if external_id:
             return self._by_external.get(external_id.casefold())
         return None
+
+    def for_channel(self, channel: str) -> OrgEntitlement | None:
+        """The organization whose shared Slack channel this is, if any."""
+        return self._by_channel.get(channel)
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,8 @@ class Entitlement:
     org_id: int | None = None
     plan_source: str | None = None
     enterprise_support_source: str | None = None
+    # The add-on's checkbox as decided (file over Zendesk), whatever the plan.
+    enterprise_support: bool = False
     sla_overrides: Mapping[int, timedelta] = field(default_factory=dict)
     routing_key: Secret | None = None
     slack_webhook_url: Secret | None = None

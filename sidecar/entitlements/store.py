@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
-from sidecar.config import Config
+from sidecar.config import Config, Secret
 from sidecar.entitlements.decide import decide
 from sidecar.entitlements.loader import load_entitlements
 from sidecar.entitlements.model import (
+    ENTERPRISE_SUPPORT_PLANS,
     Entitlement,
     EntitlementsError,
     EntitlementsFile,
@@ -37,22 +39,30 @@ class EntitlementsStore:
         embedded: bool = False,
         plan_field: str = "support_plan",
         enterprise_field: str = "enterprise_support",
+        eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.path = str(path) if path is not None else None
         self.embedded = embedded
         self.plan_field = plan_field
         self.enterprise_field = enterprise_field
+        self.eligible_plans = tuple(eligible_plans)
+        # Resolves the file's env:VARIABLE secrets (None: the process environment).
+        self._environ = environ
         self._file = EntitlementsFile()
         self._loaded = path is None  # no file configured: nothing to load
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Config) -> EntitlementsStore:
+    def from_config(
+        cls, config: Config, *, environ: Mapping[str, str] | None = None
+    ) -> EntitlementsStore:
         """Build the store and load the file, raising EntitlementsError if it is bad.
 
         SIDECAR_ENTITLEMENTS_FILE names a standalone file; without it, the
         ``[orgs]`` tables of the SIDECAR_CONFIG file are read, if it has any.
+        ``environ`` resolves the file's ``env:VARIABLE`` secrets.
         """
         path, embedded = entitlements_source(config)
         store = cls(
@@ -60,6 +70,8 @@ class EntitlementsStore:
             embedded=embedded,
             plan_field=config.org_plan_field,
             enterprise_field=config.org_enterprise_field,
+            eligible_plans=config.eligible_plans,
+            environ=environ,
         )
         if path is not None:
             store.load()
@@ -81,7 +93,12 @@ class EntitlementsStore:
             return self._file
         with self._lock:
             stamp = _stamp(self.path)
-            loaded = load_entitlements(self.path, embedded=self.embedded)
+            loaded = load_entitlements(
+                self.path,
+                embedded=self.embedded,
+                environ=self._environ,
+                eligible_plans=self.eligible_plans,
+            )
             self._file, self._loaded, self._stamp = loaded, True, stamp
         log.info(
             "entitlements loaded",
@@ -113,6 +130,14 @@ class EntitlementsStore:
             return []
         return self.reload()
 
+    def routing_keys(self) -> list[Secret]:
+        """Every organization's own PagerDuty routing key in the file in force."""
+        return [
+            entry.pagerduty_routing_key
+            for entry in self._file.orgs
+            if entry.pagerduty_routing_key is not None
+        ]
+
     def entry_for(self, org: Organization) -> OrgEntitlement | None:
         """Find the organization's entry: by id, then by external id."""
         return self._file.lookup(org_id=org.id, external_id=org.external_id)
@@ -126,6 +151,7 @@ class EntitlementsStore:
             today=today,
             plan_field=self.plan_field,
             enterprise_field=self.enterprise_field,
+            eligible_plans=self.eligible_plans,
         )
 
 

@@ -22,7 +22,7 @@ import httpx2
 import pagerduty
 
 from sidecar.config import Config, Secret
-from sidecar.errors import ConfigError, RateLimited, Rejected, Transient
+from sidecar.errors import AuthFailed, ConfigError, RateLimited, Rejected, Transient
 from sidecar.net import is_loopback, parse_retry_after
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -83,6 +83,12 @@ def dedup_key(account: str, ticket_id: int) -> str:
     return f"zendesk-{account[:room]}-{digest}-ticket-{ticket_id}"
 
 
+def key_fingerprint(routing_key: Secret | str) -> str:
+    """Eight hex characters that tell routing keys apart without revealing one."""
+    raw = routing_key.reveal() if isinstance(routing_key, Secret) else routing_key
+    return hashlib.sha256(raw.encode()).hexdigest()[:8]
+
+
 def summary(severity: int, org_name: str, subject: str) -> str:
     """Build ``[SEV 1] <org name>: <subject>`` within PagerDuty's 1024 characters."""
     # The summary is one line in every PagerDuty view and notification.
@@ -117,6 +123,11 @@ class PagerDutyPager:
     def from_config(cls, config: Config) -> PagerDutyPager:
         """Build the pager from the SIDECAR_PAGERDUTY_* settings."""
         return cls(url=config.pagerduty_url, routing_key=config.pagerduty_routing_key)
+
+    @property
+    def default_routing_key(self) -> Secret | None:
+        """SIDECAR_PAGERDUTY_ROUTING_KEY, used where an organization has none."""
+        return self._routing_key
 
     @property
     def host(self) -> str:
@@ -263,9 +274,30 @@ def _check_dedup_key(key: str) -> None:
 def _translate_response(
     action: str, response: httpx2.Response, routing_key: str
 ) -> Transient | Rejected:
-    status = response.status_code
-    host = response.request.url.host
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    return decipher(
+        action,
+        response.status_code,
+        response.headers,
+        _scrub(_describe_rejection(response), routing_key),
+        host=response.request.url.host,
+    )
+
+
+def decipher(
+    action: str,
+    status: int,
+    headers: Mapping[str, str],
+    detail: str,
+    *,
+    host: str,
+) -> Transient | Rejected:
+    """Return the error a PagerDuty Events API answer stands for (pure).
+
+    https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes:
+    400 is an invalid event (do not retry), 429 is throttling and 5xx a server
+    fault (retry). A 2xx lands here only without a dedup_key in the body.
+    """
+    retry_after = parse_retry_after(headers.get("retry-after"))
     if status == 429:
         return RateLimited(
             f"PagerDuty {action}: rate limited (HTTP 429) by {host}",
@@ -274,17 +306,14 @@ def _translate_response(
             retry_after=retry_after,
         )
     if status >= 500 or status == 408 or 200 <= status < 300:
-        # A 2xx lands here only without a dedup_key in the body: a server fault.
         return Transient(
             f"PagerDuty {action}: HTTP {status} from {host}",
             service=_SERVICE,
             status=status,
             retry_after=retry_after,
         )
-    detail = _scrub(_describe_rejection(response), routing_key)
-    # 401/403/404 stay plain Rejected: the worker treats AuthFailed as a Zendesk
-    # credential failure and drops NotFound silently, and a page must be loud.
-    return Rejected(
+    error = AuthFailed if status in (401, 403) else Rejected
+    return error(
         f"PagerDuty {action}: rejected (HTTP {status}) by {host}: {detail}",
         service=_SERVICE,
         status=status,

@@ -20,6 +20,10 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "at_risk", "breached", "met")
+# Tickets are created between these instants; beyond them a due time (or the
+# calendar arithmetic reaching it) would fall outside what datetime can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def first_response_due(
@@ -39,6 +43,11 @@ def first_response_due(
     if created_at.tzinfo is None or created_at.utcoffset() is None:
         raise SlaInputError(
             f"created_at must be timezone-aware, got naive {created_at.isoformat()}"
+        )
+    if not EARLIEST <= created_at < LATEST:
+        raise SlaInputError(
+            f"created_at {created_at.isoformat()} is out of range: a ticket's "
+            f"creation must lie from {EARLIEST.date()} to before {LATEST.date()}"
         )
     return target.schedule.add(created_at, target.duration)
 

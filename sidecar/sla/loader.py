@@ -81,55 +81,109 @@ def _read(file: str) -> dict[str, Any]:
 def parse_policies(
     data: dict[str, Any], *, file: str = "<policy>"
 ) -> dict[str, Policy]:
-    """Validate parsed TOML and build its policies, by name."""
+    """Validate parsed TOML and build its policies, by name.
+
+    Every problem of the file is collected: one is raised as itself, several
+    as one :class:`PolicyError` listing each (``problems`` holds them all).
+    """
+    found: list[PolicyError] = []
 
     def fail(key: str, problem: str) -> PolicyError:
         return PolicyError(problem, file=file, key=key)
 
-    _only(data, _TOP_KEYS, "", fail)
+    def collect(error: PolicyError) -> None:
+        found.append(error)
+
+    _only(data, _TOP_KEYS, "", fail, collect)
     default = data.get("default_policy")
     if default is not None and not isinstance(default, str):
-        raise fail("default_policy", f"must be a policy name, got {default!r}")
+        collect(fail("default_policy", f"must be a policy name, got {default!r}"))
+        default = None
     schedules = {"24/7": TWENTY_FOUR_SEVEN}
-    for name, table in _table(data, "schedules", fail).items():
+    broken: set[str] = set()  # schedules already reported; not "unknown" later
+    for name, table in _table(data, "schedules", fail, collect).items():
         key = f"schedules.{name}"
         if name in schedules:
-            raise fail(key, "'24/7' is built in and cannot be redefined")
-        schedules[name] = _schedule(name, table, key, fail)
-    policies_table = _table(data, "policies", fail)
-    if not policies_table:
-        raise fail("policies", "no policies defined")
-    policies = {
-        name: _policy(name, table, schedules, f"policies.{name}", fail)
-        for name, table in policies_table.items()
-    }
-    if default is not None and default not in policies:
-        raise fail(
-            "default_policy",
-            f"no policy named {default!r} (defined: {', '.join(policies)})",
+            collect(fail(key, "'24/7' is built in and cannot be redefined"))
+            continue
+        try:
+            schedules[name] = _schedule(name, table, key, fail, collect)
+        except PolicyError as exc:
+            collect(exc)
+            broken.add(name)
+    policies_table = _table(data, "policies", fail, collect)
+    if not policies_table and "policies" not in {e.key for e in found}:
+        collect(fail("policies", "no policies defined"))
+    policies: dict[str, Policy] = {}
+    for name, table in policies_table.items():
+        try:
+            built = _policy(
+                name, table, schedules, f"policies.{name}", fail, collect, broken
+            )
+        except PolicyError as exc:
+            collect(exc)
+            continue
+        if built is not None:
+            policies[name] = built
+    if default is not None and default not in policies_table:
+        collect(
+            fail(
+                "default_policy",
+                f"no policy named {default!r} (defined: {', '.join(policies_table)})",
+            )
         )
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise PolicyErrors(found, file=file)
     return policies
 
 
-def _only(table: dict[str, Any], allowed: tuple[str, ...], key: str, fail: Any) -> None:
+class PolicyErrors(PolicyError):
+    """Several problems in one policy file; ``problems`` lists each."""
+
+    def __init__(self, problems: list[PolicyError], *, file: str) -> None:
+        lines = "\n".join(
+            f"  - {e.key}: {e.problem}" if e.key else f"  - {e.problem}"
+            for e in problems
+        )
+        super().__init__(f"{len(problems)} problems:\n{lines}", file=file)
+        self.problems = problems
+
+
+def _only(
+    table: dict[str, Any],
+    allowed: tuple[str, ...],
+    key: str,
+    fail: Any,
+    collect: Any,
+) -> None:
     for name in table:
         if name not in allowed:
             where = f"{key}.{name}" if key else name
-            raise fail(where, f"unknown key (expected one of: {', '.join(allowed)})")
+            collect(fail(where, f"unknown key (expected one of: {', '.join(allowed)})"))
 
 
-def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+def _table(data: dict[str, Any], key: str, fail: Any, collect: Any) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise fail(key, f"must be a table, got {type(value).__name__}")
+        collect(fail(key, f"must be a table, got {type(value).__name__}"))
+        return {}
+    tables = {}
     for name, inner in value.items():
         if not isinstance(inner, dict):
-            raise fail(f"{key}.{name}", f"must be a table, got {type(inner).__name__}")
-    return value
+            collect(
+                fail(f"{key}.{name}", f"must be a table, got {type(inner).__name__}")
+            )
+        else:
+            tables[name] = inner
+    return tables
 
 
-def _schedule(name: str, table: dict[str, Any], key: str, fail: Any) -> Schedule:
-    _only(table, _SCHEDULE_KEYS, key, fail)
+def _schedule(
+    name: str, table: dict[str, Any], key: str, fail: Any, collect: Any
+) -> Schedule:
+    _only(table, _SCHEDULE_KEYS, key, fail, collect)
     timezone = table.get("timezone", "UTC")
     if not isinstance(timezone, str):
         raise fail(f"{key}.timezone", f"must be an IANA zone name, got {timezone!r}")
@@ -178,49 +232,80 @@ def _policy(
     schedules: dict[str, Schedule],
     key: str,
     fail: Any,
-) -> Policy:
-    _only(table, _POLICY_KEYS, key, fail)
+    collect: Any,
+    broken: set[str],
+) -> Policy | None:
+    _only(table, _POLICY_KEYS, key, fail, collect)
     day = table.get("day", "24h")
     if day not in DAY_MODES:
         raise fail(f"{key}.day", f'must be "24h" or "schedule", got {day!r}')
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise fail(f"{key}.description", f"must be text, got {description!r}")
+        collect(fail(f"{key}.description", f"must be text, got {description!r}"))
     targets = {}
+    failed = False
     for severity, sev_key in enumerate(_SEVERITY_KEYS, start=1):
         if sev_key not in table:
             continue
-        where = f"{key}.{sev_key}"
-        spec = table[sev_key]
-        if not isinstance(spec, dict):
-            raise fail(
-                where, 'must be a table like { target = "6h", schedule = "core" }'
-            )
-        _only(spec, _TARGET_KEYS, where, fail)
-        for required in _TARGET_KEYS:
-            if required not in spec:
-                raise fail(f"{where}.{required}", "missing")
-        schedule_name = spec["schedule"]
-        schedule = (
-            schedules.get(schedule_name) if isinstance(schedule_name, str) else None
-        )
-        if schedule is None:
-            raise fail(
-                f"{where}.schedule",
-                f"unknown schedule {schedule_name!r} (defined: {', '.join(schedules)})",
-            )
-        text = spec["target"]
-        one_day = timedelta(hours=24)
-        if day == "schedule" and isinstance(text, str) and "d" in text.lower():
-            one_day = _schedule_day(schedule, f"{where}.target", fail)
         try:
-            duration = parse_duration(text, day=one_day)
-        except ValueError as exc:
-            raise fail(f"{where}.target", str(exc)) from exc
-        targets[severity] = Target(duration, schedule, text.strip())
+            target = _target(
+                table[sev_key],
+                f"{key}.{sev_key}",
+                day,
+                schedules,
+                fail,
+                collect,
+                broken,
+            )
+        except PolicyError as exc:
+            collect(exc)
+            failed = True
+            continue
+        if target is None:
+            failed = True
+        else:
+            targets[severity] = target
+    if failed:
+        return None
     if not targets:
         raise fail(key, "defines no targets (sev1..sev5)")
     return Policy(name, targets, day=day, description=description)
+
+
+def _target(
+    spec: Any,
+    where: str,
+    day: str,
+    schedules: dict[str, Schedule],
+    fail: Any,
+    collect: Any,
+    broken: set[str],
+) -> Target | None:
+    """One ``sevN = { target, schedule }``; None when its schedule was reported."""
+    if not isinstance(spec, dict):
+        raise fail(where, 'must be a table like { target = "6h", schedule = "core" }')
+    _only(spec, _TARGET_KEYS, where, fail, collect)
+    for required in _TARGET_KEYS:
+        if required not in spec:
+            raise fail(f"{where}.{required}", "missing")
+    schedule_name = spec["schedule"]
+    if isinstance(schedule_name, str) and schedule_name in broken:
+        return None  # its own problem is reported already
+    schedule = schedules.get(schedule_name) if isinstance(schedule_name, str) else None
+    if schedule is None:
+        raise fail(
+            f"{where}.schedule",
+            f"unknown schedule {schedule_name!r} (defined: {', '.join(schedules)})",
+        )
+    text = spec["target"]
+    one_day = timedelta(hours=24)
+    if day == "schedule" and isinstance(text, str) and "d" in text.lower():
+        one_day = _schedule_day(schedule, f"{where}.target", fail)
+    try:
+        duration = parse_duration(text, day=one_day)
+    except ValueError as exc:
+        raise fail(f"{where}.target", str(exc)) from exc
+    return Target(duration, schedule, text.strip())
 
 
 def _schedule_day(schedule: Schedule, key: str, fail: Any) -> timedelta:

@@ -13,6 +13,8 @@ from sidecar.errors import ConfigError
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
+from sidecar.slack import bridge as slack_bridge
+from sidecar.slack import notify as slack_notify
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
@@ -80,6 +82,8 @@ class ReconcilerFactory:
         self.entitlements = TicketEntitlements(orgs=self.orgs, store=self.store)
         self.pager = PagerDutyPager.from_config(config)
         self.notifier = SlackNotifier()
+        # The Slack app's hook (None when it is off): the ticket's thread follows it.
+        self.slack = slack_notify.build(config, queue=queue, store=self.store)
 
     def _fetch_org(self, org_id: int) -> Organization:
         with self._cache_lock:  # one shared client, used under a lock
@@ -108,6 +112,7 @@ class ReconcilerFactory:
                 fields=self.fields,
                 pager=self.pager,
                 notifier=self.notifier,
+                slack=self.slack,
                 at_risk_fraction=self.config.at_risk_fraction,
                 dry_run=self.config.dry_run,
             )
@@ -118,6 +123,11 @@ class ReconcilerFactory:
 def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
     """Return the handlers for this worker process's reconcile, escalate and sweep jobs."""
     factory = ReconcilerFactory(config, queue=queue)
+    if config.slack_enabled:  # the Slack app's jobs run with the same parts
+        queue.slack.use(
+            lambda: slack_bridge.build(config, queue=queue, factory=factory),
+            base_delay=config.retry_base_seconds,
+        )
 
     def run_sweep(_: int) -> None:
         sweep(

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sidecar.config import Secret
 from sidecar.entitlements import Entitlement, EntitlementsStore
 from sidecar.errors import NotFound
 from sidecar.zendesk.models import Organization, Ticket
@@ -75,6 +76,10 @@ class TicketEntitlements:
         self._orgs = orgs
         self._store = store
         self._clock = clock
+
+    def routing_keys(self) -> list[Secret]:
+        """Every organization routing key the entitlements file configures."""
+        return self._store.routing_keys()
 
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]:
         """Return the ticket's organization and whether it holds Enterprise Support."""

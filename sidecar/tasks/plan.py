@@ -124,7 +124,7 @@ def plan(
     first_response_at = first_agent_response(
         comments, requester_id=ticket.requester_id, self_user_id=self_user_id
     )
-    effective = _effective_policy(policy, entitlement)
+    effective = effective_policy(policy, entitlement)
     state: SlaState | None = None
     settled_kept = False
     if entitlement.entitled and severity is not None:
@@ -177,12 +177,11 @@ def plan(
         # Zendesk refuses updates to closed tickets: their record stays as it is.
         custom_fields, additional, remove, followers = {}, set(), set(), frozenset()
 
-    update = TicketUpdate(
-        ticket_id=ticket.id,
-        updated_stamp=ticket.updated_stamp,
+    update = TicketUpdate.retag(
+        ticket,
+        add=additional,
+        remove=remove,
         custom_fields=custom_fields,
-        additional_tags=frozenset(additional),
-        remove_tags=frozenset(remove),
         add_follower_ids=followers,
     )
     return Plan(
@@ -205,7 +204,8 @@ def plan(
     )
 
 
-def _effective_policy(policy: Policy, entitlement: Entitlement) -> Policy:
+def effective_policy(policy: Policy, entitlement: Entitlement) -> Policy:
+    """Return the policy in effect for an organization: its enhanced SLAs applied."""
     # Enhanced SLAs replace targets the policy has; an override for a severity
     # the policy gives no SLA cannot create one (it is reported by `orgs check`).
     overrides = {

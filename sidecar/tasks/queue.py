@@ -11,9 +11,9 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -25,13 +25,19 @@ from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.slack import jobs as slack_jobs
 from sidecar.tasks import worker
+from sidecar.tasks.worker import escalation_lease
 
 QUEUE_NAME = "sidecar"
 # Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 _FLAG = "flag:"
+_ESCALATION = escalation_lease(0).removesuffix("0")
+# An escalate job may wait this long in the queue before its lease lapses (the
+# queue is durable: a waiting job is not lost, only a running one can be).
+QUEUED_LEASE_SECONDS = 600.0
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
 
@@ -50,6 +56,35 @@ class FailedJob:
     attempts: int
     first_failure_at: str
     last_failure_at: str
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job waiting in the queue (ready, or scheduled for ``eta``)."""
+
+    job_id: str
+    task: str  # "reconcile", "escalate", "refresh_org", "sweep"...
+    subject_id: int | None  # the ticket (or organization) id
+    attempt: int
+    priority: int
+    eta: datetime | None  # aware UTC; None for a ready job
+
+
+def _queued(task: Any) -> QueuedJob:
+    args = tuple(task.args or ())
+    kwargs = dict(task.kwargs or {})
+    subject = args[0] if args and isinstance(args[0], int) else None
+    eta = task.eta
+    if eta is not None and eta.tzinfo is None:
+        eta = eta.replace(tzinfo=UTC)  # Huey keeps naive UTC etas (utc=True)
+    return QueuedJob(
+        job_id=str(task.id),
+        task=str(task.name).rsplit(".", 1)[-1],
+        subject_id=subject,
+        attempt=int(kwargs.get("attempt", 1)),
+        priority=int(task.priority or 0),
+        eta=eta,
+    )
 
 
 def _unavailable(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -85,6 +120,10 @@ class _SqliteStorage(SqliteStorage):
         return conn
 
 
+class _ClaimHeld(Exception):
+    """A key of an atomic submit is already claimed (rolls the transaction back)."""
+
+
 class _SqliteClaims:
     """Claims in a table of the queue's SQLite file, stored with their job."""
 
@@ -97,19 +136,23 @@ class _SqliteClaims:
         self._storage = huey.storage
         self._storage.sql(self.ddl, commit=True)
 
-    def submit(self, key: str, data: bytes) -> bool:
+    def submit(self, key: str, data: bytes, also: Sequence[str] = ()) -> bool:
         storage = self._storage
-        with storage.db(commit=True) as curs:
-            curs.execute(
-                "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                (key, time.time()),
-            )
-            if curs.rowcount != 1:
-                return False
-            curs.execute(
-                "insert into task (queue, data, priority) values (?, ?, 0)",
-                (storage.name, memoryview(data)),
-            )
+        try:
+            with storage.db(commit=True) as curs:
+                for claim in (key, *also):
+                    curs.execute(
+                        "insert or ignore into sidecar_claim (key, at) values (?, ?)",
+                        (claim, time.time()),
+                    )
+                    if curs.rowcount != 1:
+                        raise _ClaimHeld  # roll back the keys claimed before it
+                curs.execute(
+                    "insert into task (queue, data, priority) values (?, ?, 0)",
+                    (storage.name, memoryview(data)),
+                )
+        except _ClaimHeld:
+            return False
         return True
 
     def claim(self, key: str, ttl: float) -> bool:
@@ -138,14 +181,97 @@ class _SqliteClaims:
         self._storage.sql("select 1 from sidecar_claim limit 1", results=True)
 
 
+class _SqliteLeases:
+    """Leases in a table of the queue's SQLite file: key -> the instant it lapses."""
+
+    ddl = (
+        "create table if not exists sidecar_lease ("
+        "key text not null primary key, until real not null) without rowid"
+    )
+
+    def __init__(self, huey: SqliteHuey) -> None:
+        self._storage = huey.storage
+        self._storage.sql(self.ddl, commit=True)
+
+    def take(self, key: str, seconds: float, now: float) -> bool:
+        with self._storage.db(commit=True) as curs:
+            curs.execute(
+                "insert into sidecar_lease (key, until) values (?, ?) "
+                "on conflict (key) do update set until = excluded.until "
+                "where sidecar_lease.until < ?",
+                (key, now + seconds, now),
+            )
+            return curs.rowcount == 1
+
+    def renew(self, key: str, seconds: float, now: float) -> None:
+        self._storage.sql(
+            "insert or replace into sidecar_lease (key, until) values (?, ?)",
+            (key, now + seconds),
+            commit=True,
+        )
+
+    def end(self, key: str) -> None:
+        self._storage.sql("delete from sidecar_lease where key = ?", (key,), commit=True)
+
+    def lapsed(self, now: float) -> list[str]:
+        rows = self._storage.sql(
+            "select key from sidecar_lease where until < ? order by until",
+            (now,),
+            results=True,
+        )
+        return [str(row[0]) for row in rows]
+
+
 # Claim and enqueue in one round trip, atomically: no claim without its job.
+# KEYS: the claims, then the queue; no claim is taken unless all are free.
 _SUBMIT_LUA = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('LPUSH', KEYS[2], ARGV[2])
-  return 1
+local claims = #KEYS - 1
+for i = 1, claims do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
-return 0
+for i = 1, claims do
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+end
+redis.call('LPUSH', KEYS[claims + 1], ARGV[2])
+return 1
 """
+
+
+# Take a lease unless a live one is held (ARGV: lapse instant, now).
+_TAKE_LEASE_LUA = """
+local until = redis.call('HGET', KEYS[1], ARGV[3])
+if until and tonumber(until) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+
+class _RedisLeases:
+    """Leases as one Redis hash: key -> the instant (epoch seconds) it lapses."""
+
+    def __init__(self, huey: RedisHuey) -> None:
+        self._conn = huey.storage.conn
+        self._hash = f"sidecar.lease.{huey.storage.name}"
+        self._take = self._conn.register_script(_TAKE_LEASE_LUA)
+
+    def take(self, key: str, seconds: float, now: float) -> bool:
+        return bool(
+            self._take(keys=[self._hash], args=[repr(now + seconds), repr(now), key])
+        )
+
+    def renew(self, key: str, seconds: float, now: float) -> None:
+        self._conn.hset(self._hash, key, repr(now + seconds))
+
+    def end(self, key: str) -> None:
+        self._conn.hdel(self._hash, key)
+
+    def lapsed(self, now: float) -> list[str]:
+        entries = self._conn.hgetall(self._hash)
+        return sorted(
+            (k.decode() for k, v in entries.items() if float(v) < now),
+        )
 
 
 class _RedisClaims:
@@ -157,8 +283,8 @@ class _RedisClaims:
         self._prefix = f"sidecar.claim.{huey.storage.name}."
         self._submit = self._conn.register_script(_SUBMIT_LUA)
 
-    def submit(self, key: str, data: bytes) -> bool:
-        keys = [self._prefix + key, self._storage.queue_key]
+    def submit(self, key: str, data: bytes, also: Sequence[str] = ()) -> bool:
+        keys = [self._prefix + k for k in (key, *also)] + [self._storage.queue_key]
         return bool(self._submit(keys=keys, args=[CLAIM_TTL_SECONDS, data]))
 
     def claim(self, key: str, ttl: float) -> bool:
@@ -184,9 +310,12 @@ class JobQueue:
         self.description = description
         if isinstance(huey, RedisHuey):
             self._claims: _SqliteClaims | _RedisClaims = _RedisClaims(huey)
+            self._leases: _SqliteLeases | _RedisLeases = _RedisLeases(huey)
         else:
             self._claims = _SqliteClaims(huey)
+            self._leases = _SqliteLeases(huey)
         self.tasks = worker.register_tasks(self)
+        self.slack = slack_jobs.register(self)  # the Slack app's jobs (sidecar/slack)
 
     @classmethod
     def from_url(cls, url: str | None = None) -> JobQueue:
@@ -243,6 +372,7 @@ class JobQueue:
         *,
         eta: datetime | None = None,
         wake_key: str | None = None,
+        priority: int | None = None,
     ) -> None:
         """Enqueue reconcile(ticket_id), at ``eta`` (aware) if given.
 
@@ -251,7 +381,11 @@ class JobQueue:
         off the queue). ``wake_key`` is the claim that kept this timer unique;
         the job releases it when it runs, so that the run can set the next one.
         """
-        task = self.tasks.reconcile.s(ticket_id, wake=wake_key, eta=eta)
+        # ``priority``: higher runs first among ready jobs (Huey; default 0), so
+        # a backfill (negative) never holds back live webhooks.
+        task = self.tasks.reconcile.s(
+            ticket_id, wake=wake_key, eta=eta, priority=priority
+        )
         if eta is None:
             self.huey.enqueue(task)
         else:
@@ -263,23 +397,73 @@ class JobQueue:
         self.huey.enqueue(self.tasks.escalate.s(ticket_id))
 
     @_unavailable("enqueue")
+    def submit_escalate(self, ticket_id: int) -> bool:
+        """Enqueue escalate(ticket_id) unless a live job holds its lease.
+
+        The lease is the durable "escalation wanted" record: it lasts while the
+        job waits in the queue (``QUEUED_LEASE_SECONDS``), the worker renews it
+        while the job runs or waits for a retry, and the job ends it when done.
+        A job lost to a crash lets it lapse within seconds; then the next
+        reconcile, or the worker's watchdog, enqueues the escalation again.
+        """
+        key = escalation_lease(ticket_id)
+        if not self._leases.take(key, QUEUED_LEASE_SECONDS, time.time()):
+            return False
+        try:
+            self.enqueue_escalate(ticket_id)
+        except Exception:
+            self._leases.end(key)
+            raise
+        return True
+
+    @_unavailable("lease")
+    def renew_lease(self, key: str, *, seconds: float) -> None:
+        """Hold ``key`` for ``seconds`` more from now."""
+        self._leases.renew(key, seconds, time.time())
+
+    @_unavailable("lease")
+    def end_lease(self, key: str) -> None:
+        """Drop the lease on ``key`` (the work it stood for is done)."""
+        self._leases.end(key)
+
+    @_unavailable("lease")
+    def lapsed_escalations(self) -> list[int]:
+        """Tickets whose escalation is wanted but whose job's lease lapsed (a lost job)."""
+        return [
+            int(key.removeprefix(_ESCALATION))
+            for key in self._leases.lapsed(time.time())
+            if key.startswith(_ESCALATION)
+        ]
+
+    @_unavailable("enqueue")
     def enqueue_refresh_org(self, org_id: int) -> None:
         """Enqueue refresh_org(org_id): reconcile the organization's open tickets."""
         self.huey.enqueue(self.tasks.refresh_org.s(org_id))
 
     @_unavailable("enqueue")
-    def submit_reconcile(self, ticket_id: int, *, dedup_key: str | None) -> bool:
-        """Claim ``dedup_key`` and enqueue reconcile(ticket_id) atomically.
+    def submit_reconcile(
+        self, ticket_id: int, *, dedup_key: str | None, replay_key: str | None = None
+    ) -> bool:
+        """Claim ``dedup_key`` and ``replay_key`` and enqueue reconcile(ticket_id) atomically.
 
-        False (nothing enqueued) when the key was claimed before. Either both the
-        claim and the job are stored or neither is, so a failed enqueue never turns
-        Zendesk's retry into a "duplicate".
+        False (nothing enqueued, nothing claimed) when either key was claimed
+        before. Either the claims and the job are stored or none is, so a failed
+        enqueue never turns Zendesk's retry into a "duplicate".
         """
-        if dedup_key is None:
+        keys = [key for key in (dedup_key, replay_key) if key]
+        if not keys:
             self.huey.enqueue(self.tasks.reconcile.s(ticket_id))
             return True
         data = self.huey.serialize_task(self.tasks.reconcile.s(ticket_id))
-        return self._claims.submit(dedup_key, data)
+        return self._claims.submit(keys[0], data, keys[1:])
+
+    @_unavailable("enqueue")
+    def submit_task(self, task: Any, *, dedup_key: str) -> bool:
+        """Claim ``dedup_key`` and enqueue ``task`` (a Huey signature) atomically.
+
+        As :meth:`submit_reconcile`, for any job: False when the key was claimed.
+        """
+        return self._claims.submit(dedup_key, self.huey.serialize_task(task))
 
     @_unavailable("claim")
     def claim(self, key: str, *, ttl_seconds: float = CLAIM_TTL_SECONDS) -> bool:
@@ -311,6 +495,17 @@ class JobQueue:
     def scheduled(self) -> int:
         """Jobs waiting for their eta or a retry delay."""
         return int(self.huey.scheduled_count())
+
+    @_unavailable("read")
+    def pending_jobs(self, limit: int | None = None) -> list[QueuedJob]:
+        """Jobs ready to run, in the order workers take them (at most ``limit``)."""
+        return [_queued(task) for task in self.huey.pending(limit)]
+
+    @_unavailable("read")
+    def scheduled_jobs(self, limit: int | None = None) -> list[QueuedJob]:
+        """Jobs waiting for their time (timers, retries), soonest first."""
+        jobs = [_queued(task) for task in self.huey.scheduled(limit)]
+        return sorted(jobs, key=lambda job: job.eta or datetime.max.replace(tzinfo=UTC))
 
     # --- flags --------------------------------------------------------------
 

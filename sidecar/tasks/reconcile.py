@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
 from sidecar.errors import Conflict, Rejected, UpstreamError
-from sidecar.oncall.pagerduty import dedup_key, summary
+from sidecar.metrics import count_sla_outcomes
+from sidecar.oncall.pagerduty import (
+    MissingRoutingKey,
+    dedup_key,
+    key_fingerprint,
+    summary,
+)
 from sidecar.sla import Policy, format_utc
 from sidecar.tasks.plan import (
     PAGED_TAG,
@@ -34,9 +41,14 @@ from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 log = logging.getLogger("sidecar.reconcile")
 
 MAX_CONFLICT_ROUNDS = 3
-# A page claim outlives the escalate job's retries (about 11 minutes); if the job
-# still failed, the next reconcile after this may try the page again.
-PAGE_CLAIM_SECONDS = 30 * 60
+# Which routing key opened a ticket's incident: a tag on the ticket, written in
+# the same update as oncall_paged, holding a fingerprint (never the key).
+KEY_TAG_PREFIX = "oncall_key_"
+
+
+def key_tag(routing_key: Secret | str) -> str:
+    """The tag that records which routing key an incident was opened with."""
+    return KEY_TAG_PREFIX + key_fingerprint(routing_key)
 
 
 class Zendesk(Protocol):
@@ -55,6 +67,9 @@ class Entitlements(Protocol):
     """Decides whether a ticket's organization holds Enterprise Support."""
 
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]: ...
+    def routing_keys(self) -> list[Secret]:
+        """Every organization routing key configured (to find an incident's opener)."""
+        ...
 
 
 class Pager(Protocol):
@@ -74,11 +89,23 @@ class Pager(Protocol):
 
     def resolve(self, *, dedup_key: str, routing_key: Any = None) -> None: ...
 
+    @property
+    def default_routing_key(self) -> Secret | None:
+        """SIDECAR_PAGERDUTY_ROUTING_KEY, when set."""
+        ...
+
 
 class Notifier(Protocol):
     """The customer's shared Slack channel (sidecar.oncall.slack.SlackNotifier)."""
 
     def post(self, url: str, text: str) -> None: ...
+
+
+class SlackHook(Protocol):
+    """The Slack app's hook (sidecar.slack.notify.ThreadNotifier); both calls are best effort."""
+
+    def notify_reconciled(self, decided: Plan) -> None: ...
+    def notify_paged(self, decided: Plan) -> bool: ...
 
 
 class Scheduler(Protocol):
@@ -91,7 +118,7 @@ class Scheduler(Protocol):
         eta: datetime | None = None,
         wake_key: str | None = None,
     ) -> None: ...
-    def enqueue_escalate(self, ticket_id: int) -> None: ...
+    def submit_escalate(self, ticket_id: int) -> bool: ...
     def claim(self, key: str, *, ttl_seconds: float = ...) -> bool: ...
     def release(self, key: str) -> None: ...
 
@@ -119,6 +146,7 @@ class Reconciler:
         fields: Fields,
         pager: Pager | None = None,
         notifier: Notifier | None = None,
+        slack: SlackHook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         at_risk_fraction: float = 0.75,
         dry_run: bool = False,
@@ -130,6 +158,7 @@ class Reconciler:
         self.fields = fields
         self.pager = pager
         self.notifier = notifier
+        self.slack = slack
         self.clock = clock
         self.at_risk_fraction = at_risk_fraction
         self.dry_run = dry_run
@@ -155,6 +184,8 @@ class Reconciler:
                 if conflicts >= MAX_CONFLICT_ROUNDS:
                     raise
         wrote = not update.is_empty() and not self.dry_run
+        if wrote:
+            count_sla_outcomes(update.tags_added, decided.severity)
         log.info(
             "reconciled",
             extra={
@@ -175,6 +206,8 @@ class Reconciler:
             )
         if not self.dry_run:
             self._follow_up(decided)
+            if self.slack is not None:  # the ticket's Slack thread follows it
+                self.slack.notify_reconciled(decided)
         return Outcome(
             plan=decided, wrote=wrote, dry_run=self.dry_run, conflicts=conflicts
         )
@@ -207,11 +240,11 @@ class Reconciler:
         ticket_id = decided.ticket.id
         account = self.zendesk.account
         if decided.page or decided.resolve_page:
-            self._claim_then(
-                escalation_claim(account, ticket_id, page=decided.page),
-                lambda: self.scheduler.enqueue_escalate(ticket_id),
-                ttl_seconds=PAGE_CLAIM_SECONDS,
-            )
+            # The escalation's lease in the queue store is the durable "page
+            # wanted" record: this enqueues only when no live job holds it, so
+            # a job lost to a crash is enqueued again (here, or by the worker's
+            # lease watchdog) once its lease lapses.
+            self.scheduler.submit_escalate(ticket_id)
         for moment in decided.wake_at:
             key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
             self._claim_then(
@@ -241,70 +274,113 @@ class Reconciler:
         """Page on-call for the ticket (or resolve its page), then record it on the ticket.
 
         The ticket write comes right after PagerDuty answered, before anything
-        optional (Slack), so a page that went out is always on the ticket.
+        optional (Slack), so a page that went out is always on the ticket. A
+        conflict on that write re-reads the ticket and writes the record again;
+        it does not trigger again.
         """
         if self.pager is None:
             raise Rejected(
                 "paging is not configured in this process", service="pagerduty"
             )
-        account = self.zendesk.account
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            decided = self.plan(ticket_id)
-            ticket = decided.ticket
-            if not (decided.page or decided.resolve_page):
-                log.info(
-                    "escalation not needed",
-                    extra={"ticket_id": ticket_id, "reason": decided.page_reason},
-                )
-                # Free the claims, so a later change (SEV 3 back to 1) can page.
-                for page in (True, False):
-                    self.scheduler.release(
-                        escalation_claim(account, ticket_id, page=page)
-                    )
-                return
-            entitlement = decided.entitlement
-            key = dedup_key(account, ticket_id)
-            if decided.page:
-                self._trigger(ticket, decided, key)
-                record = TicketUpdate(
-                    ticket_id=ticket_id,
-                    updated_stamp=ticket.updated_stamp,
-                    additional_tags=frozenset({PAGED_TAG}),
-                    private_note=page_note(decided, routing_hint(entitlement)),
-                )
-            else:
-                self.pager.resolve(dedup_key=key, routing_key=entitlement.routing_key)
-                if ticket.status == "closed":
-                    # Zendesk refuses updates to closed tickets; the claim (30 min)
-                    # keeps the resolve from repeating.
-                    log.info(
-                        "page resolved",
-                        extra={"ticket_id": ticket_id, "dedup_key": key},
-                    )
-                    return
-                record = TicketUpdate(
-                    ticket_id=ticket_id,
-                    updated_stamp=ticket.updated_stamp,
-                    additional_tags=frozenset({RESOLVED_TAG}),
-                )
-            try:
-                self.zendesk.update_ticket(record)
-            except Conflict:
-                continue  # re-read; PagerDuty dedups the repeated trigger on dedup_key
+        decided = self.plan(ticket_id)
+        if not (decided.page or decided.resolve_page):
             log.info(
-                "paged" if decided.page else "page resolved",
-                extra={"ticket_id": ticket_id, "dedup_key": key},
+                "escalation not needed",
+                extra={"ticket_id": ticket_id, "reason": decided.page_reason},
             )
-            if decided.page:
-                self._notify_slack(ticket, decided)
             return
+        key = dedup_key(self.zendesk.account, ticket_id)
+        if decided.page:
+            routing_key = self._routing_key(decided.entitlement)
+            self._trigger(decided.ticket, decided, key, routing_key)
+            recorded = self._record(
+                ticket_id,
+                lambda d: d.page,
+                lambda d: TicketUpdate.retag(
+                    d.ticket,
+                    add={PAGED_TAG, key_tag(routing_key)},
+                    private_note=page_note(d, routing_hint(d.entitlement)),
+                ),
+            )
+            if recorded is not None:
+                log.info("paged", extra={"ticket_id": ticket_id, "dedup_key": key})
+                self._notify_slack(recorded.ticket, recorded)
+            return
+        routing_key = self._opening_key(decided, key)
+        self.pager.resolve(dedup_key=key, routing_key=routing_key)
+        if decided.ticket.status == "closed":
+            # Zendesk refuses updates to closed tickets: nothing to record.
+            log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
+            return
+        if self._record(
+            ticket_id,
+            lambda d: d.resolve_page,
+            lambda d: TicketUpdate.retag(d.ticket, add={RESOLVED_TAG}),
+        ):
+            log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
+
+    def _record(
+        self,
+        ticket_id: int,
+        still_needed: Callable[[Plan], bool],
+        build: Callable[[Plan], TicketUpdate],
+    ) -> Plan | None:
+        """Write what escalate did to the ticket, re-reading after each conflict.
+
+        Returns the plan the record was written against, or None when a re-read
+        shows the record is no longer needed (another job wrote it, or the ticket
+        closed meanwhile).
+        """
+        decided = self.plan(ticket_id)
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if not still_needed(decided) or decided.ticket.status == "closed":
+                return None
+            try:
+                self.zendesk.update_ticket(build(decided))
+                return decided
+            except Conflict:
+                decided = self.plan(ticket_id)
         raise Conflict(
-            f"ticket {ticket_id} kept changing while recording the page",
+            f"ticket {ticket_id} kept changing while recording the escalation",
             service="zendesk",
             status=409,
         )
 
-    def _trigger(self, ticket: Ticket, decided: Plan, key: str) -> None:
+    def _routing_key(self, entitlement: Entitlement) -> Secret:
+        """The routing key a page of this organization goes to."""
+        assert self.pager is not None
+        key = entitlement.routing_key or self.pager.default_routing_key
+        if key is None:
+            raise MissingRoutingKey()
+        return key
+
+    def _opening_key(self, decided: Plan, dedup: str) -> Secret:
+        """The routing key the incident was opened with, found by its fingerprint tag.
+
+        PagerDuty ties a resolve to the routing key + dedup key of the trigger
+        and answers 202 to any other pair, so resolving under a key the
+        organization has since changed would leave the incident open silently.
+        """
+        tags = sorted(t for t in decided.ticket.tags if t.startswith(KEY_TAG_PREFIX))
+        if not tags:
+            # Paged before fingerprints were recorded: the key in force is the best guess.
+            return self._routing_key(decided.entitlement)
+        assert self.pager is not None
+        candidates = [decided.entitlement.routing_key, self.pager.default_routing_key]
+        candidates += list(self.entitlements.routing_keys())
+        for candidate in candidates:
+            if candidate is not None and key_tag(candidate) in tags:
+                return candidate
+        raise Rejected(
+            f"cannot resolve PagerDuty incident {dedup}: it was opened with a routing "
+            f"key (fingerprint {tags[0].removeprefix(KEY_TAG_PREFIX)}) that is no "
+            "longer configured; resolve it in PagerDuty or configure that key again",
+            service="pagerduty",
+        )
+
+    def _trigger(
+        self, ticket: Ticket, decided: Plan, key: str, routing_key: Secret
+    ) -> None:
         assert self.pager is not None and decided.severity is not None
         name = org_name(decided)
         url = self.zendesk.ticket_url(ticket.id)
@@ -326,12 +402,14 @@ class Reconciler:
             source=f"zendesk:{self.zendesk.account}",
             custom_details=details,
             links=[{"href": url, "text": f"Zendesk ticket #{ticket.id}"}],
-            routing_key=decided.entitlement.routing_key,
+            routing_key=routing_key,
         )
 
     def _notify_slack(self, ticket: Ticket, decided: Plan) -> None:
         # Best effort, once per ticket: a revoked webhook or an archived channel
         # must not undo or hold back the page, which is already recorded.
+        if self.slack is not None and self.slack.notify_paged(decided):
+            return  # the Slack app tells the customer (thread or org channel)
         webhook = decided.entitlement.slack_webhook_url
         if self.notifier is None or webhook is None:
             return
@@ -349,11 +427,6 @@ class Reconciler:
                 exc,
                 extra={"ticket_id": ticket.id, "status": exc.status},
             )
-
-
-def escalation_claim(account: str, ticket_id: int, *, page: bool) -> str:
-    """Name the claim that keeps one page (or resolve) job per ticket in flight."""
-    return f"{'page' if page else 'resolve'}:{account}:{ticket_id}"
 
 
 def org_name(decided: Plan) -> str:
@@ -389,10 +462,10 @@ def describe_update(update: TicketUpdate) -> dict[str, Any]:
         out["custom_fields"] = {
             str(k): v for k, v in sorted(update.custom_fields.items())
         }
-    if update.additional_tags:
-        out["additional_tags"] = sorted(update.additional_tags)
-    if update.remove_tags:
-        out["remove_tags"] = sorted(update.remove_tags)
+    if update.tags_added:
+        out["tags_added"] = sorted(update.tags_added)
+    if update.tags_removed:
+        out["tags_removed"] = sorted(update.tags_removed)
     if update.add_follower_ids:
         out["add_follower_ids"] = sorted(update.add_follower_ids)
     if update.private_note:

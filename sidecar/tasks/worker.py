@@ -2,11 +2,13 @@
 
 Two jobs exist, both keyed by ticket id: ``reconcile`` (read, decide, write the
 SLA difference) and ``escalate`` (page on-call or resolve the page, then record
-it on the ticket). Contract (docs/decisions.md): a job's handler raises sidecar.errors. Transient (and
-any unexpected exception) is retried with bounded exponential backoff, honouring
-``retry_after``, then dead-lettered; NotFound is dropped with a log line; other
-Rejected errors are dead-lettered at once, and AuthFailed also sets the
-``zendesk_auth_failed`` flag that makes /readyz answer 503.
+it on the ticket). Contract (docs/decisions.md): a job's handler raises sidecar.errors, and the
+worker obeys only the error's ``disposition`` (decided once, by the adapter's
+``decipher``): RETRY (and any unexpected exception) is retried with bounded
+exponential backoff, honouring ``retry_after``, then dead-lettered; DROP ends
+the job with a log line; DEAD_LETTER is dead-lettered at once. An error that
+proves a service refused our credentials also raises that service's health
+flag (``zendesk_auth_failed`` makes /readyz answer 503).
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
 from sidecar.errors import (
-    AuthFailed,
     ConfigError,
-    NotFound,
+    Disposition,
     QueueUnavailable,
-    Rejected,
     UpstreamError,
 )
 
@@ -47,7 +47,64 @@ JOBS = ("reconcile", "escalate", "refresh_org")
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 900.0
 MAX_ATTEMPTS = 8
-AUTH_FAILED_FLAG = "zendesk_auth_failed"
+
+
+def auth_failed_flag(service: str) -> str:
+    """Name the flag raised while ``service`` refuses our credentials."""
+    return f"{service}_auth_failed"
+
+
+AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it is up
+
+# Jobs that hold a lease in the queue store while wanted (see Runner.run).
+LEASED_JOBS = frozenset({"escalate"})
+# A running job's lease: renewed every HEARTBEAT_SECONDS, so a crashed worker's
+# job is noticed this long after the crash at most.
+RUNNING_LEASE_SECONDS = 20.0
+HEARTBEAT_SECONDS = 5.0
+# After a dead letter the escalation is tried again this much later.
+DEAD_LETTER_HOLD_SECONDS = 30 * 60.0
+DEAD_LETTERED = -1.0
+
+
+def escalation_lease(ticket_id: int) -> str:
+    """Name the lease of a ticket's escalation (page or resolve)."""
+    return f"escalate:{int(ticket_id)}"
+
+
+class _Heartbeat:
+    """Renew a lease every HEARTBEAT_SECONDS while a job runs (no-op without one)."""
+
+    def __init__(self, queue: JobQueue, lease: str | None) -> None:
+        self._queue = queue
+        self._lease = lease
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if self._lease is not None:
+            self._beat()
+            self._thread = threading.Thread(
+                target=self._loop, name=f"lease-{self._lease}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._beat()
+
+    def _beat(self) -> None:
+        assert self._lease is not None
+        try:
+            self._queue.renew_lease(self._lease, seconds=RUNNING_LEASE_SECONDS)
+        except QueueUnavailable as exc:
+            log.warning("could not renew lease %s: %s", self._lease, exc)
 
 
 def retry_delay(
@@ -88,7 +145,7 @@ class Runner:
         self._handlers: Handlers | None = None
         self._lock = threading.Lock()
         self.base_delay = BASE_DELAY_SECONDS
-        self._auth_checked_at = 0.0
+        self._auth_checked_at: dict[str, float] = {}
 
     def use(
         self,
@@ -119,39 +176,99 @@ class Runner:
         attempt: int,
         first_failure: str | None,
     ) -> None:
-        """Run one job; map the handler's errors to retry or dead letter."""
+        """Run one job; map the handler's errors to retry, drop or dead letter.
+
+        An escalate job holds its lease (the durable "escalation wanted"
+        record) while it runs, renewed by a heartbeat; a retry keeps it until
+        the retry is due; success or a drop ends it. So a job lost to a crash
+        leaves a lease that lapses within seconds, and the watchdog re-enqueues.
+        """
         context = {
             "job": job, "ticket_id": ticket_id, "job_id": task.id, "attempt": attempt
         }  # fmt: skip
-        try:
-            self.handlers()[job](ticket_id)
-        except NotFound as exc:
-            log.info("ticket gone, dropping job: %s", exc, extra=context)
-        except (Rejected, ConfigError) as exc:
-            # Retrying cannot fix a refused request or a bad setting: an operator must.
-            if isinstance(exc, AuthFailed) and getattr(exc, "service", "") == "zendesk":
-                self._queue.set_flag(AUTH_FAILED_FLAG, _now())
-            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-        except Exception as exc:
-            first_failure = first_failure or _now()
-            if attempt >= MAX_ATTEMPTS:
-                self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-                return
-            retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
-            delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
-            log.warning(
-                "%s failed (%s), retrying in %.1f s",
-                job,
-                _describe(exc),
-                delay,
-                extra=context,
-            )
+        lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
+        with _Heartbeat(self._queue, lease):
+            delay = self._attempt(job, ticket_id, task, attempt, first_failure, context)
+        if lease is not None:
+            self._settle_lease(lease, delay)
+        if delay is not None and delay > 0:
             # Huey re-serializes this task object on retry; its kwargs carry our count.
             task.kwargs["attempt"] = attempt + 1
-            task.kwargs["first_failure"] = first_failure
-            raise RetryTask(delay=delay) from exc
-        else:
-            self._clear_auth_flag()
+            task.kwargs["first_failure"] = first_failure or _now()
+            raise RetryTask(delay=delay)
+
+    def _attempt(
+        self,
+        job: str,
+        ticket_id: int,
+        task: Task,
+        attempt: int,
+        first_failure: str | None,
+        context: Mapping[str, Any],
+    ) -> float | None:
+        """Run the handler once: None when done, -1 when dead-lettered, else the retry delay."""
+        try:
+            self.handlers()[job](ticket_id)
+        except UpstreamError as exc:
+            if exc.disposition is Disposition.DROP:
+                log.info("nothing to do, dropping job: %s", exc, extra=context)
+                return None
+            if exc.disposition is Disposition.RETRY:
+                return self._retry(job, task, exc, attempt, first_failure, context)
+            # Retrying cannot fix a refused request: an operator must.
+            if exc.credentials_refused:
+                self._queue.set_flag(auth_failed_flag(exc.service), _now())
+            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
+            return DEAD_LETTERED
+        except ConfigError as exc:
+            # A bad setting: retrying cannot fix it either.
+            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
+            return DEAD_LETTERED
+        except Exception as exc:  # a bug or an unforeseen failure: bounded retries
+            return self._retry(job, task, exc, attempt, first_failure, context)
+        self._clear_auth_flags(job)
+        return None
+
+    def _settle_lease(self, lease: str, delay: float | None) -> None:
+        try:
+            if delay is None:
+                self._queue.end_lease(lease)
+            elif delay == DEAD_LETTERED:
+                # A failed page is tried again after a while (visible meanwhile
+                # in `sidecar jobs failed`), not on every event of the ticket.
+                self._queue.renew_lease(lease, seconds=DEAD_LETTER_HOLD_SECONDS)
+            else:
+                self._queue.renew_lease(lease, seconds=delay + RUNNING_LEASE_SECONDS)
+        except QueueUnavailable as exc:
+            # The lease lapses by itself; at worst the escalation runs once more.
+            log.warning("could not settle lease %s: %s", lease, exc)
+
+    def _retry(
+        self,
+        job: str,
+        task: Task,
+        exc: Exception,
+        attempt: int,
+        first_failure: str | None,
+        context: Mapping[str, Any],
+    ) -> float:
+        """Return the backoff before the next attempt, or dead-letter when out of attempts."""
+        ticket_id = int(context["ticket_id"])
+        if attempt >= MAX_ATTEMPTS:
+            self._dead_letter(
+                job, task, ticket_id, exc, attempt, first_failure or _now()
+            )
+            return DEAD_LETTERED
+        retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
+        delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
+        log.warning(
+            "%s failed (%s), retrying in %.1f s",
+            job,
+            _describe(exc),
+            delay,
+            extra=context,
+        )
+        return delay
 
     def sweep(self, now: datetime) -> None:
         """Run this minute's sweep, unless another worker process already does."""
@@ -165,16 +282,20 @@ class Runner:
             # The next minute's sweep starts from the same cursor; nothing is lost.
             log.warning("sweep failed (%s); next run retries", _describe(exc))
 
-    def _clear_auth_flag(self) -> None:
-        # A job that reached Zendesk proves the credentials work again (an admin
-        # rotated the token): /readyz turns green. Checked at most every 10 s.
+    def _clear_auth_flags(self, job: str) -> None:
+        # A job that succeeded proves the credentials it used work again (an
+        # admin rotated the token): /readyz turns green. Every job reads
+        # Zendesk; only escalate reaches PagerDuty. Checked at most every 10 s.
         now = time.monotonic()
-        if now - self._auth_checked_at < 10.0:
-            return
-        self._auth_checked_at = now
-        if self._queue.get_flag(AUTH_FAILED_FLAG) is not None:
-            self._queue.set_flag(AUTH_FAILED_FLAG, None)
-            log.info("zendesk credentials work again: cleared %s", AUTH_FAILED_FLAG)
+        services = ("zendesk", "pagerduty") if job == "escalate" else ("zendesk",)
+        for service in services:
+            if now - self._auth_checked_at.get(service, 0.0) < 10.0:
+                continue
+            self._auth_checked_at[service] = now
+            flag = auth_failed_flag(service)
+            if self._queue.get_flag(flag) is not None:
+                self._queue.set_flag(flag, None)
+                log.info("%s credentials work again: cleared %s", service, flag)
 
     def _dead_letter(
         self,
@@ -317,6 +438,10 @@ def run_worker(
         # A hard stop abandoned this job mid-run; reconcile is idempotent, run it again.
         huey.enqueue(task)
 
+    watchdog = threading.Thread(
+        target=watch_leases, args=(queue,), name="lease-watchdog", daemon=True
+    )
+    watchdog.start()
     options: dict[str, Any] = {
         "workers": workers,
         "worker_type": "thread",
@@ -336,6 +461,32 @@ def run_worker(
         extra={"queue": queue.description, "workers": options["workers"]},
     )
     queue.huey.create_consumer(**options).run()
+
+
+def recover_escalations(queue: JobQueue) -> int:
+    """Enqueue again every escalation whose job's lease lapsed; return how many."""
+    recovered = 0
+    for ticket_id in queue.lapsed_escalations():
+        # submit takes the lease atomically: of several watchdogs, one enqueues.
+        if queue.submit_escalate(ticket_id):
+            recovered += 1
+            log.warning(
+                "escalation job lost (worker crashed?): enqueued again",
+                extra={"ticket_id": ticket_id},
+            )
+    return recovered
+
+
+def watch_leases(queue: JobQueue, *, stop: threading.Event | None = None) -> None:
+    """Every HEARTBEAT_SECONDS, recover escalations whose job was lost (forever)."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            recover_escalations(queue)
+        except Exception as exc:  # the queue may be briefly down; try again
+            log.warning("lease watchdog: %s", _describe(exc))
+        if stop.wait(HEARTBEAT_SECONDS):
+            return
 
 
 def _wait_for_stop() -> None:

@@ -19,7 +19,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
 from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
 from sidecar.tasks.queue import JobQueue
-from sidecar.webhooks.events import INVOCATION_HEADER, WebhookEvent, parse_event
+from sidecar.webhooks.events import (
+    INVOCATION_HEADER,
+    WebhookEvent,
+    parse_event,
+    replay_key,
+)
 from sidecar.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 MAX_BODY_BYTES = 256 * 1024
@@ -86,11 +91,12 @@ def receive() -> Response:
     # MAX_CONTENT_LENGTH (one byte over ours), so a longer read means too large.
     if body is None or len(body) > MAX_BODY_BYTES:
         return _reject("too_large", 413, "body larger than 256 KiB")
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
     try:
         verify(
             body,
             signature=request.headers.get(SIGNATURE_HEADER),
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            timestamp=timestamp,
             secret=receiver.secrets,
             now=receiver.clock(),
             tolerance=receiver.tolerance,
@@ -103,6 +109,9 @@ def receive() -> Response:
         return _reject(
             "bad_request", exc.status, exc.reason, invocation_id=invocation_id
         )
+    # verify() passed, so the timestamp is there; the unsigned invocation id alone
+    # would let a captured request be replayed under new ids.
+    replay = replay_key(body, timestamp=timestamp or "")
     try:
         if event.kind == "ignored":
             return _answer("ignored", 200, event)
@@ -114,12 +123,16 @@ def receive() -> Response:
                 f"org_changed:{event.organization_id}",
                 receiver.clock().isoformat(),
             )
-            receiver.queue.enqueue_refresh_org(event.organization_id)
+            refresh = receiver.queue.tasks.refresh_org.s(event.organization_id)
+            if not receiver.queue.submit_task(refresh, dedup_key=replay):
+                return _answer("duplicate", 200, event)
             return _answer("org_invalidated", 202, event)
         assert event.ticket_id is not None  # parse_event guarantees it for "ticket"
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
         started = time.perf_counter()
-        queued = receiver.queue.submit_reconcile(event.ticket_id, dedup_key=dedup_key)
+        queued = receiver.queue.submit_reconcile(
+            event.ticket_id, dedup_key=dedup_key, replay_key=replay
+        )
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
     except QueueUnavailable as exc:
         response = _reject(

@@ -13,6 +13,7 @@ event carries ids, never ticket state.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -68,6 +69,18 @@ class WebhookEvent:
     event_id: str | None
     event_type: str
     organization_id: int | None = None
+
+
+def replay_key(body: bytes, *, timestamp: str) -> str:
+    """The dedup key of what the signature covers: timestamp + body.
+
+    The invocation id header is not signed, so a captured request resent with a
+    new one would pass as a new delivery; this key cannot be changed without
+    breaking the signature. A genuine new delivery of the same body carries a
+    new signature timestamp, hence a new key.
+    """
+    digest = hashlib.sha256(timestamp.encode() + b"\n" + body).hexdigest()
+    return f"signed:{digest}"
 
 
 def parse_event(body: bytes, *, headers: Mapping[str, str]) -> WebhookEvent:

@@ -25,31 +25,35 @@ from sidecar.config import Config, Secret
 from sidecar.errors import (
     AuthFailed,
     ConfigError,
-    Conflict,
-    NotFound,
-    RateLimited,
     Rejected,
     Transient,
     UpstreamError,
 )
-from sidecar.net import is_loopback, parse_retry_after
+from sidecar.net import is_loopback
+from sidecar.zendesk.decipher import SERVICE, decipher
 from sidecar.zendesk.models import (
     Comment,
+    CommentText,
     ExportPage,
+    MetricsExportPage,
     Organization,
     Ticket,
+    TicketMetricSet,
+    TicketPage,
     TicketUpdate,
 )
 
 log = logging.getLogger(__name__)
 
-SERVICE = "zendesk"
 # (connect, read) seconds: a worker thread never waits long on one call.
 DEFAULT_TIMEOUT = (3.0, 10.0)
 # Zendesk caps a ticket at 5000 comments (50 pages of 100); more pages mean a loop.
 MAX_PAGES = 60
 # An account may hold many organizations: 100,000 of them in pages of 100.
 MAX_ORGANIZATION_PAGES = 1000
+# Listing tickets: up to a million in pages of 100.
+MAX_TICKET_PAGES = 10_000
+UNSOLVED_STATUSES = frozenset({"new", "open", "pending", "hold"})
 
 
 def _no_transparent_retries() -> Retry:
@@ -96,43 +100,17 @@ def _path_of(url: str | None) -> str:
     return urlsplit(url or "").path or "/"
 
 
-def _error_code(response: requests.Response) -> str:
-    """Zendesk's short error code (``RecordNotFound``...), never the whole body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    code = body.get("error") if isinstance(body, dict) else None
-    if isinstance(code, dict):  # some endpoints nest {"title", "message"}
-        code = code.get("title")
-    return code[:80] if isinstance(code, str) else ""
-
-
 def error_for_response(response: requests.Response) -> UpstreamError:
     """Translate a non-2xx Zendesk response into the sidecar error for its status."""
     request = response.request
     method = (request.method if request is not None else None) or "?"
-    status = response.status_code
-    code = _error_code(response)
-    message = f"zendesk {method} {_path_of(response.url)}: HTTP {status}"
-    if code:
-        message += f" ({code})"
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if status == 429:
-        return RateLimited(
-            message, service=SERVICE, status=status, retry_after=retry_after
-        )
-    if status == 409:
-        return Conflict(message, service=SERVICE, status=status)
-    if status == 404:
-        return NotFound(message, service=SERVICE, status=status)
-    if status in (401, 403):
-        return AuthFailed(message, service=SERVICE, status=status)
-    if status >= 500:
-        return Transient(
-            message, service=SERVICE, status=status, retry_after=retry_after
-        )
-    return Rejected(message, service=SERVICE, status=status)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return decipher(
+        method, _path_of(response.url), response.status_code, response.headers, body
+    )
 
 
 def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -173,6 +151,35 @@ def _ticket_from_json(data: Mapping[str, Any]) -> Ticket:
         },
         follower_ids=tuple(int(i) for i in data.get("follower_ids") or ()),
     )
+
+
+def _metric_set_from_json(data: Mapping[str, Any], ticket_id: int) -> TicketMetricSet:
+    # OAS TicketMetricObject: reply_time_in_minutes = {calendar, business}.
+    reply = data.get("reply_time_in_minutes")
+    calendar = reply.get("calendar") if isinstance(reply, dict) else None
+    solved = data.get("solved_at")
+    return TicketMetricSet(
+        ticket_id=ticket_id,
+        replies=_optional_int(data.get("replies")),
+        reply_minutes_calendar=_optional_int(calendar),
+        solved_at=parse_datetime(solved) if solved else None,
+    )
+
+
+def _metric_sets_from_json(
+    body: Mapping[str, Any], tickets: list[Mapping[str, Any]]
+) -> dict[int, TicketMetricSet]:
+    """Metric sets by ticket id: a root ``metric_sets`` array, or one per ticket."""
+    found: dict[int, TicketMetricSet] = {}
+    for item in body.get("metric_sets") or ():
+        if isinstance(item, dict) and item.get("ticket_id") is not None:
+            tid = int(item["ticket_id"])
+            found[tid] = _metric_set_from_json(item, tid)
+    for ticket in tickets:
+        embedded = ticket.get("metric_set")
+        if isinstance(embedded, dict):
+            found[int(ticket["id"])] = _metric_set_from_json(embedded, int(ticket["id"]))
+    return found
 
 
 def _organization_from_json(data: Mapping[str, Any]) -> Organization:
@@ -412,21 +419,36 @@ class ZendeskClient:
             for f in page.get("ticket_fields") or ()
         ]
 
+    def iter_tickets(self, *, org_id: int | None = None) -> Iterator[Ticket]:
+        """Every ticket of the account (or of one organization), page by page.
+
+        List Tickets with cursor pagination (``page[size]``, ``links.next``): it
+        has no cap on the number of results and sees a ticket as soon as it
+        exists, unlike Search (1,000 results at most, minutes of index lag).
+        Archived tickets are not listed (Zendesk archives closed tickets).
+        """
+        path = (
+            f"/api/v2/organizations/{int(org_id)}/tickets.json"
+            if org_id is not None
+            else "/api/v2/tickets.json"
+        )
+        pages = self._pages(
+            path, params={"page[size]": "100"}, max_pages=MAX_TICKET_PAGES
+        )
+        for page in pages:
+            yield from self._parse(
+                path,
+                lambda body: [_ticket_from_json(t) for t in body.get("tickets") or ()],
+                page,
+            )
+
     def open_ticket_ids(self, org_id: int) -> list[int]:
-        """Ids of the organization's unsolved tickets (Zendesk search: 1,000 at most)."""
-        path = "/api/v2/search.json"
-        query = f"type:ticket organization:{int(org_id)} status<solved"
-        pages = list(self._pages(path, params={"query": query}))
-
-        def build(pages: list[Mapping[str, Any]]) -> list[int]:
-            return [
-                int(result["id"])
-                for page in pages
-                for result in page.get("results") or ()
-                if result.get("result_type", "ticket") == "ticket"
-            ]
-
-        return self._parse(path, build, pages)
+        """Ids of the organization's unsolved tickets, however many there are."""
+        return [
+            ticket.id
+            for ticket in self.iter_tickets(org_id=org_id)
+            if ticket.status in UNSOLVED_STATUSES
+        ]
 
     def export_changed_tickets(
         self, *, cursor: str | None = None, start_time: int | None = None
@@ -453,6 +475,39 @@ class ZendeskClient:
                     for t in data.get("tickets") or ()
                     if t.get("status") != "deleted"
                 ),
+                after_cursor=str(data["after_cursor"])
+                if data.get("after_cursor")
+                else None,
+                end_of_stream=bool(data.get("end_of_stream", True)),
+            )
+
+        return self._parse(path, build, body)
+
+    def export_tickets_with_metrics(
+        self, *, cursor: str | None = None, start_time: int | None = None
+    ) -> MetricsExportPage:
+        """One page of the incremental ticket export with ``include=metric_sets``.
+
+        As :meth:`export_changed_tickets`, plus each ticket's metric set (first
+        reply time), for the attainment report. Where the sideload sits is not
+        documented: per ticket (``metric_set``) or as a root ``metric_sets``
+        array keyed by ``ticket_id``; both are read (docs/decisions.md).
+        """
+        path = "/api/v2/incremental/tickets/cursor.json"
+        params = {"include": "metric_sets"}
+        if cursor:
+            params["cursor"] = cursor
+        elif start_time is not None:
+            params["start_time"] = str(int(start_time))
+        else:
+            raise ValueError("export_tickets_with_metrics needs a cursor or a start_time")
+        body = self._get_json(path, params)
+
+        def build(data: Mapping[str, Any]) -> MetricsExportPage:
+            raw = [t for t in data.get("tickets") or () if t.get("status") != "deleted"]
+            return MetricsExportPage(
+                tickets=tuple(_ticket_from_json(t) for t in raw),
+                metric_sets=_metric_sets_from_json(data, raw),
                 after_cursor=str(data["after_cursor"])
                 if data.get("after_cursor")
                 else None,
@@ -597,6 +652,151 @@ class ZendeskClient:
                 service=SERVICE,
             ) from None
 
+    # --- operator tooling (setup, backfill, what-if) ------------------------
+
+    def find_organization_by_name(self, name: str) -> Organization | None:
+        """Find the organization with exactly this name (case-insensitive), if any."""
+        # Search Organizations by name: "its name must exactly match the value
+        # provided (case insensitive)" (OAS SearchOrganizations).
+        path = "/api/v2/organizations/search.json"
+        body = self._get_json(path, {"name": name})
+        wanted = name.casefold()
+
+        def build(found: list[Mapping[str, Any]]) -> Organization | None:
+            return next(
+                (
+                    org
+                    for org in map(_organization_from_json, found)
+                    if org.name.casefold() == wanted
+                ),
+                None,
+            )
+
+        return self._parse(path, build, body.get("organizations"))
+
+    def list_tickets(
+        self, *, cursor: str | None = None, org_id: int | None = None
+    ) -> TicketPage:
+        """One page of List Tickets (100, id ascending) from ``cursor`` (None: the start).
+
+        Cursor pagination (``page[size]``/``page[after]``): no cap on the number
+        of results, unlike Search (1,000), and not the incremental export the
+        sweep spends its 10 requests a minute on. The ``after_cursor`` can be
+        stored and given back later to go on where a run stopped.
+        """
+        path = (
+            f"/api/v2/organizations/{int(org_id)}/tickets.json"
+            if org_id is not None
+            else "/api/v2/tickets.json"
+        )
+        params = {"page[size]": "100"}
+        if cursor:
+            params["page[after]"] = cursor
+        body = self._get_json(path, params)
+
+        def build(data: Mapping[str, Any]) -> TicketPage:
+            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            after = meta.get("after_cursor") if meta.get("has_more") else None
+            return TicketPage(
+                tickets=tuple(_ticket_from_json(t) for t in data.get("tickets") or ()),
+                after_cursor=str(after) if after else None,
+            )
+
+        return self._parse(path, build, body)
+
+    # --- Slack app: tickets from Slack messages (sidecar/slack) ---------------
+
+    def find_tickets_by_external_id(self, external_id: str) -> list[Ticket]:
+        """Tickets carrying this external id, lowest id first.
+
+        External ids are not unique in Zendesk: "the request may return multiple
+        tickets with the same external id" (OAS ListTickets).
+        """
+        path = "/api/v2/tickets.json"
+        body = self._get_json(path, {"external_id": external_id})
+
+        def build(found: list[Mapping[str, Any]]) -> list[Ticket]:
+            tickets = [_ticket_from_json(t) for t in found]
+            return sorted(tickets, key=lambda t: t.id)
+
+        return self._parse(path, build, body.get("tickets"))
+
+    def create_ticket(self, ticket: Mapping[str, Any]) -> Ticket:
+        """Create a ticket (POST /api/v2/tickets, body ``{"ticket": ...}``); return it."""
+        path = "/api/v2/tickets.json"
+        answer = self._request("POST", path, json={"ticket": dict(ticket)})
+        return self._parse(path, _ticket_from_json, answer.get("ticket"))
+
+    def find_user_id_by_email(self, email: str) -> int | None:
+        """The id of the Zendesk user with exactly this email (case-insensitive), if any."""
+        path = "/api/v2/users/search.json"
+        body = self._get_json(path, {"query": f"email:{email}"})
+        wanted = email.casefold()
+
+        def build(users: list[Mapping[str, Any]]) -> int | None:
+            # Search matches loosely; only an exact address is the same person.
+            return next(
+                (
+                    int(u["id"])
+                    for u in users
+                    if str(u.get("email") or "").casefold() == wanted
+                ),
+                None,
+            )
+
+        return self._parse(path, build, body.get("users"))
+
+    def add_public_comment(
+        self, ticket_id: int, *, body: str, author_id: int | None = None
+    ) -> int | None:
+        """Add one public comment (as ``author_id`` when given); return its id if shown.
+
+        A comment alone cannot overwrite anything, so no safe_update: a 409
+        from an unrelated edit would only delay a customer's words. The new
+        comment's id comes from the audit Zendesk returns with the update.
+        """
+        path = f"/api/v2/tickets/{int(ticket_id)}.json"
+        comment: dict[str, Any] = {"body": body, "public": True}
+        if author_id is not None:
+            comment["author_id"] = int(author_id)
+        answer = self._request("PUT", path, json={"ticket": {"comment": comment}})
+        events = (answer.get("audit") or {}).get("events") or ()
+        return next(
+            (
+                int(e["id"])
+                for e in events
+                if isinstance(e, Mapping) and e.get("type") == "Comment" and e.get("id")
+            ),
+            None,
+        )
+
+    def list_comment_texts(self, ticket_id: int) -> list[CommentText]:
+        """All comments of a ticket with their text and authors, oldest first."""
+        path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
+        pages = list(self._pages(path, params={"include": "users"}))
+
+        def build(pages: list[Mapping[str, Any]]) -> list[CommentText]:
+            users = {
+                int(user["id"]): user
+                for page in pages
+                for user in page.get("users") or ()
+            }
+            return [
+                CommentText(
+                    id=int(c["id"]),
+                    author_id=int(c["author_id"]),
+                    author_role=str(users.get(int(c["author_id"]), {}).get("role") or ""),
+                    author_name=str(users.get(int(c["author_id"]), {}).get("name") or ""),
+                    public=bool(c.get("public", True)),
+                    created_at=parse_datetime(c["created_at"]),
+                    body=str(c.get("plain_body") or c.get("body") or ""),
+                )
+                for page in pages
+                for c in page.get("comments") or ()
+            ]
+
+        return self._parse(path, build, pages)
+
 
 def ticket_update_body(update: TicketUpdate) -> dict[str, Any]:
     """The ``ticket`` object of the safe PUT, with only the non-empty parts."""
@@ -613,10 +813,11 @@ def ticket_update_body(update: TicketUpdate) -> dict[str, Any]:
             {"id": int(fid), "value": value}
             for fid, value in sorted(update.custom_fields.items())
         ]
-    if update.additional_tags:
-        body["additional_tags"] = sorted(update.additional_tags)
-    if update.remove_tags:
-        body["remove_tags"] = sorted(update.remove_tags)
+    if update.tags is not None:
+        # The complete list: a single-ticket update replaces the tag set
+        # ("Adding tags to tickets without overwriting existing tags",
+        # developer.zendesk.com); safe_update makes a concurrent change a 409.
+        body["tags"] = sorted(update.tags)
     if update.add_follower_ids:
         body["followers"] = [
             {"user_id": int(uid), "action": "put"}

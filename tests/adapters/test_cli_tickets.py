@@ -53,7 +53,7 @@ def test_reconcile_dry_run_prints_the_diff_and_writes_nothing(
     assert f"ticket {tid}: would write" in result.output
     diff = json.loads(result.output.split("would write\n", 1)[1])
     assert diff["custom_fields"][str(DUE_AT_FIELD)] == "2026-11-27T21:00:00Z"
-    assert diff["additional_tags"] == ["sla_breached"] or diff["additional_tags"] == [
+    assert diff["tags_added"] == ["sla_breached"] or diff["tags_added"] == [
         "sla_pending"
     ]
     assert zendesk.calls(method="PUT") == []

@@ -284,8 +284,8 @@ def test_update_ticket_sends_one_safe_put_with_exact_body(mocked, client):
         ticket_id=42,
         updated_stamp="2024-05-01T10:05:07Z",
         custom_fields={113: "2024-05-02T10:00:00Z", 112: None},
-        additional_tags=frozenset({"sla_pending", "sla_active"}),
-        remove_tags=frozenset({"sla_met", "sla_breached"}),
+        tags=frozenset({"vip", "sla_pending"}),
+        previous_tags=frozenset({"vip", "sla_met"}),
         add_follower_ids=frozenset({9, 3}),
         private_note="SLA: first response due 2024-05-02T10:00:00Z",
     )
@@ -305,8 +305,7 @@ def test_update_ticket_sends_one_safe_put_with_exact_body(mocked, client):
                 {"id": 112, "value": None},
                 {"id": 113, "value": "2024-05-02T10:00:00Z"},
             ],
-            "additional_tags": ["sla_active", "sla_pending"],
-            "remove_tags": ["sla_breached", "sla_met"],
+            "tags": ["sla_pending", "vip"],
             "followers": [
                 {"user_id": 3, "action": "put"},
                 {"user_id": 9, "action": "put"},
@@ -326,14 +325,15 @@ def test_update_ticket_omits_empty_parts(mocked, client):
     )
 
     client.update_ticket(
-        TicketUpdate(42, "2024-05-01T10:05:07Z", remove_tags=frozenset({"sla_met"}))
+        TicketUpdate(42, "2024-05-01T10:05:07Z", tags=frozenset())
     )
 
+    # An empty tag list is a change (every tag removed), so it is sent.
     assert body_of(mocked.calls[0]) == {
         "ticket": {
             "safe_update": True,
             "updated_stamp": "2024-05-01T10:05:07Z",
-            "remove_tags": ["sla_met"],
+            "tags": [],
         }
     }
 
@@ -642,7 +642,7 @@ def test_429_raises_rate_limited_with_retry_after_without_sleeping(
     )
 
     with pytest.raises(RateLimited) as info:
-        client.update_ticket(TicketUpdate(42, "s", additional_tags=frozenset({"a"})))
+        client.update_ticket(TicketUpdate(42, "s", tags=frozenset({"a"})))
 
     assert info.value.retry_after == 37.0
     assert info.value.retryable

@@ -125,8 +125,8 @@ def test_pagerduty_down_delays_the_page_not_the_due_time(stack: Stack) -> None:
 def test_invalid_routing_key_is_loud(tmp_path: Path) -> None:
     """A routing key PagerDuty rejects (400) dead-letters the page: `sidecar jobs failed` and /metrics show it."""
     bad_key = "X" * 32
-    text = lambda org: f'[orgs."{org}"]\npagerduty_routing_key = "{bad_key}"\n'  # noqa: E731
-    with running_stack(tmp_path, entitlements=text) as stack:
+    text = lambda org: f'[orgs."{org}"]\npagerduty_routing_key = "env:ORG_PD_KEY"\n'  # noqa: E731
+    with running_stack(tmp_path, entitlements=text, ORG_PD_KEY=bad_key) as stack:
         tid = stack.ticket(severity="sev_1")
         stack.notify(tid)
         stack.serve.wait_for_log(
@@ -159,9 +159,12 @@ def test_slack_notice_and_csm_follower(tmp_path: Path) -> None:
         url = slack.webhook_url()
 
         def text(org: int) -> str:
-            return f'[orgs."{org}"]\nslack_webhook_url = "{url}"\ncsm_user_id = 4242\n'
+            return (
+                f'[orgs."{org}"]\nslack_webhook_url = "env:ORG_SLACK_URL"\n'
+                "csm_user_id = 4242\n"
+            )
 
-        with running_stack(tmp_path, entitlements=text) as stack:
+        with running_stack(tmp_path, entitlements=text, ORG_SLACK_URL=url) as stack:
             tid = stack.ticket(severity="sev_1")
             stack.notify(tid)
             paged(stack, tid)

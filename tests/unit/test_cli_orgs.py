@@ -16,7 +16,7 @@ ENTITLEMENTS = """
 enterprise_support = true
 ends = 2026-12-31
 sla = { sev1 = "30m" }
-pagerduty_routing_key = "ORGR0UT1NGKEY0000000000000000101"
+pagerduty_routing_key = "env:ACME_PD_ROUTING_KEY"
 
 [orgs."ext:Beta-Co"]
 plan = "enterprise"
@@ -52,6 +52,7 @@ def invoke(
         "SIDECAR_ENTITLEMENTS_FILE": str(path),
         "SIDECAR_ZENDESK_SUBDOMAIN": None,
         "SIDECAR_ZENDESK_URL": None,
+        "ACME_PD_ROUTING_KEY": "ORGR0UT1NGKEY0000000000000000101",
     }
     if zendesk is not None:
         env.update(zendesk.env())

@@ -92,7 +92,8 @@ def decide(
 
 def apply(t: Ticket, update: TicketUpdate) -> Ticket:
     fields = {**t.custom_fields, **update.custom_fields}
-    tags = (t.tags | update.additional_tags) - update.remove_tags
+    # A single-ticket update REPLACES the tag set with the list it sends.
+    tags = update.tags if update.tags is not None else t.tags
     followers = tuple(sorted(set(t.follower_ids) | update.add_follower_ids))
     return dataclasses.replace(
         t, custom_fields=fields, tags=frozenset(tags), follower_ids=followers
@@ -106,8 +107,8 @@ def test_sev3_of_an_entitled_org_gets_due_time_date_and_pending_tag() -> None:
         DUE: "2026-11-27T21:00:00Z",
         DATE: "2026-11-27",
     }
-    assert decided.update.additional_tags == {"sla_pending"}
-    assert decided.update.remove_tags == frozenset()
+    assert decided.update.tags_added == {"sla_pending"}
+    assert decided.update.tags_removed == frozenset()
     assert decided.sla is not None and decided.sla.status == "pending"
 
 
@@ -136,8 +137,8 @@ def test_not_entitled_clears_stale_fields_and_tags_but_keeps_other_tags() -> Non
     )
     decided = decide(stale, entitlement=NOT_ENTITLED)
     assert decided.update.custom_fields == {DUE: None, DATE: None}
-    assert decided.update.remove_tags == {"sla_pending"}
-    assert decided.update.additional_tags == frozenset()
+    assert decided.update.tags_removed == {"sla_pending"}
+    assert decided.update.tags_added == frozenset()
     assert decided.sla is None and not decided.page
 
 
@@ -155,7 +156,7 @@ def test_unparseable_severity_is_no_sla_with_a_reason() -> None:
     )
     assert decided.sla is None
     assert "urgent-ish" in (decided.severity_error or "")
-    assert decided.update.remove_tags == {"sla_pending"}
+    assert decided.update.tags_removed == {"sla_pending"}
     assert decided.update.custom_fields == {DUE: None}
 
 
@@ -164,8 +165,8 @@ def test_agent_public_reply_before_due_is_met() -> None:
     current = apply(ticket(), decide(ticket()).update)
     decided = decide(current, comments=[DESCRIPTION, comment(AGENT, 30)])
     assert decided.sla is not None and decided.sla.status == "met"
-    assert decided.update.additional_tags == {"sla_met"}
-    assert decided.update.remove_tags == {"sla_pending"}
+    assert decided.update.tags_added == {"sla_met"}
+    assert decided.update.tags_removed == {"sla_pending"}
     assert decided.wake_at == ()
 
 
@@ -192,7 +193,7 @@ def test_no_response_after_due_is_breached() -> None:
     """With no response at the due time, the status is breached."""
     decided = decide(ticket(), now=datetime(2026, 11, 27, 21, 0, tzinfo=UTC))
     assert decided.sla is not None and decided.sla.status == "breached"
-    assert decided.update.additional_tags == {"sla_breached"}
+    assert decided.update.tags_added == {"sla_breached"}
     assert decided.wake_at == ()
 
 
@@ -309,8 +310,11 @@ def test_plan_then_apply_is_a_fixed_point(
     now = CREATED + timedelta(minutes=now_minutes)
     ent = ENTITLED if entitled else NOT_ENTITLED
     first = decide(t, comments=comments, entitlement=ent, now=now)
-    assert first.update.remove_tags <= set(STATUS_TAGS)
-    assert first.update.additional_tags <= set(STATUS_TAGS)
+    assert first.update.tags_removed <= set(STATUS_TAGS)
+    assert first.update.tags_added <= set(STATUS_TAGS)
+    # The complete list it sends keeps every tag that is not ours.
+    if first.update.tags is not None:
+        assert t.tags - set(STATUS_TAGS) <= first.update.tags
     after = apply(t, first.update)
     assert len(after.tags & set(STATUS_TAGS)) == (1 if first.sla else 0)
     assert decide(after, comments=comments, entitlement=ent, now=now).update.is_empty()

@@ -13,7 +13,7 @@ from sidecar.entitlements import Entitlement
 from sidecar.errors import Conflict, Rejected, Transient
 from sidecar.sla import DEFAULT_POLICY
 from sidecar.tasks.plan import Fields
-from sidecar.tasks.reconcile import Reconciler
+from sidecar.tasks.reconcile import Reconciler, key_tag
 from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 SEV, DUE = 100, 200
@@ -51,7 +51,8 @@ class FakeZendesk:
         self.ticket = dataclasses.replace(
             self.ticket,
             custom_fields={**self.ticket.custom_fields, **update.custom_fields},
-            tags=(self.ticket.tags | update.additional_tags) - update.remove_tags,
+            # A single-ticket update replaces the tag set with the list it sends.
+            tags=self.ticket.tags if update.tags is None else update.tags,
             updated_stamp=self.ticket.updated_stamp + "+",
         )
 
@@ -63,8 +64,15 @@ class FakeZendesk:
 
 
 class FakeEntitlements:
+    def __init__(self, entitlement: Entitlement = ENTITLED, *keys: Secret) -> None:
+        self.entitlement = entitlement
+        self.keys = list(keys)
+
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]:
-        return ORG, ENTITLED
+        return ORG, self.entitlement
+
+    def routing_keys(self) -> list[Secret]:
+        return self.keys
 
 
 class FakeScheduler:
@@ -75,6 +83,7 @@ class FakeScheduler:
         self.ttls: dict[str, float] = {}
         self.reconciles: list[tuple[int, datetime | None]] = []
         self.escalations: list[int] = []
+        self.leases: set[int] = set()
         self.fail_enqueue = False
 
     def enqueue_reconcile(
@@ -88,10 +97,15 @@ class FakeScheduler:
             raise Transient("queue down", service="queue")
         self.reconciles.append((ticket_id, eta))
 
-    def enqueue_escalate(self, ticket_id: int) -> None:
+    def submit_escalate(self, ticket_id: int) -> bool:
+        # Like the queue: only while no live job holds the escalation's lease.
+        if ticket_id in self.leases:
+            return False
         if self.fail_enqueue:
             raise Transient("queue down", service="queue")
+        self.leases.add(ticket_id)
         self.escalations.append(ticket_id)
+        return True
 
     def claim(self, key: str, *, ttl_seconds: float = 7 * 86400) -> bool:
         if key in self.claims:
@@ -104,16 +118,22 @@ class FakeScheduler:
         self.claims.discard(key)
 
 
+DEFAULT_KEY = Secret("D" * 32)
+
+
 class FakePager:
-    def __init__(self) -> None:
+    def __init__(self, default_routing_key: Secret | None = DEFAULT_KEY) -> None:
+        self.default_routing_key = default_routing_key
         self.triggers: list[dict[str, Any]] = []
         self.resolves: list[str] = []
+        self.resolve_keys: list[Secret] = []
 
     def trigger(self, **event: Any) -> None:
         self.triggers.append(event)
 
     def resolve(self, *, dedup_key: str, routing_key: Any = None) -> None:
         self.resolves.append(dedup_key)
+        self.resolve_keys.append(routing_key)
 
 
 def ticket(severity: str = "sev_3", **changes: Any) -> Ticket:
@@ -180,15 +200,23 @@ def test_timers_are_claimed_once_per_instant() -> None:
     ]
 
 
-def test_failed_enqueue_gives_the_claim_back() -> None:
-    """If the page cannot be enqueued, the claim is released so the retried reconcile pages."""
+def test_failed_enqueue_is_raised_so_the_reconcile_is_retried() -> None:
+    """If the page cannot be enqueued the reconcile fails, and its retry pages."""
     zendesk, scheduler = FakeZendesk(ticket("sev_1")), FakeScheduler()
     scheduler.fail_enqueue = True
     with pytest.raises(Transient):
         reconciler(zendesk, scheduler).reconcile(42)
-    assert not any(key.startswith("page:") for key in scheduler.claims)
     scheduler.fail_enqueue = False
     reconciler(zendesk, scheduler).reconcile(42)
+    assert scheduler.escalations == [42]
+
+
+def test_a_live_escalation_is_not_enqueued_twice() -> None:
+    """While an escalation's job holds its lease, more reconciles enqueue nothing."""
+    zendesk, scheduler = FakeZendesk(ticket("sev_1")), FakeScheduler()
+    rec = reconciler(zendesk, scheduler)
+    rec.reconcile(42)
+    rec.reconcile(42)
     assert scheduler.escalations == [42]
 
 
@@ -201,8 +229,55 @@ def test_escalate_triggers_then_records_tag_and_note() -> None:
     assert event["severity"] == "critical"
     assert event["summary"] == "[SEV 1] Acme Corp: Pushes fail"
     record = zendesk.updates[-1]
-    assert record.additional_tags == {"oncall_paged"}
+    assert record.tags_added == {"oncall_paged", key_tag(DEFAULT_KEY)}
     assert record.private_note and "SEV 1" in record.private_note
+    assert DEFAULT_KEY.reveal() not in record.private_note
+
+
+def test_escalate_keeps_every_tag_an_agent_set() -> None:
+    """The page record sends the complete tag list: the ticket's tags plus ours."""
+    tagged = ticket("sev_1", tags=frozenset({"vip", "sev_1"}))
+    zendesk, pager = FakeZendesk(tagged), FakePager()
+    reconciler(zendesk, FakeScheduler(), pager).escalate(42)
+    assert {"vip", "sev_1", "oncall_paged"} <= zendesk.ticket.tags
+
+
+def test_a_conflict_on_the_page_record_does_not_trigger_again() -> None:
+    """A 409 on the write that records the page re-reads and writes again, without a second trigger."""
+    zendesk, pager = FakeZendesk(ticket("sev_1")), FakePager()
+    zendesk.conflicts_left = 2
+    reconciler(zendesk, FakeScheduler(), pager).escalate(42)
+    assert len(pager.triggers) == 1
+    assert "oncall_paged" in zendesk.ticket.tags
+
+
+def test_resolve_uses_the_routing_key_that_opened_the_incident() -> None:
+    """After the organization's key changed, the resolve still goes to the key that triggered."""
+    old, new = Secret("O" * 32), Secret("N" * 32)
+    paged = ticket(
+        "sev_1", status="solved", tags=frozenset({"oncall_paged", key_tag(old)})
+    )
+    zendesk, pager = FakeZendesk(paged), FakePager()
+    rec = reconciler(zendesk, FakeScheduler(), pager)
+    rec.entitlements = FakeEntitlements(
+        dataclasses.replace(ENTITLED, routing_key=new), old, new
+    )
+    rec.escalate(42)
+    assert [k.reveal() for k in pager.resolve_keys] == [old.reveal()]
+    assert "oncall_resolved" in zendesk.ticket.tags
+
+
+def test_resolve_under_a_key_no_longer_configured_is_a_visible_failure() -> None:
+    """If no configured key matches the fingerprint, the resolve is refused naming the incident."""
+    gone = Secret("G" * 32)
+    paged = ticket(
+        "sev_1", status="solved", tags=frozenset({"oncall_paged", key_tag(gone)})
+    )
+    zendesk, pager = FakeZendesk(paged), FakePager()
+    with pytest.raises(Rejected, match="zendesk-acme-ticket-42") as info:
+        reconciler(zendesk, FakeScheduler(), pager).escalate(42)
+    assert gone.reveal() not in str(info.value)
+    assert pager.resolves == [] and zendesk.updates == []
 
 
 def test_escalate_after_the_page_was_recorded_does_nothing() -> None:
@@ -260,27 +335,11 @@ def test_a_refused_slack_notice_does_not_undo_the_page() -> None:
     assert "oncall_paged" in zendesk.ticket.tags
 
 
-def test_page_claim_expires_and_is_freed_when_no_page_is_needed() -> None:
-    """The page claim has a short lifetime, and escalate frees it when the ticket no longer needs a page."""
-    zendesk, scheduler, pager = (
-        FakeZendesk(ticket("sev_1")),
-        FakeScheduler(),
-        FakePager(),
-    )
-    rec = reconciler(zendesk, scheduler, pager)
-    rec.reconcile(42)
-    assert scheduler.escalations == [42]
-    assert scheduler.ttls["page:acme:42"] == 30 * 60
-    zendesk.ticket = dataclasses.replace(
-        zendesk.ticket, custom_fields={SEV: "sev_3", DUE: None}
-    )
-    rec.escalate(42)  # SEV 3 by the time the job runs: no page
-    assert pager.triggers == [] and "page:acme:42" not in scheduler.claims
-    zendesk.ticket = dataclasses.replace(
-        zendesk.ticket, custom_fields={SEV: "sev_1", DUE: None}
-    )
-    rec.reconcile(42)
-    assert scheduler.escalations == [42, 42]
+def test_escalate_does_nothing_when_the_page_is_no_longer_needed() -> None:
+    """A ticket changed to SEV 3 before its escalate job ran pages no one."""
+    zendesk, pager = FakeZendesk(ticket("sev_3")), FakePager()
+    reconciler(zendesk, FakeScheduler(), pager).escalate(42)
+    assert pager.triggers == [] and zendesk.updates == []
 
 
 def test_resolve_on_a_closed_ticket_does_not_write() -> None:

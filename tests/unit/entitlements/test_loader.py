@@ -22,13 +22,22 @@ enterprise_support = true
 starts = 2026-01-01
 ends = 2026-12-31
 sla = {{ sev1 = "30m", sev3 = "4h" }}
-pagerduty_routing_key = "{KEY}"
-slack_webhook_url = "https://hooks.slack.com/services/T0/B0/SECRETPART"
+pagerduty_routing_key = "env:ACME_PD_KEY"
+slack_webhook_url = "env:ACME_SLACK_URL"
 csm_user_id = 123456
 
 [orgs."ext:Acme-Corp"]
 enterprise_support = true
 """
+
+
+ENVIRON = {
+    "ACME_PD_KEY": KEY,
+    "ACME_SLACK_URL": "https://hooks.slack.com/services/T0/B0/SECRETPART",
+    "SHORT_KEY": "tooshort-secret",
+    "PLAIN_HTTP_URL": "http://hooks.slack.com/services/T/B/HUSH",
+    "BROKEN_URL": "https://[hooks.slack.com/services/x",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -39,13 +48,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def problems(tmp_path: Path, text: str) -> list[str]:
     with pytest.raises(EntitlementsError) as info:
-        load_entitlements(write(tmp_path, text))
+        load_entitlements(write(tmp_path, text), environ=ENVIRON)
     return info.value.problems
 
 
 def test_reads_every_field(tmp_path: Path) -> None:
     """A complete entry is read into typed values, secrets wrapped."""
-    file = load_entitlements(write(tmp_path, GOOD))
+    file = load_entitlements(write(tmp_path, GOOD), environ=ENVIRON)
     entry = file.lookup(org_id=360001234567)
     assert entry is not None
     assert entry.plan == "enterprise"
@@ -65,7 +74,7 @@ def test_reads_every_field(tmp_path: Path) -> None:
 
 def test_external_id_lookup_is_case_insensitive(tmp_path: Path) -> None:
     """An ext: entry is found by the org's external id in any letter case."""
-    file = load_entitlements(write(tmp_path, GOOD))
+    file = load_entitlements(write(tmp_path, GOOD), environ=ENVIRON)
     entry = file.lookup(org_id=999, external_id="ACME-corp")
     assert entry is not None and entry.key == "ext:Acme-Corp"
     assert entry.plan is None and entry.enterprise_support is True
@@ -73,14 +82,14 @@ def test_external_id_lookup_is_case_insensitive(tmp_path: Path) -> None:
 
 def test_lookup_prefers_org_id_over_external_id(tmp_path: Path) -> None:
     """The organization id is looked up before the external id."""
-    file = load_entitlements(write(tmp_path, GOOD))
+    file = load_entitlements(write(tmp_path, GOOD), environ=ENVIRON)
     entry = file.lookup(org_id=360001234567, external_id="acme-corp")
     assert entry is not None and entry.key == "360001234567"
 
 
 def test_missing_entry_is_none(tmp_path: Path) -> None:
     """An organization the file does not name has no entry."""
-    file = load_entitlements(write(tmp_path, GOOD))
+    file = load_entitlements(write(tmp_path, GOOD), environ=ENVIRON)
     assert file.lookup(org_id=1, external_id="other") is None
     assert file.lookup() is None
 
@@ -165,8 +174,8 @@ def test_bad_secrets_are_not_echoed(tmp_path: Path) -> None:
     """A malformed routing key or webhook URL is reported without its value."""
     found = problems(
         tmp_path,
-        '[orgs."42"]\npagerduty_routing_key = "tooshort-secret"\n'
-        'slack_webhook_url = "http://hooks.slack.com/services/T/B/HUSH"\n',
+        '[orgs."42"]\npagerduty_routing_key = "env:SHORT_KEY"\n'
+        'slack_webhook_url = "env:PLAIN_HTTP_URL"\n',
     )
     assert len(found) == 2
     text = "\n".join(found)
@@ -220,12 +229,47 @@ def test_malformed_url_and_duplicate_ids_are_problems_not_crashes() -> None:
     """A URL urllib cannot split, and two keys naming one org id, are listed problems."""
     data = {
         "orgs": {
-            "1": {"slack_webhook_url": "https://[hooks.slack.com/services/x"},
+            "1": {"slack_webhook_url": "env:BROKEN_URL"},
             "01": {"plan": "ultra"},
         }
     }
     with pytest.raises(EntitlementsError) as info:
-        parse_entitlements(data)
+        parse_entitlements(data, environ=ENVIRON)
     problems = " | ".join(info.value.problems)
     assert "org 1: slack_webhook_url" in problems
     assert "org 01: same organization id as org 1" in problems
+
+
+def test_literal_secrets_are_refused_with_how_to(tmp_path: Path) -> None:
+    """A routing key or webhook URL written into the file is refused, unechoed, with the env: way."""
+    found = problems(
+        tmp_path,
+        f'[orgs."42"]\npagerduty_routing_key = "{KEY}"\n'
+        'slack_webhook_url = "https://hooks.slack.com/services/T/B/HUSH"\n',
+    )
+    assert len(found) == 2
+    text = "\n".join(found)
+    assert KEY not in text and "HUSH" not in text
+    assert 'pagerduty_routing_key = "env:VARIABLE"' in text
+    assert 'slack_webhook_url = "env:VARIABLE"' in text
+
+
+def test_unset_or_malformed_references_are_problems(tmp_path: Path) -> None:
+    """env: naming an unset variable, or no valid name, is reported by variable name."""
+    found = problems(
+        tmp_path,
+        '[orgs."42"]\npagerduty_routing_key = "env:NOT_SET_ANYWHERE"\n'
+        '[orgs."43"]\nslack_webhook_url = "env:bad name"\n',
+    )
+    assert any("NOT_SET_ANYWHERE is not set" in p for p in found)
+    assert any("org 43: slack_webhook_url" in p and "not a valid" in p for p in found)
+
+
+def test_other_plans_may_hold_the_add_on(tmp_path: Path) -> None:
+    """With SIDECAR_ORG_PLANS naming another plan, the file may give that plan the add-on."""
+    text = '[orgs."42"]\nplan = "premier"\nenterprise_support = true\n'
+    assert "'premier' is not one of" in problems(tmp_path, text)[0]
+    file = load_entitlements(
+        write(tmp_path, text), environ={}, eligible_plans=("premier", "enterprise")
+    )
+    assert file.orgs[0].plan == "premier"

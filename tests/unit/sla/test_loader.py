@@ -221,11 +221,13 @@ def test_validation_errors_name_file_key_and_problem(
     path = write(tmp_path, text)
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
-    error = caught.value
-    assert error.file == str(path) and error.key == key
-    assert problem in error.problem
-    assert str(error).startswith(f"{path}: {key + ': ' if key else ''}")
-    assert isinstance(error, ConfigError)
+    # Several problems come as one error listing each (PolicyErrors.problems).
+    errors = getattr(caught.value, "problems", [caught.value])
+    assert all(error.file == str(path) for error in errors)
+    assert any(error.key == key and problem in error.problem for error in errors)
+    if len(errors) == 1:
+        assert str(caught.value).startswith(f"{path}: {key + ': ' if key else ''}")
+    assert isinstance(caught.value, ConfigError)
 
 
 def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
@@ -241,3 +243,32 @@ def test_several_policies_need_a_name(tmp_path: Path) -> None:
     text = _replace(FULL, 'default_policy = "gold"\n', "")
     with pytest.raises(PolicyError, match="choose one by name or set default_policy"):
         load_policy(write(tmp_path, text))
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """A file with five mistakes lists all five in one error, each with its key."""
+    text = """
+[schedules.core]
+timezone = "Mars/Olympus"
+mon = ["09:00-17:00"]
+[schedules.late]
+mon = ["25:00-26:00"]
+[policies.p]
+colour = "blue"
+sev1 = { target = "1 fortnight", schedule = "24/7" }
+sev2 = { target = "2h", schedule = "nowhere" }
+sev3 = { target = "6h", schedule = "core" }
+"""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    error = caught.value
+    keys = sorted(e.key for e in error.problems)  # type: ignore[attr-defined]
+    assert keys == [
+        "policies.p.colour",
+        "policies.p.sev1.target",
+        "policies.p.sev2.schedule",
+        "schedules.core.timezone",
+        "schedules.late.mon",
+    ]
+    assert str(error).startswith(f"{path}: 5 problems:\n  - ")

@@ -16,6 +16,7 @@ from sidecar.tasks.queue import JobQueue
 from tests.support import TEST_SECRET, sample, signed_headers
 
 URL = "/webhooks/zendesk"
+INVOCATION = "X-Zendesk-Webhook-Invocation-Id"
 
 
 def post(client: FlaskClient, body: bytes, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -43,17 +44,54 @@ def test_redelivery_is_a_duplicate(client: FlaskClient, queue: JobQueue) -> None
     assert queued_ticket_ids(queue) == [5158]
 
 
+def _stamp(seconds_ago: int) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
 def test_trigger_bodies_dedup_by_invocation_id(
     client: FlaskClient, queue: JobQueue
 ) -> None:
-    """Trigger bodies dedup on the invocation id; without one each is queued."""
+    """Trigger bodies dedup on the invocation id and on the signed timestamp + body;
+    the same body signed at another second is a new delivery."""
     body = b'{"ticket_id": "9"}'
-    assert post(client, body, invocation_id="inv-1").status_code == 202
-    assert post(client, body, invocation_id="inv-1").status_code == 200
-    assert post(client, body, invocation_id="inv-2").status_code == 202
-    assert post(client, body).status_code == 202
-    assert post(client, body).status_code == 202
-    assert queued_ticket_ids(queue) == [9, 9, 9, 9]
+    assert post(client, body, invocation_id="inv-1", timestamp=_stamp(3)).status_code == 202
+    assert post(client, body, invocation_id="inv-1", timestamp=_stamp(2)).status_code == 200
+    assert post(client, body, invocation_id="inv-2", timestamp=_stamp(2)).status_code == 202
+    assert post(client, body, timestamp=_stamp(1)).status_code == 202
+    assert post(client, body, timestamp=_stamp(1)).status_code == 200
+    assert queued_ticket_ids(queue) == [9, 9, 9]
+
+
+def test_a_replay_under_new_invocation_ids_is_queued_once(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """One captured signed request resent with 10 new invocation ids is enqueued once."""
+    body = b'{"ticket_id": "9", "event": "ticket.changed"}'
+    headers = signed_headers(body, invocation_id="captured")
+    statuses = [client.post(URL, data=body, headers=headers).status_code]
+    for n in range(10):
+        replay = {**headers, "X-Zendesk-Webhook-Invocation-Id": f"forged-{n}"}
+        statuses.append(client.post(URL, data=body, headers=replay).status_code)
+    assert statuses == [202] + [200] * 10
+    assert queued_ticket_ids(queue) == [9]
+
+
+def test_a_replayed_organization_event_refreshes_once(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """A captured organization event resent under new invocation ids queues one refresh."""
+    body, _ = sample("organization_custom_field_changed")
+    headers = signed_headers(body, invocation_id="captured")
+    statuses = [
+        client.post(
+            URL, data=body, headers={**headers, INVOCATION: f"forged-{n}"}
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [202] + [200] * 4
+    assert len(queue.huey.pending()) == 1
 
 
 def test_ignored_event_is_not_queued(client: FlaskClient, queue: JobQueue) -> None:

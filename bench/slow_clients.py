@@ -1,0 +1,142 @@
+"""Slow clients: normal webhooks' latency while hostile clients trickle bodies.
+
+Usage: .venv/bin/python bench/slow_clients.py [--quick] [--slow 10] [--worker-class gthread|sync]
+       [--record]
+
+Starts real gunicorn (sidecar.gunicorn_conf, WEB_CONCURRENCY=2) on a SQLite queue,
+then sends signed trigger webhooks one after another at ~50/s (each a distinct
+invocation and ticket): first with no other traffic (the baseline), then while
+``--slow`` clients each upload a 100 kB body at 4 bytes/s and start over whenever
+the server cuts them. Prints one summary line: answered/sent, p50/p99 with and
+without slow clients and their ratio, how the slow uploads were ended. With
+``--record`` it appends a row to docs/benchmarks.md. ``--worker-class sync
+--threads 1`` measures the old worker model in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.slow_clients import SlowClients  # noqa: E402
+from tests.support import (  # noqa: E402
+    Process,
+    free_port,
+    http,
+    sidecar_env,
+    signed_headers,
+    wait_for_url,
+)
+
+TIMEOUT = 10.0  # Zendesk's patience: slower than this counts as unanswered
+
+
+def _send(base_url: str, count: int, first_id: int) -> tuple[list[float], int]:
+    """Send ``count`` signed webhooks at ~50/s; return latencies (ms) and how many got 202."""
+    latencies, accepted = [], 0
+    for n in range(count):
+        ticket = first_id + n
+        body = json.dumps(
+            {"ticket_id": str(ticket), "event": "ticket.changed"}
+        ).encode()
+        headers = signed_headers(body, invocation_id=f"bench-{ticket}")
+        started = time.perf_counter()
+        try:
+            status, _, _ = http(
+                "POST",
+                base_url + "/webhooks/zendesk",
+                body=body,
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+        except OSError:
+            status = 0
+        elapsed = (time.perf_counter() - started) * 1000
+        latencies.append(elapsed)
+        accepted += status == 202
+        time.sleep(max(0.0, 0.02 - elapsed / 1000))
+    return latencies, accepted
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 webhooks per phase")
+    parser.add_argument("--slow", type=int, default=10, help="slow clients")
+    parser.add_argument("--worker-class", default=None, help="override gunicorn -k")
+    parser.add_argument("--threads", type=int, default=None, help="WEB_THREADS")
+    parser.add_argument(
+        "--record", action="store_true", help="append to docs/benchmarks.md"
+    )
+    args = parser.parse_args()
+    count = 200 if args.quick else 1000
+    with tempfile.TemporaryDirectory(prefix="sidecar-slow-") as tmp:
+        env = sidecar_env(Path(tmp))
+        if args.threads:
+            env["WEB_THREADS"] = str(args.threads)
+        port = free_port()
+        cmd = [
+            sys.executable, "-m", "gunicorn", "-c", "python:sidecar.gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}",
+        ]  # fmt: skip
+        if args.worker_class:
+            cmd += ["--worker-class", args.worker_class]
+        web = Process([*cmd, "sidecar.wsgi:app"], env=env, cwd=tmp)
+        web.url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_url(web.url + "/healthz", alive=lambda: web.popen.poll() is None)
+            _send(web.url, 20, 1)  # warm up both workers
+            base, base_ok = _send(web.url, count, 1000)
+            with SlowClients(web.url, count=args.slow, rate=4.0) as slow:
+                slow.wait_until_sending()
+                time.sleep(1.0)
+                loaded, loaded_ok = _send(web.url, count, 100_000)
+            timeouts = web.output().count("WORKER TIMEOUT")
+        finally:
+            web.stop()
+    ends = Counter(a.split(" ", 2)[1] for a in slow.answers)
+    ends["closed"] = slow.cut - len(slow.answers)
+    p99_base, p99_loaded = _pct(base, 0.99), _pct(loaded, 0.99)
+    model = args.worker_class or "gthread"
+    threads = args.threads or (1 if model == "sync" else 16)
+    line = (
+        f"slow_clients: {model} x{threads} threads, {args.slow} slow clients: "
+        f"answered {loaded_ok}/{count} (baseline {base_ok}/{count}); "
+        f"p50 {statistics.median(base):.1f} -> {statistics.median(loaded):.1f} ms, "
+        f"p99 {p99_base:.1f} -> {p99_loaded:.1f} ms "
+        f"(ratio {p99_loaded / p99_base:.2f}); slow uploads ended: "
+        f"{dict(sorted(ends.items()))}; worker timeouts {timeouts}"
+    )
+    print(line)
+    if args.record:
+        row = (
+            f"| {datetime.now(UTC):%Y-%m-%d} | {model} × {threads} | {args.slow} | "
+            f"{loaded_ok}/{count} | {statistics.median(base):.1f} / {p99_base:.1f} | "
+            f"{statistics.median(loaded):.1f} / {p99_loaded:.1f} | "
+            f"{p99_loaded / p99_base:.2f} | {dict(sorted(ends.items()))} | {timeouts} |\n"
+        )
+        with (ROOT / "docs" / "benchmarks.md").open("a") as fh:
+            fh.write(row)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""What every `sidecar` command builds on: one configuration, one error translation.
+
+The configuration is read once per invocation, from the environment, into the
+root click context's object (:class:`CliContext`); the adapters a command needs
+(Zendesk client, queue, policy, entitlements) are built from it on first use
+and closed when the command ends. A :class:`SidecarError` raised anywhere under
+a :class:`SidecarGroup` becomes a one-line ``click.ClickException`` there and
+nowhere else (flaskr's ``create_app`` builds the web app's world the same way).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sidecar.config import Config
+from sidecar.entitlements import EntitlementsStore
+from sidecar.errors import ConfigError, SidecarError
+from sidecar.sla import Policy
+from sidecar.tasks.handler import load_configured_policy
+from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.zendesk.client import ZendeskClient
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NOT_CONNECTED = (
+    "not connected to Zendesk: set SIDECAR_ZENDESK_SUBDOMAIN and "
+    "SIDECAR_ZENDESK_EMAIL + SIDECAR_ZENDESK_API_TOKEN "
+    "(or SIDECAR_ZENDESK_OAUTH_TOKEN)"
+)
+
+
+class CliContext:
+    """The world of one CLI invocation: the Config and the adapters built from it."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self._closers: list[Callable[[], None]] = []
+
+    @cached_property
+    def config(self) -> Config:
+        """The configuration, read from the environment (and SIDECAR_CONFIG) once."""
+        return Config.from_env(self._environ)
+
+    def require_zendesk(self) -> None:
+        """Raise ConfigError saying what to set when there are no Zendesk credentials."""
+        if not self.config.zendesk_connected:
+            raise ConfigError(NOT_CONNECTED)
+
+    def zendesk(self) -> ZendeskClient:
+        """A Zendesk client (closed when the command ends); ConfigError if unconnected."""
+        self.require_zendesk()
+        client = ZendeskClient.from_config(self.config)
+        self._closers.append(client.close)
+        return client
+
+    def queue(self, *, create: bool = False) -> JobQueue:
+        """Open the configured queue; refuse to create a new, empty SQLite file.
+
+        A queue command run from another directory than the service would
+        otherwise open (and create) a fresh ``sidecar-queue.db`` there and
+        report "nothing" about a queue that is not the service's.
+        """
+        url = self.config.queue_url
+        if not create and url.strip().lower().startswith("sqlite:"):
+            path = sqlite_path(url.strip())
+            if not path.exists():
+                raise ConfigError(
+                    f"no queue at {path.resolve()} (SIDECAR_QUEUE_URL={url}): "
+                    "run the command where the service runs, or set "
+                    "SIDECAR_QUEUE_URL to the service's queue"
+                )
+        queue = JobQueue.from_url(url)
+        self._closers.append(queue.close)
+        return queue
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The SLA policy in force (the built-in default when none is configured)."""
+        return load_configured_policy(self.config)
+
+    @cached_property
+    def entitlements(self) -> EntitlementsStore:
+        """The entitlements store, its file loaded and validated."""
+        return EntitlementsStore.from_config(self.config)
+
+    def close(self) -> None:
+        """Close what the command opened, newest first."""
+        while self._closers:
+            self._closers.pop()()
+
+
+def cli_context() -> CliContext:
+    """Return the invocation's CliContext, building it on the root context once."""
+    root = click.get_current_context().find_root()
+    if not isinstance(root.obj, CliContext):
+        root.obj = CliContext(os.environ)
+        root.call_on_close(root.obj.close)
+    return root.obj
+
+
+class SidecarGroup(click.Group):
+    """A command group that turns every SidecarError below it into a CLI error.
+
+    ``error_exit_code`` is the exit status of such an error: 1, or 2 where every
+    error is bad input (the `sla` and `policy` commands).
+    """
+
+    error_exit_code = 1
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SidecarError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = self.error_exit_code
+            raise error from None
+
+
+class BadInputGroup(SidecarGroup):
+    """A group whose errors are all bad input: exit status 2."""
+
+    error_exit_code = 2
+
+
+def queue_description(queue: JobQueue) -> str:
+    """Name the queue a command opened, for the first line of its output."""
+    return f"queue: {queue.description}"
+
+
+def existing_file(path: str) -> Path:
+    """Return ``path`` as a Path; ConfigError naming it when it does not exist."""
+    found = Path(path)
+    if not found.is_file():
+        raise ConfigError(f"{path}: no such file")
+    return found

@@ -1,0 +1,162 @@
+"""The Slack Web API boundary: one client per process, one ``decipher`` for its answers.
+
+``slack_sdk``'s ``WebClient`` sends every method as a POST to
+``{base_url}{method}`` with the bot token as a Bearer header. It raises
+``SlackApiError`` when the HTTP status is not 200 **or** the JSON says
+``ok: false`` (errors come with HTTP 200 and a short ``error`` code), and lets
+urllib's network errors through. :func:`call` turns all of those into
+:mod:`sidecar.errors`, so the worker's retry rules apply to Slack as to Zendesk.
+No transparent retries: the worker owns them (a 429 becomes RateLimited with
+Slack's ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.error
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from sidecar.config import Config
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    Gone,
+    RateLimited,
+    Rejected,
+    Transient,
+    UpstreamError,
+)
+from sidecar.net import parse_retry_after
+
+log = logging.getLogger("sidecar.slack")
+
+SERVICE = "slack"
+DEFAULT_TIMEOUT = 10  # seconds; WebClient takes an int
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# docs.slack.dev/reference/methods/* "Errors" tables: the token itself is refused.
+_AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "ekm_access_denied",
+    }
+)
+# The conversation or user is not there (any more) for us: nothing to retry.
+_GONE_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "user_not_found",
+        "user_not_visible",
+        "user_not_in_channel",
+        "message_not_found",
+        "thread_not_found",
+    }
+)
+# Slack's own trouble, per the same tables: try again later.
+_TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def web_client(config: Config) -> WebClient:
+    """Build the bot's Web API client (SIDECAR_SLACK_API_URL for tests and proxies)."""
+    if not config.slack_bot_token:
+        raise ConfigError("SIDECAR_SLACK_BOT_TOKEN is not set")
+    return WebClient(
+        token=config.slack_bot_token.reveal(),
+        base_url=config.slack_api_url,
+        timeout=DEFAULT_TIMEOUT,
+    )
+
+
+def decipher(
+    method: str, status: int, headers: Mapping[str, Any], body: Any
+) -> UpstreamError:
+    """Return the error a failed Slack Web API answer stands for."""
+    code = body.get("error") if isinstance(body, Mapping) else None
+    code = code[:80] if isinstance(code, str) else ""
+    message = f"slack {method}: HTTP {status}" + (f" ({code})" if code else "")
+    retry_after = parse_retry_after(_header(headers, "Retry-After"))
+    if status == 429 or code == "ratelimited":
+        # docs.slack.dev/apis/web-api/rate-limits: HTTP 429 with Retry-After seconds.
+        return RateLimited(
+            message, service=SERVICE, status=status, retry_after=retry_after
+        )
+    if status >= 500 or code in _TRANSIENT_ERRORS:
+        return Transient(
+            message, service=SERVICE, status=status, retry_after=retry_after
+        )
+    if code in _AUTH_ERRORS or status in (401, 403):
+        return AuthFailed(message, service=SERVICE, status=status)
+    if code in _GONE_ERRORS:
+        return Gone(message, service=SERVICE, status=status)
+    return Rejected(message, service=SERVICE, status=status)
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return None
+
+
+def call(method: str, fn: Callable[..., Any], **kwargs: Any) -> Mapping[str, Any]:
+    """Call one Web API method; every failure leaves as a sidecar UpstreamError."""
+    try:
+        response = fn(**kwargs)
+    except SlackApiError as exc:
+        answer = exc.response
+        raise decipher(
+            method,
+            int(getattr(answer, "status_code", 0) or 0),
+            dict(getattr(answer, "headers", {}) or {}),
+            getattr(answer, "data", None),
+        ) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise Transient(
+            f"slack {method}: connection failed ({type(exc).__name__})",
+            service=SERVICE,
+        ) from None
+    data = response.data
+    if not isinstance(data, Mapping):
+        raise Transient(f"slack {method}: answer is not a JSON object", service=SERVICE)
+    return data
+
+
+def user_identity(client: WebClient, user_id: str) -> tuple[str, str | None]:
+    """Return (display name, email or None) of a Slack user; never raises for a hidden one.
+
+    The email needs ``users:read.email`` and is often hidden for people of
+    another organization in a Slack Connect channel (``is_stranger``): then
+    None, and the caller falls back.
+    """
+    try:
+        data = call("users.info", client.users_info, user=user_id)
+    except (Gone, AuthFailed) as exc:
+        # user_not_visible / missing_scope: the ticket still gets created.
+        log.info("slack user %s not readable: %s", user_id, exc)
+        return user_id, None
+    user = data.get("user") or {}
+    profile = user.get("profile") or {}
+    name = (
+        profile.get("real_name")
+        or profile.get("display_name")
+        or user.get("real_name")
+        or user.get("name")
+        or user_id
+    )
+    email = profile.get("email")
+    return str(name), (str(email) if isinstance(email, str) and "@" in email else None)

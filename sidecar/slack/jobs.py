@@ -1,0 +1,274 @@
+"""The Slack app's jobs on the durable queue: create a ticket, add a comment, follow a ticket.
+
+Everything that touches Zendesk on behalf of Slack runs here, in the worker,
+like every webhook's work: the web answers Slack within its 3 seconds once the
+job is stored. Three jobs:
+
+- ``slack_create(request)``: a modal submission becomes a ticket (found again,
+  not duplicated, when it already exists);
+- ``slack_comment(message)``: a customer's reply in the thread becomes a public
+  comment on the ticket;
+- ``slack_sync(ticket_id)``: the thread hears what happened to the ticket
+  (opened with its due time, on-call paged, the first agent reply, breached,
+  solved), each once.
+
+The retry rules are the worker's (sidecar.tasks.worker): the error's
+``disposition`` decides; retries back off exponentially; dead letters go to
+``sidecar jobs failed``. This module registers its own Huey tasks so that the
+queue and worker modules only need to call :func:`register`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from huey.api import Task, TaskWrapper
+from huey.exceptions import RetryTask
+
+from sidecar.errors import ConfigError, Disposition, UpstreamError
+from sidecar.slack.blocks import MessageRef, TicketRequest
+from sidecar.tasks.worker import MAX_ATTEMPTS, auth_failed_flag, retry_delay
+
+if TYPE_CHECKING:
+    from sidecar.tasks.queue import JobQueue
+
+log = logging.getLogger("sidecar.slack")
+
+CREATE, COMMENT, SYNC = "slack_create", "slack_comment", "slack_sync"
+# Slack's retries and a second click on "Create ticket" carry the same message:
+# one job per message for as long as the queue keeps claims (7 days); after
+# that the external id lookup still finds the ticket.
+CREATE_KEY = "slack_ticket:{channel}:{ts}"
+COMMENT_KEY = "slack_message:{channel}:{ts}"
+# While a sync waits in the queue, more changes need no second one: the job
+# reads the ticket as it is when it runs. The job frees the claim when it starts.
+SYNC_QUEUED_KEY = "slack_sync:{ticket_id}"
+SYNC_QUEUED_SECONDS = 600.0
+
+
+class Handlers(Protocol):
+    """What the worker process does for each Slack job (sidecar.slack.bridge)."""
+
+    def create_ticket(self, request: TicketRequest) -> None: ...
+    def add_comment(self, message: Mapping[str, Any]) -> None: ...
+    def follow(self, ticket_id: int) -> None: ...
+
+
+def request_to_payload(request: TicketRequest) -> dict[str, Any]:
+    """A ticket request as plain JSON-able data for the queue."""
+    return asdict(request)
+
+
+def request_from_payload(payload: Mapping[str, Any]) -> TicketRequest:
+    """Rebuild a ticket request from :func:`request_to_payload`'s data."""
+    message = dict(payload["message"])
+    return TicketRequest(
+        message=MessageRef(**message),
+        severity=int(payload["severity"]),
+        subject=str(payload["subject"]),
+        description=str(payload["description"]),
+        submitted_by=str(payload["submitted_by"]),
+        team=payload.get("team"),
+    )
+
+
+class SlackJobs:
+    """The Slack jobs registered on one queue, and the handlers this process runs them with."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+        self._factory: Callable[[], Handlers] | None = None
+        self._handlers: Handlers | None = None
+        self._lock = threading.Lock()
+        self.base_delay = 5.0
+        huey = queue.huey
+
+        @huey.task(context=True, name=CREATE)
+        def slack_create(
+            payload: dict[str, Any],
+            task: Task,
+            attempt: int = 1,
+            first_failure: str | None = None,
+        ) -> None:
+            self._run(
+                CREATE,
+                lambda h: h.create_ticket(request_from_payload(payload)),
+                task=task,
+                attempt=attempt,
+                first_failure=first_failure,
+            )
+
+        @huey.task(context=True, name=COMMENT)
+        def slack_comment(
+            payload: dict[str, Any],
+            task: Task,
+            attempt: int = 1,
+            first_failure: str | None = None,
+        ) -> None:
+            self._run(
+                COMMENT,
+                lambda h: h.add_comment(payload),
+                task=task,
+                attempt=attempt,
+                first_failure=first_failure,
+            )
+
+        @huey.task(context=True, name=SYNC)
+        def slack_sync(
+            ticket_id: int,
+            task: Task,
+            attempt: int = 1,
+            first_failure: str | None = None,
+        ) -> None:
+            if attempt == 1:
+                # Free the "sync queued" claim first: a change from now on
+                # schedules another sync, which will see it.
+                queue.release(SYNC_QUEUED_KEY.format(ticket_id=ticket_id))
+            self._run(
+                SYNC,
+                lambda h: h.follow(ticket_id),
+                task=task,
+                attempt=attempt,
+                first_failure=first_failure,
+                ticket_id=ticket_id,
+            )
+
+        self.create: TaskWrapper = slack_create
+        self.comment: TaskWrapper = slack_comment
+        self.sync: TaskWrapper = slack_sync
+
+    # --- the web side (and the reconciler) submit ---------------------------------
+
+    def submit_create(self, request: TicketRequest) -> bool:
+        """Store the create job unless this message already has one; False if it had."""
+        key = CREATE_KEY.format(channel=request.message.channel, ts=request.message.ts)
+        return self._queue.submit_task(
+            self.create.s(request_to_payload(request)), dedup_key=key
+        )
+
+    def submit_comment(self, message: Mapping[str, Any]) -> bool:
+        """Store the comment job unless this Slack message already has one."""
+        key = COMMENT_KEY.format(channel=message["channel"], ts=message["ts"])
+        return self._queue.submit_task(self.comment.s(dict(message)), dedup_key=key)
+
+    def schedule_sync(self, ticket_id: int) -> bool:
+        """Enqueue slack_sync(ticket_id) unless one is already waiting."""
+        key = SYNC_QUEUED_KEY.format(ticket_id=int(ticket_id))
+        if not self._queue.claim(key, ttl_seconds=SYNC_QUEUED_SECONDS):
+            return False
+        try:
+            self._queue.huey.enqueue(self.sync.s(int(ticket_id)))
+        except Exception:
+            self._queue.release(key)
+            raise
+        return True
+
+    # --- the worker side ---------------------------------------------------------
+
+    def use(self, factory: Callable[[], Handlers], *, base_delay: float = 5.0) -> None:
+        """Run jobs with the handlers ``factory`` builds (on the first job, once)."""
+        with self._lock:
+            self._factory, self._handlers = factory, None
+            self.base_delay = base_delay
+
+    def handlers(self) -> Handlers:
+        """This process's handlers; ConfigError when the Slack app is off here."""
+        with self._lock:
+            if self._handlers is None:
+                if self._factory is None:
+                    raise ConfigError(
+                        "a Slack job reached a worker without the Slack app: set "
+                        "SIDECAR_SLACK_SIGNING_SECRET and SIDECAR_SLACK_BOT_TOKEN"
+                    )
+                self._handlers = self._factory()
+            return self._handlers
+
+    def _run(
+        self,
+        name: str,
+        work: Callable[[Handlers], None],
+        *,
+        task: Task,
+        attempt: int,
+        first_failure: str | None,
+        ticket_id: int = 0,
+    ) -> None:
+        context = {"job": name, "job_id": task.id, "attempt": attempt}
+        if ticket_id:
+            context["ticket_id"] = ticket_id
+        try:
+            work(self.handlers())
+            return
+        except UpstreamError as exc:
+            if exc.disposition is Disposition.DROP:
+                log.info("nothing to do, dropping job: %s", exc, extra=context)
+                return
+            if exc.disposition is not Disposition.RETRY:
+                if exc.credentials_refused:
+                    self._queue.set_flag(auth_failed_flag(exc.service), _now())
+                self._dead_letter(name, task, ticket_id, exc, attempt, first_failure)
+                return
+            error: Exception = exc
+        except ConfigError as exc:
+            self._dead_letter(name, task, ticket_id, exc, attempt, first_failure)
+            return
+        except Exception as exc:  # a bug or an unforeseen failure: bounded retries
+            error = exc
+        first_failure = first_failure or _now()
+        if attempt >= MAX_ATTEMPTS:
+            self._dead_letter(name, task, ticket_id, error, attempt, first_failure)
+            return
+        retry_after = error.retry_after if isinstance(error, UpstreamError) else None
+        delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
+        log.warning(
+            "%s failed (%s), retrying in %.1f s", name, _describe(error), delay,
+            extra=context,
+        )  # fmt: skip
+        task.kwargs["attempt"] = attempt + 1
+        task.kwargs["first_failure"] = first_failure
+        raise RetryTask(delay=delay)
+
+    def _dead_letter(
+        self,
+        name: str,
+        task: Task,
+        ticket_id: int,
+        exc: BaseException,
+        attempt: int,
+        first_failure: str | None,
+    ) -> None:
+        from sidecar.tasks.queue import FailedJob
+
+        now = _now()
+        failed = FailedJob(
+            job_id=task.id,
+            task=name,
+            ticket_id=ticket_id,
+            error=_describe(exc),
+            attempts=attempt,
+            first_failure_at=first_failure or now,
+            last_failure_at=now,
+        )
+        self._queue.record_failed(failed)
+        log.error(
+            "%s dead-lettered: %s", name, failed.error,
+            extra={"job": name, "job_id": task.id, "ticket_id": ticket_id},
+        )  # fmt: skip
+
+
+def register(queue: JobQueue) -> SlackJobs:
+    """Register the Slack jobs on the queue's Huey (every process does, web and worker)."""
+    return SlackJobs(queue)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

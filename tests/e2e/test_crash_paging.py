@@ -1,0 +1,71 @@
+"""A worker killed in the middle of a page: the page still goes out, once, within seconds.
+
+Huey removes a job from the queue when a worker takes it, so a SIGKILL during the
+PagerDuty call loses the job; the escalation's lease (the durable "page wanted"
+record) lapses and the next worker enqueues the page again.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, connected_env
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk
+from tests.support import post_webhook, start_gunicorn, start_worker, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _notify(url: str, env: dict[str, str], ticket_id: int, n: int) -> None:
+    body = json.dumps({"ticket_id": str(ticket_id), "event": "ticket.changed"})
+    status, _ = post_webhook(
+        url,
+        body.encode(),
+        secret=env["SIDECAR_WEBHOOK_SECRET"],
+        invocation_id=f"crash-{ticket_id}-{n}",
+    )
+    assert status == 202
+
+
+def test_sigkill_during_the_pagerduty_call_still_pages_once(tmp_path: Path) -> None:
+    """SEV 1, PagerDuty slow, worker SIGKILLed mid-call, restarted: one incident, one marker."""
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
+    ):
+        org = zendesk.add_org(
+            name="Acme Corp",
+            fields={"support_plan": "enterprise", "enterprise_support": True},
+        )
+        tid = zendesk.add_ticket(
+            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
+        )
+        env = connected_env(tmp_path, zendesk, pagerduty)
+        pagerduty.delay(3.0)
+        with start_gunicorn(env, cwd=tmp_path) as web:
+            with start_worker(env, cwd=tmp_path) as worker:
+                _notify(web.url, env, tid, 1)
+                # The trigger is in flight at PagerDuty: kill the worker now.
+                wait_for(lambda: pagerduty.request_count >= 1, timeout=15)
+                worker.stop(sig=signal.SIGKILL)
+            pagerduty.delay(0)
+            with start_worker(env, cwd=tmp_path) as restarted:
+                for n in range(2, 5):
+                    _notify(web.url, env, tid, n)
+                wait_for(
+                    lambda: "oncall_paged" in zendesk.ticket(tid).tags, timeout=45
+                )
+                restarted.wait_for_log(
+                    lambda e: e.get("msg") == "paged" and e.get("ticket_id") == tid,
+                    timeout=10,
+                )
+        notes = [c for c in zendesk.comments(tid) if not c.public]
+        assert len(notes) == 1, "the page is recorded exactly once"
+        dedup_keys = {e["dedup_key"] for e in pagerduty.triggers()}
+        assert dedup_keys == {f"zendesk-acme-ticket-{tid}"}
+        assert zendesk.errors == []
