@@ -41,6 +41,8 @@ from tests.support import (  # noqa: E402
 )
 
 TIMEOUT = 10.0  # Zendesk's patience: slower than this counts as unanswered
+MARKER = "<!-- bench/slow_clients.py --record adds rows below -->"
+RULE = "|---|---|---|---|---|---|---|---|---|"
 
 
 def _send(base_url: str, count: int, first_id: int) -> tuple[list[float], int]:
@@ -78,6 +80,7 @@ def _pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 webhooks per phase")
+    parser.add_argument("--count", type=int, default=None, help="webhooks per phase")
     parser.add_argument("--slow", type=int, default=10, help="slow clients")
     parser.add_argument("--worker-class", default=None, help="override gunicorn -k")
     parser.add_argument("--threads", type=int, default=None, help="WEB_THREADS")
@@ -85,7 +88,7 @@ def main() -> None:
         "--record", action="store_true", help="append to docs/benchmarks.md"
     )
     args = parser.parse_args()
-    count = 200 if args.quick else 1000
+    count = args.count or (200 if args.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="sidecar-slow-") as tmp:
         env = sidecar_env(Path(tmp))
         if args.threads:
@@ -131,8 +134,15 @@ def main() -> None:
             f"{statistics.median(loaded):.1f} / {p99_loaded:.1f} | "
             f"{p99_loaded / p99_base:.2f} | {dict(sorted(ends.items()))} | {timeouts} |\n"
         )
-        with (ROOT / "docs" / "benchmarks.md").open("a") as fh:
-            fh.write(row)
+        # Rows go right under the header of the table after the marker comment.
+        doc = ROOT / "docs" / "benchmarks.md"
+        text = doc.read_text()
+        start = text.find(MARKER)
+        rule = text.find(RULE + "\n", start)
+        if start < 0 or rule < 0:
+            sys.exit(f"{doc}: no {MARKER!r} table to add the row to")
+        at = rule + len(RULE) + 1
+        doc.write_text(text[:at] + row + text[at:])
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
     )

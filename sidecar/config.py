@@ -145,7 +145,8 @@ class Config:
         str,
         DEFAULT_QUEUE_URL,
         "`sqlite:///path/queue.db` (default: sidecar-queue.db in the working "
-        "directory) or `redis://host:port/db` for scale-out.",
+        "directory) or `redis://host:port/db` for scale-out; `?queue=NAME` "
+        "(a-z, 0-9, _) keeps several deployments apart in one Redis database.",
     )
     port: int = _setting("PORT", _int, 8000, "HTTP port of the web process.")
     config_file: str | None = _setting(

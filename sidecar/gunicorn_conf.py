@@ -85,7 +85,8 @@ def child_exit(server: object, worker: object) -> None:
     if metrics_dir.enabled(os.environ):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+        # prometheus_client leaves this function unannotated; gunicorn's Worker has pid.
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
 
 
 def on_exit(server: object) -> None:

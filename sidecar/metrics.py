@@ -142,7 +142,7 @@ def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:
     """Return the exposition text of this process (or all workers) plus the queue."""
     if metrics_dir.enabled(os.environ):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
     else:
         registry = REGISTRY
     return generate_latest(registry) + generate_latest(

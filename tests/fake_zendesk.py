@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
+from tests.fake_zendesk_admin import ADMIN_ROUTES, AdminMixin
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -207,7 +208,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeZendesk:
+class FakeZendesk(AdminMixin):
     """An in-memory Zendesk account served over HTTP on 127.0.0.1 (threaded).
 
     Accepts ``Basic email/token:api_token`` or, when ``oauth_token`` is given,
@@ -287,6 +288,7 @@ class FakeZendesk:
         # Exceptions raised inside the fake or its write hooks; tests may assert empty.
         self.errors: list[BaseException] = []
         self.api_user_id = self.add_user(role="admin", name="Sidecar", email=email)
+        self._admin_init()  # fields, webhooks, triggers, views: tests/fake_zendesk_admin.py
         self.add_org_field("enterprise_support", type="checkbox")
         self.add_org_field("support_plan", type="dropdown")
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -602,11 +604,12 @@ class FakeZendesk:
         *,
         path_contains: str | None = None,
         count: int | None = None,
+        method: str | None = None,
     ) -> None:
         """Hold matching requests ``seconds`` (``count`` times, or until cleared)."""
         with self._lock:
             self._faults.append(
-                _Fault(count, delay=seconds, path_contains=path_contains)
+                _Fault(count, delay=seconds, path_contains=path_contains, method=method)
             )
 
     def clear_faults(self) -> None:
@@ -764,10 +767,12 @@ class FakeZendesk:
             return Reply(
                 400, {"error": "InvalidJSON", "description": "bad body"}, rate_headers
             ), None
-        for verb, pattern, name in _ROUTES:
+        for verb, pattern, name in (*_ROUTES, *ADMIN_ROUTES):
             match = pattern.match(path)
             if match and verb == method:
-                arg = int(match.group(1)) if match.groups() else None
+                raw = match.group(1) if match.groups() else None
+                # Webhook ids are string ULIDs; every other id is a number.
+                arg = int(raw) if raw is not None and raw.isdigit() else raw
                 with self._lock:
                     reply, event = getattr(self, name)(arg, query, payload)
                 return reply._replace(headers={**rate_headers, **reply.headers}), event
@@ -1402,6 +1407,185 @@ class FakeZendesk:
                 """Keep test output quiet; the request log is ``fake.calls()``."""
 
         return Handler
+
+
+# === Slack app routes (issue 12) =============================================
+# Create Ticket, List Tickets by external id, Search Users by email: what the
+# Slack app (sidecar/slack) calls. Kept in this separate section so the strict
+# contract work above stays untouched: the handlers are attached to FakeZendesk
+# here and their routes go first in _ROUTES (other List Tickets calls fall
+# through to ``_list_tickets``). Sources, rule by rule:
+# - OAS `CreateTicket`: 201, a `Location` header, body `TicketResponse` {ticket}.
+# - Tickets page: only `comment` is required; "Creating a ticket with a new
+#   requester": `requester: {name, email}`; if a user with that email exists it
+#   is used and not updated, otherwise name and email are both required.
+# - OAS `TicketCreateInput.organization_id`: "You can only specify the ID of an
+#   organization associated with the requester" (the 422 shape below is the
+#   RecordInvalid shape of zendesk-more.md §9; the exact wording is UNCONFIRMED).
+# - OAS `ListTickets` `external_id`: not unique, "may return multiple tickets".
+# - OAS `SearchUsers` `query`: Zendesk search syntax; only `email:<address>` is
+#   modelled, anything else is refused so a new use cannot pass by accident.
+
+
+def _slack_record_invalid(field_name: str, description: str) -> tuple[Reply, None]:
+    return Reply(
+        422,
+        {
+            "error": "RecordInvalid",
+            "description": "Record validation errors",
+            "details": {
+                field_name: [{"description": description, "error": "InvalidValue"}]
+            },
+        },
+        {},
+    ), None
+
+
+def _slack_state(fake: FakeZendesk) -> dict[str, Any]:
+    state = fake.__dict__.get("_slack_state")
+    if state is None:
+        state = fake.__dict__["_slack_state"] = {"external": {}, "members": {}}
+    return state
+
+
+def _add_membership(self: FakeZendesk, user_id: int, org_id: int) -> None:
+    """Make ``user_id`` a member of ``org_id`` (Organization Memberships)."""
+    with self._lock:
+        _slack_state(self)["members"].setdefault(user_id, set()).add(org_id)
+
+
+def _ticket_external_id(self: FakeZendesk, ticket_id: int) -> str | None:
+    """The external id a ticket was created with."""
+    with self._lock:
+        value: str | None = _slack_state(self)["external"].get(ticket_id)
+        return value
+
+
+def _tickets_with_external_id(self: FakeZendesk, external_id: str) -> list[int]:
+    """Ids of the tickets carrying ``external_id``."""
+    with self._lock:
+        found = _slack_state(self)["external"].items()
+        return sorted(tid for tid, ext in found if ext == external_id)
+
+
+def _slack_ticket_json(self: FakeZendesk, ticket: FakeTicket) -> dict[str, Any]:
+    return {
+        **ticket.to_json(),
+        "external_id": _slack_state(self)["external"].get(ticket.id),
+    }
+
+
+def _create_ticket(self: FakeZendesk, _: Any, query: Any, payload: Any) -> Any:
+    ticket = payload.get("ticket") if isinstance(payload, dict) else None
+    if not isinstance(ticket, dict):
+        return self._bad_request("ticket")
+    comment = ticket.get("comment")
+    text = (
+        str(comment.get("body") or comment.get("html_body") or "")
+        if isinstance(comment, dict)
+        else ""
+    )
+    if not text:
+        return _slack_record_invalid("description", "Description: cannot be blank")
+    state = _slack_state(self)
+    requester_id: int
+    if "requester" in ticket:
+        wanted = ticket["requester"] if isinstance(ticket["requester"], dict) else {}
+        email = str(wanted.get("email") or "")
+        if not email:
+            return _slack_record_invalid("requester", "Requester: email is required")
+        existing = next(
+            (
+                uid
+                for uid, user in sorted(self._users.items())
+                if str(user.get("email") or "").casefold() == email.casefold()
+            ),
+            None,
+        )
+        if existing is not None:
+            requester_id = existing  # used and not updated
+        elif not wanted.get("name"):
+            return _slack_record_invalid("requester", "Requester: name is required")
+        else:
+            requester_id = self.add_user(name=str(wanted["name"]), email=email)
+    elif ticket.get("requester_id") is not None:
+        requester_id = int(ticket["requester_id"])
+        if requester_id not in self._users:
+            return _slack_record_invalid("requester", "Requester: is invalid")
+    else:
+        requester_id = self.api_user_id
+    members = state["members"].get(requester_id, set())
+    org_id = ticket.get("organization_id")
+    if org_id is not None:
+        if int(org_id) not in self._orgs or int(org_id) not in members:
+            return _slack_record_invalid(
+                "organization_id", "Organization: is not associated with the requester"
+            )
+        org_id = int(org_id)
+    elif len(members) == 1:
+        org_id = next(iter(members))  # the requester's organization
+    fields = {
+        int(item["id"]): item.get("value")
+        for item in ticket.get("custom_fields") or ()
+        if isinstance(item, dict) and "id" in item
+    }
+    tid = self.add_ticket(
+        subject=str(ticket.get("subject") or text.splitlines()[0][:80]),
+        organization_id=org_id,
+        requester_id=requester_id,
+        tags=[str(t) for t in ticket.get("tags") or ()],
+        custom_fields=fields,
+        description=text,
+    )
+    if ticket.get("external_id") is not None:
+        state["external"][tid] = str(ticket["external_id"])
+    body = {"ticket": _slack_ticket_json(self, self._tickets[tid])}
+    event = WriteEvent("ticket", tid, payload, True, user_id=self.api_user_id)
+    headers = {"Location": f"{self.url}/api/v2/tickets/{tid}.json"}
+    return Reply(201, body, headers), event
+
+
+def _list_tickets_by_external_id(
+    self: FakeZendesk, arg: Any, query: Mapping[str, str], payload: Any
+) -> Any:
+    if "external_id" not in query:
+        return self._list_tickets(arg, query, payload)
+    wanted = query["external_id"]
+    found = [
+        _slack_ticket_json(self, self._tickets[tid])
+        for tid, ext in sorted(_slack_state(self)["external"].items())
+        if ext == wanted and tid in self._tickets
+    ]
+    return self._ok(
+        {"tickets": found, "count": len(found), "next_page": None, "previous_page": None}
+    )
+
+
+def _search_users(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+    match = re.fullmatch(r"email:(\S+)", query.get("query", "").strip())
+    if match is None:
+        return Reply(400, {"error": "unsupported user query in the fake"}, {}), None
+    wanted = match.group(1).casefold()
+    users = [
+        dict(user)
+        for _, user in sorted(self._users.items())
+        if str(user.get("email") or "").casefold() == wanted
+    ]
+    return self._ok({"users": users, "count": len(users), "next_page": None})
+
+
+FakeZendesk.add_membership = _add_membership  # type: ignore[attr-defined]
+FakeZendesk.ticket_external_id = _ticket_external_id  # type: ignore[attr-defined]
+FakeZendesk.tickets_with_external_id = _tickets_with_external_id  # type: ignore[attr-defined]
+FakeZendesk._create_ticket = _create_ticket  # type: ignore[attr-defined]
+FakeZendesk._list_tickets_by_external_id = _list_tickets_by_external_id  # type: ignore[attr-defined]
+FakeZendesk._search_users = _search_users  # type: ignore[attr-defined]
+_ROUTES[:0] = [
+    ("POST", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_create_ticket"),
+    ("GET", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_list_tickets_by_external_id"),
+    ("GET", re.compile(r"^/api/v2/users/search(?:\.json)?$"), "_search_users"),
+]
+# === end of the Slack app routes ===============================================
 
 
 if (

@@ -311,3 +311,37 @@ def start_serve(
     args = [*SIDECAR, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with _running(args, env, ready_url="/healthz", port=port, cwd=cwd) as proc:
         yield proc
+
+
+# Redis tests: the server and database come from the environment (CI may point
+# them elsewhere); each test gets its own queue name and deletes only its keys.
+REDIS_TEST_URL = os.environ.get("SIDECAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@contextlib.contextmanager
+def redis_queue_url() -> Iterator[str]:
+    """Yield SIDECAR_TEST_REDIS_URL with a queue name of its own (``?queue=t…``).
+
+    Skips the test when no Redis answers. Afterwards deletes the keys that carry
+    that name (every key the queue writes does) and nothing else: never a
+    FLUSHDB, which would wipe other tests' or a developer's data.
+    """
+    import uuid
+
+    import pytest
+    import redis
+
+    name = f"t{uuid.uuid4().hex[:16]}"
+    try:
+        conn = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1)
+        conn.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis server reachable at {REDIS_TEST_URL}")
+    separator = "&" if "?" in REDIS_TEST_URL else "?"
+    try:
+        yield f"{REDIS_TEST_URL}{separator}queue={name}"
+    finally:
+        keys = list(conn.scan_iter(match=f"*{name}*", count=1000))
+        if keys:
+            conn.delete(*keys)
+        conn.close()

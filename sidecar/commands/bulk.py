@@ -211,7 +211,7 @@ class _Reporter:
         self._start_seen = start_seen
         self._dry_run = dry_run
         if sys.stderr.isatty():
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
 
             self._bar = tqdm(
                 initial=start_seen, unit=" tickets", desc="backfill", file=sys.stderr

@@ -104,28 +104,32 @@ def cli_context() -> CliContext:
     return root.obj
 
 
+class _BadInputError(click.ClickException):
+    """Bad input: exit status 2, one line on stderr."""
+
+    exit_code = 2
+
+
 class SidecarGroup(click.Group):
     """A command group that turns every SidecarError below it into a CLI error.
 
-    ``error_exit_code`` is the exit status of such an error: 1, or 2 where every
-    error is bad input (the `sla` and `policy` commands).
+    ``error_class`` decides the exit status of such an error: 1, or 2 where
+    every error is bad input (the `sla` and `policy` commands).
     """
 
-    error_exit_code = 1
+    error_class: type[click.ClickException] = click.ClickException
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SidecarError as exc:
-            error = click.ClickException(str(exc))
-            error.exit_code = self.error_exit_code
-            raise error from None
+            raise self.error_class(str(exc)) from None
 
 
 class BadInputGroup(SidecarGroup):
     """A group whose errors are all bad input: exit status 2."""
 
-    error_exit_code = 2
+    error_class = _BadInputError
 
 
 def queue_description(queue: JobQueue) -> str:

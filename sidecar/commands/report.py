@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -56,7 +56,7 @@ def _policy_for(
             entry = store.file.lookup(
                 org_id=org_id, external_id=org.external_id if org else None
             )
-            overrides = {
+            overrides: dict[object, timedelta] = {
                 s: d
                 for s, d in (entry.sla_overrides if entry else {}).items()
                 if s in policy.targets

@@ -184,4 +184,27 @@ def show(policy_file: str | None, policy_name: str | None, markdown: bool) -> No
     click.echo(_policy(policy_file, policy_name).describe(markdown=markdown))
 
 
+@policy.command("holidays", cls=_OneLineCommand)
+@click.option("--year", type=click.IntRange(1971, 8999), required=True)
+@click.option("--policy", "policy_file", metavar="FILE", help="policy TOML file")
+@click.option("--policy-name", metavar="NAME", help="policy in FILE to use")
+def holidays_command(
+    year: int, policy_file: str | None, policy_name: str | None
+) -> None:
+    """List the days each schedule of a policy skips in YEAR, and why."""
+    chosen = _policy(policy_file, policy_name)
+    seen: set[str] = set()
+    for target in chosen.targets.values():
+        schedule = target.schedule
+        if schedule.name in seen:
+            continue
+        seen.add(schedule.name)
+        days = schedule.holidays_of(year)
+        click.echo(
+            f"schedule {schedule.name} ({schedule.describe()}): {len(days)} day(s)"
+        )
+        for day, reason in days.items():
+            click.echo(f"  {day.isoformat()} {day.strftime('%a')}  {reason}")
+
+
 COMMANDS: list[click.Command] = [sla, policy]

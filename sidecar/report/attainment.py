@@ -20,10 +20,12 @@ Rules (docs/decisions.md, "Attainment report"):
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sidecar.sla import Policy, evaluate
 
@@ -237,7 +239,7 @@ class ResponseTimes:
     covered_counts: tuple[tuple[int, int], ...]  # (seconds, tickets), for charts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BreachRow:
     """One breached ticket, for the breach list."""
 
@@ -296,10 +298,11 @@ class ReportBuilder:
             if outcome.organization_id is not None
             else NO_ORGANIZATION
         )
+        # Interned: 100,000 tickets share a few hundred group keys.
         contribution: _Contribution = (
             outcome.severity,
-            org,
-            outcome.month,
+            sys.intern(org),
+            sys.intern(outcome.month),
             outcome.status,
             _seconds(outcome.covered),
             _seconds(outcome.calendar),
@@ -350,7 +353,7 @@ class ReportBuilder:
                 groups.setdefault(dimension, {}).setdefault(key, {})[status] = n
 
         def rows(
-            dimension: str, order: Callable[[str], object]
+            dimension: str, order: Callable[[str], Any]
         ) -> tuple[AttainmentRow, ...]:
             found = groups.get(dimension, {})
             return tuple(

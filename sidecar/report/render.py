@@ -220,7 +220,6 @@ th:first-child, td:first-child, td.text, th.text { text-align: left; }
 thead th { border-bottom: 2px solid #bbb; font-weight: 600; }
 .chart svg { width: 100%; height: auto; max-width: 100%; }
 .chart { margin: .5rem 0 1rem; }
-.swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .3em; vertical-align: -.05em; }
 .notes { color: #444; font-size: .9rem; } .notes li { margin: .2rem 0; }
 a { color: #0b57d0; }
 @page { size: A4; margin: 14mm; }
@@ -288,10 +287,24 @@ _SOURCES = {
 }
 
 
+def human_duration(duration: timedelta) -> str:
+    """Minutes rounded up, as ``45m``, ``3h05m`` or ``12d 4h`` (from two days on)."""
+    minutes = -(-duration // timedelta(minutes=1)) if duration > timedelta(0) else 0
+    hours, mins = divmod(minutes, 60)
+    if hours >= 48:
+        days, hours = divmod(hours, 24)
+        return f"{days}d {hours}h"
+    return f"{hours}h{mins:02d}m" if hours else f"{mins}m"
+
+
+def _when(moment: datetime | None) -> str:
+    return "—" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+
+
 def _late_text(b: BreachRow) -> str:
     if b.late is None:
         return "—"
-    text = format_duration(timedelta(minutes=-(-b.late // timedelta(minutes=1))))
+    text = human_duration(b.late)
     return text if b.first_response_at else f"{text}, no reply"
 
 
@@ -302,20 +315,19 @@ def _breach_table(view: ReportView) -> str:
     rows = []
     for b in breaches:
         url = escape(view.ticket_url(b.ticket_id), quote=True)
-        first = format_utc(b.first_response_at) if b.first_response_at else "—"
         rows.append(
             f'<tr><td class=text><a href="{url}">#{b.ticket_id}</a></td>'
             f"<td class=text>{escape(view.org_label_of(b.organization_id))}</td>"
-            f"<td>SEV {b.severity}</td><td>{format_utc(b.created_at)}</td>"
-            f"<td>{format_utc(b.due_at)}</td><td>{first}</td>"
+            f"<td>SEV {b.severity}</td><td>{_when(b.created_at)}</td>"
+            f"<td>{_when(b.due_at)}</td><td>{_when(b.first_response_at)}</td>"
             f"<td>{escape(_late_text(b))}</td>"
             f"<td class=text>{escape(_SOURCES.get(b.source, b.source))}</td></tr>"
         )
     return (
         "<table><thead><tr><th class=text>ticket</th><th class=text>organization</th>"
         "<th>severity</th><th>created (UTC)</th><th>due (UTC)</th>"
-        "<th>first response (UTC)</th><th>late, covered time</th>"
-        "<th class=text>first response from</th></tr></thead><tbody>"
+        "<th>first reply (UTC)</th><th>late (covered)</th>"
+        "<th class=text>reply from</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )
@@ -335,10 +347,6 @@ def render_html(view: ReportView) -> str:
         if data.organization_id is not None
         else ""
     )
-    legend = " ".join(
-        f'<span><span class=swatch style="background:{charts.COLORS[s]}"></span>{s}</span>'
-        for s in STATUSES
-    )
     headline = "".join(
         f"<div class=figure>{escape(label)}<b>{value}</b></div>"
         for label, value in (
@@ -353,7 +361,7 @@ def render_html(view: ReportView) -> str:
     months = [(r.key, r) for r in a.by_month]
     severities = [(f"SEV {r.key}", r) for r in a.by_severity]
     orgs = [(view.org_label(r.key), r) for r in a.by_organization]
-    generated = datetime.fromtimestamp(data.now.timestamp(), UTC)
+    generated = data.now.astimezone(UTC).replace(microsecond=0)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -364,7 +372,6 @@ def render_html(view: ReportView) -> str:
         f" · policy {escape(data.policy.name)} · generated {format_utc(generated)}</p>",
         f"<div class=headline>{headline}</div></header>",
         "<section><h2>Attainment by month</h2>",
-        f"<p class=meta>{legend}</p>",
         f"<div class=chart>{charts.attainment_by_month(a.by_month)}</div>",
         _attainment_table(months, "month"),
         "</section><section><h2>By severity</h2>",

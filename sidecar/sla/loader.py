@@ -6,7 +6,8 @@ Shape (see README, "Policy file")::
     [schedules.core]                    # "24/7" is built in
     timezone = "UTC"                    # any IANA zone (default "UTC")
     mon = ["05:00-01:00"]               # wall-clock; end <= start runs past midnight
-    holidays = ["2026-12-25"]           # local dates (strings or TOML dates)
+    holidays = ["2026-12-25"]           # local dates (strings or TOML dates), or
+    # holidays = { country = "US", subdiv = "NY", dates = [...], rules = ["RRULE"] }
     [policies.enterprise]
     day = "24h"                         # "24h" (default) or "schedule"
     description = "..."                 # optional
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.sla.errors import PolicyError
+from sidecar.sla.holidays import HolidaySource, PublicHolidays, RecurringDays
 from sidecar.sla.policy import DAY_MODES, Policy, Target, parse_duration
 from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule
 
@@ -195,9 +197,17 @@ def _schedule(
                 f"{key}.{day}", f"must be a list of 'HH:MM-HH:MM', got {values!r}"
             )
         windows[day] = values
-    holidays = _holidays(table.get("holidays", []), f"{key}.holidays", fail)
+    holidays, calendars = _holiday_spec(
+        table.get("holidays", []), f"{key}.holidays", fail
+    )
     try:
-        return Schedule(name, timezone=timezone, windows=windows, holidays=holidays)
+        return Schedule(
+            name,
+            timezone=timezone,
+            windows=windows,
+            holidays=holidays,
+            calendars=calendars,
+        )
     except ValueError as exc:
         problem = str(exc)
         where = key
@@ -209,6 +219,49 @@ def _schedule(
                     where = f"{key}.{day}"
                     break
         raise fail(where, problem) from exc
+
+
+_HOLIDAY_KEYS = ("country", "subdiv", "dates", "rules")
+
+
+def _holiday_spec(
+    value: object, key: str, fail: Any
+) -> tuple[list[date], list[HolidaySource]]:
+    """``holidays``: a list of dates, or a table naming calendars and dates.
+
+    ``holidays = { country = "US", subdiv = "NY", dates = [...], rules = [...] }``
+    where ``rules`` are RFC 5545 RRULE texts (company days).
+    """
+    if not isinstance(value, dict):
+        return _holidays(value, key, fail), []
+    for name in value:
+        if name not in _HOLIDAY_KEYS:
+            raise fail(
+                f"{key}.{name}",
+                f"unknown key (expected one of: {', '.join(_HOLIDAY_KEYS)})",
+            )
+    calendars: list[HolidaySource] = []
+    country, subdiv = value.get("country"), value.get("subdiv")
+    if subdiv is not None and country is None:
+        raise fail(f"{key}.subdiv", "needs a country")
+    if country is not None:
+        if not isinstance(country, str) or (
+            subdiv is not None and not isinstance(subdiv, str)
+        ):
+            raise fail(f"{key}.country", 'country and subdiv are codes like "US", "NY"')
+        try:
+            calendars.append(PublicHolidays(country.upper(), subdiv))
+        except ValueError as exc:
+            raise fail(f"{key}.country", str(exc)) from None
+    rules = value.get("rules", [])
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise fail(f"{key}.rules", "must be a list of RFC 5545 RRULE texts")
+    for rule in rules:
+        try:
+            calendars.append(RecurringDays(rule))
+        except ValueError as exc:
+            raise fail(f"{key}.rules", str(exc)) from None
+    return _holidays(value.get("dates", []), f"{key}.dates", fail), calendars
 
 
 def _holidays(values: object, key: str, fail: Any) -> list[date]:

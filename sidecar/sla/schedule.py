@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sidecar.sla.errors import SlaInputError
+
+if TYPE_CHECKING:  # the arithmetic stays stdlib; calendars only name dates
+    from sidecar.sla.holidays import HolidaySource
 
 __all__ = [
     "DAY_NAMES",
@@ -233,6 +237,7 @@ class Schedule:
         windows: Mapping[object, Iterable[object]] | None = None,
         holidays: Iterable[date] = (),
         continuous: bool = False,
+        calendars: Sequence[HolidaySource] = (),
     ) -> None:
         if isinstance(timezone, ZoneInfo):
             zone = timezone
@@ -267,6 +272,10 @@ class Schedule:
             (day, w.start, w.end) for day, ws in enumerate(self.windows) for w in ws
         )
         self._holiday_ords = frozenset(d.toordinal() for d in holiday_set)
+        # Named calendars (public holidays, RFC 5545 rules) expand a year at a
+        # time into dates that count exactly like the listed ones.
+        self.calendars = tuple(calendars)
+        self._calendar_years: dict[int, frozenset[int]] = {}
         self._weeks: dict[int, _Week] = {}
         self._raw_max_close: dict[int, int] = {}
 
@@ -290,6 +299,7 @@ class Schedule:
             self.continuous,
             self.windows,
             self.holidays,
+            tuple(source.key for source in self.calendars),
         )
 
     def describe(self) -> str:
@@ -311,6 +321,8 @@ class Schedule:
         text = "; ".join(parts) + f" ({self.timezone.key})"
         if self.holidays:
             text += f", {len(self.holidays)} holiday{'s' * (len(self.holidays) > 1)}"
+        for source in self.calendars:
+            text += f", {source.key.split(':', 1)[0]} holidays"
         return text
 
     def day_lengths(self) -> dict[str, timedelta]:
@@ -364,11 +376,33 @@ class Schedule:
         holidays = self._holiday_ords
         for day, start, end in self._flat:
             ordinal = monday + day
-            if ordinal in holidays:
+            if ordinal in holidays or self._calendar_holiday(ordinal):
                 continue
             opens.append(self._wall_to_us(ordinal, start))
             closes.append(self._wall_to_us(ordinal, end))
         return opens, closes
+
+    def _calendar_holiday(self, ordinal: int) -> bool:
+        if not self.calendars:
+            return False
+        year = date.fromordinal(ordinal).year
+        ords = self._calendar_years.get(year)
+        if ords is None:
+            ords = frozenset(
+                day.toordinal() for day in self.holidays_of(year, listed=False)
+            )
+            self._calendar_years[year] = ords
+        return ordinal in ords
+
+    def holidays_of(self, year: int, *, listed: bool = True) -> dict[date, str]:
+        """Every holiday of ``year`` with its reason: listed dates and calendars."""
+        found: dict[date, str] = {}
+        if listed:
+            found.update({d: "listed" for d in self.holidays if d.year == year})
+        for source in self.calendars:
+            for day, reason in source.dates(year).items():
+                found[day] = f"{found[day]}; {reason}" if day in found else reason
+        return dict(sorted(found.items()))
 
     def _week(self, week: int) -> _Week:
         cached = self._weeks.get(week)

@@ -99,7 +99,11 @@ class SlackBridge:
             ticket = existing[0]
             log.info(
                 "slack message already has a ticket",
-                extra={"ticket_id": ticket.id, "channel": ref.channel, "ts": ref.ts},
+                extra={
+                    "ticket_id": ticket.id,
+                    "channel": ref.channel,
+                    "message_ts": ref.ts,
+                },
             )
         else:
             ticket = self._create(zendesk, request, ref, entry, permalink)
@@ -132,7 +136,7 @@ class SlackBridge:
         else:
             requester = None
             note = "Slack did not share this person's email address and the organization has no default requester: the ticket is requested by the API user."
-        body = {
+        body: dict[str, Any] = {
             "subject": request.subject,
             "comment": {
                 "body": _description(request, name, ref, permalink, note),
@@ -180,7 +184,7 @@ class SlackBridge:
             extra={
                 "ticket_id": ticket.id,
                 "channel": ref.channel,
-                "ts": ref.ts,
+                "message_ts": ref.ts,
                 "severity": request.severity,
             },
         )

@@ -9,7 +9,6 @@ a thread may be answered weeks later, and a mark is a few bytes.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -75,7 +74,7 @@ class Links:
         """True when ``what`` was already announced for the ticket."""
         return self.store.get_flag(self._said_key(ticket_id, what)) is not None
 
-    def say_once(self, ticket_id: int, what: str, post: Callable[[], None]) -> bool:
+    def say_once(self, ticket_id: int, what: str, post: Callable[[], object]) -> bool:
         """Run ``post`` unless ``what`` was said for the ticket; True when it ran now.
 
         A claim keeps two workers from posting at the same time (the second
@@ -112,8 +111,3 @@ class Links:
         """True for a comment we made from a Slack message."""
         key = f"slack_comment:{self.account}:{int(comment_id)}"
         return self.store.get_flag(key) is not None
-
-
-def encode(data: dict[str, str]) -> str:
-    """Compact JSON for flag values."""
-    return json.dumps(data, separators=(",", ":"))

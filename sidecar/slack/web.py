@@ -60,30 +60,29 @@ _USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 bp = Blueprint("slack", __name__)
 
 
-class _BotIdentity:
+def _bot_identity(client: WebClient, token: str) -> Any:
     """Bolt's ``authorize``: the bot's identity from one auth.test, cached.
 
     Passing ``authorize`` (rather than ``token``) keeps Bolt from switching to
     OAuth mode when SLACK_CLIENT_ID/SECRET happen to be in the environment,
-    and gives the self-event filter the bot's user and bot ids.
+    and gives the self-event filter the bot's user and bot ids. (A plain
+    function: Bolt passes arguments by the names it finds in the signature.)
     """
+    cached: list[AuthorizeResult] = []
+    lock = threading.Lock()
 
-    def __init__(self, client: WebClient, token: str) -> None:
-        self._client = client
-        self._token = token
-        self._result: AuthorizeResult | None = None
-        self._lock = threading.Lock()
-
-    def __call__(
-        self, enterprise_id: str | None, team_id: str | None
-    ) -> AuthorizeResult:
-        with self._lock:
-            if self._result is None:
-                answer = self._client.auth_test(token=self._token)
-                self._result = AuthorizeResult.from_auth_test_response(
-                    bot_token=self._token, auth_test_response=answer
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        with lock:
+            if not cached:
+                answer = client.auth_test(token=token)
+                cached.append(
+                    AuthorizeResult.from_auth_test_response(
+                        bot_token=token, auth_test_response=answer
+                    )
                 )
-            return self._result
+            return cached[0]
+
+    return authorize
 
 
 class SlackApp:
@@ -100,13 +99,13 @@ class SlackApp:
         self.store = EntitlementsStore.from_config(config)
         self.links = Links(queue, account=config.zendesk_subdomain or "zendesk")
         token = config.slack_bot_token.reveal()
-        client = WebClient(
-            token=token, base_url=config.slack_api_url, timeout=WEB_TIMEOUT
-        )
+        # No token on the shared client: each request's client gets the token
+        # from ``authorize`` (Bolt copies base_url and timeout from this one).
+        client = WebClient(base_url=config.slack_api_url, timeout=WEB_TIMEOUT)
         self.bolt = App(
             client=client,
             signing_secret=config.slack_signing_secret.reveal(),
-            authorize=_BotIdentity(client, token),
+            authorize=_bot_identity(client, token),
             process_before_response=True,
             raise_error_for_unhandled_request=True,
             logger=logging.getLogger("sidecar.slack.bolt"),
@@ -242,7 +241,7 @@ class SlackApp:
             return
         log.info(
             "slack ticket queued" if queued else "slack ticket already queued",
-            extra={"channel": parsed.message.channel, "ts": parsed.message.ts},
+            extra={"channel": parsed.message.channel, "message_ts": parsed.message.ts},
         )
         ack()
 

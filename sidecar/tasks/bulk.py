@@ -18,6 +18,7 @@ page reads here must go through it at the lowest priority.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -97,13 +98,13 @@ def changed_between(
     after ``until`` is left out (that later change announced it anyway).
     """
     cursor: str | None = None
+
+    def read(after: str | None) -> ExportPage:
+        start = None if after else int(since.timestamp())
+        return zendesk.export_changed_tickets(cursor=after, start_time=start)
+
     while True:
-        page = patiently(
-            lambda c=cursor: zendesk.export_changed_tickets(
-                cursor=c, start_time=None if c else int(since.timestamp())
-            ),
-            sleep=sleep,
-        )
+        page = patiently(functools.partial(read, cursor), sleep=sleep)
         assert isinstance(page, ExportPage)
         for ticket in page.tickets:
             updated = datetime.fromisoformat(ticket.updated_stamp)

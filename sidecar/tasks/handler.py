@@ -54,6 +54,9 @@ def fields_from(config: Config) -> Fields:
         due_at=config.due_at_field_id,
         due_date=config.due_date_field_id,
         due_date_zone=ZoneInfo(config.due_date_timezone),  # validated by Config
+        first_response_at=config.first_response_at_field_id,
+        first_response_date=config.first_response_date_field_id,
+        breach_minutes=config.breach_minutes_field_id,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sidecar.entitlements import Entitlement
@@ -47,6 +47,11 @@ class Fields:
     due_at: int | None
     due_date: int | None = None
     due_date_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    # The first-response outcome (issue 13), optional: when (text, and date in
+    # due_date_zone) and, for a breach, by how many covered minutes (numeric).
+    first_response_at: int | None = None
+    first_response_date: int | None = None
+    breach_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,15 @@ def plan(
         for field_id, value in desired_fields.items():
             if (ticket.custom_fields.get(field_id) or None) != value:
                 custom_fields[field_id] = value
+    # The write that settles the SLA also records when and how late; a ticket
+    # settled before these fields existed gets them at its next reconcile.
+    settled_due = _recorded_due(ticket, fields) if settled_kept else None
+    outcome = _outcome_fields(
+        state, first_response_at, desired_status_tag, settled_due, fields
+    )
+    for field_id, value in outcome.items():
+        if _differs(ticket.custom_fields.get(field_id), value):
+            custom_fields[field_id] = value
     present = ticket.tags & set(STATUS_TAGS.values())
     remove = set(present - {desired_status_tag})
     additional: set[str] = set()
@@ -241,6 +255,66 @@ def _desired(
             else None
         )
     return values, STATUS_TAGS[state.status] if state else None
+
+
+def _outcome_fields(
+    state: SlaState | None,
+    first_response_at: datetime | None,
+    status_tag: str | None,
+    settled_due: datetime | None,
+    fields: Fields,
+) -> dict[int, str | None]:
+    """First response time (text, date) and covered minutes late, once settled.
+
+    ``settled_due`` is the due time the ticket recorded when it was settled (it
+    stays the reference after a later severity change); else the state's.
+    """
+    answered = (
+        state is not None
+        and first_response_at is not None
+        and status_tag in SETTLED_TAGS
+    )
+    values: dict[int, str | None] = {}
+    if fields.first_response_at is not None:
+        values[fields.first_response_at] = (
+            format_utc(first_response_at) if answered and first_response_at else None
+        )
+    if fields.first_response_date is not None:
+        values[fields.first_response_date] = (
+            first_response_at.astimezone(fields.due_date_zone).date().isoformat()
+            if answered and first_response_at
+            else None
+        )
+    if fields.breach_minutes is not None:
+        late: str | None = None
+        if answered and status_tag == "sla_breached" and state and first_response_at:
+            due = settled_due or state.due_at
+            covered = state.target.schedule.between(due, first_response_at)
+            # Whole minutes, rounded up: 30 s late is 1 minute late, never 0;
+            # a reply late only outside covered hours is 0 covered minutes late.
+            late = str(max(0, -(-covered // timedelta(minutes=1))))
+        values[fields.breach_minutes] = late
+    return values
+
+
+def _recorded_due(ticket: Ticket, fields: Fields) -> datetime | None:
+    value = ticket.custom_fields.get(fields.due_at) if fields.due_at else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _differs(current: object, value: str | None) -> bool:
+    """Whether a field holds something else (numeric fields may read back as numbers)."""
+    if isinstance(current, float) and current.is_integer():
+        current = int(current)
+    if isinstance(current, int) and not isinstance(current, bool):
+        current = str(current)
+    return (current or None) != value
 
 
 def _paging(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from huey import RedisHuey, SqliteHuey
@@ -239,8 +240,8 @@ return 1
 
 # Take a lease unless a live one is held (ARGV: lapse instant, now).
 _TAKE_LEASE_LUA = """
-local until = redis.call('HGET', KEYS[1], ARGV[3])
-if until and tonumber(until) >= tonumber(ARGV[2]) then
+local lapses = redis.call('HGET', KEYS[1], ARGV[3])
+if lapses and tonumber(lapses) >= tonumber(ARGV[2]) then
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
@@ -348,11 +349,13 @@ class JobQueue:
                 if not parts.hostname or not db.isdigit():
                     raise ValueError("expected redis://host:port/db")
                 _ = parts.port  # raises ValueError on a bad port
+                url, name = _queue_name(url)
             except ValueError as exc:
                 raise ConfigError(f"SIDECAR_QUEUE_URL={shown}: {exc}") from None
             # Results off: reconcile returns nothing, and failures go to dead letters.
-            huey = RedisHuey(QUEUE_NAME, url=url, results=False, blocking=True)
-            return cls(huey, description=f"redis {shown}")
+            huey = RedisHuey(name, url=url, results=False, blocking=True)
+            described = shown if name == QUEUE_NAME else f"{shown} (queue {name})"
+            return cls(huey, description=f"redis {described}")
         raise ConfigError(
             f"SIDECAR_QUEUE_URL={_redacted(url)}: expected sqlite:///path/queue.db "
             "or redis://host:port/db"
@@ -575,6 +578,28 @@ def _failed_job(raw: Any) -> FailedJob:
     data = json.loads(raw)
     data.setdefault("task", "reconcile")
     return FailedJob(**data)
+
+
+def _queue_name(url: str) -> tuple[str, str]:
+    """Split ``?queue=NAME`` off a Redis URL: (URL for redis-py, queue name).
+
+    Every Redis key the queue writes carries the name, so deployments (or test
+    runs) with different names share one Redis database without touching each
+    other's keys. Huey drops other characters from a name, which would merge
+    two names silently, so they are refused.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = [value for key, value in query if key == "queue"]
+    if not names:
+        return url, QUEUE_NAME
+    name = names[-1]
+    if not re.fullmatch(r"[a-z0-9_]{1,64}", name):
+        raise ValueError(
+            f"queue={name!r}: use 1-64 lower-case letters, digits and underscores"
+        )
+    rest = urlencode([(key, value) for key, value in query if key != "queue"])
+    return urlunsplit(parts._replace(query=rest)), name
 
 
 def sqlite_path(url: str) -> Path:

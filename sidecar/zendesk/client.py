@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,12 +24,14 @@ from zenpy import Zenpy
 from sidecar.config import Config, Secret
 from sidecar.errors import (
     AuthFailed,
+    BadResponse,
     ConfigError,
     Rejected,
     Transient,
     UpstreamError,
 )
 from sidecar.net import is_loopback
+from sidecar.zendesk import parse
 from sidecar.zendesk.decipher import SERVICE, decipher
 from sidecar.zendesk.models import (
     Comment,
@@ -123,13 +125,11 @@ def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) ->
 
 
 def parse_datetime(value: object) -> datetime:
-    """Parse Zendesk's ISO 8601 timestamp ('...Z') into an aware UTC datetime."""
-    if not isinstance(value, str):
-        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    """Parse Zendesk's ISO 8601 timestamp ('...Z') into an aware UTC datetime.
+
+    BadResponse when it is not one, or lies outside the years parse.py accepts.
+    """
+    return parse.timestamp(value)
 
 
 def _optional_int(value: object) -> int | None:
@@ -137,20 +137,7 @@ def _optional_int(value: object) -> int | None:
 
 
 def _ticket_from_json(data: Mapping[str, Any]) -> Ticket:
-    return Ticket(
-        id=int(data["id"]),
-        subject=data.get("subject") or "",
-        status=(data.get("status") or "").lower(),
-        created_at=parse_datetime(data["created_at"]),
-        updated_stamp=str(data["updated_at"]),
-        organization_id=_optional_int(data.get("organization_id")),
-        requester_id=_optional_int(data.get("requester_id")),
-        tags=frozenset(data.get("tags") or ()),
-        custom_fields={
-            int(f["id"]): f.get("value") for f in data.get("custom_fields") or ()
-        },
-        follower_ids=tuple(int(i) for i in data.get("follower_ids") or ()),
-    )
+    return parse.ticket(data)
 
 
 def _metric_set_from_json(data: Mapping[str, Any], ticket_id: int) -> TicketMetricSet:
@@ -183,14 +170,7 @@ def _metric_sets_from_json(
 
 
 def _organization_from_json(data: Mapping[str, Any]) -> Organization:
-    external_id = data.get("external_id")
-    return Organization(
-        id=int(data["id"]),
-        name=data.get("name") or "",
-        external_id=None if external_id is None else str(external_id),
-        fields=dict(data.get("organization_fields") or {}),
-        tags=frozenset(data.get("tags") or ()),
-    )
+    return parse.organization(data)
 
 
 def _check_override(url: str) -> str:
@@ -340,25 +320,7 @@ class ZendeskClient:
         path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
         pages = list(self._pages(path, params={"include": "users"}))
 
-        def build(pages: list[Mapping[str, Any]]) -> list[Comment]:
-            roles = {
-                int(user["id"]): str(user.get("role") or "")
-                for page in pages
-                for user in page.get("users") or ()
-            }
-            return [
-                Comment(
-                    id=int(c["id"]),
-                    author_id=int(c["author_id"]),
-                    public=bool(c.get("public", True)),
-                    created_at=parse_datetime(c["created_at"]),
-                    author_role=roles.get(int(c["author_id"]), ""),
-                )
-                for page in pages
-                for c in page.get("comments") or ()
-            ]
-
-        return self._parse(path, build, pages)
+        return self._parse(path, parse.comments, pages)
 
     def get_organization(self, org_id: int) -> Organization:
         """Read one organization with its custom fields."""
@@ -641,11 +603,17 @@ class ZendeskClient:
 
     @staticmethod
     def _parse(path: str, build: Any, data: Any) -> Any:
-        """Apply ``build`` to a response part; a malformed answer is Transient."""
+        """Apply ``build`` to a response part.
+
+        A missing part (no ``ticket`` in the answer: a proxy, a truncated body) is
+        Transient; a part whose fields fail validation is BadResponse, not retried.
+        """
         try:
             if data is None:
                 raise KeyError(path)
             return build(data)
+        except BadResponse as exc:
+            raise BadResponse(f"{exc} ({path})", service=SERVICE) from None
         except (KeyError, TypeError, ValueError) as exc:
             raise Transient(
                 f"zendesk {path}: unexpected response shape ({type(exc).__name__})",
@@ -703,6 +671,29 @@ class ZendeskClient:
             )
 
         return self._parse(path, build, body)
+
+    def admin_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One admin API call (fields, webhooks, triggers, views), for `zendesk setup`.
+
+        The same request layer as every other call: the URL override, the
+        session's auth, errors raised as sidecar errors, no retries or sleeps.
+        """
+        if not path.startswith("/api/v2/"):
+            raise ValueError(f"not a Zendesk API path: {path!r}")
+        return self._request(method, path, params=params, json=json)
+
+    def admin_list(self, path: str, key: str) -> list[dict[str, Any]]:
+        """Every object of an admin collection (``key`` of each page), all pages."""
+        return [
+            dict(item) for page in self._pages(path) for item in page.get(key) or ()
+        ]
 
     # --- Slack app: tickets from Slack messages (sidecar/slack) ---------------
 

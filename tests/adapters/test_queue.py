@@ -1,6 +1,7 @@
 """Tests for sidecar.tasks.queue and the worker's retry/dead-letter semantics.
 
-Each test runs against SQLite (tmp_path) and the real Redis server (db 15).
+Each test runs against SQLite (tmp_path) and the real Redis server
+(SIDECAR_TEST_REDIS_URL, a queue name of its own per test).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 
 from sidecar.config import Config
 from sidecar.errors import (
@@ -25,34 +25,25 @@ from sidecar.errors import (
 )
 from sidecar.tasks.queue import CLAIM_TTL_SECONDS, JobQueue
 from sidecar.tasks.worker import MAX_ATTEMPTS, retry_delay
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def _redis_reachable() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
+from tests.support import redis_queue_url
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
-    """A JobQueue on SQLite or on Redis db 15 (flushed before and after)."""
+def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLite file, or SIDECAR_TEST_REDIS_URL with a queue name of its own."""
     if request.param == "sqlite":
-        q = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
-        yield q
-        q.close()
+        yield f"sqlite:///{tmp_path / 'queue.db'}"
         return
-    if not _redis_reachable():
-        pytest.skip("no Redis server reachable at 127.0.0.1:6379")
-    conn = redis.Redis.from_url(REDIS_URL)
-    conn.flushdb()
-    q = JobQueue.from_url(REDIS_URL)
+    with redis_queue_url() as url:
+        yield url
+
+
+@pytest.fixture
+def queue(queue_url: str) -> Iterator[JobQueue]:
+    """A JobQueue on SQLite or on Redis (its own keys, deleted after the test)."""
+    q = JobQueue.from_url(queue_url)
     yield q
     q.close()
-    conn.flushdb()
-    conn.close()
 
 
 def run_next(
@@ -89,6 +80,17 @@ def test_submit_is_deduplicated(queue: JobQueue) -> None:
     assert queue.depth() == 3
 
 
+def test_submit_with_a_replay_key_needs_both_keys_free(queue: JobQueue) -> None:
+    """A held replay key makes the submit a duplicate and claims nothing else."""
+    assert queue.submit_reconcile(7, dedup_key="inv:1", replay_key="signed:x") is True
+    assert queue.submit_reconcile(7, dedup_key="inv:2", replay_key="signed:x") is False
+    assert queue.submit_reconcile(7, dedup_key=None, replay_key="signed:x") is False
+    # inv:2 was rolled back with the failed submit: a fresh signature may use it.
+    assert queue.submit_reconcile(7, dedup_key="inv:2", replay_key="signed:y") is True
+    assert queue.submit_reconcile(7, dedup_key="inv:1", replay_key="signed:z") is False
+    assert queue.depth() == 2
+
+
 def test_claim_and_release(queue: JobQueue) -> None:
     """claim() is put-if-empty; release() makes the key claimable again."""
     assert queue.claim("page:1") is True
@@ -97,10 +99,9 @@ def test_claim_and_release(queue: JobQueue) -> None:
     assert queue.claim("page:1") is True
 
 
-def test_flags_are_shared_across_instances(queue: JobQueue, tmp_path: Path) -> None:
+def test_flags_are_shared_across_instances(queue: JobQueue, queue_url: str) -> None:
     """A flag set through one JobQueue is read through another on the same URL."""
-    url = f"sqlite:///{tmp_path / 'queue.db'}" if queue.is_sqlite else REDIS_URL
-    other = JobQueue.from_url(url)
+    other = JobQueue.from_url(queue_url)
     queue.set_flag("org_changed:5", "2025-01-01T00:00:00+00:00")
     assert other.get_flag("org_changed:5") == "2025-01-01T00:00:00+00:00"
     other.set_flag("org_changed:5", None)

@@ -16,6 +16,7 @@ from zenpy.lib import api as zenpy_api
 from sidecar.config import Config, Secret
 from sidecar.errors import (
     AuthFailed,
+    BadResponse,
     ConfigError,
     Conflict,
     NotFound,
@@ -684,11 +685,12 @@ def test_200_with_html_body_is_transient(mocked, client):
         client.get_ticket(42)
 
 
-def test_malformed_ticket_is_transient(mocked, client):
-    """A ticket JSON missing required keys raises Transient naming the path."""
+def test_malformed_ticket_is_a_bad_response(mocked, client):
+    """A ticket JSON missing required keys raises BadResponse (not retried) naming
+    the field and the path."""
     mocked.get(f"{BASE}/api/v2/tickets/42.json", json={"ticket": {"id": 42}})
 
-    with pytest.raises(Transient, match=r"/api/v2/tickets/42\.json"):
+    with pytest.raises(BadResponse, match=r"ticket 42: .*/api/v2/tickets/42\.json"):
         client.get_ticket(42)
 
 

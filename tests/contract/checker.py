@@ -31,6 +31,11 @@ class Captured:
     headers: dict[str, str]
     body: bytes | None
 
+    def header(self, name: str) -> str:
+        """A header's value, whatever case the HTTP library wrote its name in."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
     def json(self) -> Any:
         return None if not self.body else json.loads(self.body)
 
@@ -103,7 +108,10 @@ def zendesk_violations(request: Captured) -> list[str]:
         problems.append(f"{where}: not an https://<subdomain>.zendesk.com URL")
     op, _ = find_operation(request.method, parts.path)
     if op is None:
-        return [*problems, f"{where}: no documented Zendesk operation for this method and path"]
+        return [
+            *problems,
+            f"{where}: no documented Zendesk operation for this method and path",
+        ]
     where = f"{where} ({op.name})"
     params, repeated = query_of(request.url)
     problems += [f"{where}: query parameter {name!r} sent twice" for name in repeated]
@@ -112,7 +120,7 @@ def zendesk_violations(request: Captured) -> list[str]:
         if request.body:
             problems.append(f"{where}: a body on an operation that takes none")
         return problems
-    content_type = request.headers.get("Content-Type", "")
+    content_type = request.header("Content-Type")
     if not content_type.startswith("application/json"):
         problems.append(f"{where}: Content-Type {content_type!r}, not application/json")
     try:
@@ -136,7 +144,7 @@ def pagerduty_violations(request: Captured) -> list[str]:
         problems.append(
             f"{request.method} {request.url}: events go by POST to {pagerduty_events.ENDPOINT}"
         )
-    if not request.headers.get("Content-Type", "").startswith("application/json"):
+    if not request.header("Content-Type").startswith("application/json"):
         problems.append("Content-Type is not application/json")
     size = len(request.body or b"")
     if size > pagerduty_events.MAX_EVENT_BYTES:

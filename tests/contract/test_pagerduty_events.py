@@ -62,8 +62,8 @@ def pager(recorder: Recorder) -> Iterator[PagerDutyPager]:
 
 def assert_on_contract(captured: list[Captured]) -> None:
     problems = [p for r in captured for p in pagerduty_violations(r)]
-    assert not problems, "\n".join(problems) + "\n" + "\n".join(
-        repr(r.body) for r in captured
+    assert not problems, (
+        "\n".join(problems) + "\n" + "\n".join(repr(r.body) for r in captured)
     )
 
 

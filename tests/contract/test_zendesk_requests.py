@@ -101,7 +101,10 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
     "list_comments": lambda c: c.list_comments(42),
     "get_organization": lambda c: c.get_organization(7),
     "list_organizations": lambda c: c.list_organizations(),
-    "find_organization": lambda c: (c.find_organization("acme-7"), c.find_organization("nobody")),
+    "find_organization": lambda c: (
+        c.find_organization("acme-7"),
+        c.find_organization("nobody"),
+    ),
     "list_organization_fields": lambda c: c.list_organization_fields(),
     "list_ticket_fields": lambda c: c.list_ticket_fields(),
     "iter_tickets": lambda c: (list(c.iter_tickets()), list(c.iter_tickets(org_id=7))),
@@ -219,7 +222,9 @@ def test_list_endpoints_are_followed_to_their_second_page(
     client.list_comments(42)
     client.list_ticket_fields()
     follow_ups = [r for r in zendesk.captured if "page" in r.url.split("?", 1)[-1]]
-    assert len(zendesk.captured) == 6 and len(follow_ups) >= 3, describe(zendesk.captured)
+    assert len(zendesk.captured) == 6 and len(follow_ups) >= 3, describe(
+        zendesk.captured
+    )
     assert_on_contract(zendesk.captured)
 
 
@@ -261,8 +266,10 @@ def test_tags_are_sent_as_the_complete_list(
 ) -> None:
     """A tag change is the ticket's whole tag list (Zendesk replaces the tags with it)."""
     if "tags" not in update_fields():
-        pytest.fail("TicketUpdate has no complete `tags` list: the single-ticket "
-                    "PUT cannot change tags in a way Zendesk honours")
+        pytest.fail(
+            "TicketUpdate has no complete `tags` list: the single-ticket "
+            "PUT cannot change tags in a way Zendesk honours"
+        )
     wanted = frozenset({"vip", "sev_1", "sla_pending"})
     client.update_ticket(TicketUpdate(ticket_id=42, updated_stamp=STAMP, tags=wanted))
     (ticket,) = ticket_puts(zendesk.captured)
@@ -298,9 +305,12 @@ def updates() -> st.SearchStrategy[TicketUpdate]:
 @given(update=updates())
 def test_no_ticket_update_sends_a_bulk_only_property(update: TicketUpdate) -> None:
     """Whatever the update, the single-ticket PUT never carries additional_tags/remove_tags."""
-    with ContractZendesk() as zendesk, ZendeskClient(
-        SUBDOMAIN, email="bot@acme.test", api_token=Secret("contract-token")
-    ) as client:
+    with (
+        ContractZendesk() as zendesk,
+        ZendeskClient(
+            SUBDOMAIN, email="bot@acme.test", api_token=Secret("contract-token")
+        ) as client,
+    ):
         client.update_ticket(update)
     for ticket in ticket_puts(zendesk.captured):
         sent = sorted(set(BULK_ONLY) & set(ticket))
@@ -319,9 +329,12 @@ def test_no_ticket_update_sends_a_bulk_only_property(update: TicketUpdate) -> No
 )
 def test_organization_field_writes_follow_the_contract(fields: dict[str, Any]) -> None:
     """update_organization_fields sends only {"organization": {"organization_fields": ...}}."""
-    with ContractZendesk() as zendesk, ZendeskClient(
-        SUBDOMAIN, email="bot@acme.test", api_token=Secret("contract-token")
-    ) as client:
+    with (
+        ContractZendesk() as zendesk,
+        ZendeskClient(
+            SUBDOMAIN, email="bot@acme.test", api_token=Secret("contract-token")
+        ) as client,
+    ):
         client.update_organization_fields(7, fields)
     assert len(zendesk.captured) == 1
     assert_on_contract(zendesk.captured)

@@ -53,7 +53,10 @@ def organization_json(org_id: int, **changes: Any) -> dict[str, Any]:
         "id": org_id,
         "name": f"Org {org_id}",
         "external_id": f"ACME-{org_id}",
-        "organization_fields": {"support_plan": "enterprise", "enterprise_support": True},
+        "organization_fields": {
+            "support_plan": "enterprise",
+            "enterprise_support": True,
+        },
         "tags": [],
         **changes,
     }
@@ -79,7 +82,9 @@ class ContractZendesk:
 
     # --- answers -------------------------------------------------------------
 
-    def _answer(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+    def _answer(
+        self, request: requests.PreparedRequest
+    ) -> tuple[int, dict[str, str], str]:
         body = request.body
         self.captured.append(
             Captured(
@@ -127,7 +132,9 @@ class ContractZendesk:
         first = query.get("page", "1") == "1"
         return {
             key: items[:half] if first else items[half:],
-            "next_page": f"{base}?{urlencode({**query, 'page': '2'})}" if first else None,
+            "next_page": f"{base}?{urlencode({**query, 'page': '2'})}"
+            if first
+            else None,
             "previous_page": None,
             "count": len(items),
         }
@@ -165,13 +172,20 @@ class ContractZendesk:
 
     def _ListTicketComments(self, params: Any, query: Any, request: Any) -> Any:
         comments = [
-            {"id": i, "author_id": 100 if i == 1 else 5, "public": True,
-             "created_at": f"2024-05-01T10:0{i}:00Z"}
+            {
+                "id": i,
+                "author_id": 100 if i == 1 else 5,
+                "public": True,
+                "created_at": f"2024-05-01T10:0{i}:00Z",
+            }
             for i in (1, 2)
         ]
         page = self._page("comments", comments, urlsplit(request.url).path, query)
         if query.get("include") == "users":
-            page["users"] = [{"id": 100, "role": "end-user"}, {"id": 5, "role": "agent"}]
+            page["users"] = [
+                {"id": 100, "role": "end-user"},
+                {"id": 5, "role": "agent"},
+            ]
         return page
 
     def _ShowOrganization(self, params: Any, query: Any, request: Any) -> Any:
@@ -204,7 +218,9 @@ class ContractZendesk:
             {"id": 1, "key": "support_plan", "type": "dropdown", "title": "Plan"},
             {"id": 2, "key": "enterprise_support", "type": "checkbox", "title": "ES"},
         ]
-        return self._page("organization_fields", fields, urlsplit(request.url).path, query)
+        return self._page(
+            "organization_fields", fields, urlsplit(request.url).path, query
+        )
 
     def _ListTicketFields(self, params: Any, query: Any, request: Any) -> Any:
         fields = [
@@ -233,10 +249,14 @@ class ContractZendesk:
             "count": 1,
         }
 
-    def _IncrementalTicketExportCursor(self, params: Any, query: Any, request: Any) -> Any:
+    def _IncrementalTicketExportCursor(
+        self, params: Any, query: Any, request: Any
+    ) -> Any:
         first = "cursor" not in query
         return {
-            "tickets": [ticket_json(41)] if first else [ticket_json(43, status="deleted")],
+            "tickets": [ticket_json(41)]
+            if first
+            else [ticket_json(43, status="deleted")],
             "after_cursor": "x2" if first else "x3",
             "after_url": f"{BASE}{documented_path(urlsplit(request.url).path)}.json?cursor=x2",
             "before_cursor": None,

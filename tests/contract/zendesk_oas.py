@@ -96,9 +96,7 @@ TICKET_LIST_PARAMS: dict[str, Schema] = {
 }
 
 
-def query(
-    params: Mapping[str, Schema], *, required: tuple[str, ...] = ()
-) -> Schema:
+def query(params: Mapping[str, Schema], *, required: tuple[str, ...] = ()) -> Schema:
     """A closed query-string schema: only these parameters, each once."""
     return {
         "type": "object",
@@ -117,7 +115,8 @@ NO_QUERY = query({})
 
 # OAS `TicketObject`: `id`, `created_at`, `updated_at` read-only, always present;
 # `custom_fields` items `{id, value}`; `tags` strings. `status` gains "deleted"
-# only in the incremental export (zendesk-more §3; ZendeskApiClient PR #135).
+# only in the incremental export (Incremental Exports page: deleted tickets are
+# included by default; ZendeskApiClient PR #135 adds the "deleted" value).
 TICKET: Schema = {
     "type": "object",
     "required": ["id", "status", "created_at", "updated_at"],

@@ -23,6 +23,23 @@ from tests.fake_zendesk import FakeZendesk, WriteEvent
 from tests.support import Process, post_webhook, sidecar_env, start_serve
 
 SEVERITY_FIELD, DUE_AT_FIELD, DUE_DATE_FIELD = 360001, 360002, 360003
+# The seed's "Issue Severity" dropdown: Zendesk couples each option to its tag.
+SEVERITY_OPTIONS = [
+    ("SEV 1 - Critical", "sev_1"),
+    ("SEV 2 - High", "sev_2"),
+    ("SEV 3 - Medium", "sev_3"),
+    ("SEV 4 - Low", "sev_4"),
+    ("SEV 5 - Lowest", "sev_5"),
+]
+
+
+def define_fields(zendesk: FakeZendesk) -> None:
+    """Create the ticket fields a set-up account has: the severity dropdown and the due fields."""
+    zendesk.add_ticket_field(
+        SEVERITY_FIELD, title="Issue Severity", type="tagger", options=SEVERITY_OPTIONS
+    )
+    zendesk.add_ticket_field(DUE_AT_FIELD, title="First response due", type="text")
+    zendesk.add_ticket_field(DUE_DATE_FIELD, title="First response due date", type="date")
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"  # 32 characters, like PagerDuty's
 
 # The seed's targets for SEV 1-3 on 24/7, and an 8-second SEV 4 so timers can be watched.
@@ -62,12 +79,26 @@ class Stack:
         )
 
     def notify(
-        self, ticket_id: int, *, invocation_id: str | None = None
+        self,
+        ticket_id: int,
+        *,
+        invocation_id: str | None = None,
+        event: str = "ticket.changed",
     ) -> tuple[int, dict[str, Any]]:
-        """Send the trigger webhook Zendesk sends when a ticket changes."""
+        """Send the trigger webhook Zendesk sends when a ticket changes.
+
+        Like the README's trigger body it carries ``updated_at``, so deliveries
+        for two changes differ even within one second (the sidecar drops a
+        second delivery of the same signed timestamp + body as a replay).
+        """
+        try:
+            updated_at = self.zendesk.ticket(ticket_id).updated_at
+        except KeyError:  # deleted, or never there
+            updated_at = ""
         body = {
             "ticket_id": str(ticket_id),
-            "event": "ticket.changed",
+            "event": event,
+            "updated_at": updated_at,
             "organization_id": "",
         }
         return post_webhook(
@@ -116,6 +147,8 @@ def running_stack(
     tmp_path: Path,
     *,
     entitlements: Callable[[int], str] | None = None,
+    zendesk_options: dict[str, Any] | None = None,
+    extra_routing_keys: tuple[str, ...] = (),
     **overrides: str,
 ) -> Iterator[Stack]:
     """Start the fakes and `sidecar serve`; fire the echo webhook of every write.
@@ -124,9 +157,10 @@ def running_stack(
     PagerDuty accepts only ROUTING_KEY; any other key gets its 400.
     """
     with (
-        FakeZendesk() as zendesk,
-        FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
+        FakeZendesk(**(zendesk_options or {})) as zendesk,
+        FakePagerDuty(routing_keys=[ROUTING_KEY, *extra_routing_keys]) as pagerduty,
     ):
+        define_fields(zendesk)
         entitled = zendesk.add_org(
             name="Acme Corp",
             fields={"support_plan": "enterprise", "enterprise_support": True},

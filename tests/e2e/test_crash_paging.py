@@ -22,7 +22,11 @@ pytestmark = pytest.mark.e2e
 
 
 def _notify(url: str, env: dict[str, str], ticket_id: int, n: int) -> None:
-    body = json.dumps({"ticket_id": str(ticket_id), "event": "ticket.changed"})
+    # Distinct deliveries differ in body (the same signed timestamp + body twice
+    # is dropped as a replay), as Zendesk's would in updated_at.
+    body = json.dumps(
+        {"ticket_id": str(ticket_id), "event": "ticket.changed", "delivery": n}
+    )
     status, _ = post_webhook(
         url,
         body.encode(),

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import redis
 
 from sidecar.tasks.queue import JobQueue
 from tests.e2e.conftest import connected_env
@@ -19,6 +18,7 @@ from tests.support import (
     SIDECAR,
     http,
     post_webhook,
+    redis_queue_url,
     sample,
     sidecar_env,
     start_gunicorn,
@@ -27,7 +27,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.e2e
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _consumed(worker, ticket_id: int) -> dict:  # type: ignore[no-untyped-def]
@@ -64,16 +63,9 @@ def test_ingest_with_sqlite_queue(tmp_path: Path) -> None:
 
 
 def test_ingest_with_redis_queue(tmp_path: Path) -> None:
-    """The same flow works with SIDECAR_QUEUE_URL=redis://127.0.0.1:6379/15."""
-    try:
-        conn = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
-        conn.flushdb()
-    except redis.RedisError:
-        pytest.skip("no Redis server reachable at 127.0.0.1:6379")
-    try:
-        _ingest(tmp_path, SIDECAR_QUEUE_URL=REDIS_URL)
-    finally:
-        conn.flushdb()
+    """The same flow works with SIDECAR_QUEUE_URL=redis://… (SIDECAR_TEST_REDIS_URL)."""
+    with redis_queue_url() as url:
+        _ingest(tmp_path, SIDECAR_QUEUE_URL=url)
 
 
 def test_gunicorn_refuses_to_start_without_secret(tmp_path: Path) -> None:

@@ -8,14 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, Stack, running_stack
 from tests.fake_pagerduty import FakeSlack
-from tests.support import http, start_worker, wait_for
+from tests.support import http, redis_queue_url, start_worker, wait_for
 
 pytestmark = pytest.mark.e2e
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def paged(stack: Stack, ticket_id: int) -> None:
@@ -66,12 +64,15 @@ def test_sev2_pages_with_error_severity(stack: Stack) -> None:
 
 
 def test_same_event_three_times_pages_once(stack: Stack) -> None:
-    """Three deliveries of the event (new invocation ids each) page once."""
+    """Three deliveries of the event (new invocation ids each) page once.
+
+    The same body signed at the same second is a replay (200 duplicate); the
+    first delivery is always queued."""
     tid = stack.ticket(severity="sev_1")
-    for _ in range(3):
-        assert stack.notify(tid)[0] == 202
+    statuses = [stack.notify(tid)[0] for _ in range(3)]
+    assert statuses[0] == 202 and set(statuses) <= {200, 202}
     paged(stack, tid)
-    wait_for(lambda: len(stack.reconciles(tid)) >= 4, timeout=15)
+    wait_for(lambda: len(stack.reconciles(tid)) >= 1 + statuses.count(202), timeout=15)
     assert len(stack.pagerduty.triggers()) == 1
 
 
@@ -179,39 +180,32 @@ def test_slack_notice_and_csm_follower(tmp_path: Path) -> None:
 
 def test_two_workers_on_redis_page_once(tmp_path: Path) -> None:
     """With the Redis queue, `sidecar serve` plus a second worker process racing on the same tickets page each once."""
-    try:
-        conn = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
-        conn.flushdb()
-    except redis.RedisError:
-        pytest.skip("no Redis server reachable at 127.0.0.1:6379")
-    try:
-        with (
-            running_stack(tmp_path, SIDECAR_QUEUE_URL=REDIS_URL) as stack,
-            start_worker(stack.env, workers=4, cwd=tmp_path) as extra,
-        ):
-            tickets = [stack.ticket(severity="sev_1") for _ in range(4)]
-            with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda t: stack.notify(t), tickets * 3))
-            for tid in tickets:
-                paged(stack, tid)
+    with (
+        redis_queue_url() as url,
+        running_stack(tmp_path, SIDECAR_QUEUE_URL=url) as stack,
+        start_worker(stack.env, workers=4, cwd=tmp_path) as extra,
+    ):
+        tickets = [stack.ticket(severity="sev_1") for _ in range(4)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda t: stack.notify(t), tickets * 3))
+        for tid in tickets:
+            paged(stack, tid)
 
-            def reconciled(tid: int) -> int:
-                # Jobs land on either worker process: count both.
-                return len(stack.reconciles(tid)) + sum(
-                    1
-                    for e in extra.json_logs()
-                    if e.get("msg") == "reconciled" and e.get("ticket_id") == tid
-                )
-
-            # The three deliveries of each ticket have all been reconciled.
-            wait_for(lambda: all(reconciled(t) >= 3 for t in tickets), timeout=15)
-            assert any(e.get("msg") == "reconciled" for e in extra.json_logs())
-            triggers = stack.pagerduty.triggers()
-            assert sorted(e["dedup_key"] for e in triggers) == sorted(
-                dedup(t) for t in tickets
+        def reconciled(tid: int) -> int:
+            # Jobs land on either worker process: count both.
+            return len(stack.reconciles(tid)) + sum(
+                1
+                for e in extra.json_logs()
+                if e.get("msg") == "reconciled" and e.get("ticket_id") == tid
             )
-            for tid in tickets:
-                notes = [c for c in stack.zendesk.comments(tid) if not c.public]
-                assert len(notes) == 1
-    finally:
-        conn.flushdb()
+
+        # The three deliveries of each ticket have all been reconciled.
+        wait_for(lambda: all(reconciled(t) >= 3 for t in tickets), timeout=15)
+        assert any(e.get("msg") == "reconciled" for e in extra.json_logs())
+        triggers = stack.pagerduty.triggers()
+        assert sorted(e["dedup_key"] for e in triggers) == sorted(
+            dedup(t) for t in tickets
+        )
+        for tid in tickets:
+            notes = [c for c in stack.zendesk.comments(tid) if not c.public]
+            assert len(notes) == 1

@@ -15,13 +15,13 @@ from sidecar.entitlements import (
 )
 
 KEY = "R0UT1NGKEY0000000000000000000042"
-GOOD = f"""
+GOOD = """
 [orgs."360001234567"]
 plan = "enterprise"
 enterprise_support = true
 starts = 2026-01-01
 ends = 2026-12-31
-sla = {{ sev1 = "30m", sev3 = "4h" }}
+sla = { sev1 = "30m", sev3 = "4h" }
 pagerduty_routing_key = "env:ACME_PD_KEY"
 slack_webhook_url = "env:ACME_SLACK_URL"
 csm_user_id = 123456

@@ -147,3 +147,27 @@ def _ci(headers: dict[str, str]) -> dict[str, str]:
     from werkzeug.datastructures import Headers
 
     return Headers(list(headers.items()))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ticket_id": Infinity}',
+        b'{"ticket_id": NaN}',
+        b'{"ticket_id": 1e400}',
+        b'{"ticket_id": true}',
+        b'{"ticket_id": ["1"]}',
+        b'{"ticket_id": {"id": 1}}',
+        b'{"ticket_id": "' + b"9" * 5000 + b'"}',
+        b'{"ticket_id": ' + b"9" * 5000 + b"}",
+        b'{"type": "zen:event-type:ticket.status_changed", "subject": ["zen:ticket:1"],'
+        b' "detail": {"id": Infinity}}',
+        b'{"type": "zen:event-type:organization.created", "detail": "zen:organization:1"}',
+        b'{"ticket_id": "\\ud800"}',
+    ],
+)
+def test_hostile_json_is_a_clear_4xx(body: bytes) -> None:
+    """Hostile-but-JSON bodies raise BadEvent with a 4xx status, never anything else."""
+    with pytest.raises(BadEvent) as info:
+        parse_event(body, headers={})
+    assert info.value.status in (400, 422)

@@ -1,0 +1,87 @@
+"""`sidecar zendesk setup`: wire Zendesk for the sidecar through the API, idempotently."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from sidecar.commands.context import SidecarGroup, cli_context
+from sidecar.zendesk.setup import CHANGED, Setup, env_lines, merge_env_file
+
+
+@click.group(cls=SidecarGroup)
+def zendesk() -> None:
+    """Set up Zendesk for the sidecar (fields, webhooks, trigger, views)."""
+
+
+@zendesk.command("setup")
+@click.option(
+    "--url",
+    required=True,
+    help="The sidecar's public webhook URL: https://HOST/webhooks/zendesk",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan as a table; write nothing."
+)
+@click.option("--repair", is_flag=True, help="Rewrite objects someone changed.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Also write the resulting env lines to this file (mode 0600, merged).",
+)
+def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
+    """Create what the sidecar needs in Zendesk; a second run writes nothing.
+
+    Finds each object by its name first. A changed object is reported, and
+    rewritten only with --repair. The ids (and, once, the new webhooks'
+    signing secrets) are printed as env lines.
+    """
+    context = cli_context()
+    result = Setup(
+        context.zendesk(), context.config, url=url, dry_run=dry_run, repair=repair
+    ).run()
+    rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
+        (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[4]]).rstrip())
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if dry_run:
+        click.echo("dry run: nothing written")
+    elif result.up_to_date:
+        click.echo("up to date: nothing written")
+    else:
+        click.echo(f"{result.writes} write(s)")
+    if result.drifted and not repair:
+        click.echo(
+            f"{len(result.drifted)} object(s) changed in Zendesk "
+            f"({', '.join(s.name for s in result.drifted)}): --repair rewrites them"
+        )
+    lines = env_lines(result)
+    if lines:
+        click.echo("")
+        for line in lines:
+            click.echo(line)
+    if result.new_secrets:
+        click.echo(
+            "# the signing secrets are shown only now: keep them "
+            "(SIDECAR_WEBHOOK_SECRET takes several, comma-separated)"
+        )
+    if env_file and not dry_run:
+        path = Path(env_file)
+        old = path.read_text() if path.exists() else ""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(merge_env_file(old, lines))
+        os.chmod(path, 0o600)
+        click.echo(f"wrote {path}")
+    if any(step.action == CHANGED for step in result.steps) and not repair:
+        raise SystemExit(1)
+
+
+COMMANDS: list[click.Command] = [zendesk]

@@ -1,0 +1,99 @@
+"""The escalation lease: the durable "page wanted" record that outlives a lost job.
+
+Runs against SQLite and the real Redis server (the ``queue`` fixture of test_queue).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sidecar.errors import Rejected, TicketClosed, Transient
+from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.worker import (
+    DEAD_LETTER_HOLD_SECONDS,
+    escalation_lease,
+    recover_escalations,
+)
+from tests.adapters.test_queue import queue, queue_url, run_next  # noqa: F401  (fixtures)
+
+
+def lapse(q: JobQueue, ticket_id: int) -> None:
+    """Make the ticket's lease look like its holder died a while ago."""
+    q.renew_lease(escalation_lease(ticket_id), seconds=-1)
+
+
+def test_submit_enqueues_once_while_the_lease_is_live(queue: JobQueue) -> None:  # noqa: F811
+    """A second submit while the job waits (or runs) enqueues nothing."""
+    assert queue.submit_escalate(7) is True
+    assert queue.submit_escalate(7) is False
+    assert queue.submit_escalate(8) is True
+    assert queue.depth() == 2
+
+
+def test_a_lapsed_lease_is_recovered_once(queue: JobQueue) -> None:  # noqa: F811
+    """A job lost to a crash (lease lapsed, job gone) is enqueued again by one watchdog."""
+    assert queue.submit_escalate(7)
+    assert queue.huey.dequeue() is not None  # a worker took it, then died
+    assert queue.depth() == 0
+    lapse(queue, 7)
+    assert queue.lapsed_escalations() == [7]
+    assert recover_escalations(queue) == 1
+    assert recover_escalations(queue) == 0  # the new lease is live
+    assert queue.depth() == 1
+
+
+def test_success_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
+    """After the escalate job succeeded, the next wanted page can be submitted again."""
+    seen: list[int] = []
+    assert queue.submit_escalate(5)
+    run_next(queue, seen.append, later=False)
+    assert seen == [5]
+    assert queue.lapsed_escalations() == []
+    assert queue.submit_escalate(5) is True
+
+
+def test_a_drop_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
+    """A ticket closed meanwhile ends the job quietly, and its lease with it."""
+
+    def closed(ticket_id: int) -> None:
+        raise TicketClosed("closed", service="zendesk", status=422)
+
+    assert queue.submit_escalate(5)
+    run_next(queue, closed, later=False)
+    assert queue.failed_jobs() == [] and queue.submit_escalate(5) is True
+
+
+def test_a_retry_keeps_the_lease_until_it_is_due(queue: JobQueue) -> None:  # noqa: F811
+    """While PagerDuty is down the retry holds the lease: no duplicate job piles up."""
+
+    def down(ticket_id: int) -> None:
+        raise Transient("503", service="pagerduty", status=503)
+
+    assert queue.submit_escalate(6)
+    run_next(queue, down, later=False)
+    assert queue.scheduled() == 1
+    assert queue.submit_escalate(6) is False
+    assert queue.lapsed_escalations() == []
+
+
+def test_a_dead_letter_holds_the_lease_for_a_while(
+    queue: JobQueue,  # noqa: F811
+) -> None:
+    """A refused page is visible in failed jobs and tried again only after the hold."""
+
+    def refused(ticket_id: int) -> None:
+        raise Rejected("400 invalid routing key", service="pagerduty", status=400)
+
+    assert queue.submit_escalate(4)
+    run_next(queue, refused, later=False)
+    assert [job.task for job in queue.failed_jobs()] == ["escalate"]
+    assert queue.submit_escalate(4) is False
+    assert DEAD_LETTER_HOLD_SECONDS >= 600
+
+
+@pytest.mark.parametrize("ticket_id", [1, 123456789])
+def test_lease_names_round_trip(queue: JobQueue, ticket_id: int) -> None:  # noqa: F811
+    """Lapsed leases name the ticket they stand for."""
+    queue.submit_escalate(ticket_id)
+    lapse(queue, ticket_id)
+    assert queue.lapsed_escalations() == [ticket_id]
