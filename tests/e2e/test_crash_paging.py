@@ -7,6 +7,7 @@ record) lapses and the next worker enqueues the page again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 from pathlib import Path
@@ -16,7 +17,13 @@ import pytest
 from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, connected_env
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fake_zendesk import FakeZendesk
-from tests.support import post_webhook, start_gunicorn, start_worker, wait_for
+from tests.support import (
+    post_webhook,
+    redis_queue_url,
+    start_gunicorn,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +43,21 @@ def _notify(url: str, env: dict[str, str], ticket_id: int, n: int) -> None:
     assert status == 202
 
 
-def test_sigkill_during_the_pagerduty_call_still_pages_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_sigkill_during_the_pagerduty_call_still_pages_once(
+    tmp_path: Path, backend: str
+) -> None:
     """SEV 1, PagerDuty slow, worker SIGKILLed mid-call, restarted: one incident, one marker."""
+    with contextlib.ExitStack() as stack:
+        queue = (
+            {}
+            if backend == "sqlite"
+            else {"SIDECAR_QUEUE_URL": stack.enter_context(redis_queue_url())}
+        )
+        _crash_during_page(tmp_path, queue)
+
+
+def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
     with (
         FakeZendesk() as zendesk,
         FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
@@ -49,7 +69,7 @@ def test_sigkill_during_the_pagerduty_call_still_pages_once(tmp_path: Path) -> N
         tid = zendesk.add_ticket(
             organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
         )
-        env = connected_env(tmp_path, zendesk, pagerduty)
+        env = connected_env(tmp_path, zendesk, pagerduty, **queue)
         pagerduty.delay(3.0)
         with start_gunicorn(env, cwd=tmp_path) as web:
             with start_worker(env, cwd=tmp_path) as worker:
@@ -72,4 +92,5 @@ def test_sigkill_during_the_pagerduty_call_still_pages_once(tmp_path: Path) -> N
         assert len(notes) == 1, "the page is recorded exactly once"
         dedup_keys = {e["dedup_key"] for e in pagerduty.triggers()}
         assert dedup_keys == {f"zendesk-acme-ticket-{tid}"}
+        assert len(pagerduty.incidents()) == 1, "one incident, however many triggers"
         assert zendesk.errors == []
