@@ -270,6 +270,33 @@ class Config:
         False,
         "Shadow mode: read and compute, log the diff, write nothing.",
     )
+    budget_requests: int = _setting(
+        "SIDECAR_ZENDESK_BUDGET_REQUESTS",
+        _int,
+        350,
+        "Zendesk requests the whole deployment may make per budget window (default "
+        "half of Enterprise's 700 a minute; raise with the High Volume add-on).",
+    )
+    budget_updates: int = _setting(
+        "SIDECAR_ZENDESK_BUDGET_UPDATES",
+        _int,
+        30,
+        "Ticket updates the whole deployment may make per budget window (the account "
+        "has 100 a minute, agents' own updates included: they keep 70).",
+    )
+    budget_window_seconds: float = _setting(
+        "SIDECAR_ZENDESK_BUDGET_WINDOW",
+        _float,
+        60.0,
+        "Length of the budget's sliding window, in seconds.",
+    )
+    budget_reserve: float = _setting(
+        "SIDECAR_ZENDESK_BUDGET_RESERVE",
+        _float,
+        0.2,
+        "Share of each budget kept for SEV 1/2 work of entitled organizations "
+        "(due-time write, page marker); ordinary work stops short of it.",
+    )
     org_plan_field: str = _setting(
         "SIDECAR_ORG_PLAN_FIELD",
         str,
@@ -361,6 +388,16 @@ class Config:
             raise ConfigError(
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
                 f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
+            )
+        if self.budget_requests < 1 or self.budget_updates < 1:
+            raise ConfigError(
+                "SIDECAR_ZENDESK_BUDGET_REQUESTS and SIDECAR_ZENDESK_BUDGET_UPDATES "
+                "must be at least 1"
+            )
+        if self.budget_window_seconds <= 0 or not 0 <= self.budget_reserve < 1:
+            raise ConfigError(
+                "SIDECAR_ZENDESK_BUDGET_WINDOW must be more than 0 and "
+                "SIDECAR_ZENDESK_BUDGET_RESERVE between 0 and 1 (0.2 = 20 %)"
             )
         try:
             ZoneInfo(self.due_date_timezone)

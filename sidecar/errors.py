@@ -96,6 +96,15 @@ class Conflict(Transient):
     """HTTP 409 from a safe update: re-read and recompute."""
 
 
+class BudgetWait(Transient):
+    """Our share of the upstream's rate budget is used for now; ``retry_after`` says how long.
+
+    Raised before any request is sent. The worker puts the job back in the
+    queue for that long without counting an attempt: waiting for budget is not
+    a failure.
+    """
+
+
 class Rejected(UpstreamError):
     """The upstream refused the request; retrying the same request will not help."""
 

@@ -12,7 +12,7 @@ values, and the worker never reports them (no double counting).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -82,6 +82,63 @@ def count_sla_outcomes(tags_added: Iterable[str], severity: int | None) -> None:
         outcome = SLA_OUTCOME_TAGS.get(tag)
         if outcome is not None:
             SLA_OUTCOMES.labels(outcome, str(severity)).inc()
+
+# Zendesk calls by endpoint (ids replaced by {id}) and outcome (HTTP status,
+# "timeout", "connection"): what the API budget is spent on (issue 10).
+ZENDESK_CALLS = Counter(
+    "sidecar_zendesk_calls",
+    "Zendesk API calls by method, endpoint and outcome (HTTP status or timeout/connection).",
+    ["method", "endpoint", "outcome"],
+)
+ZENDESK_CALL_SECONDS = Histogram(
+    "sidecar_zendesk_call_seconds",
+    "Duration of Zendesk API calls, by method.",
+    ["method"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Jobs put back in the queue because our share of the budget was used (not failures).
+BUDGET_WAITS = Counter(
+    "sidecar_zendesk_budget_waits",
+    "Jobs put back in the queue to wait for the Zendesk budget, by pool.",
+    ["pool"],
+)
+for _pool in ("requests", "updates"):
+    BUDGET_WAITS.labels(_pool)
+
+
+def count_zendesk_call(method: str, endpoint: str, outcome: str, seconds: float) -> None:
+    """Count one Zendesk call (the client calls this after every exchange)."""
+    ZENDESK_CALLS.labels(method, endpoint, outcome).inc()
+    ZENDESK_CALL_SECONDS.labels(method).observe(seconds)
+
+
+class BudgetCollector(Collector):
+    """Read the deployment-wide Zendesk budget's use at scrape time (sidecar.zendesk.budget)."""
+
+    def __init__(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self._usage = usage
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            usage = self._usage()
+        except Exception:  # the store may be down; /metrics still answers
+            return
+        used = GaugeMetricFamily(
+            "sidecar_zendesk_budget_used",
+            "Zendesk calls the whole deployment made in the current budget window, by pool.",
+            labels=["pool"],
+        )
+        allowed = GaugeMetricFamily(
+            "sidecar_zendesk_budget_allowed",
+            "Zendesk calls allowed per budget window (our share), by pool.",
+            labels=["pool"],
+        )
+        for pool, (count, limit) in sorted(usage.items()):
+            used.add_metric([pool], count)
+            allowed.add_metric([pool], limit)
+        yield used
+        yield allowed
+
 
 # Services whose refusal of our credentials is kept as a flag in the queue store
 # (``<service>_auth_failed``, set by the worker, cleared by a job that gets through).

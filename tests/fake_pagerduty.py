@@ -101,6 +101,8 @@ class _FakeServer:
         self._faults: list[Fault] = []
         self._delay = 0.0
         self._requests = 0
+        self._down_until = 0.0  # time.monotonic() until which every request fails
+        self._down_status = 503
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,12 +154,20 @@ class _FakeServer:
         with self._lock:
             self._delay = seconds
 
+    def fail_for(self, seconds: float, status: int = 503) -> None:
+        """Answer every request of the next ``seconds`` with ``status`` (an outage)."""
+        with self._lock:
+            self._down_until = time.monotonic() + seconds
+            self._down_status = status
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length)
         with self._lock:
             self._requests += 1
             fault = self._faults.pop(0) if self._faults else None
+            if fault is None and time.monotonic() < self._down_until:
+                fault = Fault(self._down_status)
             delay = self._delay
         if delay:
             time.sleep(delay)

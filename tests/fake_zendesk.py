@@ -29,6 +29,7 @@ import base64
 import copy
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -169,6 +170,32 @@ class _Fault:
         )
 
 
+@dataclass
+class _Chaos:
+    """Random faults on a share of requests (fault suite: a hostile upstream)."""
+
+    throttled: float  # share answered 429 with Retry-After
+    unavailable: float  # share answered 503
+    hang: float  # share held ``hang_seconds`` (past the client's timeout)
+    retry_after: float
+    hang_seconds: float
+    rng: random.Random
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def roll(self) -> tuple[float, _Fault | None]:
+        draw = self.rng.random()
+        for name, share in (("429", self.throttled), ("503", self.unavailable)):
+            if draw < share:
+                self.counts[name] = self.counts.get(name, 0) + 1
+                retry = f"{self.retry_after:g}" if name == "429" else None
+                return 0.0, _Fault(1, int(name), retry, None)
+            draw -= share
+        if draw < self.hang:
+            self.counts["hang"] = self.counts.get("hang", 0) + 1
+            return self.hang_seconds, None
+        return 0.0, None
+
+
 class Reply(NamedTuple):
     status: int
     body: Any
@@ -282,6 +309,7 @@ class FakeZendesk(AdminMixin):
         self._org_fields: list[dict[str, Any]] = []
         self._ticket_fields: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
+        self._chaos: _Chaos | None = None
         self._calls: list[Call] = []
         self._write_hooks: list[Callable[[WriteEvent], None]] = []
         self._stopping = threading.Event()
@@ -612,10 +640,40 @@ class FakeZendesk(AdminMixin):
                 _Fault(count, delay=seconds, path_contains=path_contains, method=method)
             )
 
+    def chaos(
+        self,
+        *,
+        throttled: float = 0.0,
+        unavailable: float = 0.0,
+        hang: float = 0.0,
+        retry_after: float = 1.0,
+        hang_seconds: float = 30.0,
+        seed: int | None = None,
+    ) -> None:
+        """From now on fail random shares of requests (until ``clear_faults``).
+
+        ``throttled``: 429 with ``Retry-After`` ("Rate limits": Zendesk sends
+        it with every 429); ``unavailable``: 503; ``hang``: the answer is held
+        ``hang_seconds`` before the request is handled (longer than the
+        client's read timeout: it gives up). Counted faults (``fail_next``,
+        ``delay``) go first; ``chaos_counts()`` says how many of each were dealt.
+        """
+        with self._lock:
+            self._chaos = _Chaos(
+                throttled, unavailable, hang, retry_after, hang_seconds,
+                random.Random(seed),
+            )  # fmt: skip
+
+    def chaos_counts(self) -> dict[str, int]:
+        """How many 429s, 503s and hangs the chaos mode has dealt so far."""
+        with self._lock:
+            return dict(self._chaos.counts) if self._chaos is not None else {}
+
     def clear_faults(self) -> None:
-        """Drop every pending fault and delay."""
+        """Drop every pending fault and delay, and stop the chaos mode."""
         with self._lock:
             self._faults.clear()
+            self._chaos = None
 
     def calls(
         self, method: str | None = None, path_contains: str | None = None
@@ -738,6 +796,10 @@ class FakeZendesk(AdminMixin):
         with self._lock:
             self._calls.append(Call(method, path, query, payload))
         delay, failure = self._take_fault(method, path)
+        if not delay and failure is None:
+            with self._lock:
+                if self._chaos is not None:
+                    delay, failure = self._chaos.roll()
         if delay and self._stopping.wait(delay):
             return Reply(503, {"error": "ShuttingDown"}, {}), None
         if failure is not None:
@@ -814,7 +876,19 @@ class FakeZendesk(AdminMixin):
         ticket = self._live_ticket(tid)
         if ticket is None:
             return self._not_found()
-        return self._ok({"ticket": ticket.to_json()})
+        body: dict[str, Any] = {"ticket": ticket.to_json()}
+        # Side-Loading page ("Supported endpoints": tickets): `comment_count`
+        # is added as a property of the ticket (Tickets page), `organizations`
+        # is a root array of OrganizationObject; other names are ignored here.
+        includes = {i.strip() for i in str(query.get("include", "")).split(",")}
+        if "comment_count" in includes:
+            body["ticket"]["comment_count"] = len(self._comments.get(tid, ()))
+        if "organizations" in includes:
+            oid = ticket.organization_id
+            body["organizations"] = (
+                [copy.deepcopy(self._orgs[oid])] if oid in self._orgs else []
+            )
+        return self._ok(body)
 
     def _export(self, _: Any, query: Mapping[str, str], payload: Any) -> Any:
         # Incremental Exports, "Rate limits": up to 10 requests per minute.

@@ -79,8 +79,10 @@ def failed() -> None:
         click.echo("no failed jobs")
         return
     for job in failed_jobs:
+        # A Slack create/comment job is about a message, not an id.
+        subject = f" {_subject(job.task)} {job.ticket_id}" if job.ticket_id else ""
         click.echo(
-            f"{job.job_id}  {job.task} {_subject(job.task)} {job.ticket_id}  "
+            f"{job.job_id}  {job.task}{subject}  "
             f"attempts {job.attempts}  first {job.first_failure_at}  "
             f"last {job.last_failure_at}  {job.error}"
         )
@@ -96,6 +98,12 @@ def retry(job_id: str | None, retry_all: bool) -> None:
     queue = open_queue()
     if retry_all:
         click.echo(f"re-enqueued {queue.retry_all_failed()} job(s)")
+        left = queue.failed_jobs()
+        if left:
+            click.echo(
+                f"{len(left)} job(s) cannot be retried (`sidecar jobs retry ID` "
+                "says why); `sidecar jobs failed` lists them"
+            )
     elif queue.retry_failed(job_id or ""):
         click.echo(f"re-enqueued {job_id}")
     else:

@@ -146,9 +146,9 @@ def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
             exited = [p for p in procs if p.poll() is not None]
             if exited:
                 code = exited[0].returncode or 1
-                click.echo(
-                    f"sidecar serve: {exited[0].args[-1]!s} exited, stopping", err=True
-                )
+                args = exited[0].args
+                name = args[-1] if isinstance(args, list | tuple) else args
+                click.echo(f"sidecar serve: {name!s} exited, stopping", err=True)
                 break
             time.sleep(0.2)
         for proc in procs:

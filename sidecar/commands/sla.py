@@ -13,6 +13,7 @@ import click
 
 from sidecar.commands.context import BadInputGroup, cli_context
 from sidecar.commands.orgs import parse_org_ref, read_org
+from sidecar.commands.whatif import whatif_command
 from sidecar.entitlements.check import Judge
 from sidecar.errors import ConfigError
 from sidecar.sla import (
@@ -206,5 +207,7 @@ def holidays_command(
         for day, reason in days.items():
             click.echo(f"  {day.isoformat()} {day.strftime('%a')}  {reason}")
 
+
+policy.add_command(whatif_command)  # `policy whatif`: sidecar/commands/whatif.py
 
 COMMANDS: list[click.Command] = [sla, policy]

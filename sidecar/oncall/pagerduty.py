@@ -15,7 +15,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx2
@@ -210,9 +210,10 @@ class PagerDutyPager:
             client.retry = {}  # 5xx: answer at once; the worker retries
             client.max_network_attempts = 0  # connection errors/timeouts: no retry
             client.sleep_timer = 0.01  # belt and braces: never a long sleep
-            client.timeout = self._timeout
+            # Typed int in the client; it hands the value to httpx2, which takes seconds.
+            client.timeout = self._timeout  # type: ignore[assignment]
             local.clients[routing_key] = client
-        return client
+        return cast(_EventsClient, client)
 
     def _call(
         self, action: str, routing_key: str, send: Callable[[_EventsClient], object]
@@ -222,6 +223,8 @@ class PagerDutyPager:
         except _NoRetry as exc:
             raise _translate_response(action, exc.response, routing_key) from None
         except pagerduty.HttpError as exc:
+            if exc.response is None:  # documented as always set; be safe
+                raise _translate_network(action, exc, self.host) from None
             raise _translate_response(action, exc.response, routing_key) from None
         except pagerduty.Error as exc:
             raise _translate_network(action, exc, self.host) from None

@@ -25,7 +25,10 @@ RULE_START = datetime(2000, 1, 1)
 class HolidaySource(Protocol):
     """Something that names the holidays of a year."""
 
-    key: str  # stable identity, for schedule equality
+    @property
+    def key(self) -> str:
+        """A stable identity, for schedule equality."""
+        ...
 
     def dates(self, year: int) -> dict[date, str]: ...
 

@@ -189,7 +189,7 @@ def _schedule(
     timezone = table.get("timezone", "UTC")
     if not isinstance(timezone, str):
         raise fail(f"{key}.timezone", f"must be an IANA zone name, got {timezone!r}")
-    windows: dict[str, list[str]] = {}
+    windows: dict[object, list[object]] = {}
     for day in DAY_NAMES:
         values = table.get(day, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):

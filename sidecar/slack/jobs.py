@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.slack")
 
 CREATE, COMMENT, SYNC = "slack_create", "slack_comment", "slack_sync"
+JOB_NAMES = (CREATE, COMMENT, SYNC)
+# Jobs whose argument is a payload, not an id: their dead letters keep it, so
+# `sidecar jobs retry` can enqueue them again.
+PAYLOAD_JOBS = frozenset({CREATE, COMMENT})
+# What a retry must not carry over: the failed run's attempt count.
+_RUN_STATE = ("attempt", "first_failure")
 # Slack's retries and a second click on "Create ticket" carry the same message:
 # one job per message for as long as the queue keeps claims (7 days); after
 # that the external id lookup still finds the ticket.
@@ -168,6 +174,11 @@ class SlackJobs:
             raise
         return True
 
+    def by_name(self, name: str) -> TaskWrapper:
+        """The task called ``name`` (one of JOB_NAMES), for `sidecar jobs retry`."""
+        tasks = {CREATE: self.create, COMMENT: self.comment, SYNC: self.sync}
+        return tasks[name]
+
     # --- the worker side ---------------------------------------------------------
 
     def use(self, factory: Callable[[], Handlers], *, base_delay: float = 5.0) -> None:
@@ -245,6 +256,9 @@ class SlackJobs:
         from sidecar.tasks.queue import FailedJob
 
         now = _now()
+        # A create or comment job is its payload: keep it, so a retry can
+        # enqueue the same job again (a sync needs only the ticket id).
+        keep = name in PAYLOAD_JOBS
         failed = FailedJob(
             job_id=task.id,
             task=name,
@@ -253,6 +267,12 @@ class SlackJobs:
             attempts=attempt,
             first_failure_at=first_failure or now,
             last_failure_at=now,
+            args=list(task.args) if keep else None,
+            kwargs={
+                k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE
+            }
+            if keep
+            else None,
         )
         self._queue.record_failed(failed)
         log.error(

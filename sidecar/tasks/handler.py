@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sidecar.entitlements import EntitlementsStore
@@ -15,10 +15,12 @@ from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
 from sidecar.slack import bridge as slack_bridge
 from sidecar.slack import notify as slack_notify
+from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
 from sidecar.tasks.sweep import sweep
+from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization
 
@@ -75,8 +77,10 @@ class ReconcilerFactory:
         self.fields = fields_from(config)
         self.store = EntitlementsStore.from_config(config)
         self._local = threading.local()
-        self._cache_client = ZendeskClient.from_config(config)
-        self._cache_lock = threading.Lock()
+        # One Zendesk budget for every thread of this process, counted in the
+        # queue store that every process shares (docs/decisions.md "API budget").
+        self.budget = queue.budget(shares_from(config))
+        self.memory = TicketMemory(queue, account=config.zendesk_subdomain or "")
         self.orgs = OrgCache(
             fetch=self._fetch_org,
             ttl=timedelta(seconds=config.org_cache_seconds),
@@ -89,8 +93,9 @@ class ReconcilerFactory:
         self.slack = slack_notify.build(config, queue=queue, store=self.store)
 
     def _fetch_org(self, org_id: int) -> Organization:
-        with self._cache_lock:  # one shared client, used under a lock
-            return self._cache_client.get_organization(org_id)
+        # This thread's own client: no lock held across the network call, so
+        # one slow organization read stalls only the thread that makes it.
+        return self.client().get_organization(org_id)
 
     def _org_changed_at(self, org_id: int) -> datetime | None:
         value = self.queue.get_flag(f"org_changed:{org_id}")
@@ -100,7 +105,9 @@ class ReconcilerFactory:
         """Return this thread's Zendesk client."""
         existing: ZendeskClient | None = getattr(self._local, "client", None)
         if existing is None:
-            existing = self._local.client = ZendeskClient.from_config(self.config)
+            existing = self._local.client = ZendeskClient.from_config(
+                self.config, budget=self.budget
+            )
         return existing
 
     def reconciler(self) -> Reconciler:
@@ -118,6 +125,7 @@ class ReconcilerFactory:
                 slack=self.slack,
                 at_risk_fraction=self.config.at_risk_fraction,
                 dry_run=self.config.dry_run,
+                memory=self.memory,
             )
             self._local.reconciler = existing
         return existing
@@ -138,7 +146,12 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             queue=queue,
             fields=factory.fields,
             clock=lambda: datetime.now(UTC),
+            memory=factory.memory,
         )
+
+    def reconcile(ticket_id: int, **hint: Any) -> None:
+        # ``hint``: what the webhook said (actor_id, version), to skip known changes.
+        factory.reconciler().reconcile_event(ticket_id, **hint)
 
     def refresh_org(org_id: int) -> None:
         # An entitlement change applies to the organization's open tickets now,
@@ -152,7 +165,7 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
         )
 
     return {
-        "reconcile": lambda ticket_id: factory.reconciler().reconcile(ticket_id),
+        "reconcile": reconcile,
         "escalate": lambda ticket_id: factory.reconciler().escalate(ticket_id),
         "refresh_org": refresh_org,
         "sweep": run_sweep,

@@ -57,6 +57,11 @@ class OrgCache:
             self._entries[org_id] = (now, org)
         return org
 
+    def put(self, org: Organization) -> None:
+        """Keep an organization read elsewhere (e.g. sideloaded with a ticket)."""
+        with self._lock:
+            self._entries[org.id] = (self._clock(), org)
+
     def forget(self, org_id: int) -> None:
         """Drop one organization from the cache."""
         with self._lock:
@@ -87,7 +92,12 @@ class TicketEntitlements:
         # and the last good version stays in force.
         self._store.reload_if_changed()
         org = None
-        if ticket.organization_id is not None:
+        if ticket.organization is not None:
+            # Read with the ticket (the `organizations` sideload): as fresh as
+            # it gets, and it refreshes the cache for other paths.
+            org = ticket.organization
+            self._orgs.put(org)
+        elif ticket.organization_id is not None:
             org = self._orgs.get(ticket.organization_id)
         entitlement = self._store.for_org(org, today=self._clock().date())
         if entitlement.problem:

@@ -104,7 +104,11 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
 def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
     """True when a reconcile could change the ticket: it has a severity or our marks."""
     ours = set(STATUS_TAGS.values()) | {PAGED_TAG}
-    due_values = (ticket.custom_fields.get(f) for f in (fields.due_at, fields.due_date))
+    due_values = (
+        ticket.custom_fields.get(f)
+        for f in (fields.due_at, fields.due_date)
+        if f is not None
+    )
     return bool(
         ticket.custom_fields.get(fields.severity)
         or ticket.tags & ours
@@ -123,12 +127,20 @@ def plan(
     now: datetime,
     self_user_id: int | None,
     at_risk_fraction: float = 0.75,
+    known_first_response: tuple[datetime | None] | None = None,
 ) -> Plan:
-    """Compute the write, the page decision and the wake-ups for one ticket."""
+    """Compute the write, the page decision and the wake-ups for one ticket.
+
+    ``known_first_response``, when given, is the first response already known
+    (from an earlier look at the same comments): ``comments`` are then not used.
+    """
     severity, severity_error = _severity(ticket, fields)
-    first_response_at = first_agent_response(
-        comments, requester_id=ticket.requester_id, self_user_id=self_user_id
-    )
+    if known_first_response is not None:
+        (first_response_at,) = known_first_response
+    else:
+        first_response_at = first_agent_response(
+            comments, requester_id=ticket.requester_id, self_user_id=self_user_id
+        )
     effective = effective_policy(policy, entitlement)
     state: SlaState | None = None
     settled_kept = False
@@ -152,6 +164,7 @@ def plan(
         )
 
     custom_fields: dict[int, str | None] = {}
+    desired_status_tag: str | None
     if settled_kept:
         desired_status_tag = next(iter(ticket.tags & SETTLED_TAGS))
     else:
@@ -222,7 +235,7 @@ def effective_policy(policy: Policy, entitlement: Entitlement) -> Policy:
     """Return the policy in effect for an organization: its enhanced SLAs applied."""
     # Enhanced SLAs replace targets the policy has; an override for a severity
     # the policy gives no SLA cannot create one (it is reported by `orgs check`).
-    overrides = {
+    overrides: dict[object, timedelta] = {
         severity: target
         for severity, target in entitlement.sla_overrides.items()
         if severity in policy.targets

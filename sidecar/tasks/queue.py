@@ -7,14 +7,16 @@ dead letters.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
+import logging
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,12 +27,17 @@ from huey.api import Huey
 from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
-from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.slack import jobs as slack_jobs
 from sidecar.tasks import worker
+from sidecar.tasks.memo import Hint
 from sidecar.tasks.worker import escalation_lease
+from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
 
 QUEUE_NAME = "sidecar"
+# Huey priority of urgent jobs (higher runs first where the storage orders by
+# priority: SQLite; RedisHuey keeps a plain list). Backfill and replay use < 0.
+URGENT_PRIORITY = 10
 # Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
@@ -42,21 +49,34 @@ QUEUED_LEASE_SECONDS = 600.0
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
 
+log = logging.getLogger("sidecar.queue")
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class FailedJob:
-    """A dead-lettered job, as `sidecar jobs failed` lists it."""
+    """A dead-lettered job, as `sidecar jobs failed` lists it.
+
+    ``args``/``kwargs`` are what re-enqueues it (JSON); None for the jobs of
+    one id (reconcile, escalate, refresh_org, slack_sync), which ``ticket_id``
+    re-enqueues, and for dead letters written before they were kept.
+    """
 
     job_id: str
-    task: str  # "reconcile" or "escalate"
+    task: str  # "reconcile", "escalate", "refresh_org" or a Slack job's name
     ticket_id: int
     error: str
     attempts: int
     first_failure_at: str
     last_failure_at: str
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+
+
+class NotRetryable(SidecarError):
+    """A dead letter that does not hold what re-enqueueing its job needs."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,28 @@ class _ClaimHeld(Exception):
     """A key of an atomic submit is already claimed (rolls the transaction back)."""
 
 
+class Taken(enum.Enum):
+    """What claiming a submit's keys found."""
+
+    DUPLICATE = "duplicate"  # a dedup key was held: nothing claimed, nothing to do
+    ENQUEUE = "enqueue"  # keys claimed: enqueue the job
+    COLLAPSED = "collapsed"  # keys claimed; a waiting job of the ticket covers it
+
+
+# (key, lifetime in seconds, take it when free (True) or only look (False))
+_Pending = tuple[str, float, bool]
+# A reconcile waiting in the queue holds this claim; later changes to the same
+# ticket collapse into it (it reads the ticket when it runs, after them). It is
+# freed when the job starts; the lifetime bounds what a lost job can hold up
+# (the minute sweep re-reads changed tickets).
+PENDING_TTL_SECONDS = 120.0
+
+
+def pending_key(ticket_id: int) -> str:
+    """The claim a waiting reconcile of ``ticket_id`` holds."""
+    return f"pending:{int(ticket_id)}"
+
+
 class _SqliteClaims:
     """Claims in a table of the queue's SQLite file, stored with their job."""
 
@@ -136,25 +178,36 @@ class _SqliteClaims:
     def __init__(self, huey: SqliteHuey) -> None:
         self._storage = huey.storage
         self._storage.sql(self.ddl, commit=True)
+        self._storage.sql(self.memo_ddl, commit=True)
 
-    def submit(self, key: str, data: bytes, also: Sequence[str] = ()) -> bool:
-        storage = self._storage
+    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
+        """Claim every key or none (one transaction); then look at the pending key."""
+        now = time.time()
         try:
-            with storage.db(commit=True) as curs:
-                for claim in (key, *also):
+            with self._storage.db(commit=True) as curs:
+                for claim in keys:
                     curs.execute(
                         "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                        (claim, time.time()),
+                        (claim, now),
                     )
                     if curs.rowcount != 1:
                         raise _ClaimHeld  # roll back the keys claimed before it
+                if pending is None:
+                    return Taken.ENQUEUE
+                key, ttl, take = pending
                 curs.execute(
-                    "insert into task (queue, data, priority) values (?, ?, 0)",
-                    (storage.name, memoryview(data)),
+                    "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
                 )
+                curs.execute("select 1 from sidecar_claim where key = ?", (key,))
+                if curs.fetchone() is not None:
+                    return Taken.COLLAPSED
+                if take:
+                    curs.execute(
+                        "insert into sidecar_claim (key, at) values (?, ?)", (key, now)
+                    )
+                return Taken.ENQUEUE
         except _ClaimHeld:
-            return False
-        return True
+            return Taken.DUPLICATE
 
     def claim(self, key: str, ttl: float) -> bool:
         now = time.time()
@@ -180,6 +233,33 @@ class _SqliteClaims:
 
     def ping(self) -> None:
         self._storage.sql("select 1 from sidecar_claim limit 1", results=True)
+
+    # The ticket memo (sidecar.tasks.memo): a value per key that lapses.
+    memo_ddl = (
+        "create table if not exists sidecar_memo ("
+        "key text not null primary key, value text not null, until real not null)"
+        " without rowid"
+    )
+
+    def get_memo(self, key: str) -> str | None:
+        rows = self._storage.sql(
+            "select value from sidecar_memo where key = ? and until >= ?",
+            (key, time.time()),
+            results=True,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def set_memo(self, key: str, value: str, ttl: float) -> None:
+        self._storage.sql(
+            "insert or replace into sidecar_memo (key, value, until) values (?, ?, ?)",
+            (key, value, time.time() + ttl),
+            commit=True,
+        )
+
+    def prune_memos(self, now: float) -> int:
+        with self._storage.db(commit=True) as curs:
+            curs.execute("delete from sidecar_memo where until < ?", (now,))
+            return int(curs.rowcount)
 
 
 class _SqliteLeases:
@@ -223,17 +303,24 @@ class _SqliteLeases:
         return [str(row[0]) for row in rows]
 
 
-# Claim and enqueue in one round trip, atomically: no claim without its job.
-# KEYS: the claims, then the queue; no claim is taken unless all are free.
-_SUBMIT_LUA = """
-local claims = #KEYS - 1
+# Take every claim or none, then look at the pending key, in one round trip.
+# KEYS: the claims, then the pending key (or none). ARGV: claim TTL, pending
+# TTL, "take" or "check" ("" without a pending key). Returns 0 duplicate,
+# 1 enqueue, 2 collapsed.
+_TAKE_LUA = """
+local claims = #KEYS
+if ARGV[3] ~= '' then claims = claims - 1 end
 for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, claims do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
 end
-redis.call('LPUSH', KEYS[claims + 1], ARGV[2])
+if ARGV[3] == '' then return 1 end
+if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return 2 end
+if ARGV[3] == 'take' then
+  redis.call('SET', KEYS[#KEYS], '1', 'EX', ARGV[2])
+end
 return 1
 """
 
@@ -282,11 +369,31 @@ class _RedisClaims:
         self._storage = huey.storage
         self._conn = huey.storage.conn
         self._prefix = f"sidecar.claim.{huey.storage.name}."
-        self._submit = self._conn.register_script(_SUBMIT_LUA)
+        self._memo_prefix = f"sidecar.memo.{huey.storage.name}."
+        self._take = self._conn.register_script(_TAKE_LUA)
 
-    def submit(self, key: str, data: bytes, also: Sequence[str] = ()) -> bool:
-        keys = [self._prefix + k for k in (key, *also)] + [self._storage.queue_key]
-        return bool(self._submit(keys=keys, args=[CLAIM_TTL_SECONDS, data]))
+    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
+        """Claim every key or none; then look at (and maybe take) the pending key."""
+        names = [self._prefix + k for k in keys]
+        mode, pending_ttl = "", 1
+        if pending is not None:
+            key, ttl, take = pending
+            names.append(self._prefix + key)
+            mode, pending_ttl = ("take" if take else "check"), max(1, round(ttl))
+        answer = int(
+            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode])
+        )
+        return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
+
+    def get_memo(self, key: str) -> str | None:
+        value = self._conn.get(self._memo_prefix + key)
+        return value.decode() if isinstance(value, bytes) else None
+
+    def set_memo(self, key: str, value: str, ttl: float) -> None:
+        self._conn.set(self._memo_prefix + key, value.encode(), ex=max(1, round(ttl)))
+
+    def prune_memos(self, now: float) -> int:
+        return 0  # Redis expires them
 
     def claim(self, key: str, ttl: float) -> bool:
         return bool(
@@ -366,6 +473,19 @@ class JobQueue:
         """True for the embedded SQLite queue."""
         return isinstance(self._claims, _SqliteClaims)
 
+    def budget(self, shares: Shares) -> Budget:
+        """The deployment-wide Zendesk budget, kept where this queue keeps its data.
+
+        SQLite: tables in the queue's file (its processes share a file lock);
+        Redis: sorted sets named after the queue, so deployments stay apart.
+        """
+        if isinstance(self.huey, RedisHuey):
+            name = self.huey.storage.name
+            return Budget(
+                shares, bucket=redis_buckets(self.huey.storage.conn, prefix=f"sidecar.budget.{name}")
+            )
+        return Budget(shares, bucket=sqlite_buckets(self.huey.storage.filename))
+
     # --- jobs ---------------------------------------------------------------
 
     @_unavailable("enqueue")
@@ -397,7 +517,10 @@ class JobQueue:
     @_unavailable("enqueue")
     def enqueue_escalate(self, ticket_id: int) -> None:
         """Enqueue escalate(ticket_id): page on-call (or resolve) and record it."""
-        self.huey.enqueue(self.tasks.escalate.s(ticket_id))
+        # Ahead of every other ready job where the storage orders by priority
+        # (SQLite; RedisHuey's list refuses priorities).
+        priority = URGENT_PRIORITY if self.huey.storage.priority else None
+        self.huey.enqueue(self.tasks.escalate.s(ticket_id, priority=priority))
 
     @_unavailable("enqueue")
     def submit_escalate(self, ticket_id: int) -> bool:
@@ -445,28 +568,93 @@ class JobQueue:
 
     @_unavailable("enqueue")
     def submit_reconcile(
-        self, ticket_id: int, *, dedup_key: str | None, replay_key: str | None = None
+        self,
+        ticket_id: int,
+        *,
+        dedup_key: str | None,
+        replay_key: str | None = None,
+        hint: Hint | None = None,
     ) -> bool:
-        """Claim ``dedup_key`` and ``replay_key`` and enqueue reconcile(ticket_id) atomically.
+        """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id).
 
         False (nothing enqueued, nothing claimed) when either key was claimed
-        before. Either the claims and the job are stored or none is, so a failed
-        enqueue never turns Zendesk's retry into a "duplicate".
+        before. The claims are taken together or not at all; the job goes in
+        through Huey's public enqueue, and if that fails the claims are given
+        back, so Zendesk's retry is not answered "duplicate".
+
+        Several changes to one ticket collapse into one job: while a reconcile
+        of the ticket waits in the queue (it holds ``pending:<ticket>``), a new
+        event only claims its keys. A job carrying a ``hint`` that could let it
+        skip its read never holds that claim, so nothing collapses into it.
         """
         keys = [key for key in (dedup_key, replay_key) if key]
-        if not keys:
-            self.huey.enqueue(self.tasks.reconcile.s(ticket_id))
+        skippable = hint is not None and hint.may_skip
+        pending = (pending_key(ticket_id), PENDING_TTL_SECONDS, not skippable)
+        taken = self._claims.take(keys, pending)
+        if taken is Taken.DUPLICATE:
+            return False
+        if taken is Taken.COLLAPSED:
             return True
-        data = self.huey.serialize_task(self.tasks.reconcile.s(ticket_id))
-        return self._claims.submit(keys[0], data, keys[1:])
+        kwargs = hint.as_kwargs() if skippable and hint is not None else {}
+        claimed = [*keys, *([] if skippable else [pending_key(ticket_id)])]
+        self._enqueue_or_release(self.tasks.reconcile.s(ticket_id, **kwargs), claimed)
+        return True
+
+    def _enqueue_or_release(self, task: Any, claimed: Sequence[str]) -> None:
+        try:
+            self.huey.enqueue(task)
+        except Exception:
+            for key in claimed:
+                self._claims.release(key)
+            raise
 
     @_unavailable("enqueue")
     def submit_task(self, task: Any, *, dedup_key: str) -> bool:
-        """Claim ``dedup_key`` and enqueue ``task`` (a Huey signature) atomically.
+        """Claim ``dedup_key``, then enqueue ``task`` (a Huey signature).
 
-        As :meth:`submit_reconcile`, for any job: False when the key was claimed.
+        As :meth:`submit_reconcile`, for any job: False when the key was claimed;
+        a failed enqueue gives the claim back.
         """
-        return self._claims.submit(dedup_key, self.huey.serialize_task(task))
+        if self._claims.take([dedup_key]) is Taken.DUPLICATE:
+            return False
+        self._enqueue_or_release(task, [dedup_key])
+        return True
+
+    @_unavailable("release")
+    def start_reconcile(self, ticket_id: int) -> None:
+        """A reconcile of ``ticket_id`` starts: changes from now on need a job of their own."""
+        self._claims.release(pending_key(ticket_id))
+
+    @_unavailable("enqueue")
+    def wait_for_budget(self, task: Any, ticket_id: int | None, *, delay: float) -> bool:
+        """Put a job that waits for Zendesk budget back in the queue, ``delay`` s from now.
+
+        A reconcile becomes the ticket's pending job (later changes collapse
+        into it); when another reconcile of the ticket already waits, this one
+        is dropped instead (that one reads the ticket after both). Returns
+        False when dropped.
+        """
+        if ticket_id is not None and task.name == "reconcile":
+            if not self._claims.claim(pending_key(ticket_id), PENDING_TTL_SECONDS + delay):
+                return False
+            # As the ticket's pending job it always reads: no skip hint.
+            for name in ("actor_id", "version"):
+                task.kwargs.pop(name, None)
+        eta = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=delay)
+        self.huey.add_schedule(_rescheduled(task, eta))
+        return True
+
+    # --- the ticket memo (sidecar.tasks.memo) -------------------------------
+
+    @_unavailable("memo read")
+    def get_memo(self, key: str) -> str | None:
+        """A memo value, or None when unset or lapsed."""
+        return self._claims.get_memo(key)
+
+    @_unavailable("memo write")
+    def set_memo(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        """Store a memo value for ``ttl_seconds``."""
+        self._claims.set_memo(key, value, ttl_seconds)
 
     @_unavailable("claim")
     def claim(self, key: str, *, ttl_seconds: float = CLAIM_TTL_SECONDS) -> bool:
@@ -556,15 +744,39 @@ class JobQueue:
             return False
         job = _failed_job(raw)
         try:
-            self.huey.enqueue(self.tasks.by_name(job.task).s(job.ticket_id))
+            self.huey.enqueue(self._retried(job))
         except Exception:
             self.huey.put(_DEAD + job_id, raw)
             raise
         return True
 
+    def _retried(self, job: FailedJob) -> Any:
+        """The job a dead letter stands for, ready to enqueue (a first attempt)."""
+        args, kwargs = job.args, job.kwargs or {}
+        if args is None:
+            if job.task in slack_jobs.PAYLOAD_JOBS:
+                raise NotRetryable(
+                    f"{job.job_id}: this {job.task} job was dead-lettered before "
+                    "its payload was kept, so it cannot be re-enqueued; ask the "
+                    "person in Slack to submit again"
+                )
+            args = [job.ticket_id]
+        if job.task in slack_jobs.JOB_NAMES:
+            return self.slack.by_name(job.task).s(*args, **kwargs)
+        return self.tasks.by_name(job.task).s(*args, **kwargs)
+
     def retry_all_failed(self) -> int:
-        """Re-enqueue every dead letter; return how many."""
-        return sum(self.retry_failed(job.job_id) for job in self.failed_jobs())
+        """Re-enqueue every dead letter that can be; return how many.
+
+        One that cannot (:class:`NotRetryable`) stays listed by `jobs failed`.
+        """
+        retried = 0
+        for job in self.failed_jobs():
+            try:
+                retried += self.retry_failed(job.job_id)
+            except NotRetryable as exc:
+                log.warning("%s", exc)
+        return retried
 
     def close(self) -> None:
         """Release the storage connection (tests; the process exit does it too)."""
@@ -572,6 +784,12 @@ class JobQueue:
             self.huey.storage.close()
         else:
             self.huey.storage.pool.disconnect()
+
+
+def _rescheduled(task: Any, eta: datetime) -> Any:
+    """The same task (same id and arguments) due at ``eta`` (naive UTC, as Huey keeps it)."""
+    task.eta = eta
+    return task
 
 
 def _failed_job(raw: Any) -> FailedJob:

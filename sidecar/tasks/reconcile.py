@@ -10,7 +10,9 @@ sure a ticket pages once, however many reconciles race.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 
 from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
-from sidecar.errors import Conflict, Rejected, UpstreamError
+from sidecar.errors import BudgetWait, Conflict, Rejected, UpstreamError
 from sidecar.metrics import count_sla_outcomes
 from sidecar.oncall.pagerduty import (
     MissingRoutingKey,
@@ -27,15 +29,18 @@ from sidecar.oncall.pagerduty import (
     summary,
 )
 from sidecar.sla import Policy, format_utc
+from sidecar.tasks.memo import Seen, TicketMemory, already_seen
 from sidecar.tasks.plan import (
     PAGED_TAG,
     PAGERDUTY_SEVERITY,
+    PAGING_SEVERITIES,
     RESOLVED_TAG,
     Fields,
     Plan,
     needs_comments,
     plan,
 )
+from sidecar.zendesk.budget import NORMAL, URGENT, lane, set_lane
 from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 log = logging.getLogger("sidecar.reconcile")
@@ -54,11 +59,17 @@ def key_tag(routing_key: Secret | str) -> str:
 class Zendesk(Protocol):
     """The Zendesk calls the reconciler makes (sidecar.zendesk.client.ZendeskClient)."""
 
-    account: str
+    @property
+    def account(self) -> str:
+        """The Zendesk subdomain (for dedup keys)."""
+        ...
 
     def get_ticket(self, ticket_id: int) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
-    def update_ticket(self, update: TicketUpdate) -> None: ...
+    def update_ticket(self, update: TicketUpdate) -> str | None:
+        """Write; return the ticket's version after the write when Zendesk shows it."""
+        ...
+
     def current_user_id(self) -> int: ...
     def ticket_url(self, ticket_id: int) -> str: ...
 
@@ -150,6 +161,7 @@ class Reconciler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         at_risk_fraction: float = 0.75,
         dry_run: bool = False,
+        memory: TicketMemory | None = None,
     ) -> None:
         self.zendesk = zendesk
         self.entitlements = entitlements
@@ -162,20 +174,57 @@ class Reconciler:
         self.clock = clock
         self.at_risk_fraction = at_risk_fraction
         self.dry_run = dry_run
+        # What we already know per ticket (shared store); None: always read.
+        self.memory = memory
         self._self_user_id: int | None = None
 
     # --- reconcile -------------------------------------------------------
 
+    def reconcile_event(
+        self, ticket_id: int, *, actor_id: int | None = None, version: str | None = None
+    ) -> Outcome | None:
+        """Reconcile for a webhook, unless what it announces is provably known (then None).
+
+        Two rules spend no call (docs/decisions.md, "API budget"): the change
+        was made by our own API user (event payloads name the actor), or it is
+        stamped before a version we already fully know. Anything else reads.
+        """
+        with lane(NORMAL):
+            if actor_id is not None and actor_id == self._own_user_id():
+                log.info(
+                    "own change: nothing to do",
+                    extra={"ticket_id": ticket_id, "skipped": "own_actor"},
+                )
+                return None
+            if (
+                version is not None
+                and self.memory is not None
+                and already_seen(version, self.memory.recall(ticket_id))
+            ):
+                log.info(
+                    "change already seen: nothing to do",
+                    extra={"ticket_id": ticket_id, "skipped": "seen_version"},
+                )
+                return None
+            return self.reconcile(ticket_id)
+
     def reconcile(self, ticket_id: int) -> Outcome:
         """Bring one ticket's SLA fields and tags in line with the policy."""
         conflicts = 0
+        seen = self._recall(ticket_id)
+        if seen is not None and seen.urgent:
+            set_lane(URGENT)  # SEV 1/2 of an entitled org, as last seen
+        version: str | None = None
         while True:
-            decided = self.plan(ticket_id)
+            decided, known = self._plan(ticket_id, seen)
             update = decided.update
+            if _urgent(decided):
+                set_lane(URGENT)  # the due-time write of a SEV 1/2 never waits
             if update.is_empty() or self.dry_run:
                 break
+            self._check_ticket_writes(seen, ticket_id)
             try:
-                self.zendesk.update_ticket(update)
+                version = self.zendesk.update_ticket(update)
                 break
             except Conflict:
                 # Someone wrote the ticket since we read it: read again and
@@ -184,6 +233,8 @@ class Reconciler:
                 if conflicts >= MAX_CONFLICT_ROUNDS:
                     raise
         wrote = not update.is_empty() and not self.dry_run
+        if not self.dry_run:
+            self._remember(decided, known, seen, wrote=wrote, version=version)
         if wrote:
             count_sla_outcomes(update.tags_added, decided.severity)
         log.info(
@@ -214,12 +265,25 @@ class Reconciler:
 
     def plan(self, ticket_id: int) -> Plan:
         """Read the ticket and what it depends on, and plan without writing."""
+        return self._plan(ticket_id, self._recall(ticket_id))[0]
+
+    def _plan(self, ticket_id: int, seen: Seen | None) -> tuple[Plan, int | None]:
+        """Plan from one ticket read; the comments only when they can change the answer.
+
+        Returns the plan and the comment count its first response was found
+        at (None when the first response did not matter or is not known).
+        """
         ticket = self.zendesk.get_ticket(ticket_id)
         organization, entitlement = self.entitlements.for_ticket(ticket)
+        known: tuple[datetime | None] | None = None
+        count: int | None = None
         comments: list[Comment] = []
         if needs_comments(ticket, entitlement, self.fields):
-            comments = self.zendesk.list_comments(ticket_id)
-        return plan(
+            known, count = _known_first_response(ticket, seen)
+            if known is None:
+                comments = self.zendesk.list_comments(ticket_id)
+                count = len(comments)
+        decided = plan(
             ticket,
             organization=organization,
             comments=comments,
@@ -229,11 +293,72 @@ class Reconciler:
             now=self.clock(),
             self_user_id=self._own_user_id() if comments else None,
             at_risk_fraction=self.at_risk_fraction,
+            known_first_response=known,
         )
+        return decided, count
+
+    def _recall(self, ticket_id: int) -> Seen | None:
+        return self.memory.recall(ticket_id) if self.memory is not None else None
+
+    def _check_ticket_writes(self, seen: Seen | None, ticket_id: int) -> None:
+        """Wait (in the queue) rather than pass Zendesk's 30 writes per ticket per 10 min."""
+        wait = TicketMemory.write_wait(seen, now=time.time())
+        if wait > 0:
+            raise BudgetWait(
+                f"zendesk budget: ticket {ticket_id} had 30 updates of ours in "
+                f"10 minutes, waiting {wait:.0f} s",
+                service="zendesk",
+                retry_after=wait,
+            )
+
+    def _remember(
+        self,
+        decided: Plan,
+        count: int | None,
+        seen: Seen | None,
+        *,
+        wrote: bool,
+        version: str | None,
+        added_comment: bool = False,
+    ) -> None:
+        """Record what this reconcile knows now, for the next event of the ticket."""
+        if self.memory is None:
+            return
+        ticket = decided.ticket
+        first = decided.first_response_at
+        now = time.time()
+        if wrote:
+            if version is None:
+                return  # the write's version is unknown: the next event reads
+            record = Seen(
+                version=version,
+                comment_count=None if count is None else count + int(added_comment),
+                first_response_at=first.isoformat() if first else None,
+                own=True,
+                urgent=_urgent(decided),
+                writes=TicketMemory.with_write(seen, now=now),
+            )
+        else:
+            same = seen is not None and seen.version == ticket.updated_stamp
+            record = Seen(
+                version=ticket.updated_stamp,
+                comment_count=count,
+                first_response_at=first.isoformat() if first else None,
+                own=bool(same and seen and seen.own),
+                urgent=_urgent(decided),
+                writes=seen.writes if seen else (),
+            )
+        if record != seen:
+            self.memory.remember(ticket.id, record)
 
     def _own_user_id(self) -> int:
         if self._self_user_id is None:
-            self._self_user_id = self.zendesk.current_user_id()
+            stored = self.memory.own_user_id() if self.memory is not None else None
+            if stored is None:
+                stored = self.zendesk.current_user_id()
+                if self.memory is not None:
+                    self.memory.set_own_user_id(stored)
+            self._self_user_id = stored
         return self._self_user_id
 
     def _follow_up(self, decided: Plan) -> None:
@@ -249,8 +374,8 @@ class Reconciler:
             key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
             self._claim_then(
                 key,
-                lambda moment=moment, key=key: self.scheduler.enqueue_reconcile(
-                    ticket_id, eta=moment, wake_key=key
+                functools.partial(
+                    self.scheduler.enqueue_reconcile, ticket_id, eta=moment, wake_key=key
                 ),
             )
 
@@ -282,7 +407,14 @@ class Reconciler:
             raise Rejected(
                 "paging is not configured in this process", service="pagerduty"
             )
-        decided = self.plan(ticket_id)
+        with lane(URGENT):  # the page and its marker never wait for budget
+            self._escalate(ticket_id)
+
+    def _escalate(self, ticket_id: int) -> None:
+        assert self.pager is not None
+        seen = self._recall(ticket_id)
+        decided, count = self._plan(ticket_id, seen)
+        first_read = (decided, count, seen)
         if not (decided.page or decided.resolve_page):
             log.info(
                 "escalation not needed",
@@ -301,6 +433,7 @@ class Reconciler:
                     add={PAGED_TAG, key_tag(routing_key)},
                     private_note=page_note(d, routing_hint(d.entitlement)),
                 ),
+                first_read,
             )
             if recorded is not None:
                 log.info("paged", extra={"ticket_id": ticket_id, "dedup_key": key})
@@ -316,6 +449,7 @@ class Reconciler:
             ticket_id,
             lambda d: d.resolve_page,
             lambda d: TicketUpdate.retag(d.ticket, add={RESOLVED_TAG}),
+            first_read,
         ):
             log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
 
@@ -324,22 +458,36 @@ class Reconciler:
         ticket_id: int,
         still_needed: Callable[[Plan], bool],
         build: Callable[[Plan], TicketUpdate],
+        first_read: tuple[Plan, int | None, Seen | None],
     ) -> Plan | None:
         """Write what escalate did to the ticket, re-reading after each conflict.
 
-        Returns the plan the record was written against, or None when a re-read
-        shows the record is no longer needed (another job wrote it, or the ticket
-        closed meanwhile).
+        The first attempt writes against the read the escalation decided on
+        (its ``updated_stamp`` makes any change since then a 409, never a
+        loss). Returns the plan the record was written against, or None when a
+        re-read shows the record is no longer needed (another job wrote it, or
+        the ticket closed meanwhile).
         """
-        decided = self.plan(ticket_id)
+        decided, count, seen = first_read
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not still_needed(decided) or decided.ticket.status == "closed":
                 return None
+            update = build(decided)
             try:
-                self.zendesk.update_ticket(build(decided))
-                return decided
+                version = self.zendesk.update_ticket(update)
             except Conflict:
-                decided = self.plan(ticket_id)
+                seen = self._recall(ticket_id)
+                decided, count = self._plan(ticket_id, seen)
+                continue
+            self._remember(
+                decided,
+                count,
+                seen,
+                wrote=True,
+                version=version,
+                added_comment=bool(update.private_note),
+            )
+            return decided
         raise Conflict(
             f"ticket {ticket_id} kept changing while recording the escalation",
             service="zendesk",
@@ -427,6 +575,33 @@ class Reconciler:
                 exc,
                 extra={"ticket_id": ticket.id, "status": exc.status},
             )
+
+
+def _urgent(decided: Plan) -> bool:
+    """SEV 1/2 of an entitled organization: its writes use the reserved budget."""
+    return decided.entitlement.entitled and decided.severity in PAGING_SEVERITIES
+
+
+def _known_first_response(
+    ticket: Ticket, seen: Seen | None
+) -> tuple[tuple[datetime | None] | None, int | None]:
+    """The first response when it is known without reading comments, and its comment count.
+
+    Known when: the ticket has one comment (the description is never the
+    response); or it is the very version we last knew; or no comment was added
+    since a look that found no response (comments are only ever appended, and
+    one made private cannot make a response appear). Else (None, None): read.
+    """
+    count = ticket.comment_count
+    if count is not None and count <= 1:
+        return (None,), count
+    if seen is None or seen.comment_count is None:
+        return None, None
+    if seen.version == ticket.updated_stamp:
+        return (seen.first_response(),), seen.comment_count
+    if count is not None and count == seen.comment_count and seen.first_response_at is None:
+        return (None,), count
+    return None, None
 
 
 def org_name(decided: Plan) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.plan import Fields, may_carry_sla
 from sidecar.zendesk.models import ExportPage
 
@@ -48,17 +49,26 @@ def sweep(
     queue: SweepQueue,
     fields: Fields,
     clock: Callable[[], datetime],
+    memory: TicketMemory | None = None,
 ) -> int:
-    """Enqueue a reconcile for every changed ticket that may carry an SLA; return how many."""
+    """Enqueue a reconcile for every changed ticket that may carry an SLA; return how many.
+
+    A row whose ``updated_at`` is exactly the version our own last write
+    produced (``memory``) changed by nothing but us: it is skipped.
+    """
     cursor = queue.get_flag(CURSOR_FLAG)
     start_time = None if cursor else int((clock() - FIRST_LOOKBACK).timestamp())
     enqueued: set[int] = set()
     for _ in range(MAX_PAGES_PER_RUN):
         page = zendesk.export_changed_tickets(cursor=cursor, start_time=start_time)
         for ticket in page.tickets:
-            if ticket.id not in enqueued and may_carry_sla(ticket, fields):
-                queue.enqueue_reconcile(ticket.id)
-                enqueued.add(ticket.id)
+            if ticket.id in enqueued or not may_carry_sla(ticket, fields):
+                continue
+            seen = memory.recall(ticket.id) if memory is not None else None
+            if seen is not None and seen.own and seen.version == ticket.updated_stamp:
+                continue  # nothing happened since our own write
+            queue.enqueue_reconcile(ticket.id)
+            enqueued.add(ticket.id)
         # Move the cursor only after the page's jobs are stored: a crash in
         # between re-reads the page (harmless) instead of skipping it.
         if page.after_cursor:

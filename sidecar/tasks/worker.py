@@ -28,11 +28,13 @@ from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
 from sidecar.errors import (
+    BudgetWait,
     ConfigError,
     Disposition,
     QueueUnavailable,
     UpstreamError,
 )
+from sidecar.metrics import BUDGET_WAITS
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -40,7 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sidecar.worker")
 
-Handler = Callable[[int], None]
+# A handler takes the job's id; a reconcile may also get the webhook's hint
+# (``actor_id``, ``version``: sidecar.tasks.memo.Hint) as keywords.
+Handler = Callable[..., None]
 # job name ("reconcile", "escalate", "refresh_org", "sweep") -> handler of one id
 Handlers = Mapping[str, Handler]
 JOBS = ("reconcile", "escalate", "refresh_org")
@@ -65,6 +69,7 @@ HEARTBEAT_SECONDS = 5.0
 # After a dead letter the escalation is tried again this much later.
 DEAD_LETTER_HOLD_SECONDS = 30 * 60.0
 DEAD_LETTERED = -1.0
+WAITED = -2.0  # put back in the queue to wait for Zendesk budget
 
 
 def escalation_lease(ticket_id: int) -> str:
@@ -175,6 +180,7 @@ class Runner:
         task: Task,
         attempt: int,
         first_failure: str | None,
+        hint: Mapping[str, Any] | None = None,
     ) -> None:
         """Run one job; map the handler's errors to retry, drop or dead letter.
 
@@ -188,7 +194,15 @@ class Runner:
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         with _Heartbeat(self._queue, lease):
-            delay = self._attempt(job, ticket_id, task, attempt, first_failure, context)
+            delay = self._attempt(
+                job, ticket_id, task, attempt, first_failure, context, hint or {}
+            )
+        if delay is not None and delay < 0 and delay != DEAD_LETTERED:
+            waited = -delay - 2.0
+            if lease is not None:
+                self._settle_lease(lease, waited)
+            self._wait_for_budget(job, task, ticket_id, waited, context)
+            return
         if lease is not None:
             self._settle_lease(lease, delay)
         if delay is not None and delay > 0:
@@ -205,10 +219,17 @@ class Runner:
         attempt: int,
         first_failure: str | None,
         context: Mapping[str, Any],
+        hint: Mapping[str, Any],
     ) -> float | None:
-        """Run the handler once: None when done, -1 when dead-lettered, else the retry delay."""
+        """Run the handler once: None when done, -1 when dead-lettered, else the retry delay.
+
+        A wait for budget is returned as ``-2 - seconds`` (not a failure).
+        """
         try:
-            self.handlers()[job](ticket_id)
+            self.handlers()[job](ticket_id, **hint)
+        except BudgetWait as exc:
+            BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
+            return WAITED - (exc.retry_after or 1.0)
         except UpstreamError as exc:
             if exc.disposition is Disposition.DROP:
                 log.info("nothing to do, dropping job: %s", exc, extra=context)
@@ -228,6 +249,26 @@ class Runner:
             return self._retry(job, task, exc, attempt, first_failure, context)
         self._clear_auth_flags(job)
         return None
+
+    def _wait_for_budget(
+        self,
+        job: str,
+        task: Task,
+        ticket_id: int,
+        delay: float,
+        context: Mapping[str, Any],
+    ) -> None:
+        """Put the job back in the queue for ``delay`` s (no attempt counted, no thread held)."""
+        try:
+            kept = self._queue.wait_for_budget(task, ticket_id, delay=delay)
+        except QueueUnavailable as exc:
+            # Cannot park it: retry as a failure would (bounded backoff).
+            log.warning("could not park job waiting for budget: %s", exc, extra=context)
+            raise RetryTask(delay=delay) from None
+        log.debug(
+            "waiting for Zendesk budget" if kept else "collapsed into a waiting job",
+            extra={**context, "delay": round(delay, 2)},
+        )
 
     def _settle_lease(self, lease: str, delay: float | None) -> None:
         try:
@@ -341,7 +382,19 @@ def register_tasks(queue: JobQueue) -> Tasks:
         attempt: int = 1,
         first_failure: str | None = None,
         wake: str | None = None,
+        actor_id: int | None = None,
+        version: str | None = None,
     ) -> None:
+        hint = {
+            k: v for k, v in (("actor_id", actor_id), ("version", version)) if v
+        }
+        if not hint:
+            # This job reads the ticket from now on: later changes need a job
+            # of their own (only a job without a skip hint holds the claim).
+            try:
+                queue.start_reconcile(ticket_id)
+            except QueueUnavailable as exc:
+                log.warning("could not free the pending claim: %s", exc)
         if wake is not None and attempt == 1:
             # A timer fired: free its claim first, so that if this run finds
             # the moment not yet reached (clock skew) it can set the timer again.
@@ -355,6 +408,7 @@ def register_tasks(queue: JobQueue) -> Tasks:
             task=task,
             attempt=attempt,
             first_failure=first_failure,
+            hint=hint,
         )
 
     @huey.task(context=True, name="escalate")

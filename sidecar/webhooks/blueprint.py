@@ -18,6 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
 from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
+from sidecar.tasks.memo import Hint
 from sidecar.tasks.queue import JobQueue
 from sidecar.webhooks.events import (
     INVOCATION_HEADER,
@@ -131,7 +132,10 @@ def receive() -> Response:
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
         started = time.perf_counter()
         queued = receiver.queue.submit_reconcile(
-            event.ticket_id, dedup_key=dedup_key, replay_key=replay
+            event.ticket_id,
+            dedup_key=dedup_key,
+            replay_key=replay,
+            hint=Hint(actor_id=event.actor_id, version=event.version),
         )
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
     except QueueUnavailable as exc:

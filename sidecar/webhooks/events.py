@@ -53,6 +53,7 @@ IGNORED_TICKET_EVENTS = frozenset(
 Kind = Literal["ticket", "organization", "ignored"]
 _MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,11 @@ class WebhookEvent:
     event_id: str | None
     event_type: str
     organization_id: int | None = None
+    # Who made the change (event payloads' ``detail.actor_id``) and the ticket's
+    # ``updated_at`` as the webhook rendered it: hints that let the worker skip
+    # a change it provably knows (sidecar.tasks.memo), never ticket state.
+    actor_id: int | None = None
+    version: str | None = None
 
 
 def replay_key(body: bytes, *, timestamp: str) -> str:
@@ -119,7 +125,15 @@ def _from_subscription(
         if ticket_id is None:
             raise BadEvent("ticket event without a ticket id", status=422)
         org_id = _id(detail.get("organization_id"))
-        return WebhookEvent("ticket", ticket_id, event_id, event_type, org_id)
+        return WebhookEvent(
+            "ticket",
+            ticket_id,
+            event_id,
+            event_type,
+            org_id,
+            actor_id=_id(detail.get("actor_id")),
+            version=_stamp(detail.get("updated_at")),
+        )
     if event_type.startswith(ORG_EVENT_PREFIX):
         org_id = _subject_id(data.get("subject"), "zen:organization:")
         if org_id is None:
@@ -142,8 +156,20 @@ def _from_trigger(data: dict[str, Any], invocation_id: str | None) -> WebhookEve
     # Trigger bodies have no event id; the invocation id is the only dedup key.
     # (ticket id + updated_at is minute-precise and would hide real updates.)
     return WebhookEvent(
-        "ticket", ticket_id, invocation_id, event_type, _id(data.get("organization_id"))
+        "ticket",
+        ticket_id,
+        invocation_id,
+        event_type,
+        _id(data.get("organization_id")),
+        version=_stamp(data.get("updated_at")),
     )
+
+
+def _stamp(value: object) -> str | None:
+    """An ISO 8601 UTC stamp as rendered (``2026-11-27T15:04Z`` or with seconds), else None."""
+    if isinstance(value, str) and _STAMP.fullmatch(value.strip()):
+        return value.strip()
+    return None
 
 
 def _text(value: object) -> str | None:

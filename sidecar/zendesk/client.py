@@ -10,7 +10,10 @@ A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -30,8 +33,10 @@ from sidecar.errors import (
     Transient,
     UpstreamError,
 )
+from sidecar.metrics import count_zendesk_call
 from sidecar.net import is_loopback
 from sidecar.zendesk import parse
+from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, decipher
 from sidecar.zendesk.models import (
     Comment,
@@ -49,6 +54,16 @@ log = logging.getLogger(__name__)
 
 # (connect, read) seconds: a worker thread never waits long on one call.
 DEFAULT_TIMEOUT = (3.0, 10.0)
+# Per call kind: a hung read must not hold a worker thread (and the page behind
+# it) for 10 s; a write gets longer, since giving up on one that went through
+# costs a second write. Listing and export pages are bigger answers.
+CALL_TIMEOUTS: dict[str, tuple[float, float]] = {
+    "read": (2.0, 4.0),
+    "write": (3.0, 10.0),
+    "list": (3.0, 10.0),
+}
+# What Show Ticket sideloads (Side-Loading page, "Supported endpoints": tickets).
+TICKET_SIDELOADS = "comment_count,organizations"
 # Zendesk caps a ticket at 5000 comments (50 pages of 100); more pages mean a loop.
 MAX_PAGES = 60
 # An account may hold many organizations: 100,000 of them in pages of 100.
@@ -102,6 +117,15 @@ def _path_of(url: str | None) -> str:
     return urlsplit(url or "").path or "/"
 
 
+_TICKET_PATH = re.compile(r"^/api/v2/tickets/\d+(\.json)?$")
+_ID_SEGMENT = re.compile(r"/\d+(?=/|\.json|$)")
+
+
+def endpoint_of(path: str) -> str:
+    """The endpoint a path belongs to, ids replaced: ``/api/v2/tickets/{id}`` (metric label)."""
+    return _ID_SEGMENT.sub("/{id}", path).removesuffix(".json")
+
+
 def error_for_response(response: requests.Response) -> UpstreamError:
     """Translate a non-2xx Zendesk response into the sidecar error for its status."""
     request = response.request
@@ -121,7 +145,10 @@ def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) ->
         return
     # Read the body now so the pooled connection is released before we raise.
     _ = response.content
-    raise error_for_response(response)
+    error = error_for_response(response)
+    # The rate-limit headers ride along, for the budget to read (a 429's above all).
+    error.headers = dict(response.headers)  # type: ignore[attr-defined]
+    raise error
 
 
 def parse_datetime(value: object) -> datetime:
@@ -138,6 +165,22 @@ def _optional_int(value: object) -> int | None:
 
 def _ticket_from_json(data: Mapping[str, Any]) -> Ticket:
     return parse.ticket(data)
+
+
+def _ticket_with_sideloads(body: Mapping[str, Any]) -> Ticket:
+    """The ``ticket`` of a Show Ticket answer, with its sideloaded count and organization."""
+    raw = body.get("ticket")
+    if raw is None:
+        raise KeyError("ticket")
+    ticket = _ticket_from_json(raw)
+    count = raw.get("comment_count") if isinstance(raw, Mapping) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        count = None  # not answered: the comments will be read, never guessed
+    organization = None
+    for item in body.get("organizations") or ():
+        if isinstance(item, Mapping) and item.get("id") == ticket.organization_id:
+            organization = _organization_from_json(item)
+    return dataclasses.replace(ticket, comment_count=count, organization=organization)
 
 
 def _metric_set_from_json(data: Mapping[str, Any], ticket_id: int) -> TicketMetricSet:
@@ -205,6 +248,7 @@ class ZendeskClient:
         oauth_token: Secret | None = None,
         base_url: str | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        budget: Budget | None = None,
     ) -> None:
         if not subdomain or not subdomain.replace("-", "").isalnum():
             raise ConfigError(
@@ -219,6 +263,10 @@ class ZendeskClient:
         self._canonical = f"https://{subdomain}.zendesk.com"
         self._override = _check_override(base_url) if base_url else None
         self._timeout = timeout
+        # The deployment-wide budget (sidecar.zendesk.budget): counted before
+        # each request, fed Zendesk's rate-limit headers after it. None: unmetered
+        # (operator tooling run by hand).
+        self._budget = budget
         self._me: int | None = None
 
         session = requests.Session()
@@ -298,7 +346,7 @@ class ZendeskClient:
     def current_user_id(self) -> int:
         """Id of the API user we act as (read once per client)."""
         if self._me is None:
-            user = self._get_json("/api/v2/users/me.json").get("user") or {}
+            user = self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
             if user.get("id") is None:
                 # Zendesk answers unauthenticated calls with an anonymous user.
                 raise AuthFailed(
@@ -311,21 +359,29 @@ class ZendeskClient:
     # --- reads --------------------------------------------------------------
 
     def get_ticket(self, ticket_id: int) -> Ticket:
-        """Read one ticket as it is now."""
+        """Read one ticket as it is now, with its comment count and organization.
+
+        One request carries what a reconcile needs besides the comments:
+        ``include=comment_count,organizations`` (Side-Loading page; "comment_count"
+        is a property added to the ticket, Tickets page), so the comments are
+        read only when the count says they can matter, and the organization
+        costs no call of its own.
+        """
         path = f"/api/v2/tickets/{int(ticket_id)}.json"
-        return self._parse(path, _ticket_from_json, self._get_json(path).get("ticket"))
+        body = self._get_json(path, {"include": TICKET_SIDELOADS}, kind="read")
+        return self._parse(path, _ticket_with_sideloads, body)
 
     def list_comments(self, ticket_id: int) -> list[Comment]:
         """All comments of a ticket, oldest first, with their authors' roles."""
         path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
-        pages = list(self._pages(path, params={"include": "users"}))
+        pages = list(self._pages(path, params={"include": "users"}, kind="read"))
 
         return self._parse(path, parse.comments, pages)
 
     def get_organization(self, org_id: int) -> Organization:
         """Read one organization with its custom fields."""
         path = f"/api/v2/organizations/{int(org_id)}.json"
-        body = self._get_json(path).get("organization")
+        body = self._get_json(path, kind="read").get("organization")
         return self._parse(path, _organization_from_json, body)
 
     def list_organizations(self) -> list[Organization]:
@@ -480,12 +536,19 @@ class ZendeskClient:
 
     # --- writes -------------------------------------------------------------
 
-    def update_ticket(self, update: TicketUpdate) -> None:
-        """Write the difference in one safe PUT; an empty update sends nothing."""
+    def update_ticket(self, update: TicketUpdate) -> str | None:
+        """Write the difference in one safe PUT; an empty update sends nothing.
+
+        Returns the ticket's ``updated_at`` after the write, as Zendesk answered
+        it (the exact version our write produced), or None when not shown.
+        """
         if update.is_empty():
-            return
+            return None
         path = f"/api/v2/tickets/{int(update.ticket_id)}.json"
-        self._request("PUT", path, json={"ticket": ticket_update_body(update)})
+        answer = self._request("PUT", path, json={"ticket": ticket_update_body(update)})
+        ticket = answer.get("ticket")
+        version = ticket.get("updated_at") if isinstance(ticket, Mapping) else None
+        return version if isinstance(version, str) else None
 
     def update_organization_fields(
         self, org_id: int, fields: Mapping[str, object]
@@ -499,9 +562,9 @@ class ZendeskClient:
     # --- transport ----------------------------------------------------------
 
     def _get_json(
-        self, path: str, params: Mapping[str, str] | None = None
+        self, path: str, params: Mapping[str, str] | None = None, *, kind: str = "list"
     ) -> dict[str, Any]:
-        return self._request("GET", path, params=params)
+        return self._request("GET", path, params=params, kind=kind)
 
     def _pages(
         self,
@@ -509,6 +572,7 @@ class ZendeskClient:
         params: Mapping[str, str] | None = None,
         *,
         max_pages: int = MAX_PAGES,
+        kind: str = "list",
     ) -> Iterator[dict[str, Any]]:
         """Yield each page, following ``next_page`` or cursor ``links.next``."""
         url: str | None = self._canonical + path
@@ -519,7 +583,9 @@ class ZendeskClient:
                     f"zendesk GET {path}: pagination did not end", service=SERVICE
                 )
             seen.add(url)
-            page = self._send("GET", url, params=params if len(seen) == 1 else None)
+            page = self._send(
+                "GET", url, params=params if len(seen) == 1 else None, kind=kind
+            )
             yield page
             url = self._next_url(path, page)
 
@@ -550,8 +616,11 @@ class ZendeskClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        kind: str | None = None,
     ) -> dict[str, Any]:
-        return self._send(method, self._canonical + path, params=params, json=json)
+        return self._send(
+            method, self._canonical + path, params=params, json=json, kind=kind
+        )
 
     def _send(
         self,
@@ -560,16 +629,29 @@ class ZendeskClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
+        kind: str | None = None,
     ) -> dict[str, Any]:
         """One HTTP exchange; every failure leaves as a sidecar UpstreamError."""
-        where = f"zendesk {method} {_path_of(url)}"
+        path = _path_of(url)
+        where = f"zendesk {method} {path}"
+        kind = kind or ("list" if method == "GET" else "write")
+        timeout = (
+            CALL_TIMEOUTS.get(kind, DEFAULT_TIMEOUT)
+            if self._timeout == DEFAULT_TIMEOUT
+            else self._timeout
+        )
+        if self._budget is not None:
+            self._budget.take(update=method == "PUT" and bool(_TICKET_PATH.match(path)))
+        started = time.perf_counter()
         try:
             response = self._session.request(
-                method, url, params=params, json=json, timeout=self._timeout
+                method, url, params=params, json=json, timeout=timeout
             )
-        except UpstreamError:
+        except UpstreamError as exc:
+            self._observed(method, path, exc.status, getattr(exc, "headers", {}), started)
             raise
         except requests.Timeout as exc:
+            self._observed(method, path, None, {}, started, outcome="timeout")
             raise Transient(
                 f"{where}: timed out ({type(exc).__name__})", service=SERVICE
             ) from None
@@ -579,6 +661,7 @@ class ZendeskClient:
             requests.exceptions.ContentDecodingError,
             requests.exceptions.RetryError,
         ) as exc:
+            self._observed(method, path, None, {}, started, outcome="connection")
             raise Transient(
                 f"{where}: connection failed ({type(exc).__name__})", service=SERVICE
             ) from None
@@ -586,6 +669,7 @@ class ZendeskClient:
             raise Rejected(
                 f"{where}: request failed ({type(exc).__name__})", service=SERVICE
             ) from None
+        self._observed(method, path, response.status_code, response.headers, started)
         if response.status_code == 204 or not response.content:
             return {}
         try:
@@ -600,6 +684,26 @@ class ZendeskClient:
                 status=response.status_code,
             )
         return body
+
+    def _observed(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        headers: Mapping[str, str],
+        started: float,
+        *,
+        outcome: str | None = None,
+    ) -> None:
+        """Count the call by endpoint and outcome; let the budget read Zendesk's headers."""
+        count_zendesk_call(
+            method,
+            endpoint_of(path),
+            outcome or (str(status) if status is not None else "error"),
+            time.perf_counter() - started,
+        )
+        if self._budget is not None and headers:
+            self._budget.observe(headers, status=status)
 
     @staticmethod
     def _parse(path: str, build: Any, data: Any) -> Any:

@@ -22,6 +22,11 @@ class Ticket:
     tags: frozenset[str]
     custom_fields: Mapping[int, object]  # field id -> raw value (None when unset)
     follower_ids: tuple[int, ...] = ()
+    # From Show Ticket's sideloads (``include=comment_count,organizations``):
+    # how many comments it has (None: not asked or not answered) and its
+    # organization as read in the same call (None: not sideloaded).
+    comment_count: int | None = None
+    organization: Organization | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,10 @@ def test_get_ticket_sends_one_get_and_parses(mocked, client):
 
     assert len(mocked.calls) == 1
     assert mocked.calls[0].request.method == "GET"
-    assert mocked.calls[0].request.url == f"{BASE}/api/v2/tickets/42.json"
+    # One call brings the comment count and the organization too (issue 10).
+    assert mocked.calls[0].request.url == (
+        f"{BASE}/api/v2/tickets/42.json?include=comment_count%2Corganizations"
+    )
     assert ticket.id == 42
     assert ticket.subject == "Database down"
     assert ticket.status == "open"
@@ -291,7 +294,8 @@ def test_update_ticket_sends_one_safe_put_with_exact_body(mocked, client):
         private_note="SLA: first response due 2024-05-02T10:00:00Z",
     )
 
-    assert client.update_ticket(update) is None
+    # The version the write produced, from the answer (what the echo check compares).
+    assert client.update_ticket(update) == TICKET_JSON["updated_at"]
 
     assert len(mocked.calls) == 1
     call = mocked.calls[0]
@@ -578,7 +582,9 @@ def test_url_override_rewrites_requests_and_keeps_account(mocked):
         assert zd.account == "acme"
         # Links are for agents: they point at the account, never at a proxy.
         assert zd.ticket_url(42) == "https://acme.zendesk.com/agent/tickets/42"
-    assert mocked.calls[0].request.url == "http://127.0.0.1:9/zd/api/v2/tickets/42.json"
+    assert mocked.calls[0].request.url.split("?")[0] == (
+        "http://127.0.0.1:9/zd/api/v2/tickets/42.json"
+    )
 
 
 def test_url_override_leaves_no_process_global_state(mocked):
@@ -596,7 +602,7 @@ def test_url_override_leaves_no_process_global_state(mocked):
         ZendeskClient("acme", email="bot@acme.test", api_token=Secret(TOKEN)) as plain,
     ):
         plain.get_ticket(42)
-    assert mocked.calls[0].request.url == f"{BASE}/api/v2/tickets/42.json"
+    assert mocked.calls[0].request.url.split("?")[0] == f"{BASE}/api/v2/tickets/42.json"
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from jsonschema import Draft202012Validator
 
 from tests.contract import pagerduty_events
+from tests.contract.zendesk_admin_oas import ADMIN_OPERATIONS
 from tests.contract.zendesk_oas import OPERATIONS, Operation, Schema
 
 ZENDESK_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.zendesk\.com$")
@@ -54,7 +55,10 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-_MATCHERS = [(op, _template_regex(op.path)) for op in OPERATIONS]
+# Every documented operation: the tickets/organizations ones and the admin
+# ones of `sidecar zendesk setup` (zendesk_admin_oas.py).
+ALL_OPERATIONS: tuple[Operation, ...] = (*OPERATIONS, *ADMIN_OPERATIONS)
+_MATCHERS = [(op, _template_regex(op.path)) for op in ALL_OPERATIONS]
 
 
 def documented_path(path: str) -> str:

@@ -24,6 +24,7 @@ from tests.contract.checker import (
     query_of,
     zendesk_response_problems,
 )
+from tests.contract.zendesk_admin_double import AdminAnswers
 
 SUBDOMAIN = "acme"
 BASE = f"https://{SUBDOMAIN}.zendesk.com"
@@ -62,11 +63,12 @@ def organization_json(org_id: int, **changes: Any) -> dict[str, Any]:
     }
 
 
-class ContractZendesk:
+class ContractZendesk(AdminAnswers):
     """Record each request to https://acme.zendesk.com and answer it plausibly."""
 
     def __init__(self) -> None:
         self.captured: list[Captured] = []
+        self._init_admin()  # fields, webhooks, triggers, views: zendesk_admin_double.py
         self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
 
     def __enter__(self) -> ContractZendesk:
@@ -102,6 +104,8 @@ class ContractZendesk:
         answer = getattr(self, f"_{op.name}")(params, query, request)
         problems = zendesk_response_problems(op, answer)
         assert not problems, f"the contract double answers off-contract: {problems}"
+        if op.status == 204:
+            return 204, {}, ""
         return op.status, {"Content-Type": "application/json"}, json.dumps(answer)
 
     @staticmethod
@@ -214,19 +218,13 @@ class ContractZendesk:
         return {"organizations": found, "next_page": None, "count": len(found)}
 
     def _ListOrganizationFields(self, params: Any, query: Any, request: Any) -> Any:
-        fields = [
-            {"id": 1, "key": "support_plan", "type": "dropdown", "title": "Plan"},
-            {"id": 2, "key": "enterprise_support", "type": "checkbox", "title": "ES"},
-        ]
+        fields = self.organization_fields  # two to start with, and what setup adds
         return self._page(
             "organization_fields", fields, urlsplit(request.url).path, query
         )
 
     def _ListTicketFields(self, params: Any, query: Any, request: Any) -> Any:
-        fields = [
-            {"id": 111, "type": "tagger", "title": "Severity"},
-            {"id": 112, "type": "text", "title": "Due at"},
-        ]
+        fields = self.ticket_fields  # two to start with, and what setup adds
         return self._page("ticket_fields", fields, urlsplit(request.url).path, query)
 
     def _ListTickets(self, params: Any, query: Any, request: Any) -> Any:

@@ -17,6 +17,8 @@ EXPECTED = {
         "4f3b0b44-1b55-4d6b-9a8a-0f9b3c6f2a01",
         "zen:event-type:ticket.created",
         9012,
+        actor_id=9001,  # detail.actor_id: who made the change
+        version="2025-03-04T10:05:00Z",  # detail.updated_at
     ),
     "ticket_status_changed": WebhookEvent(
         "ticket",
@@ -24,6 +26,8 @@ EXPECTED = {
         "7d0c8c1e-2b6b-4a43-8f0d-1f2a3b4c5d02",
         "zen:event-type:ticket.status_changed",
         9012,
+        actor_id=9001,  # detail.actor_id: who made the change
+        version="2025-03-04T10:05:00Z",  # detail.updated_at
     ),
     "ticket_custom_field_changed": WebhookEvent(
         "ticket",
@@ -31,6 +35,8 @@ EXPECTED = {
         "a1b2c3d4-0000-4000-8000-000000000003",
         "zen:event-type:ticket.custom_field_changed",
         None,
+        actor_id=9001,  # detail.actor_id: who made the change
+        version="2025-03-04T10:05:00Z",  # detail.updated_at
     ),
     "ticket_comment_added": WebhookEvent(
         "ticket",
@@ -38,6 +44,8 @@ EXPECTED = {
         "a1b2c3d4-0000-4000-8000-000000000004",
         "zen:event-type:ticket.comment_added",
         9012,
+        actor_id=9001,  # detail.actor_id: who made the change
+        version="2025-03-04T10:05:00Z",  # detail.updated_at
     ),
     "ticket_subject_changed": WebhookEvent(
         "ignored",
@@ -59,7 +67,12 @@ EXPECTED = {
         "zen:event-type:user.active_changed",
     ),
     "trigger_ticket_changed": WebhookEvent(
-        "ticket", 5158, "8350205589", "trigger:ticket.changed", 9012
+        "ticket",
+        5158,
+        "8350205589",
+        "trigger:ticket.changed",
+        9012,
+        version="2025-03-04T10:05Z",  # {{ticket.updated_at_with_timestamp}}: minutes
     ),
     "trigger_empty_placeholders": WebhookEvent(
         "ticket", 77, "8350205590", "trigger:ticket.changed", None

@@ -1,0 +1,186 @@
+"""What the sidecar already knows about a ticket, so that it does not pay Zendesk to learn it again.
+
+Per ticket, in the queue store (every process sees it): the version
+(``updated_at``) of the last state a reconcile fully knew, the comment count and
+the first response found at that state, whether that version is the one our own
+write produced, our recent writes (Zendesk allows 30 per user per ticket per 10
+minutes), and whether the ticket was urgent (SEV 1/2 of an entitled
+organization). Each rule that saves a call from it is safe by construction
+(docs/decisions.md, "API budget"): where in doubt, the reconciler reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+log = logging.getLogger("sidecar.memo")
+
+MEMO_TTL_SECONDS = 7 * 24 * 3600.0
+PER_TICKET_WRITES = 30  # Tickets page, Update Ticket "Limits": per user per ticket
+PER_TICKET_WINDOW_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What a webhook said about the change it announces (never trusted for state).
+
+    ``actor_id``: who made the change (event-subscription ``detail.actor_id``);
+    ``version``: the ticket's ``updated_at`` as the webhook rendered it (second
+    precision in event payloads, minute precision from the trigger placeholder
+    ``{{ticket.updated_at_with_timestamp}}``).
+    """
+
+    actor_id: int | None = None
+    version: str | None = None
+
+    def as_kwargs(self) -> dict[str, object]:
+        """The hint as plain job arguments."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def may_skip(self) -> bool:
+        """True when this hint alone could let a reconcile skip its read."""
+        return self.actor_id is not None or self.version is not None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The last state of one ticket the sidecar fully knew."""
+
+    version: str
+    comment_count: int | None = None
+    first_response_at: str | None = None
+    own: bool = False  # ``version`` is what our own write produced
+    urgent: bool = False
+    writes: tuple[float, ...] = field(default=())  # epoch seconds of our writes
+
+    def first_response(self) -> datetime | None:
+        """The remembered first response, as an aware datetime."""
+        if self.first_response_at is None:
+            return None
+        return datetime.fromisoformat(self.first_response_at)
+
+
+class MemoStore(Protocol):
+    """The queue store's small key-value part (sidecar.tasks.queue.JobQueue)."""
+
+    def get_memo(self, key: str) -> str | None: ...
+    def set_memo(self, key: str, value: str, *, ttl_seconds: float) -> None: ...
+
+
+def parse_version(text: str) -> tuple[datetime, timedelta] | None:
+    """A rendered ``updated_at`` and its precision: minute for ``...T05:35Z``, else second."""
+    raw = text.strip()
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    # "2013-12-12T05:35Z": the placeholder has no seconds ("Placeholders reference").
+    time_part = raw.split("T", 1)[1] if "T" in raw else ""
+    minute_only = time_part.count(":") == 1
+    return moment, timedelta(minutes=1) if minute_only else timedelta(seconds=1)
+
+
+def already_seen(hint_version: str | None, seen: Seen | None) -> bool:
+    """True when the change a webhook announces is provably inside a state we already know.
+
+    A change stamped ``v`` at precision ``p`` happened before ``v + p``; a state
+    whose ``updated_at`` is ``s`` includes every change made before ``s``. So
+    ``v + p <= s`` proves the change is known. Equal stamps prove nothing: the
+    trigger's placeholder is minute-precise, and even second-precise stamps can
+    be shared by two changes in one second.
+    """
+    if hint_version is None or seen is None:
+        return False
+    hinted, known = parse_version(hint_version), parse_version(seen.version)
+    if hinted is None or known is None:
+        return False
+    (moment, precision), (seen_at, _) = hinted, known
+    return moment + precision <= seen_at
+
+
+class TicketMemory:
+    """Recall and remember :class:`Seen` per ticket in the shared store."""
+
+    def __init__(self, store: MemoStore, *, account: str) -> None:
+        self._store = store
+        self._account = account
+
+    def _key(self, ticket_id: int) -> str:
+        return f"seen:{self._account}:{int(ticket_id)}"
+
+    def recall(self, ticket_id: int) -> Seen | None:
+        """What we last knew about the ticket, or None (never an error: then we read)."""
+        try:
+            raw = self._store.get_memo(self._key(ticket_id))
+            if raw is None:
+                return None
+            data = json.loads(raw)
+            data["writes"] = tuple(data.get("writes") or ())
+            return Seen(**data)
+        except Exception as exc:  # a bad or unreadable record only costs a read
+            log.warning("ticket memo unreadable (%s): reading", type(exc).__name__)
+            return None
+
+    def remember(self, ticket_id: int, seen: Seen) -> None:
+        """Store what we know now (best effort: losing it only costs reads)."""
+        try:
+            self._store.set_memo(
+                self._key(ticket_id),
+                json.dumps(asdict(seen)),
+                ttl_seconds=MEMO_TTL_SECONDS,
+            )
+        except Exception as exc:
+            log.warning("could not store ticket memo (%s)", type(exc).__name__)
+
+    def own_user_id(self) -> int | None:
+        """Our API user's id (``users/me``) as some process already learned it."""
+        try:
+            raw = self._store.get_memo(f"api_user:{self._account}")
+            return int(raw) if raw else None
+        except Exception:
+            return None
+
+    def set_own_user_id(self, user_id: int) -> None:
+        """Share our API user's id with every process (it never changes for a token)."""
+        with contextlib.suppress(Exception):
+            self._store.set_memo(
+                f"api_user:{self._account}", str(int(user_id)), ttl_seconds=86400.0
+            )
+
+    @staticmethod
+    def with_write(seen: Seen | None, *, now: float) -> tuple[float, ...]:
+        """Our writes in the per-ticket window, this one included."""
+        recent = tuple(
+            t for t in (seen.writes if seen else ()) if t > now - PER_TICKET_WINDOW_SECONDS
+        )
+        return (*recent, now)[-PER_TICKET_WRITES:]
+
+    @staticmethod
+    def write_wait(seen: Seen | None, *, now: float) -> float:
+        """Seconds until one more write fits Zendesk's per-ticket limit (0: now)."""
+        if seen is None:
+            return 0.0
+        recent = sorted(t for t in seen.writes if t > now - PER_TICKET_WINDOW_SECONDS)
+        if len(recent) < PER_TICKET_WRITES:
+            return 0.0
+        return recent[-PER_TICKET_WRITES] + PER_TICKET_WINDOW_SECONDS - now
+
+
+__all__ = [
+    "Hint",
+    "MemoStore",
+    "Seen",
+    "TicketMemory",
+    "already_seen",
+    "parse_version",
+]

@@ -1,0 +1,85 @@
+"""Drive `sidecar zendesk setup` through every path that sends admin requests.
+
+``ZendeskClient.admin_request`` / ``admin_list`` are generic: the contract of
+what they send is decided by their call sites. Those are all in
+``sidecar/zendesk/setup.py`` (tests/contract/test_zendesk_admin_requests.py
+keeps it so); driving the setup through each of its paths (dry run, first run
+on an empty account, second run, an object changed through the API, the
+report and the repair) sends every request it can send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sidecar.config import Config
+from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.setup import ORG_WEBHOOK, TRIGGER, VIEW_AT_RISK, Setup
+
+URL = "https://sidecar.example.test/webhooks/zendesk"
+# Organization field keys the double does not have yet, so they are created.
+CONFIG = Config(org_plan_field="sidecar_plan", org_enterprise_field="sidecar_es")
+
+
+def run_setup(client: ZendeskClient, **options: Any) -> Any:
+    return Setup(client, CONFIG, url=URL, **options).run()
+
+
+def find(client: ZendeskClient, path: str, key: str, field: str, name: str) -> Any:
+    return next(o for o in client.admin_list(path, key) if o.get(field) == name)
+
+
+def drift(client: ZendeskClient) -> None:
+    """Change the webhook, the trigger and a view as an admin's API script would."""
+    hook = find(client, "/api/v2/webhooks", "webhooks", "name", ORG_WEBHOOK)
+    changed = {
+        k: hook[k]
+        for k in ("name", "http_method", "request_format", "status", "subscriptions")
+    }
+    client.admin_request(
+        "PUT",
+        f"/api/v2/webhooks/{hook['id']}",
+        json={"webhook": {**changed, "endpoint": "https://elsewhere.example.test/"}},
+    )
+    trigger = find(client, "/api/v2/triggers.json", "triggers", "title", TRIGGER)
+    # The Conditions reference's bare all/any form, as Admin Center scripts send it.
+    client.admin_request(
+        "PUT",
+        f"/api/v2/triggers/{trigger['id']}.json",
+        json={
+            "trigger": {
+                "title": trigger["title"],
+                "category_id": trigger["category_id"],
+                "all": [
+                    {"field": "current_via_id", "operator": "is_not", "value": "5"}
+                ],
+                "any": trigger["conditions"]["any"],
+                "actions": trigger["actions"],
+            }
+        },
+    )
+    view = find(client, "/api/v2/views.json", "views", "title", VIEW_AT_RISK)
+    client.admin_request(
+        "PUT",
+        f"/api/v2/views/{view['id']}.json",
+        json={
+            "view": {"all": [{"field": "status", "operator": "is", "value": "open"}]}
+        },
+    )
+
+
+def drive_setup(client: ZendeskClient) -> None:
+    """Every path of the setup, in the order an admin would meet them."""
+    planned = run_setup(client, dry_run=True)
+    assert planned.writes == 0
+    created = run_setup(client)
+    assert created.writes == 11 and len(created.new_secrets) == 2
+    again = run_setup(client)
+    assert again.up_to_date and again.writes == 0
+    drift(client)
+    reported = run_setup(client)
+    assert {s.name for s in reported.drifted} == {ORG_WEBHOOK, TRIGGER, VIEW_AT_RISK}
+    assert reported.writes == 0
+    repaired = run_setup(client, repair=True)
+    assert repaired.writes == 3
+    assert run_setup(client).up_to_date
