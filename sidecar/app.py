@@ -12,11 +12,12 @@ from werkzeug.exceptions import HTTPException
 from sidecar.config import Config
 from sidecar.errors import ConfigError, QueueUnavailable
 from sidecar.ingress import BodyDeadline, Watchdog
-from sidecar.metrics import REQUESTS, queue_registry, render
+from sidecar.metrics import REQUESTS, BudgetCollector, queue_registry, render
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
 from sidecar.webhooks import blueprint
 from sidecar.webhooks.events import INVOCATION_HEADER
+from sidecar.zendesk.budget import shares_from
 
 log = logging.getLogger("sidecar.app")
 # A webhook body arrives with its headers; one still arriving after this is slow.
@@ -78,6 +79,8 @@ def create_app(
         max_bytes=blueprint.MAX_BODY_BYTES,
     )
     registry = queue_registry(queue)
+    # The deployment-wide Zendesk budget, read at scrape time (used vs allowed).
+    registry.register(BudgetCollector(queue.budget(shares_from(config)).usage))
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -95,9 +95,11 @@ def run_burst(
         fakes(zendesk_options=zendesk_options) as (zendesk, pagerduty),
     ):
         world = World(zendesk, pagerduty)
-        world.populate(scale.tickets)
         settings = environment(Path(tmp), world, queue_url=queue_url, **(env or {}))
+        # The tickets are created after the sweep's cursor, as on a running
+        # deployment: the minute sweep sees them (and our writes) too.
         queue = open_queue(settings, started=datetime.now(UTC))
+        world.populate(scale.tickets)
         secret = settings["SIDECAR_WEBHOOK_SECRET"]
         deliveries = world.deliveries(scale.events, secret=secret)
         with Service(

@@ -22,6 +22,7 @@ from sidecar.tasks.bulk import (
 )
 from sidecar.tasks.handler import fields_from
 from sidecar.tasks.plan import may_carry_sla
+from sidecar.zendesk.budget import BULK, lane
 
 
 def _moment(text: str, option: str) -> datetime:
@@ -81,11 +82,14 @@ def replay_command(
         if end is not None and end < start:
             raise click.BadParameter("--until is before --since", param_hint="--until")
         fields = fields_from(context.config)
-        found = [
-            t.id
-            for t in changed_between(context.zendesk(), since=start, until=end)
-            if may_carry_sla(t, fields)
-        ]
+        # The export reads spend through the deployment's budget, in the bulk lane.
+        zendesk = context.bulk_zendesk(queue or context.service_queue())
+        with lane(BULK):
+            found = [
+                t.id
+                for t in changed_between(zendesk, since=start, until=end)
+                if may_carry_sla(t, fields)
+            ]
         span = f"{format_utc(start)} .. {format_utc(end) if end else 'now'}"
         click.echo(f"{len(set(found))} ticket(s) with an SLA changed in {span}")
     else:
@@ -167,8 +171,9 @@ def backfill_command(
     fields = fields_from(context.config)
     queue = context.queue()
     click.echo(f"queue: {queue.description}")
+    # Its page reads spend through the deployment's budget, in the bulk lane.
     job = Backfill(
-        context.zendesk(), queue, scope=scope, fields=fields, dry_run=dry_run
+        context.bulk_zendesk(queue), queue, scope=scope, fields=fields, dry_run=dry_run
     )
     progress = job.load(restart=restart)
     if progress.resumed:
@@ -177,7 +182,7 @@ def backfill_command(
             f"{progress.enqueued} enqueued); --restart starts over"
         )
     report = _Reporter(dry_run=dry_run, start_seen=progress.seen)
-    with _Interrupt() as interrupt:
+    with _Interrupt() as interrupt, lane(BULK):
         try:
             while job.step():
                 report.page(

@@ -24,6 +24,7 @@ from sidecar.errors import ConfigError, SidecarError
 from sidecar.sla import Policy
 from sidecar.tasks.handler import load_configured_policy
 from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,6 +59,27 @@ class CliContext:
         client = ZendeskClient.from_config(self.config)
         self._closers.append(client.close)
         return client
+
+    def bulk_zendesk(self, queue: JobQueue | None) -> ZendeskClient:
+        """A client for bulk reads (backfill, replay, what-if) that spends through the budget.
+
+        The deployment's Zendesk budget is counted in the service's queue
+        store; run the calls in ``lane(BULK)``. Without the queue at hand
+        (``None``: a what-if or dry run away from the service) the client is
+        unmetered, as every hand-run tool was before the budget existed.
+        """
+        self.require_zendesk()
+        budget = queue.budget(shares_from(self.config)) if queue is not None else None
+        client = ZendeskClient.from_config(self.config, budget=budget)
+        self._closers.append(client.close)
+        return client
+
+    def service_queue(self) -> JobQueue | None:
+        """The service's queue if it is here (never creates one), else None."""
+        try:
+            return self.queue()
+        except ConfigError:
+            return None
 
     def queue(self, *, create: bool = False) -> JobQueue:
         """Open the configured queue; refuse to create a new, empty SQLite file.

@@ -14,6 +14,7 @@ import click
 from sidecar.commands.context import SidecarGroup, cli_context
 from sidecar.sla import format_utc
 from sidecar.tasks.queue import JobQueue, QueuedJob
+from sidecar.zendesk.budget import shares_from
 
 DEFAULT_LIMIT = 50
 
@@ -110,4 +111,17 @@ def retry(job_id: str | None, retry_all: bool) -> None:
         raise click.ClickException(f"no failed job {job_id}")
 
 
-COMMANDS = [jobs]
+@click.command()
+def budget() -> None:
+    """Show how much of its Zendesk API budget the deployment uses in the current window."""
+    queue = open_queue()
+    config = cli_context().config
+    use = queue.budget(shares_from(config)).usage()
+    window = f"{config.budget_window_seconds:g} s"
+    click.echo(f"window: {window}; reserve for SEV 1/2 work: {config.budget_reserve:.0%}")
+    for pool, (used, allowed) in sorted(use.items()):
+        share = used / allowed if allowed else 0.0
+        click.echo(f"{pool}: {used} of {allowed} per {window} ({share:.0%})")
+
+
+COMMANDS = [jobs, budget]

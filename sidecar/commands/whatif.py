@@ -32,6 +32,7 @@ from sidecar.whatif import (
     WhatIf,
     summarize,
 )
+from sidecar.zendesk.budget import BULK, lane
 
 FORMATS = ("table", "csv", "json")
 CSV_COLUMNS = (
@@ -73,7 +74,9 @@ def _as_of(text: str | None) -> datetime:
             param_hint="--at",
         ) from None
     if moment.tzinfo is None:
-        raise click.BadParameter(f"{text!r} needs a time zone (Z or +HH:MM)", "--at")
+        raise click.BadParameter(
+            f"{text!r} needs a time zone (Z or +HH:MM)", param_hint="--at"
+        )
     if (
         not datetime(1970, 1, 2, tzinfo=UTC)
         <= moment
@@ -151,7 +154,8 @@ def whatif_command(
         new_store.load()
     fraction = config.at_risk_fraction
     run = WhatIf(
-        context.zendesk(),
+        # Bulk reads: through the deployment's budget when the service's queue is here.
+        context.bulk_zendesk(context.service_queue()),
         fields=fields,
         current=Configuration(
             Side("current", context.policy, fraction), current_store.for_org
@@ -161,7 +165,8 @@ def whatif_command(
         now=now,
         org_id=org_id,
     )
-    items = sorted(run, key=lambda c: c.ticket_id)
+    with lane(BULK):
+        items = sorted(run, key=lambda c: c.ticket_id)
     summary = summarize(items)
     header = {
         "as_of": format_utc(now),

@@ -12,8 +12,11 @@ priority below live traffic, so webhooks queued meanwhile run first.
   it, and only then stores the page's ``after_cursor`` in the queue store, so
   an interrupted run resumes after the last finished page.
 
-The API-budget governor (issue 10) does not exist yet: once it lands, the
-page reads here must go through it at the lowest priority.
+Their Zendesk reads spend through the deployment's API budget (issue 10,
+sidecar.zendesk.budget) in the bulk lane: the CLI builds the client with the
+budget the service counts in its queue store (``CliContext.bulk_zendesk``), and
+a refusal (BudgetWait) is waited out here like a 429, so live traffic keeps
+its share and the reserve.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from sidecar.errors import RateLimited
+from sidecar.errors import BudgetWait, RateLimited
 from sidecar.tasks.plan import Fields, may_carry_sla
 from sidecar.zendesk.models import ExportPage, Ticket, TicketPage
 
@@ -70,11 +73,15 @@ def patiently(
     sleep: Callable[[float], None] = time.sleep,
     on_wait: Callable[[float], None] | None = None,
 ) -> object:
-    """Run one Zendesk read, waiting out 429s (Retry-After) a bounded number of times."""
+    """Run one Zendesk read, waiting out 429s and budget refusals a bounded number of times.
+
+    A 429 waits its Retry-After; a BudgetWait (our share of the deployment's
+    budget is used for now) waits as long as the budget says.
+    """
     for _ in range(MAX_RATE_LIMIT_WAITS):
         try:
             return call()
-        except RateLimited as exc:
+        except (RateLimited, BudgetWait) as exc:
             wait = min(exc.retry_after or 10.0, MAX_WAIT_SECONDS)
             if on_wait is not None:
                 on_wait(wait)

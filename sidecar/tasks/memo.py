@@ -161,7 +161,9 @@ class TicketMemory:
     def with_write(seen: Seen | None, *, now: float) -> tuple[float, ...]:
         """Our writes in the per-ticket window, this one included."""
         recent = tuple(
-            t for t in (seen.writes if seen else ()) if t > now - PER_TICKET_WINDOW_SECONDS
+            t
+            for t in (seen.writes if seen else ())
+            if t > now - PER_TICKET_WINDOW_SECONDS
         )
         return (*recent, now)[-PER_TICKET_WRITES:]
 

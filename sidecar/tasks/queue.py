@@ -506,6 +506,8 @@ class JobQueue:
         """
         # ``priority``: higher runs first among ready jobs (Huey; default 0), so
         # a backfill (negative) never holds back live webhooks.
+        if not self.huey.storage.priority:
+            priority = None  # RedisHuey's list refuses priorities (NotImplementedError)
         task = self.tasks.reconcile.s(
             ticket_id, wake=wake_key, eta=eta, priority=priority
         )

@@ -253,7 +253,9 @@ def _account_headroom(headers: Mapping[str, str]) -> tuple[float, float, float] 
     remaining = _number(headers.get("ratelimit-remaining"))
     if remaining is None:
         remaining = _number(headers.get("x-rate-limit-remaining"))
-    limit = _number(headers.get("ratelimit-limit")) or _number(headers.get("x-rate-limit"))
+    limit = _number(headers.get("ratelimit-limit")) or _number(
+        headers.get("x-rate-limit")
+    )
     if remaining is None or not limit:
         return None
     reset = _number(headers.get("ratelimit-reset")) or 1.0
@@ -278,7 +280,9 @@ def _update_headroom(value: str | None) -> tuple[float, float, float] | None:
 # --- storage -------------------------------------------------------------------
 
 
-def sqlite_buckets(path: str, *, prefix: str = "sidecar_budget") -> Callable[[str, int, int], Bucket]:
+def sqlite_buckets(
+    path: str, *, prefix: str = "sidecar_budget"
+) -> Callable[[str, int, int], Bucket]:
     """Buckets in the SQLite file ``path`` (its tables ``<prefix>_<pool>``), locked across processes."""
 
     def make(name: str, limit: int, window_ms: int) -> Bucket:
@@ -300,7 +304,9 @@ def redis_buckets(conn: Any, *, prefix: str) -> Callable[[str, int, int], Bucket
     """Buckets as Redis sorted sets ``<prefix>.<pool>`` (one atomic Lua script per take)."""
 
     def make(name: str, limit: int, window_ms: int) -> Bucket:
-        bucket: Bucket = RedisBucket.init([Rate(limit, window_ms)], conn, f"{prefix}.{name}")
+        bucket: Bucket = RedisBucket.init(
+            [Rate(limit, window_ms)], conn, f"{prefix}.{name}"
+        )
         return bucket
 
     return make

@@ -149,12 +149,15 @@ def running_stack(
     entitlements: Callable[[int], str] | None = None,
     zendesk_options: dict[str, Any] | None = None,
     extra_routing_keys: tuple[str, ...] = (),
+    echo: Callable[[Stack, WriteEvent], None] | None = None,
     **overrides: str,
 ) -> Iterator[Stack]:
     """Start the fakes and `sidecar serve`; fire the echo webhook of every write.
 
     ``entitlements(entitled_org_id)`` returns the text of an entitlements file.
-    PagerDuty accepts only ROUTING_KEY; any other key gets its 400.
+    PagerDuty accepts only ROUTING_KEY; any other key gets its 400. ``echo``
+    replaces the default echo (a trigger without conditions, fired after every
+    changing ticket write) with what a differently set-up account would send.
     """
     with (
         FakeZendesk(**(zendesk_options or {})) as zendesk,
@@ -178,12 +181,15 @@ def running_stack(
         with start_serve(env, cwd=tmp_path) as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
 
-            def echo(event: WriteEvent) -> None:
+            def default_echo(event: WriteEvent) -> None:
                 # Zendesk runs triggers after every update, ours included.
                 if event.resource == "ticket" and event.changed:
                     stack.echoes.append((event.id, stack.notify(event.id)[0]))
 
-            zendesk.on_write(echo)
+            if echo is None:
+                zendesk.on_write(default_echo)
+            else:
+                zendesk.on_write(lambda event: echo(stack, event))
             yield stack
             assert zendesk.errors == []
 

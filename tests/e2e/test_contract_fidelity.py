@@ -90,7 +90,14 @@ def test_an_organization_with_1500_open_tickets_is_fully_reconciled(
     """An organization event reconciles every open ticket of the org, beyond Search's 1,000 cap."""
     # Zendesk's limits, on a 1-second window so the test takes seconds, not minutes.
     options = {"rate_window_seconds": 1.0, "user_ticket_window_seconds": 10.0}
-    with running_stack(tmp_path, zendesk_options=options) as stack:
+    # The sidecar's own budget on the same 1-second window, with shares near
+    # the account's limits: this test is about reaching every ticket, not pacing.
+    budget = {
+        "SIDECAR_ZENDESK_BUDGET_WINDOW": "1",
+        "SIDECAR_ZENDESK_BUDGET_UPDATES": "90",
+        "SIDECAR_ZENDESK_BUDGET_REQUESTS": "630",
+    }
+    with running_stack(tmp_path, zendesk_options=options, **budget) as stack:
         org = stack.plain_org
         tickets = [
             stack.ticket(severity="sev_3", org=org, status="open")
