@@ -4,7 +4,7 @@ gunicorn (WEB_CONCURRENCY=2) and one `sidecar worker --workers 4` on a SQLite
 queue. A new ticket arrives every second (the MIX of the burst, some answered
 or raised by an agent), and signed deliveries go out at 20 per second, paced,
 spread over the 300 newest tickets, one in ten a replay of a recent delivery;
-every write fires its echo. Resident memory (VmRSS from /proc) of the web
+every write fires its echo. Every new ticket's first delivery announces it. Resident memory (VmRSS from /proc) of the web
 processes (the gunicorn master and its workers together) and of the worker is
 sampled every 5 s; growth is the last sample against the one after the first
 minute (imports, caches and pools warm), and must stay under 10 %.
@@ -116,13 +116,16 @@ def run_soak(seconds: float) -> Result:
                         )
                         next_sample += SAMPLE_EVERY
                     if sent % RATE == 0:
+                        # A new ticket: Zendesk's trigger announces its creation.
                         spec = world.add_ticket(
                             entitled=rng.random() < 0.9,
                             severity=rng.choice([1, 2, 3, 3, 4, 4, 5, None]),
                         )
                         spec.reply = rng.random() < 0.15 and spec.severity in (3, 4, 5)
-                    ids = sorted(world.tickets)[-RECENT:]
-                    pool.submit(deliver, rng.choice(ids))
+                        tid = spec.id
+                    else:
+                        tid = rng.choice(sorted(world.tickets)[-RECENT:])
+                    pool.submit(deliver, tid)
                     sent += 1
                     # Paced open loop: the n-th delivery leaves at n / RATE s.
                     time.sleep(max(0.0, started + sent / RATE - time.monotonic()))
