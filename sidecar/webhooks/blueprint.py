@@ -105,7 +105,7 @@ def receive() -> Response:
     except InvalidSignature as exc:
         return _reject("unauthorized", 401, str(exc), invocation_id=invocation_id)
     try:
-        event = parse_event(body, headers=request.headers)
+        event = parse_event(body, headers=request.headers)  # type: ignore[arg-type]  # werkzeug Headers: a case-insensitive mapping
     except BadEvent as exc:
         return _reject(
             "bad_request", exc.status, exc.reason, invocation_id=invocation_id

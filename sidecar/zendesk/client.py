@@ -14,9 +14,9 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -51,6 +51,7 @@ from sidecar.zendesk.models import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # (connect, read) seconds: a worker thread never waits long on one call.
 DEFAULT_TIMEOUT = (3.0, 10.0)
@@ -99,7 +100,7 @@ class _BaseUrlAdapter(HTTPAdapter):
         self._canonical = canonical
         self._override = override
 
-    def send(
+    def send(  # type: ignore[override]  # requests' own stubs; same call, kwargs passed on
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
         url = request.url or ""
@@ -590,8 +591,10 @@ class ZendeskClient:
             url = self._next_url(path, page)
 
     def _next_url(self, path: str, page: Mapping[str, Any]) -> str | None:
-        meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
-        links = page.get("links") if isinstance(page.get("links"), dict) else {}
+        meta = page.get("meta")
+        links = page.get("links")
+        meta = meta if isinstance(meta, dict) else {}
+        links = links if isinstance(links, dict) else {}
         if meta.get("has_more") and links.get("next"):
             url = str(links["next"])
         elif page.get("next_page"):
@@ -706,7 +709,7 @@ class ZendeskClient:
             self._budget.observe(headers, status=status)
 
     @staticmethod
-    def _parse(path: str, build: Any, data: Any) -> Any:
+    def _parse(path: str, build: Callable[[Any], _T], data: Any) -> _T:
         """Apply ``build`` to a response part.
 
         A missing part (no ``ticket`` in the answer: a proxy, a truncated body) is
@@ -767,7 +770,8 @@ class ZendeskClient:
         body = self._get_json(path, params)
 
         def build(data: Mapping[str, Any]) -> TicketPage:
-            meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+            found = data.get("meta")
+            meta = found if isinstance(found, dict) else {}
             after = meta.get("after_cursor") if meta.get("has_more") else None
             return TicketPage(
                 tickets=tuple(_ticket_from_json(t) for t in data.get("tickets") or ()),

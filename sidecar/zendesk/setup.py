@@ -21,6 +21,9 @@ from sidecar.errors import ConfigError
 SEVERITY_TITLE = "Issue Severity"
 DUE_AT_TITLE = "SLA first response due"
 DUE_DATE_TITLE = "SLA due date"
+FIRST_RESPONSE_AT_TITLE = "SLA first response at"
+FIRST_RESPONSE_DATE_TITLE = "SLA first response date"
+BREACH_MINUTES_TITLE = "SLA minutes late"
 # The seed's wording (enterprise support page): the five levels and their impact.
 SEVERITY_OPTIONS = (
     ("SEV 1 - Critical (Business-Critical Impact)", "sev_1"),
@@ -179,6 +182,11 @@ class Setup:
             title=DUE_DATE_TITLE,
             body={"type": "date", "title": DUE_DATE_TITLE},
         )
+        # The first-response outcome, for attainment reporting (Explore, `sidecar report`).
+        for env, configured, title, body in self._outcome_fields():
+            self._ticket_field(
+                ticket_fields, env=env, configured=configured, title=title, body=body
+            )
         self._org_field(
             org_fields,
             key=self.config.org_plan_field,
@@ -212,6 +220,40 @@ class Setup:
         return self.result
 
     # --- fields -------------------------------------------------------------------
+
+    def _outcome_fields(self) -> list[tuple[str, int | None, str, dict[str, Any]]]:
+        """The three outcome fields: (env variable, configured id, title, create body)."""
+        config = self.config
+        return [
+            (
+                "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+                config.first_response_at_field_id,
+                FIRST_RESPONSE_AT_TITLE,
+                {
+                    "type": "text",
+                    "title": FIRST_RESPONSE_AT_TITLE,
+                    "description": "When the first public agent reply came (UTC), "
+                    "written by the sidecar",
+                    "editable_in_portal": False,
+                },
+            ),
+            (
+                "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+                config.first_response_date_field_id,
+                FIRST_RESPONSE_DATE_TITLE,
+                {"type": "date", "title": FIRST_RESPONSE_DATE_TITLE},
+            ),
+            (
+                "SIDECAR_BREACH_MINUTES_FIELD_ID",
+                config.breach_minutes_field_id,
+                BREACH_MINUTES_TITLE,
+                {
+                    "type": "integer",
+                    "title": BREACH_MINUTES_TITLE,
+                    "description": "Covered minutes the first reply came late",
+                },
+            ),
+        ]
 
     def _ticket_field(
         self,

@@ -53,14 +53,12 @@ def env_of(output: str) -> dict[str, str]:
 
 
 def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> None:
-    """Fields, org fields, both webhooks, the category, the trigger and two views are created."""
+    """Fields (severity, due, outcome), org fields, both webhooks, the category, the trigger and two views are created."""
     result = setup(zendesk)
     assert result.exit_code == 0, result.output
     assert sorted(writes(zendesk)) == sorted(
         [
-            "POST /api/v2/ticket_fields.json",
-            "POST /api/v2/ticket_fields.json",
-            "POST /api/v2/ticket_fields.json",
+            *["POST /api/v2/ticket_fields.json"] * 6,
             "POST /api/v2/organization_fields.json",
             "POST /api/v2/organization_fields.json",
             "POST /api/v2/webhooks",
@@ -133,7 +131,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(zendesk: FakeZendesk) -> Non
     assert writes(zendesk) == []
     lines = result.output.splitlines()
     assert lines[0].split() == ["OBJECT", "NAME", "ACTION", "ID"]
-    assert sum(" create" in line for line in lines) == 11
+    assert sum(" create" in line for line in lines) == 14
     assert "dry run: nothing written" in result.output
 
 
@@ -204,7 +202,7 @@ def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
         "from",
         "SIDECAR_SEVERITY_FIELD_ID",
     ]
-    assert sum(" create" in line for line in result.output.splitlines()) == 10
+    assert sum(" create" in line for line in result.output.splitlines()) == 13
     missing = CliRunner().invoke(
         main,
         ["zendesk", "setup", "--url", URL],

@@ -73,7 +73,7 @@ def drive_setup(client: ZendeskClient) -> None:
     planned = run_setup(client, dry_run=True)
     assert planned.writes == 0
     created = run_setup(client)
-    assert created.writes == 11 and len(created.new_secrets) == 2
+    assert created.writes == 14 and len(created.new_secrets) == 2
     again = run_setup(client)
     assert again.up_to_date and again.writes == 0
     drift(client)

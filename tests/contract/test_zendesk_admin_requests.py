@@ -184,7 +184,7 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     zendesk.current_user_values = [{"value": "end_user", "title": "(end-user)"}]
     first = setup_cli()
     assert first.exit_code == 0, first.output
-    assert "11 write(s)" in first.output
+    assert "14 write(s)" in first.output
     second = setup_cli()
     assert second.exit_code == 0 and "up to date" in second.output
     drift(client)
