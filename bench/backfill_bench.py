@@ -47,6 +47,7 @@ from sidecar.config import Config  # noqa: E402
 from sidecar.tasks.bulk import Backfill, BackfillFilter  # noqa: E402
 from sidecar.tasks.handler import build_handler, fields_from  # noqa: E402
 from sidecar.tasks.queue import JobQueue  # noqa: E402
+from sidecar.tasks.worker import serve_jobs  # noqa: E402
 from sidecar.zendesk.budget import BULK, Shares, lane, shares_from  # noqa: E402
 from sidecar.zendesk.client import ZendeskClient  # noqa: E402
 from tests.fake_zendesk import FakeZendesk  # noqa: E402
@@ -161,7 +162,7 @@ def per_ticket_reads(config: Config, ids: list[int]) -> int:
 
 def drain(config: Config, queue: JobQueue) -> int:
     """Run every queued job here with the worker's real handlers; return jobs run."""
-    queue.tasks.runner.use(lambda: build_handler(config, queue=queue))
+    serve_jobs(queue, lambda: build_handler(config, queue=queue))
     huey = queue.huey
     ran = 0
     while (task := huey.dequeue()) is not None:

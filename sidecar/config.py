@@ -321,6 +321,13 @@ class Config:
         300,
         "How long an organization read is reused.",
     )
+    open_ticket_counts_seconds: int = _setting(
+        "SIDECAR_OPEN_TICKET_COUNTS_SECONDS",
+        _int,
+        300,
+        "How often the worker counts unsolved tickets per SLA status with Zendesk "
+        "Search (4 requests, lowest budget priority) for /metrics; 0 turns it off.",
+    )
     entitlements_file: str | None = _setting(
         "SIDECAR_ENTITLEMENTS_FILE",
         _text,
@@ -388,6 +395,11 @@ class Config:
             raise ConfigError(
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
                 f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
+            )
+        if self.open_ticket_counts_seconds != 0 and self.open_ticket_counts_seconds < 60:
+            raise ConfigError(
+                "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
+                f"got {self.open_ticket_counts_seconds}"
             )
         if self.budget_requests < 1 or self.budget_updates < 1:
             raise ConfigError(

@@ -12,6 +12,7 @@ values, and the worker never reports them (no double counting).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,8 @@ from prometheus_client.registry import Collector
 
 from sidecar import metrics_dir
 from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.tasks.jobs import JOBS
+from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
 
 if TYPE_CHECKING:
     from sidecar.tasks.queue import JobQueue
@@ -104,6 +107,47 @@ BUDGET_WAITS = Counter(
 )
 for _pool in ("requests", "updates"):
     BUDGET_WAITS.labels(_pool)
+
+# How each attempt of a job ended (the worker's Runner counts it; issue 14):
+# done, dropped (nothing to do), retried (failed, tried again later),
+# dead_lettered, budget_wait (put back to wait for the Zendesk budget: not run).
+JOB_OUTCOMES = {
+    "done": "done",
+    "dropped": "dropped",
+    "retry": "retried",
+    "dead_lettered": "dead_lettered",
+    "wait_for_budget": "budget_wait",
+}
+JOB_ATTEMPTS = Counter(
+    "sidecar_jobs",
+    "Job attempts by job (reconcile, escalate, refresh_org) and outcome.",
+    ["job", "outcome"],
+)
+for _job in JOBS:
+    for _label in JOB_OUTCOMES.values():
+        JOB_ATTEMPTS.labels(_job, _label)
+
+
+def count_job(job: str, outcome: str) -> None:
+    """Count one attempt of ``job`` that ended in ``outcome`` (a worker Outcome value)."""
+    JOB_ATTEMPTS.labels(job, JOB_OUTCOMES.get(outcome, outcome)).inc()
+
+
+# PagerDuty events the escalate job sent and recorded on the ticket (each page
+# once: the record is what stops it from being sent again).
+PAGE_ACTIONS = ("trigger", "resolve")
+PAGES = Counter(
+    "sidecar_pages",
+    "PagerDuty events sent and recorded on their ticket, by action (trigger, resolve).",
+    ["action"],
+)
+for _action in PAGE_ACTIONS:
+    PAGES.labels(_action)
+
+
+def count_page(action: str) -> None:
+    """Count one page (``trigger``) or one resolve the escalate job recorded."""
+    PAGES.labels(action).inc()
 
 
 def count_zendesk_call(method: str, endpoint: str, outcome: str, seconds: float) -> None:
@@ -193,6 +237,49 @@ class QueueCollector(Collector):
                 return
             auth.add_metric([service], 1 if failed else 0)
         yield auth
+        yield from _queue_age(self._queue)
+        yield from _open_ticket_counts(self._queue)
+
+
+def _queue_age(queue: JobQueue) -> Iterator[Metric]:
+    """How long the oldest ready job of each lane has waited (sidecar.tasks.ready)."""
+    try:
+        oldest = queue.oldest_ready()
+    except QueueUnavailable:
+        return
+    now = time.time()
+    age = GaugeMetricFamily(
+        "sidecar_queue_age_seconds",
+        "Seconds the oldest ready job of the lane has waited to run (0 when none is ready).",
+        labels=["lane"],
+    )
+    for lane, since in sorted(oldest.items(), key=lambda item: item[0].value):
+        age.add_metric([lane.value], 0.0 if since is None else max(0.0, now - since))
+    yield age
+
+
+def _open_ticket_counts(queue: JobQueue) -> Iterator[Metric]:
+    """The last Search sample of unsolved tickets per SLA status (sidecar.tasks.open_counts)."""
+    try:
+        sample = OpenCounts.from_json(queue.get_flag(SAMPLE_FLAG))
+    except QueueUnavailable:
+        return
+    if sample is None:  # nothing sampled yet (or sampling off): no made-up zeros
+        return
+    counts = GaugeMetricFamily(
+        "sidecar_sla_open_tickets",
+        "Unsolved tickets per SLA status tag, counted by Zendesk Search "
+        "(lags minutes; see sidecar_sla_open_tickets_sampled_timestamp_seconds).",
+        labels=["status"],
+    )
+    for status, count in sorted(sample.counts.items()):
+        counts.add_metric([status], count)
+    yield counts
+    yield GaugeMetricFamily(
+        "sidecar_sla_open_tickets_sampled_timestamp_seconds",
+        "When sidecar_sla_open_tickets was counted (Unix time).",
+        value=sample.sampled_at,
+    )
 
 
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:

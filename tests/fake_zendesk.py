@@ -77,6 +77,9 @@ class Call(NamedTuple):
     path: str
     query: dict[str, str]
     json: Any
+    # When it arrived (time.monotonic(), this process): orders calls and counts
+    # them per sliding window (the API budget tests).
+    at: float = 0.0
 
 
 @dataclass
@@ -794,7 +797,7 @@ class FakeZendesk(AdminMixin):
             except ValueError:
                 bad_json = True
         with self._lock:
-            self._calls.append(Call(method, path, query, payload))
+            self._calls.append(Call(method, path, query, payload, time.monotonic()))
         delay, failure = self._take_fault(method, path)
         if not delay and failure is None:
             with self._lock:
@@ -1660,6 +1663,48 @@ _ROUTES[:0] = [
     ("GET", re.compile(r"^/api/v2/users/search(?:\.json)?$"), "_search_users"),
 ]
 # === end of the Slack app routes ===============================================
+
+
+# === Search count (issue 14: open SLA tickets by status) ======================
+# What sidecar.tasks.open_counts sends, in a section of its own. Sources:
+# - OAS `CountSearchResults`: GET /api/v2/search/count, `query` required,
+#   "Returns the number of items matching the query rather than the items. The
+#   search string works the same as a regular search"; 200 body
+#   `SearchCountResponse` {"count": integer}.
+# - Search page, syntax examples: `status<solved` = unsolved tickets
+#   (new, open, pending, hold); `type:ticket` limits to tickets; "It can take up
+#   to a few minutes for new tickets ... to be indexed" (modelled, as in
+#   `_search`, by `search_index_lag_seconds` on creation).
+# - Zendesk Support search reference, ticket property keywords: `tags:<tag>`.
+# - The count is the true total, even beyond Search's 1,000-result cap (Search
+#   page, "Results limit").
+# Only `type:ticket status<solved tags:<tag>` is modelled; anything else is
+# refused, so a new query cannot pass by accident.
+
+
+def _search_count(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+    match = re.fullmatch(
+        r"type:ticket status<solved tags:([a-z0-9_]+)", query.get("query", "").strip()
+    )
+    if match is None:
+        return Reply(400, {"error": "unsupported count query in the fake"}, {}), None
+    tag = match.group(1)
+    indexed_by = self._clock() - timedelta(seconds=self.search_index_lag_seconds)
+    count = sum(
+        1
+        for t in self._tickets.values()
+        if t.status in contract.UNSOLVED_STATUSES
+        and tag in t.tags
+        and datetime.fromisoformat(t.created_at) <= indexed_by
+    )
+    return self._ok({"count": count})
+
+
+FakeZendesk._search_count = _search_count  # type: ignore[attr-defined]
+_ROUTES[:0] = [
+    ("GET", re.compile(r"^/api/v2/search/count(?:\.json)?$"), "_search_count"),
+]
+# === end of Search count ========================================================
 
 
 if (

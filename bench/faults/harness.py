@@ -405,8 +405,7 @@ class World:
                 allowed.add("breached")
         else:
             allowed = {
-                _status(created, target, moment)
-                for moment in (now, now - FLIP_GRACE)
+                _status(created, target, moment) for moment in (now, now - FLIP_GRACE)
             }
         return (
             due_text == fmt(due)
@@ -414,7 +413,6 @@ class World:
             and len(tags) == 1
             and next(iter(tags)) in {STATUS_TAGS[s] for s in allowed}
         )
-
 
     def explain(self, ticket_id: int) -> str:
         """What a ticket carries against what it should (for a lost ticket's note)."""
@@ -665,7 +663,9 @@ def send(
             delivery.action()
         status = 0
         for attempt in range(5):
-            status = _post(urls[(n + attempt) % len(urls)], delivery.body, delivery.headers)
+            status = _post(
+                urls[(n + attempt) % len(urls)], delivery.body, delivery.headers
+            )
             if 0 < status < 500:
                 break
             with lock:
@@ -697,9 +697,7 @@ def send_one(urls: Sequence[str], world: World, ticket_id: int) -> int:
             "delivery": uuid.uuid4().hex,
         }
     ).encode()
-    headers = signed_headers(
-        body, secret=world._secret, invocation_id=uuid.uuid4().hex
-    )
+    headers = signed_headers(body, secret=world._secret, invocation_id=uuid.uuid4().hex)
     return _post(urls[0], body, headers)
 
 

@@ -131,7 +131,11 @@ def run_soak(seconds: float) -> Result:
                     time.sleep(max(0.0, started + sent / RATE - time.monotonic()))
             pids = service.pids()
             samples.append(
-                (time.monotonic() - started, rss_kib(pids["web"]), rss_kib(pids["worker"]))
+                (
+                    time.monotonic() - started,
+                    rss_kib(pids["web"]),
+                    rss_kib(pids["worker"]),
+                )
             )
             drained = wait_until_right(
                 world, queue, started=time.monotonic(), deadline=120.0

@@ -16,8 +16,9 @@ import click
 from sidecar import logs, metrics_dir
 from sidecar.commands.context import cli_context
 from sidecar.config import Config
+from sidecar.tasks.handler import build_handler
 from sidecar.tasks.queue import sqlite_path
-from sidecar.tasks.worker import run_worker
+from sidecar.tasks.worker import URGENT_WORKERS, run_worker
 
 SECRET_SUFFIX = "-webhook-secret"
 STOP_TIMEOUT_SECONDS = 30.0
@@ -25,7 +26,13 @@ STOP_TIMEOUT_SECONDS = 30.0
 
 @click.command()
 @click.option("--workers", default=4, show_default=True, help="Worker threads.")
-def worker(workers: int) -> None:
+@click.option(
+    "--urgent-workers",
+    default=URGENT_WORKERS,
+    show_default=True,
+    help="Threads of the urgent lane (pages of SEV 1/2 tickets), besides --workers.",
+)
+def worker(workers: int, urgent_workers: int) -> None:
     """Run the queue worker (Huey consumer) that reconciles tickets."""
     context = cli_context()
     logs.configure(context.config.log_level)
@@ -35,7 +42,15 @@ def worker(workers: int) -> None:
 
         serve_worker_metrics(context.config.worker_metrics_listen)
     # Setup errors (field ids, policy or entitlements file) say what to fix.
-    run_worker(context.config, context.queue(create=True), workers=workers)
+    config, queue = context.config, context.queue(create=True)
+    # The wiring: the worker runs what the handler module builds from the config.
+    run_worker(
+        config,
+        queue,
+        handlers=lambda: build_handler(config, queue=queue),
+        workers=workers,
+        urgent_workers=urgent_workers,
+    )
 
 
 def secret_file(config: Config) -> Path:

@@ -12,7 +12,7 @@ job is stored. Three jobs:
   (opened with its due time, on-call paged, the first agent reply, breached,
   solved), each once.
 
-The retry rules are the worker's (sidecar.tasks.worker): the error's
+The retry rules are the worker's (sidecar.tasks.jobs): the error's
 ``disposition`` decides; retries back off exponentially; dead letters go to
 ``sidecar jobs failed``. This module registers its own Huey tasks so that the
 queue and worker modules only need to call :func:`register`.
@@ -32,7 +32,7 @@ from huey.exceptions import RetryTask
 
 from sidecar.errors import ConfigError, Disposition, UpstreamError
 from sidecar.slack.blocks import MessageRef, TicketRequest
-from sidecar.tasks.worker import MAX_ATTEMPTS, auth_failed_flag, retry_delay
+from sidecar.tasks.jobs import MAX_ATTEMPTS, FailedJob, auth_failed_flag, retry_delay
 
 if TYPE_CHECKING:
     from sidecar.tasks.queue import JobQueue
@@ -94,7 +94,6 @@ class SlackJobs:
         self.base_delay = 5.0
         huey = queue.huey
 
-        @huey.task(context=True, name=CREATE)
         def slack_create(
             payload: dict[str, Any],
             task: Task,
@@ -109,7 +108,6 @@ class SlackJobs:
                 first_failure=first_failure,
             )
 
-        @huey.task(context=True, name=COMMENT)
         def slack_comment(
             payload: dict[str, Any],
             task: Task,
@@ -124,7 +122,6 @@ class SlackJobs:
                 first_failure=first_failure,
             )
 
-        @huey.task(context=True, name=SYNC)
         def slack_sync(
             ticket_id: int,
             task: Task,
@@ -144,9 +141,11 @@ class SlackJobs:
                 ticket_id=ticket_id,
             )
 
-        self.create: TaskWrapper = slack_create
-        self.comment: TaskWrapper = slack_comment
-        self.sync: TaskWrapper = slack_sync
+        # Called, not used as decorators: huey's decorators are untyped, and
+        # would make these functions untyped for mypy.
+        self.create: TaskWrapper = huey.task(context=True, name=CREATE)(slack_create)
+        self.comment: TaskWrapper = huey.task(context=True, name=COMMENT)(slack_comment)
+        self.sync: TaskWrapper = huey.task(context=True, name=SYNC)(slack_sync)
 
     # --- the web side (and the reconciler) submit ---------------------------------
 
@@ -253,8 +252,6 @@ class SlackJobs:
         attempt: int,
         first_failure: str | None,
     ) -> None:
-        from sidecar.tasks.queue import FailedJob
-
         now = _now()
         # A create or comment job is its payload: keep it, so a retry can
         # enqueue the same job again (a sync needs only the ticket id).

@@ -15,7 +15,9 @@ from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
 from sidecar.slack import bridge as slack_bridge
 from sidecar.slack import notify as slack_notify
+from sidecar.tasks.jobs import ESCALATE, RECONCILE, REFRESH_ORG, SWEEP, Handlers
 from sidecar.tasks.memo import TicketMemory
+from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
@@ -27,7 +29,6 @@ from sidecar.zendesk.models import Organization
 if TYPE_CHECKING:
     from sidecar.config import Config
     from sidecar.tasks.queue import JobQueue
-    from sidecar.tasks.worker import Handlers
 
 log = logging.getLogger("sidecar.handler")
 
@@ -148,6 +149,14 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             clock=lambda: datetime.now(UTC),
             memory=factory.memory,
         )
+        # After the sweep, at most every SIDECAR_OPEN_TICKET_COUNTS_SECONDS:
+        # unsolved tickets per SLA status for /metrics (sidecar.tasks.open_counts).
+        sample_open_counts(
+            zendesk=factory.client(),
+            store=queue,
+            budget=factory.budget,
+            interval_seconds=config.open_ticket_counts_seconds,
+        )
 
     def reconcile(ticket_id: int, **hint: Any) -> None:
         # ``hint``: what the webhook said (actor_id, version), to skip known changes.
@@ -165,8 +174,8 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
         )
 
     return {
-        "reconcile": reconcile,
-        "escalate": lambda ticket_id: factory.reconciler().escalate(ticket_id),
-        "refresh_org": refresh_org,
-        "sweep": run_sweep,
+        RECONCILE: reconcile,
+        ESCALATE: lambda ticket_id: factory.reconciler().escalate(ticket_id),
+        REFRESH_ORG: refresh_org,
+        SWEEP: run_sweep,
     }

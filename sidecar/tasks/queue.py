@@ -14,35 +14,47 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
-from huey import RedisHuey, SqliteHuey
-from huey.api import Huey
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey, Task, TaskWrapper
 from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.slack import jobs as slack_jobs
-from sidecar.tasks import worker
+from sidecar.tasks.jobs import (
+    ESCALATE,
+    JOBS,
+    RECONCILE,
+    REFRESH_ORG,
+    SWEEP,
+    TASK_MODULE,
+    FailedJob,
+    Lane,
+    escalation_lease,
+    escalation_ticket,
+    hint_of,
+)
 from sidecar.tasks.memo import Hint
-from sidecar.tasks.worker import escalation_lease
+from sidecar.tasks.ready import ready_clock
 from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
 
+__all__ = ["FailedJob", "JobQueue", "QueuedJob"]  # FailedJob lives in sidecar.tasks.jobs
+
 QUEUE_NAME = "sidecar"
-# Huey priority of urgent jobs (higher runs first where the storage orders by
-# priority: SQLite; RedisHuey keeps a plain list). Backfill and replay use < 0.
-URGENT_PRIORITY = 10
+# The urgent lane's queue: same storage, its own name (and worker threads).
+URGENT_SUFFIX = "_urgent"
 # Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 _FLAG = "flag:"
-_ESCALATION = escalation_lease(0).removesuffix("0")
 # An escalate job may wait this long in the queue before its lease lapses (the
 # queue is durable: a waiting job is not lost, only a running one can be).
 QUEUED_LEASE_SECONDS = 600.0
@@ -53,26 +65,6 @@ log = logging.getLogger("sidecar.queue")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """A dead-lettered job, as `sidecar jobs failed` lists it.
-
-    ``args``/``kwargs`` are what re-enqueues it (JSON); None for the jobs of
-    one id (reconcile, escalate, refresh_org, slack_sync), which ``ticket_id``
-    re-enqueues, and for dead letters written before they were kept.
-    """
-
-    job_id: str
-    task: str  # "reconcile", "escalate", "refresh_org" or a Slack job's name
-    ticket_id: int
-    error: str
-    attempts: int
-    first_failure_at: str
-    last_failure_at: str
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
 
 
 class NotRetryable(SidecarError):
@@ -89,9 +81,10 @@ class QueuedJob:
     attempt: int
     priority: int
     eta: datetime | None  # aware UTC; None for a ready job
+    lane: Lane = Lane.NORMAL
 
 
-def _queued(task: Any) -> QueuedJob:
+def _queued(task: Any, lane: Lane = Lane.NORMAL) -> QueuedJob:
     args = tuple(task.args or ())
     kwargs = dict(task.kwargs or {})
     subject = args[0] if args and isinstance(args[0], int) else None
@@ -105,6 +98,7 @@ def _queued(task: Any) -> QueuedJob:
         attempt=int(kwargs.get("attempt", 1)),
         priority=int(task.priority or 0),
         eta=eta,
+        lane=lane,
     )
 
 
@@ -126,7 +120,8 @@ def _unavailable(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-class _SqliteStorage(SqliteStorage):
+# huey ships no type information, so its storage class is Any to mypy.
+class _SqliteStorage(SqliteStorage):  # type: ignore[misc]
     """Huey's SQLite storage with WAL + synchronous=NORMAL.
 
     In WAL mode NORMAL commits survive a crash of any process (the write is in
@@ -136,7 +131,7 @@ class _SqliteStorage(SqliteStorage):
     """
 
     def _create_connection(self) -> sqlite3.Connection:
-        conn = super()._create_connection()
+        conn: sqlite3.Connection = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
         return conn
 
@@ -219,7 +214,7 @@ class _SqliteClaims:
                 "insert or ignore into sidecar_claim (key, at) values (?, ?)",
                 (key, now),
             )
-            return curs.rowcount == 1
+            return bool(curs.rowcount == 1)
 
     def release(self, key: str) -> None:
         self._storage.sql(
@@ -229,7 +224,7 @@ class _SqliteClaims:
     def prune(self, *, older_than: float) -> int:
         with self._storage.db(commit=True) as curs:
             curs.execute("delete from sidecar_claim where at < ?", (older_than,))
-            return curs.rowcount
+            return int(curs.rowcount)
 
     def ping(self) -> None:
         self._storage.sql("select 1 from sidecar_claim limit 1", results=True)
@@ -282,7 +277,7 @@ class _SqliteLeases:
                 "where sidecar_lease.until < ?",
                 (key, now + seconds, now),
             )
-            return curs.rowcount == 1
+            return bool(curs.rowcount == 1)
 
     def renew(self, key: str, seconds: float, now: float) -> None:
         self._storage.sql(
@@ -413,8 +408,14 @@ class _RedisClaims:
 class JobQueue:
     """Reconcile jobs, dedup claims, flags and dead letters on one Huey storage."""
 
-    def __init__(self, huey: Huey, *, description: str) -> None:
+    def __init__(
+        self, huey: Huey, *, description: str, urgent: Huey | None = None
+    ) -> None:
         self.huey = huey
+        # The urgent lane: a second Huey queue on the same storage, which
+        # `sidecar worker` consumes with threads of its own (docs/decisions.md,
+        # "Lanes"): SEV 1/2 work never waits behind ordinary jobs.
+        self.urgent_huey = urgent if urgent is not None else _urgent_huey(huey)
         self.description = description
         if isinstance(huey, RedisHuey):
             self._claims: _SqliteClaims | _RedisClaims = _RedisClaims(huey)
@@ -422,8 +423,107 @@ class JobQueue:
         else:
             self._claims = _SqliteClaims(huey)
             self._leases = _SqliteLeases(huey)
-        self.tasks = worker.register_tasks(self)
+        # When each lane's oldest ready job became ready (the queue-age gauge).
+        self._ready = ready_clock({Lane.NORMAL: huey, Lane.URGENT: self.urgent_huey})
+        self._executor: Executor | None = None
+        self.tasks = self._register_lane(Lane.NORMAL, huey)
+        self.urgent_tasks = self._register_lane(Lane.URGENT, self.urgent_huey)
+        self._register_periodic(huey)
         self.slack = slack_jobs.register(self)  # the Slack app's jobs (sidecar/slack)
+
+    # --- the jobs' Huey tasks -------------------------------------------------
+
+    def run_jobs_with(self, executor: Executor) -> None:
+        """Run the jobs this process takes from the queue with ``executor``.
+
+        The worker's wiring calls this (sidecar.tasks.worker.run_worker); the
+        web and the CLI only enqueue, and never need one.
+        """
+        self._executor = executor
+
+    def _run(self) -> Executor:
+        if self._executor is None:
+            raise RuntimeError("no job handlers in this process")
+        return self._executor
+
+    def lane_huey(self, lane: Lane) -> Huey:
+        """The Huey queue of ``lane``."""
+        return self.urgent_huey if lane is Lane.URGENT else self.huey
+
+    def lanes(self) -> dict[Lane, LaneTasks]:
+        """Each lane's job tasks."""
+        return {Lane.NORMAL: self.tasks, Lane.URGENT: self.urgent_tasks}
+
+    def _register_lane(self, lane: Lane, huey: Huey) -> LaneTasks:
+        """Register the jobs of one id on ``huey``; their bodies call the executor."""
+
+        def reconcile(
+            ticket_id: int,
+            task: Task,
+            attempt: int = 1,
+            first_failure: str | None = None,
+            wake: str | None = None,
+            actor_id: int | None = None,
+            version: str | None = None,
+        ) -> None:
+            hint = hint_of({"actor_id": actor_id, "version": version})
+            if not hint:
+                # This job reads the ticket from now on: later changes need a
+                # job of their own (only a job without a skip hint holds the claim).
+                self._quietly(self.start_reconcile, ticket_id, what="pending claim")
+            if wake is not None and attempt == 1:
+                # A timer fired: free its claim first, so that if this run finds
+                # the moment not yet reached (clock skew) it can set the timer again.
+                self._quietly(self.release, wake, what=f"timer claim {wake}")
+            self._run().run(
+                RECONCILE, ticket_id, task=task, lane=lane, attempt=attempt,
+                first_failure=first_failure, hint=hint,
+            )  # fmt: skip
+
+        def escalate(
+            ticket_id: int, task: Task, attempt: int = 1, first_failure: str | None = None
+        ) -> None:
+            self._run().run(
+                ESCALATE, ticket_id, task=task, lane=lane, attempt=attempt,
+                first_failure=first_failure, hint={},
+            )  # fmt: skip
+
+        def refresh_org(
+            org_id: int, task: Task, attempt: int = 1, first_failure: str | None = None
+        ) -> None:
+            self._run().run(
+                REFRESH_ORG, org_id, task=task, lane=lane, attempt=attempt,
+                first_failure=first_failure, hint={},
+            )  # fmt: skip
+
+        return LaneTasks(
+            lane=lane,
+            huey=huey,
+            reconcile=huey_task(huey, reconcile, name=RECONCILE),
+            escalate=huey_task(huey, escalate, name=ESCALATE),
+            refresh_org=huey_task(huey, refresh_org, name=REFRESH_ORG),
+        )
+
+    def _register_periodic(self, huey: Huey) -> None:
+        """The minute sweep and the hourly claim pruning (normal lane only)."""
+
+        def sweep() -> None:
+            if self._executor is not None:
+                self._executor.sweep(datetime.now(UTC))
+
+        def prune_claims() -> None:
+            removed = self.prune_claims()
+            if removed:
+                log.info("pruned %d old webhook dedup claims", removed)
+
+        huey_periodic_task(huey, sweep, crontab(minute="*"), name=SWEEP)
+        huey_periodic_task(huey, prune_claims, crontab(minute="17"), name="prune_claims")
+
+    def _quietly(self, action: Callable[[Any], object], arg: Any, *, what: str) -> None:
+        try:
+            action(arg)
+        except QueueUnavailable as exc:
+            log.warning("could not free the %s: %s", what, exc)
 
     @classmethod
     def from_url(cls, url: str | None = None) -> JobQueue:
@@ -496,33 +596,34 @@ class JobQueue:
         eta: datetime | None = None,
         wake_key: str | None = None,
         priority: int | None = None,
+        lane: Lane = Lane.NORMAL,
     ) -> None:
-        """Enqueue reconcile(ticket_id), at ``eta`` (aware) if given.
+        """Enqueue reconcile(ticket_id) in ``lane``, at ``eta`` (aware) if given.
 
         A timed job goes straight to the schedule, so it runs within the
         scheduler's one-second tick of ``eta`` (not after a worker first polls it
         off the queue). ``wake_key`` is the claim that kept this timer unique;
         the job releases it when it runs, so that the run can set the next one.
+        The timers of a SEV 1/2 ticket of an entitled organization go in the
+        urgent lane.
         """
+        huey = self.lane_huey(lane)
         # ``priority``: higher runs first among ready jobs (Huey; default 0), so
         # a backfill (negative) never holds back live webhooks.
-        if not self.huey.storage.priority:
+        if not huey.storage.priority:
             priority = None  # RedisHuey's list refuses priorities (NotImplementedError)
-        task = self.tasks.reconcile.s(
+        task = self.lanes()[lane].reconcile.s(
             ticket_id, wake=wake_key, eta=eta, priority=priority
         )
         if eta is None:
-            self.huey.enqueue(task)
+            huey.enqueue(task)
         else:
-            self.huey.add_schedule(task)
+            huey.add_schedule(task)
 
     @_unavailable("enqueue")
     def enqueue_escalate(self, ticket_id: int) -> None:
-        """Enqueue escalate(ticket_id): page on-call (or resolve) and record it."""
-        # Ahead of every other ready job where the storage orders by priority
-        # (SQLite; RedisHuey's list refuses priorities).
-        priority = URGENT_PRIORITY if self.huey.storage.priority else None
-        self.huey.enqueue(self.tasks.escalate.s(ticket_id, priority=priority))
+        """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it."""
+        self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id))
 
     @_unavailable("enqueue")
     def submit_escalate(self, ticket_id: int) -> bool:
@@ -557,11 +658,8 @@ class JobQueue:
     @_unavailable("lease")
     def lapsed_escalations(self) -> list[int]:
         """Tickets whose escalation is wanted but whose job's lease lapsed (a lost job)."""
-        return [
-            int(key.removeprefix(_ESCALATION))
-            for key in self._leases.lapsed(time.time())
-            if key.startswith(_ESCALATION)
-        ]
+        lapsed = (escalation_ticket(key) for key in self._leases.lapsed(time.time()))
+        return [ticket_id for ticket_id in lapsed if ticket_id is not None]
 
     @_unavailable("enqueue")
     def enqueue_refresh_org(self, org_id: int) -> None:
@@ -628,22 +726,24 @@ class JobQueue:
         self._claims.release(pending_key(ticket_id))
 
     @_unavailable("enqueue")
-    def wait_for_budget(self, task: Any, ticket_id: int | None, *, delay: float) -> bool:
-        """Put a job that waits for Zendesk budget back in the queue, ``delay`` s from now.
+    def wait_for_budget(
+        self, task: Any, ticket_id: int | None, *, delay: float, lane: Lane = Lane.NORMAL
+    ) -> bool:
+        """Put a job that waits for Zendesk budget back in its lane, ``delay`` s from now.
 
         A reconcile becomes the ticket's pending job (later changes collapse
         into it); when another reconcile of the ticket already waits, this one
         is dropped instead (that one reads the ticket after both). Returns
         False when dropped.
         """
-        if ticket_id is not None and task.name == "reconcile":
+        if ticket_id is not None and task.name == RECONCILE:
             if not self._claims.claim(pending_key(ticket_id), PENDING_TTL_SECONDS + delay):
                 return False
             # As the ticket's pending job it always reads: no skip hint.
-            for name in ("actor_id", "version"):
+            for name in hint_of(task.kwargs):
                 task.kwargs.pop(name, None)
         eta = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=delay)
-        self.huey.add_schedule(_rescheduled(task, eta))
+        self.lane_huey(lane).add_schedule(_rescheduled(task, eta))
         return True
 
     # --- the ticket memo (sidecar.tasks.memo) -------------------------------
@@ -681,24 +781,39 @@ class JobQueue:
 
     @_unavailable("read")
     def depth(self) -> int:
-        """Jobs ready to run (not counting ones scheduled for later)."""
-        return int(self.huey.pending_count())
+        """Jobs ready to run in both lanes (not counting ones scheduled for later)."""
+        return sum(int(t.huey.pending_count()) for t in self.lanes().values())
+
+    @_unavailable("read")
+    def oldest_ready(self) -> dict[Lane, float | None]:
+        """Per lane, when its oldest ready job became ready (epoch seconds; None: none ready)."""
+        return self._ready.oldest()
 
     @_unavailable("read")
     def scheduled(self) -> int:
-        """Jobs waiting for their eta or a retry delay."""
-        return int(self.huey.scheduled_count())
+        """Jobs waiting for their eta or a retry delay, in both lanes."""
+        return sum(int(t.huey.scheduled_count()) for t in self.lanes().values())
 
     @_unavailable("read")
     def pending_jobs(self, limit: int | None = None) -> list[QueuedJob]:
-        """Jobs ready to run, in the order workers take them (at most ``limit``)."""
-        return [_queued(task) for task in self.huey.pending(limit)]
+        """Jobs ready to run, urgent lane first, each lane in the order its workers take them."""
+        jobs = [
+            _queued(task, lane)
+            for lane in (Lane.URGENT, Lane.NORMAL)
+            for task in self.lane_huey(lane).pending(limit)
+        ]
+        return jobs if limit is None else jobs[:limit]
 
     @_unavailable("read")
     def scheduled_jobs(self, limit: int | None = None) -> list[QueuedJob]:
         """Jobs waiting for their time (timers, retries), soonest first."""
-        jobs = [_queued(task) for task in self.huey.scheduled(limit)]
-        return sorted(jobs, key=lambda job: job.eta or datetime.max.replace(tzinfo=UTC))
+        jobs = [
+            _queued(task, lane)
+            for lane, tasks in self.lanes().items()
+            for task in tasks.huey.scheduled(limit)
+        ]
+        jobs.sort(key=lambda job: job.eta or datetime.max.replace(tzinfo=UTC))
+        return jobs if limit is None else jobs[:limit]
 
     # --- flags --------------------------------------------------------------
 
@@ -745,8 +860,10 @@ class JobQueue:
         if raw is None:
             return False
         job = _failed_job(raw)
+        # A page goes back to the urgent lane; everything else to the normal one.
+        huey = self.urgent_huey if job.task == ESCALATE else self.huey
         try:
-            self.huey.enqueue(self._retried(job))
+            huey.enqueue(self._retried(job))
         except Exception:
             self.huey.put(_DEAD + job_id, raw)
             raise
@@ -765,7 +882,8 @@ class JobQueue:
             args = [job.ticket_id]
         if job.task in slack_jobs.JOB_NAMES:
             return self.slack.by_name(job.task).s(*args, **kwargs)
-        return self.tasks.by_name(job.task).s(*args, **kwargs)
+        tasks = self.urgent_tasks if job.task == ESCALATE else self.tasks
+        return tasks.by_name(job.task).s(*args, **kwargs)
 
     def retry_all_failed(self) -> int:
         """Re-enqueue every dead letter that can be; return how many.
@@ -784,8 +902,81 @@ class JobQueue:
         """Release the storage connection (tests; the process exit does it too)."""
         if self.is_sqlite:
             self.huey.storage.close()
+            self.urgent_huey.storage.close()
         else:
-            self.huey.storage.pool.disconnect()
+            self.huey.storage.pool.disconnect()  # the urgent lane shares the pool
+
+
+class Executor(Protocol):
+    """Runs the jobs a worker process takes from the queue (sidecar.tasks.worker.Runner)."""
+
+    def run(
+        self,
+        job: str,
+        subject_id: int,
+        *,
+        task: Task,
+        lane: Lane,
+        attempt: int,
+        first_failure: str | None,
+        hint: Mapping[str, Any],
+    ) -> None: ...
+
+    def sweep(self, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class LaneTasks:
+    """The jobs of one id, registered on one lane's Huey queue."""
+
+    lane: Lane
+    huey: Huey
+    reconcile: TaskWrapper
+    escalate: TaskWrapper
+    refresh_org: TaskWrapper
+
+    def by_name(self, name: str) -> TaskWrapper:
+        """The task of job ``name`` (one of sidecar.tasks.jobs.JOBS)."""
+        if name not in JOBS:
+            raise KeyError(name)
+        task: TaskWrapper = getattr(self, name)
+        return task
+
+
+# Huey's decorators are untyped (huey ships no type information): these typed
+# calls register a function without making it untyped for mypy.
+def huey_task(huey: Huey, fn: Callable[..., None], *, name: str) -> TaskWrapper:
+    """Register ``fn`` as the context task ``name`` on ``huey``."""
+    # Huey stores "<module>.<name>": keep the name earlier versions stored.
+    fn.__module__ = TASK_MODULE
+    wrapper: TaskWrapper = huey.task(context=True, name=name)(fn)
+    return wrapper
+
+
+def huey_periodic_task(
+    huey: Huey, fn: Callable[[], None], schedule: Callable[..., bool], *, name: str
+) -> TaskWrapper:
+    """Register ``fn`` as the periodic task ``name`` on ``huey``."""
+    fn.__module__ = TASK_MODULE
+    wrapper: TaskWrapper = huey.periodic_task(schedule, name=name)(fn)
+    return wrapper
+
+
+def _urgent_huey(huey: Huey) -> Huey:
+    """The urgent lane's Huey: a queue of its own name on ``huey``'s storage."""
+    name = huey.storage.name + URGENT_SUFFIX
+    if isinstance(huey, RedisHuey):
+        return RedisHuey(
+            name, connection_pool=huey.storage.pool, results=False, blocking=True
+        )
+    return SqliteHuey(
+        name,
+        storage_class=_SqliteStorage,
+        filename=huey.storage.filename,
+        results=False,
+        journal_mode="wal",
+        timeout=5,
+    )
 
 
 def _rescheduled(task: Any, eta: datetime) -> Any:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
 from sidecar.errors import BudgetWait, Conflict, Rejected, UpstreamError
-from sidecar.metrics import count_sla_outcomes
+from sidecar.metrics import count_page, count_sla_outcomes
 from sidecar.oncall.pagerduty import (
     MissingRoutingKey,
     dedup_key,
@@ -29,6 +29,7 @@ from sidecar.oncall.pagerduty import (
     summary,
 )
 from sidecar.sla import Policy, format_utc
+from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Seen, TicketMemory, already_seen
 from sidecar.tasks.plan import (
     PAGED_TAG,
@@ -128,8 +129,12 @@ class Scheduler(Protocol):
         *,
         eta: datetime | None = None,
         wake_key: str | None = None,
+        lane: Lane = ...,
     ) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool: ...
+    def submit_escalate(self, ticket_id: int) -> bool:
+        """Enqueue escalate(ticket_id) in the urgent lane unless a live job holds its lease."""
+        ...
+
     def claim(self, key: str, *, ttl_seconds: float = ...) -> bool: ...
     def release(self, key: str) -> None: ...
 
@@ -370,12 +375,19 @@ class Reconciler:
             # a job lost to a crash is enqueued again (here, or by the worker's
             # lease watchdog) once its lease lapses.
             self.scheduler.submit_escalate(ticket_id)
+        # The timers of a SEV 1/2 ticket of an entitled organization run in the
+        # urgent lane: its at-risk and breach flips never wait behind ordinary jobs.
+        lane = Lane.URGENT if _urgent(decided) else Lane.NORMAL
         for moment in decided.wake_at:
             key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
             self._claim_then(
                 key,
                 functools.partial(
-                    self.scheduler.enqueue_reconcile, ticket_id, eta=moment, wake_key=key
+                    self.scheduler.enqueue_reconcile,
+                    ticket_id,
+                    eta=moment,
+                    wake_key=key,
+                    lane=lane,
                 ),
             )
 
@@ -436,6 +448,7 @@ class Reconciler:
                 first_read,
             )
             if recorded is not None:
+                count_page("trigger")  # sidecar_pages_total: once, with its record
                 log.info("paged", extra={"ticket_id": ticket_id, "dedup_key": key})
                 self._notify_slack(recorded.ticket, recorded)
             return
@@ -443,6 +456,7 @@ class Reconciler:
         self.pager.resolve(dedup_key=key, routing_key=routing_key)
         if decided.ticket.status == "closed":
             # Zendesk refuses updates to closed tickets: nothing to record.
+            count_page("resolve")
             log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
             return
         if self._record(
@@ -451,6 +465,7 @@ class Reconciler:
             lambda d: TicketUpdate.retag(d.ticket, add={RESOLVED_TAG}),
             first_read,
         ):
+            count_page("resolve")
             log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
 
     def _record(

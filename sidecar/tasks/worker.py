@@ -1,18 +1,25 @@
-"""The worker side of the queue: the reconcile and escalate tasks, retries, dead letters.
+"""The worker side of the queue: run jobs, retries, dead letters, the lanes' consumers.
 
-Two jobs exist, both keyed by ticket id: ``reconcile`` (read, decide, write the
-SLA difference) and ``escalate`` (page on-call or resolve the page, then record
-it on the ticket). Contract (docs/decisions.md): a job's handler raises sidecar.errors, and the
-worker obeys only the error's ``disposition`` (decided once, by the adapter's
+The queue (sidecar.tasks.queue) stores jobs and registers their Huey tasks;
+this module runs them with the handlers the wiring passes in
+(sidecar.commands.run builds them with sidecar.tasks.handler). Contract
+(docs/decisions.md): a job's handler raises sidecar.errors, and the worker
+obeys only the error's ``disposition`` (decided once, by the adapter's
 ``decipher``): RETRY (and any unexpected exception) is retried with bounded
 exponential backoff, honouring ``retry_after``, then dead-lettered; DROP ends
 the job with a log line; DEAD_LETTER is dead-lettered at once. An error that
 proves a service refused our credentials also raises that service's health
 flag (``zendesk_auth_failed`` makes /readyz answer 503).
+
+Every worker process consumes two lanes: the normal queue with ``workers``
+threads and the urgent queue (SEV 1/2 of entitled organizations: pages, their
+markers, their timers) with threads of its own, so a page never waits for a
+thread held by a slow Zendesk read.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import signal
 import threading
@@ -22,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from huey import crontab
-from huey.api import Task, TaskWrapper
+from huey.api import Task
+from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
@@ -34,47 +41,79 @@ from sidecar.errors import (
     QueueUnavailable,
     UpstreamError,
 )
-from sidecar.metrics import BUDGET_WAITS
+from sidecar.metrics import BUDGET_WAITS, count_job
+from sidecar.tasks.jobs import (
+    AUTH_FAILED_FLAG,
+    BASE_DELAY_SECONDS,
+    JOBS,
+    LEASED_JOBS,
+    MAX_ATTEMPTS,
+    MAX_DELAY_SECONDS,
+    FailedJob,
+    Handler,
+    Handlers,
+    Lane,
+    auth_failed_flag,
+    escalation_lease,
+    retry_delay,
+)
 
 if TYPE_CHECKING:
     from sidecar.config import Config
     from sidecar.tasks.queue import JobQueue
 
+# Re-exported: these lived here before sidecar.tasks.jobs existed.
+__all__ = [
+    "AUTH_FAILED_FLAG",
+    "BASE_DELAY_SECONDS",
+    "JOBS",
+    "MAX_ATTEMPTS",
+    "MAX_DELAY_SECONDS",
+    "Handler",
+    "Handlers",
+    "Runner",
+    "auth_failed_flag",
+    "escalation_lease",
+    "recover_escalations",
+    "retry_delay",
+    "run_worker",
+    "watch_leases",
+]
+
 log = logging.getLogger("sidecar.worker")
 
-# A handler takes the job's id; a reconcile may also get the webhook's hint
-# (``actor_id``, ``version``: sidecar.tasks.memo.Hint) as keywords.
-Handler = Callable[..., None]
-# job name ("reconcile", "escalate", "refresh_org", "sweep") -> handler of one id
-Handlers = Mapping[str, Handler]
-JOBS = ("reconcile", "escalate", "refresh_org")
-BASE_DELAY_SECONDS = 5.0
-MAX_DELAY_SECONDS = 900.0
-MAX_ATTEMPTS = 8
-
-
-def auth_failed_flag(service: str) -> str:
-    """Name the flag raised while ``service`` refuses our credentials."""
-    return f"{service}_auth_failed"
-
-
-AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it is up
-
-# Jobs that hold a lease in the queue store while wanted (see Runner.run).
-LEASED_JOBS = frozenset({"escalate"})
 # A running job's lease: renewed every HEARTBEAT_SECONDS, so a crashed worker's
 # job is noticed this long after the crash at most.
 RUNNING_LEASE_SECONDS = 20.0
 HEARTBEAT_SECONDS = 5.0
 # After a dead letter the escalation is tried again this much later.
 DEAD_LETTER_HOLD_SECONDS = 30 * 60.0
-DEAD_LETTERED = -1.0
-WAITED = -2.0  # put back in the queue to wait for Zendesk budget
+# Threads of the urgent lane in each worker process (pages are rare; two let
+# one page wait on a slow PagerDuty while another goes out).
+URGENT_WORKERS = 2
 
 
-def escalation_lease(ticket_id: int) -> str:
-    """Name the lease of a ticket's escalation (page or resolve)."""
-    return f"escalate:{int(ticket_id)}"
+class Outcome(enum.Enum):
+    """How one attempt of a job ended."""
+
+    DONE = "done"  # succeeded
+    DROPPED = "dropped"  # nothing to do (the error's disposition was DROP)
+    RETRY = "retry"  # failed; try again after ``delay``
+    DEAD_LETTERED = "dead_lettered"  # recorded for an operator; not retried
+    WAIT_FOR_BUDGET = "wait_for_budget"  # not run: back in the queue for ``delay``
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one run of a job's handler came to."""
+
+    outcome: Outcome
+    delay: float = 0.0  # seconds, for RETRY and WAIT_FOR_BUDGET
+
+
+DONE = Attempt(Outcome.DONE)
+DROPPED = Attempt(Outcome.DROPPED)
+DEAD_LETTERED = Attempt(Outcome.DEAD_LETTERED)
 
 
 class _Heartbeat:
@@ -110,35 +149,6 @@ class _Heartbeat:
             self._queue.renew_lease(self._lease, seconds=RUNNING_LEASE_SECONDS)
         except QueueUnavailable as exc:
             log.warning("could not renew lease %s: %s", self._lease, exc)
-
-
-def retry_delay(
-    attempt: int, *, retry_after: float | None = None, base: float = BASE_DELAY_SECONDS
-) -> float:
-    """Seconds to wait after failed attempt ``attempt`` (1-based): 5, 10, 20 … 900."""
-    delay = min(base * 2 ** (attempt - 1), MAX_DELAY_SECONDS)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_DELAY_SECONDS))
-    return delay
-
-
-@dataclass
-class Tasks:
-    """The Huey tasks registered on one queue."""
-
-    reconcile: TaskWrapper
-    escalate: TaskWrapper
-    refresh_org: TaskWrapper
-    sweep: TaskWrapper
-    prune_claims: TaskWrapper
-    runner: Runner
-
-    def by_name(self, name: str) -> TaskWrapper:
-        """Return the job task called ``name`` ("reconcile" or "escalate")."""
-        if name not in JOBS:
-            raise KeyError(name)
-        task: TaskWrapper = getattr(self, name)
-        return task
 
 
 class Runner:
@@ -178,6 +188,7 @@ class Runner:
         ticket_id: int,
         *,
         task: Task,
+        lane: Lane = Lane.NORMAL,
         attempt: int,
         first_failure: str | None,
         hint: Mapping[str, Any] | None = None,
@@ -190,26 +201,24 @@ class Runner:
         leaves a lease that lapses within seconds, and the watchdog re-enqueues.
         """
         context = {
-            "job": job, "ticket_id": ticket_id, "job_id": task.id, "attempt": attempt
+            "job": job, "ticket_id": ticket_id, "job_id": task.id, "attempt": attempt,
+            "lane": lane.value,
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         with _Heartbeat(self._queue, lease):
-            delay = self._attempt(
+            result = self._attempt(
                 job, ticket_id, task, attempt, first_failure, context, hint or {}
             )
-        if delay is not None and delay < 0 and delay != DEAD_LETTERED:
-            waited = -delay - 2.0
-            if lease is not None:
-                self._settle_lease(lease, waited)
-            self._wait_for_budget(job, task, ticket_id, waited, context)
-            return
         if lease is not None:
-            self._settle_lease(lease, delay)
-        if delay is not None and delay > 0:
+            self._settle_lease(lease, result)
+        count_job(job, result.outcome.value)  # sidecar_jobs_total{job, outcome}
+        if result.outcome is Outcome.WAIT_FOR_BUDGET:
+            self._wait_for_budget(task, ticket_id, result.delay, lane, context)
+        elif result.outcome is Outcome.RETRY:
             # Huey re-serializes this task object on retry; its kwargs carry our count.
             task.kwargs["attempt"] = attempt + 1
             task.kwargs["first_failure"] = first_failure or _now()
-            raise RetryTask(delay=delay)
+            raise RetryTask(delay=result.delay)
 
     def _attempt(
         self,
@@ -220,20 +229,17 @@ class Runner:
         first_failure: str | None,
         context: Mapping[str, Any],
         hint: Mapping[str, Any],
-    ) -> float | None:
-        """Run the handler once: None when done, -1 when dead-lettered, else the retry delay.
-
-        A wait for budget is returned as ``-2 - seconds`` (not a failure).
-        """
+    ) -> Attempt:
+        """Run the handler once and say how it ended (dead letters are recorded here)."""
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
             BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
-            return WAITED - (exc.retry_after or 1.0)
+            return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except UpstreamError as exc:
             if exc.disposition is Disposition.DROP:
                 log.info("nothing to do, dropping job: %s", exc, extra=context)
-                return None
+                return DROPPED
             if exc.disposition is Disposition.RETRY:
                 return self._retry(job, task, exc, attempt, first_failure, context)
             # Retrying cannot fix a refused request: an operator must.
@@ -248,19 +254,19 @@ class Runner:
         except Exception as exc:  # a bug or an unforeseen failure: bounded retries
             return self._retry(job, task, exc, attempt, first_failure, context)
         self._clear_auth_flags(job)
-        return None
+        return DONE
 
     def _wait_for_budget(
         self,
-        job: str,
         task: Task,
         ticket_id: int,
         delay: float,
+        lane: Lane,
         context: Mapping[str, Any],
     ) -> None:
-        """Put the job back in the queue for ``delay`` s (no attempt counted, no thread held)."""
+        """Put the job back in its lane for ``delay`` s (no attempt counted, no thread held)."""
         try:
-            kept = self._queue.wait_for_budget(task, ticket_id, delay=delay)
+            kept = self._queue.wait_for_budget(task, ticket_id, delay=delay, lane=lane)
         except QueueUnavailable as exc:
             # Cannot park it: retry as a failure would (bounded backoff).
             log.warning("could not park job waiting for budget: %s", exc, extra=context)
@@ -270,16 +276,18 @@ class Runner:
             extra={**context, "delay": round(delay, 2)},
         )
 
-    def _settle_lease(self, lease: str, delay: float | None) -> None:
+    def _settle_lease(self, lease: str, result: Attempt) -> None:
         try:
-            if delay is None:
+            if result.outcome in (Outcome.DONE, Outcome.DROPPED):
                 self._queue.end_lease(lease)
-            elif delay == DEAD_LETTERED:
+            elif result.outcome is Outcome.DEAD_LETTERED:
                 # A failed page is tried again after a while (visible meanwhile
                 # in `sidecar jobs failed`), not on every event of the ticket.
                 self._queue.renew_lease(lease, seconds=DEAD_LETTER_HOLD_SECONDS)
-            else:
-                self._queue.renew_lease(lease, seconds=delay + RUNNING_LEASE_SECONDS)
+            else:  # a retry or a wait for budget: held until it is due
+                self._queue.renew_lease(
+                    lease, seconds=result.delay + RUNNING_LEASE_SECONDS
+                )
         except QueueUnavailable as exc:
             # The lease lapses by itself; at worst the escalation runs once more.
             log.warning("could not settle lease %s: %s", lease, exc)
@@ -292,8 +300,8 @@ class Runner:
         attempt: int,
         first_failure: str | None,
         context: Mapping[str, Any],
-    ) -> float:
-        """Return the backoff before the next attempt, or dead-letter when out of attempts."""
+    ) -> Attempt:
+        """The backoff before the next attempt, or a dead letter when out of attempts."""
         ticket_id = int(context["ticket_id"])
         if attempt >= MAX_ATTEMPTS:
             self._dead_letter(
@@ -309,7 +317,7 @@ class Runner:
             delay,
             extra=context,
         )
-        return delay
+        return Attempt(Outcome.RETRY, delay)
 
     def sweep(self, now: datetime) -> None:
         """Run this minute's sweep, unless another worker process already does."""
@@ -347,8 +355,6 @@ class Runner:
         attempt: int,
         first_failure: str | None,
     ) -> None:
-        from sidecar.tasks.queue import FailedJob
-
         now = _now()
         failed = FailedJob(
             job_id=task.id,
@@ -370,103 +376,72 @@ class Runner:
         )  # fmt: skip
 
 
-def register_tasks(queue: JobQueue) -> Tasks:
-    """Register the reconcile, escalate and claim-pruning tasks on the queue's Huey."""
+def serve_jobs(
+    queue: JobQueue,
+    handlers: Callable[[], Handlers],
+    *,
+    base_delay: float = BASE_DELAY_SECONDS,
+) -> Runner:
+    """Run the jobs this process takes from ``queue`` with the handlers ``handlers()`` builds."""
     runner = Runner(queue)
-    huey = queue.huey
+    runner.use(handlers, base_delay=base_delay)
+    queue.run_jobs_with(runner)
+    return runner
 
-    @huey.task(context=True, name="reconcile")
-    def reconcile(
-        ticket_id: int,
-        task: Task,
-        attempt: int = 1,
-        first_failure: str | None = None,
-        wake: str | None = None,
-        actor_id: int | None = None,
-        version: str | None = None,
-    ) -> None:
-        hint = {
-            k: v for k, v in (("actor_id", actor_id), ("version", version)) if v
-        }
-        if not hint:
-            # This job reads the ticket from now on: later changes need a job
-            # of their own (only a job without a skip hint holds the claim).
-            try:
-                queue.start_reconcile(ticket_id)
-            except QueueUnavailable as exc:
-                log.warning("could not free the pending claim: %s", exc)
-        if wake is not None and attempt == 1:
-            # A timer fired: free its claim first, so that if this run finds
-            # the moment not yet reached (clock skew) it can set the timer again.
-            try:
-                queue.release(wake)
-            except QueueUnavailable as exc:
-                log.warning("could not free timer claim %s: %s", wake, exc)
-        runner.run(
-            "reconcile",
-            ticket_id,
-            task=task,
-            attempt=attempt,
-            first_failure=first_failure,
-            hint=hint,
-        )
 
-    @huey.task(context=True, name="escalate")
-    def escalate(
-        ticket_id: int,
-        task: Task,
-        attempt: int = 1,
-        first_failure: str | None = None,
-    ) -> None:
-        runner.run(
-            "escalate",
-            ticket_id,
-            task=task,
-            attempt=attempt,
-            first_failure=first_failure,
-        )
+# huey ships no type information, so its Consumer is Any to mypy.
+class LanesConsumer(Consumer):  # type: ignore[misc]
+    """The normal lane's Huey consumer, which also runs the other lanes' consumers.
 
-    @huey.task(context=True, name="refresh_org")
-    def refresh_org(
-        org_id: int,
-        task: Task,
-        attempt: int = 1,
-        first_failure: str | None = None,
-    ) -> None:
-        runner.run(
-            "refresh_org",
-            org_id,
-            task=task,
-            attempt=attempt,
-            first_failure=first_failure,
-        )
+    Huey consumes one queue per consumer; a worker process runs one consumer
+    per lane, each with its own threads and scheduler. This one owns the
+    signals (SIGTERM lets running jobs of every lane finish), starts the others
+    first, restarts their dead threads at its health checks, and stops them
+    with itself.
+    """
 
-    @huey.periodic_task(crontab(minute="*"), name="sweep")
-    def sweep() -> None:
-        runner.sweep(datetime.now(UTC))
+    def __init__(self, huey: Any, *, others: list[Any], **options: Any) -> None:
+        self._others = others
+        super().__init__(huey, **options)
 
-    @huey.periodic_task(crontab(minute="17"), name="prune_claims")
-    def prune_claims() -> None:
-        removed = queue.prune_claims()
-        if removed:
-            log.info("pruned %d old webhook dedup claims", removed)
+    def start(self) -> None:
+        for other in self._others:
+            other.start()  # installs its signal handlers; ours replace them below
+        super().start()
 
-    return Tasks(
-        reconcile=reconcile,
-        escalate=escalate,
-        refresh_org=refresh_org,
-        sweep=sweep,
-        prune_claims=prune_claims,
-        runner=runner,
-    )
+    def stop(self, graceful: bool = False) -> None:
+        # Every lane stops taking jobs at once; running ones share one deadline.
+        for other in self._others:
+            other.stop_flag.set()
+        timeout = self.shutdown_timeout
+        deadline = time.monotonic() + (timeout or 0.0)
+        super().stop(graceful)
+        for other in self._others:
+            if timeout is not None:
+                other.shutdown_timeout = max(0.5, deadline - time.monotonic())
+            other.stop(graceful)
+            # What a hard stop abandoned in that lane is enqueued again (requeue).
+            other.huey.notify_interrupted_tasks()
+
+    def check_worker_health(self) -> bool:
+        healthy = [other.check_worker_health() for other in self._others]
+        return bool(super().check_worker_health()) and all(healthy)
 
 
 def run_worker(
-    config: Config, queue: JobQueue, *, workers: int = 4, **consumer_options: Any
+    config: Config,
+    queue: JobQueue,
+    *,
+    handlers: Callable[[], Handlers],
+    workers: int = 4,
+    urgent_workers: int = URGENT_WORKERS,
+    **consumer_options: Any,
 ) -> None:
-    """Run the Huey consumer in this process until SIGINT/SIGTERM."""
-    from sidecar.tasks.handler import build_handler
+    """Consume both lanes in this process until SIGINT/SIGTERM.
 
+    ``handlers`` builds the job handlers (the wiring passes
+    sidecar.tasks.handler.build_handler); it runs once, before any job.
+    """
     if not config.zendesk_connected:
         # Without credentials every job would fail; keep them queued instead, so
         # they run as soon as the worker is started with credentials.
@@ -478,19 +453,12 @@ def run_worker(
         )
         _wait_for_stop()
         return
-    queue.tasks.runner.use(
-        lambda: build_handler(config, queue=queue),
-        base_delay=config.retry_base_seconds,
-    )
+    runner = serve_jobs(queue, handlers, base_delay=config.retry_base_seconds)
     # Build the handlers now: a missing field id or a bad policy file stops the
     # worker at once with its reason, instead of failing every job later.
-    queue.tasks.runner.handlers()
-    huey = queue.huey
-
-    @huey.signal(SIGNAL_INTERRUPTED)
-    def requeue(signal: str, task: Task) -> None:
-        # A hard stop abandoned this job mid-run; reconcile is idempotent, run it again.
-        huey.enqueue(task)
+    runner.handlers()
+    for huey in (queue.huey, queue.urgent_huey):
+        _requeue_interrupted(huey)
 
     watchdog = threading.Thread(
         target=watch_leases, args=(queue,), name="lease-watchdog", daemon=True
@@ -499,7 +467,7 @@ def run_worker(
     options: dict[str, Any] = {
         "workers": workers,
         "worker_type": "thread",
-        "periodic": True,  # hourly pruning of SQLite dedup claims
+        "periodic": True,  # the minute sweep, hourly pruning of SQLite dedup claims
         "initial_delay": 0.01,
         "backoff": 1.5,
         # An idle SQLite poller notices a job (a page after a quiet spell) within
@@ -510,11 +478,28 @@ def run_worker(
         "shutdown_timeout": 25.0,
     }
     options.update(consumer_options)
+    # The urgent lane: its own threads and scheduler (its retries and timers),
+    # no periodic jobs (the normal lane runs those once per process).
+    urgent = queue.urgent_huey.create_consumer(
+        **{**options, "workers": max(1, urgent_workers), "periodic": False}
+    )
     log.info(
         "worker started",
-        extra={"queue": queue.description, "workers": options["workers"]},
+        extra={
+            "queue": queue.description,
+            "workers": options["workers"],
+            "urgent_workers": max(1, urgent_workers),
+        },
     )
-    queue.huey.create_consumer(**options).run()
+    LanesConsumer(queue.huey, others=[urgent], **options).run()
+
+
+def _requeue_interrupted(huey: Any) -> None:
+    def requeue(signal: str, task: Task) -> None:
+        # A hard stop abandoned this job mid-run; jobs are idempotent, run it again.
+        huey.enqueue(task)
+
+    huey.signal(SIGNAL_INTERRUPTED)(requeue)
 
 
 def recover_escalations(queue: JobQueue) -> int:

@@ -729,6 +729,23 @@ class ZendeskClient:
 
     # --- operator tooling (setup, backfill, what-if) ------------------------
 
+    def count_search(self, query: str) -> int:
+        """How many records match a Search query (the count only, no records).
+
+        OAS CountSearchResults: ``GET /api/v2/search/count`` "returns the number
+        of items matching the query rather than the items"; the body is
+        ``{"count": N}`` (SearchCountResponse). Search lags changes by minutes.
+        """
+        path = "/api/v2/search/count.json"
+        body = self._get_json(path, {"query": query})
+
+        def build(count: Any) -> int:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise BadResponse(f"search count is not a count: {count!r}", service=SERVICE)
+            return count
+
+        return self._parse(path, build, body.get("count"))
+
     def find_organization_by_name(self, name: str) -> Organization | None:
         """Find the organization with exactly this name (case-insensitive), if any."""
         # Search Organizations by name: "its name must exactly match the value

@@ -33,13 +33,14 @@ def test_submit_enqueues_once_while_the_lease_is_live(queue: JobQueue) -> None: 
 def test_a_lapsed_lease_is_recovered_once(queue: JobQueue) -> None:  # noqa: F811
     """A job lost to a crash (lease lapsed, job gone) is enqueued again by one watchdog."""
     assert queue.submit_escalate(7)
-    assert queue.huey.dequeue() is not None  # a worker took it, then died
+    assert queue.urgent_huey.dequeue() is not None  # a worker took it, then died
     assert queue.depth() == 0
     lapse(queue, 7)
     assert queue.lapsed_escalations() == [7]
     assert recover_escalations(queue) == 1
     assert recover_escalations(queue) == 0  # the new lease is live
     assert queue.depth() == 1
+    assert queue.urgent_huey.pending_count() == 1, "recovered into the urgent lane"
 
 
 def test_success_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811

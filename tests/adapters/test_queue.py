@@ -23,8 +23,9 @@ from sidecar.errors import (
     Rejected,
     Transient,
 )
+from sidecar.tasks.jobs import Handlers, Lane
 from sidecar.tasks.queue import CLAIM_TTL_SECONDS, JobQueue
-from sidecar.tasks.worker import MAX_ATTEMPTS, retry_delay
+from sidecar.tasks.worker import MAX_ATTEMPTS, Runner, retry_delay, serve_jobs
 from tests.support import redis_queue_url
 
 
@@ -46,18 +47,28 @@ def queue(queue_url: str) -> Iterator[JobQueue]:
     q.close()
 
 
+def handle_with(queue: JobQueue, handlers: Callable[[], Handlers]) -> Runner:
+    """Run this process's jobs with ``handlers()`` (what `sidecar worker`'s wiring does)."""
+    return serve_jobs(queue, handlers)
+
+
 def run_next(
     queue: JobQueue, handler: Callable[[int], None], *, later: bool = True
 ) -> None:
-    """Run one job here; with ``later`` act a day ahead so retry delays are due."""
-    queue.tasks.runner.use(lambda: {"reconcile": handler, "escalate": handler})
-    huey = queue.huey
+    """Run one job here, urgent lane first; with ``later`` act a day ahead so retry delays are due."""
+    handle_with(queue, lambda: {"reconcile": handler, "escalate": handler})
     now = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1 if later else 0)
-    for task in huey.read_schedule(now):
-        huey.enqueue(task)
-    task = huey.dequeue()
-    assert task is not None, "no job to run"
-    huey.execute(task, timestamp=now)
+    for lane in (Lane.URGENT, Lane.NORMAL):
+        huey = queue.lane_huey(lane)
+        for task in huey.read_schedule(now):
+            huey.enqueue(task)
+    for lane in (Lane.URGENT, Lane.NORMAL):
+        huey = queue.lane_huey(lane)
+        task = huey.dequeue()
+        if task is not None:
+            huey.execute(task, timestamp=now)
+            return
+    raise AssertionError("no job to run")
 
 
 def test_enqueue_and_depth(queue: JobQueue) -> None:
@@ -225,11 +236,11 @@ def test_handler_is_built_once_per_process(queue: JobQueue) -> None:
     """The handler factory runs on the first job only."""
     built: list[int] = []
 
-    def factory() -> Callable[[int], None]:
+    def factory() -> Handlers:
         built.append(1)
-        return lambda ticket_id: None
+        return {"reconcile": lambda ticket_id: None}
 
-    queue.tasks.runner.use(factory)
+    handle_with(queue, factory)
     for ticket_id in (1, 2, 3):
         queue.enqueue_reconcile(ticket_id)
         queue.huey.execute(queue.huey.dequeue())
@@ -293,23 +304,26 @@ def test_escalate_jobs_dead_letter_and_retry_as_escalate(queue: JobQueue) -> Non
     def rejected(ticket_id: int) -> None:
         raise Rejected("invalid routing key", service="pagerduty", status=400)
 
-    queue.tasks.runner.use(
-        lambda: {"reconcile": lambda t: ran.append("reconcile"), "escalate": rejected}
+    handle_with(
+        queue,
+        lambda: {"reconcile": lambda t: ran.append("reconcile"), "escalate": rejected},
     )
     queue.enqueue_escalate(5)
-    huey = queue.huey
+    assert queue.huey.dequeue() is None, "a page waits in the urgent lane only"
+    huey = queue.urgent_huey
     huey.execute(huey.dequeue())
     (job,) = queue.failed_jobs()
     assert (job.task, job.ticket_id) == ("escalate", 5)
     assert queue.get_flag("zendesk_auth_failed") is None  # not a Zendesk failure
     assert queue.retry_failed(job.job_id)
-    queue.tasks.runner.use(
+    handle_with(
+        queue,
         lambda: {
             "reconcile": lambda t: ran.append("reconcile"),
             "escalate": lambda t: ran.append("escalate"),
-        }
+        },
     )
-    huey.execute(huey.dequeue())
+    huey.execute(huey.dequeue())  # the retried page is back in the urgent lane
     assert ran == ["escalate"]
 
 
@@ -336,17 +350,17 @@ def test_timer_job_is_scheduled_and_frees_its_claim(queue: JobQueue) -> None:
 def test_one_sweep_per_minute_across_workers(queue: JobQueue) -> None:
     """Two workers' schedulers firing in the same minute run the sweep once; a failing sweep is logged, not raised."""
     runs: list[int] = []
-    queue.tasks.runner.use(lambda: {"sweep": runs.append})
+    runner = handle_with(queue, lambda: {"sweep": runs.append})
     minute = datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC)
-    queue.tasks.runner.sweep(minute)
-    queue.tasks.runner.sweep(minute.replace(second=50))
+    runner.sweep(minute)
+    runner.sweep(minute.replace(second=50))
     assert runs == [0]
 
     def broken(_: int) -> None:
         raise Transient("export 503", service="zendesk", status=503)
 
-    queue.tasks.runner.use(lambda: {"sweep": broken})
-    queue.tasks.runner.sweep(minute + timedelta(minutes=1))  # does not raise
+    runner = handle_with(queue, lambda: {"sweep": broken})
+    runner.sweep(minute + timedelta(minutes=1))  # does not raise
 
 
 def test_claim_with_a_lifetime_can_be_taken_again_after_it(queue: JobQueue) -> None:

@@ -17,6 +17,7 @@ import responses
 from sidecar.config import Secret
 from sidecar.errors import BadResponse
 from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.worker import serve_jobs
 from sidecar.zendesk.client import ZendeskClient
 
 BASE = "https://acme.zendesk.com"
@@ -148,7 +149,7 @@ def test_a_bad_response_is_dead_lettered_at_once(tmp_path: Path) -> None:
                 "zendesk ticket 4: status must be a string", service="zendesk"
             )
 
-        queue.tasks.runner.use(lambda: {"reconcile": hostile})
+        serve_jobs(queue, lambda: {"reconcile": hostile})
         queue.enqueue_reconcile(4)
         task = queue.huey.dequeue()
         assert task is not None

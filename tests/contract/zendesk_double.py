@@ -247,6 +247,9 @@ class ContractZendesk(AdminAnswers):
             "count": 1,
         }
 
+    def _CountSearchResults(self, params: Any, query: Any, request: Any) -> Any:
+        return {"count": 6}  # SearchCountResponseExample
+
     def _IncrementalTicketExportCursor(
         self, params: Any, query: Any, request: Any
     ) -> Any:

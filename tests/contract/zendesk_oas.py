@@ -662,6 +662,18 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
     ),
     Operation(
+        "CountSearchResults",
+        "GET",
+        "/api/v2/search/count",
+        source="OAS CountSearchResults (query required); response SearchCountResponse",
+        query=query({"query": TEXT}, required=("query",)),
+        response={
+            "type": "object",
+            "required": ["count"],
+            "properties": {"count": {"type": "integer", "minimum": 0}},
+        },
+    ),
+    Operation(
         "IncrementalTicketExportCursor",
         "GET",
         "/api/v2/incremental/tickets/cursor",

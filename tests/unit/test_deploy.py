@@ -84,16 +84,35 @@ def app_routes(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     return {rule.rule for rule in app.url_map.iter_rules()}
 
 
+# The sample names a metric family of each type has, once it has a child
+# (a labelled counter or histogram shows only its HELP/TYPE before its first use).
+SAMPLE_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+}
+
+
 @pytest.fixture(scope="module")
 def metric_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """Every sample name the web's /metrics exposes (worker metrics included)."""
+    """Every sample name the web's /metrics exposes (worker metrics included).
+
+    With one open-ticket sample in the queue store, as a worker stores it: the
+    web publishes those gauges only once a sample exists.
+    """
+    from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
+    from sidecar.tasks.queue import JobQueue
+
     queue = tmp_path_factory.mktemp("metrics") / "queue.db"
+    store = JobQueue.from_url(f"sqlite:///{queue}")
+    store.set_flag(SAMPLE_FLAG, OpenCounts({"at_risk": 2}, sampled_at=1.0).to_json())
+    store.close()
     app = create_app(Config(webhook_secret=Secret("x"), queue_url=f"sqlite:///{queue}"))
     body = app.test_client().get("/metrics").get_data(as_text=True)
     names = set()
     for family in text_string_to_metric_families(body):
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
+        names.update(family.name + s for s in SAMPLE_SUFFIXES.get(family.type, ()))
     return names
 
 

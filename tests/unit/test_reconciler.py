@@ -12,6 +12,7 @@ from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
 from sidecar.errors import Conflict, Rejected, Transient
 from sidecar.sla import DEFAULT_POLICY
+from sidecar.tasks.jobs import Lane
 from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler, key_tag
 from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
@@ -82,6 +83,7 @@ class FakeScheduler:
         self.claims: set[str] = set()
         self.ttls: dict[str, float] = {}
         self.reconciles: list[tuple[int, datetime | None]] = []
+        self.timer_lanes: list[Lane] = []
         self.escalations: list[int] = []
         self.leases: set[int] = set()
         self.fail_enqueue = False
@@ -92,10 +94,13 @@ class FakeScheduler:
         *,
         eta: datetime | None = None,
         wake_key: str | None = None,
+        lane: Lane = Lane.NORMAL,
     ) -> None:
         if self.fail_enqueue:
             raise Transient("queue down", service="queue")
         self.reconciles.append((ticket_id, eta))
+        if eta is not None:
+            self.timer_lanes.append(lane)
 
     def submit_escalate(self, ticket_id: int) -> bool:
         # Like the queue: only while no live job holds the escalation's lease.
@@ -198,6 +203,16 @@ def test_timers_are_claimed_once_per_instant() -> None:
         datetime(2026, 11, 27, 19, 30, tzinfo=UTC),
         datetime(2026, 11, 27, 21, 0, tzinfo=UTC),
     ]
+
+
+@pytest.mark.parametrize(
+    ("severity", "lane"), [("sev_1", Lane.URGENT), ("sev_2", Lane.URGENT), ("sev_3", Lane.NORMAL)]
+)
+def test_timers_of_sev_1_and_2_run_in_the_urgent_lane(severity: str, lane: Lane) -> None:
+    """An entitled SEV 1/2 ticket's at-risk and due flips never wait behind ordinary jobs."""
+    zendesk, scheduler = FakeZendesk(ticket(severity)), FakeScheduler()
+    reconciler(zendesk, scheduler).reconcile(42)
+    assert scheduler.timer_lanes and set(scheduler.timer_lanes) == {lane}
 
 
 def test_failed_enqueue_is_raised_so_the_reconcile_is_retried() -> None:

@@ -1,0 +1,130 @@
+"""The jobs the queue carries: names, arguments, lanes and the retry policy.
+
+A leaf module (standard library only), so that the queue (which stores jobs),
+the worker (which runs them) and the wiring (which builds the handlers) can
+all import it without importing each other: the queue knows the jobs, never
+their handlers; the worker is given the handlers by whoever starts it.
+
+Jobs of one id (a ticket, or an organization for ``refresh_org``):
+
+- ``reconcile(ticket_id, *, wake=None, actor_id=None, version=None)``: read
+  the ticket, write the SLA difference. ``wake`` is the claim of the timer
+  that enqueued it; ``actor_id``/``version`` are the webhook's hint
+  (sidecar.tasks.memo.Hint) that may let it skip its read.
+- ``escalate(ticket_id)``: page on-call (or resolve the page), record it on the ticket.
+- ``refresh_org(org_id)``: reconcile the organization's open tickets.
+
+Every job also carries the worker's run state (``attempt``, ``first_failure``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RECONCILE, ESCALATE, REFRESH_ORG, SWEEP = (
+    "reconcile",
+    "escalate",
+    "refresh_org",
+    "sweep",
+)
+# Jobs of one id: `sidecar jobs retry` re-enqueues their dead letters by id.
+JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
+HINT_KWARGS = ("actor_id", "version")
+RUN_STATE_KWARGS = ("attempt", "first_failure")
+# Huey names a task "<module of its function>.<name>" in the stored job. These
+# tasks were registered from sidecar.tasks.worker before the queue layer was
+# split; keeping that module name keeps jobs queued by earlier versions runnable.
+TASK_MODULE = "sidecar.tasks.worker"
+
+
+class Lane(enum.Enum):
+    """Which worker threads run a job.
+
+    URGENT has threads of its own in every worker process (a queue of its
+    own on the same storage), so SEV 1/2 work of entitled organizations never
+    waits behind ordinary jobs or their slow upstream calls.
+    """
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+# --- the escalation lease ------------------------------------------------------
+
+# Jobs that hold a lease in the queue store while wanted (see worker.Runner.run).
+LEASED_JOBS = frozenset({ESCALATE})
+_ESCALATION_PREFIX = "escalate:"
+
+
+def escalation_lease(ticket_id: int) -> str:
+    """Name the lease of a ticket's escalation (page or resolve)."""
+    return f"{_ESCALATION_PREFIX}{int(ticket_id)}"
+
+
+def escalation_ticket(lease: str) -> int | None:
+    """The ticket an escalation lease stands for (None for another lease)."""
+    if not lease.startswith(_ESCALATION_PREFIX):
+        return None
+    return int(lease.removeprefix(_ESCALATION_PREFIX))
+
+
+# --- retries -------------------------------------------------------------------
+
+BASE_DELAY_SECONDS = 5.0
+MAX_DELAY_SECONDS = 900.0
+MAX_ATTEMPTS = 8
+
+
+def retry_delay(
+    attempt: int, *, retry_after: float | None = None, base: float = BASE_DELAY_SECONDS
+) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based): 5, 10, 20 … 900."""
+    delay: float = min(base * 2 ** (attempt - 1), MAX_DELAY_SECONDS)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(retry_after, MAX_DELAY_SECONDS))
+    return delay
+
+
+def auth_failed_flag(service: str) -> str:
+    """Name the flag raised while ``service`` refuses our credentials."""
+    return f"{service}_auth_failed"
+
+
+AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it is up
+
+
+# --- handlers and dead letters ---------------------------------------------------
+
+# A handler takes the job's id; a reconcile may also get the webhook's hint
+# (``actor_id``, ``version``) as keywords.
+Handler = Callable[..., None]
+# job name ("reconcile", "escalate", "refresh_org", "sweep") -> handler of one id
+Handlers = Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A dead-lettered job, as `sidecar jobs failed` lists it.
+
+    ``args``/``kwargs`` are what re-enqueues it (JSON); None for the jobs of
+    one id (reconcile, escalate, refresh_org, slack_sync), which ``ticket_id``
+    re-enqueues, and for dead letters written before they were kept.
+    """
+
+    job_id: str
+    task: str  # "reconcile", "escalate", "refresh_org" or a Slack job's name
+    ticket_id: int
+    error: str
+    attempts: int
+    first_failure_at: str
+    last_failure_at: str
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+
+
+def hint_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The webhook hint a reconcile job carries (only the keys that are set)."""
+    return {name: kwargs[name] for name in HINT_KWARGS if kwargs.get(name)}
