@@ -29,6 +29,7 @@ from huey.storage import SqliteStorage
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.slack import jobs as slack_jobs
+from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
 from sidecar.tasks.jobs import (
     ESCALATE,
     JOBS,
@@ -420,9 +421,13 @@ class JobQueue:
         if isinstance(huey, RedisHuey):
             self._claims: _SqliteClaims | _RedisClaims = _RedisClaims(huey)
             self._leases: _SqliteLeases | _RedisLeases = _RedisLeases(huey)
+            self._inflight: InflightStore = RedisInflight(
+                huey.storage.conn, huey.storage.name
+            )
         else:
             self._claims = _SqliteClaims(huey)
             self._leases = _SqliteLeases(huey)
+            self._inflight = SqliteInflight(huey.storage)
         # When each lane's oldest ready job became ready (the queue-age gauge).
         self._ready = ready_clock({Lane.NORMAL: huey, Lane.URGENT: self.urgent_huey})
         self._executor: Executor | None = None
@@ -660,6 +665,40 @@ class JobQueue:
         """Tickets whose escalation is wanted but whose job's lease lapsed (a lost job)."""
         lapsed = (escalation_ticket(key) for key in self._leases.lapsed(time.time()))
         return [ticket_id for ticket_id in lapsed if ticket_id is not None]
+
+    # --- jobs in flight (sidecar.tasks.inflight) -----------------------------
+
+    @_unavailable("in-flight write")
+    def hold_inflight(self, task: Any, lane: Lane, *, seconds: float) -> None:
+        """Record a job this process is running, until ``seconds`` from now."""
+        data = self.lane_huey(lane).serialize_task(task)
+        self._inflight.hold(str(task.id), lane.value, data, time.time() + seconds)
+
+    @_unavailable("in-flight write")
+    def renew_inflight(self, job_ids: Sequence[str], *, seconds: float) -> None:
+        """Keep this process's running jobs recorded for ``seconds`` more."""
+        self._inflight.renew(list(job_ids), time.time() + seconds)
+
+    @_unavailable("in-flight write")
+    def release_inflight(self, job_id: str) -> None:
+        """Forget a job that ended (done, dropped, dead-lettered or rescheduled)."""
+        self._inflight.release(job_id)
+
+    @_unavailable("in-flight recovery")
+    def recover_inflight(self) -> int:
+        """Enqueue again every job whose worker stopped renewing it; return how many."""
+        recovered = 0
+        for lane_name, data in self._inflight.take_lapsed(time.time()):
+            huey = self.lane_huey(Lane(lane_name))
+            task = huey.deserialize_task(data)
+            try:
+                huey.enqueue(task)
+            except Exception:
+                # Put it back, lapsed, so the next watchdog round tries again.
+                self._inflight.hold(str(task.id), lane_name, data, 0.0)
+                raise
+            recovered += 1
+        return recovered
 
     @_unavailable("enqueue")
     def enqueue_refresh_org(self, org_id: int) -> None:

@@ -10,7 +10,8 @@ where it leaves it (docs/decisions.md, "Queue age"):
   written in the same transaction as the task row and deleted with it (a
   dequeue, a flush), whichever process or version of the code touches the
   table: nothing to clear by hand, nothing a crash can leave behind, and no
-  extra transaction on the enqueue path. The oldest is ``min(at)`` per queue.
+  extra transaction on the enqueue path. The oldest is the lowest row id of
+  the queue (ids follow insertion order among the rows present).
 - **Redis**: Huey's list has no hooks, so the queue connects receivers to
   Huey's signals. ``enqueued`` (sent before the LPUSH) records the task id with
   the current time in the sorted set ``sidecar.ready.<queue>``; the signal a
@@ -54,7 +55,6 @@ LEFTOVER_MARGIN_SECONDS = 300.0
 _SQLITE_DDL = (
     "create table if not exists sidecar_ready ("
     "id integer not null primary key, queue text not null, at real not null)",
-    "create index if not exists sidecar_ready_queue_at on sidecar_ready (queue, at)",
     # julianday('now') is the machine's wall clock, as time.time() is.
     "create trigger if not exists sidecar_ready_in after insert on task begin "
     "insert or replace into sidecar_ready (id, queue, at) values "
@@ -82,15 +82,17 @@ class SqliteReadyClock:
 
     def oldest(self) -> dict[Lane, float | None]:
         """Per lane, when its oldest ready job became ready (epoch seconds), or None."""
-        by_name = {name: lane for lane, name in self._names.items()}
-        rows = self._storage.sql(
-            "select queue, min(at) from sidecar_ready where queue in (?, ?) group by queue",
-            tuple(self._names.values()),
-            results=True,
-        )
-        oldest: dict[Lane, float | None] = dict.fromkeys(self._names)
-        for name, at in rows:
-            oldest[by_name[str(name)]] = float(at)
+        oldest: dict[Lane, float | None] = {}
+        for lane, name in self._names.items():
+            # Row ids follow insertion among the rows present (SQLite gives a new
+            # row max(rowid) + 1), so the lowest id is the oldest: no index on
+            # `at` to keep up on every enqueue, and a scan only at scrape time.
+            rows = self._storage.sql(
+                "select at from sidecar_ready where queue = ? order by id limit 1",
+                (name,),
+                results=True,
+            )
+            oldest[lane] = float(rows[0][0]) if rows else None
         return oldest
 
 

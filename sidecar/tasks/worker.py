@@ -161,6 +161,7 @@ class Runner:
         self._lock = threading.Lock()
         self.base_delay = BASE_DELAY_SECONDS
         self._auth_checked_at: dict[str, float] = {}
+        self._running: set[str] = set()  # ids of the jobs this process runs now
 
     def use(
         self,
@@ -205,10 +206,17 @@ class Runner:
             "lane": lane.value,
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
-        with _Heartbeat(self._queue, lease):
-            result = self._attempt(
-                job, ticket_id, task, attempt, first_failure, context, hint or {}
-            )
+        # Every other job is recorded as in flight while it runs, so a worker
+        # killed mid-job has it enqueued again (sidecar.tasks.inflight).
+        tracked = lease is None and self._hold_inflight(task, lane)
+        try:
+            with _Heartbeat(self._queue, lease):
+                result = self._attempt(
+                    job, ticket_id, task, attempt, first_failure, context, hint or {}
+                )
+        finally:
+            if tracked:
+                self._release_inflight(str(task.id))
         if lease is not None:
             self._settle_lease(lease, result)
         count_job(job, result.outcome.value)  # sidecar_jobs_total{job, outcome}
@@ -219,6 +227,33 @@ class Runner:
             task.kwargs["attempt"] = attempt + 1
             task.kwargs["first_failure"] = first_failure or _now()
             raise RetryTask(delay=result.delay)
+
+    def _hold_inflight(self, task: Task, lane: Lane) -> bool:
+        try:
+            self._queue.hold_inflight(task, lane, seconds=RUNNING_LEASE_SECONDS)
+        except QueueUnavailable as exc:
+            # Run it anyway: the job matters more than its crash insurance.
+            log.warning("could not record job %s in flight: %s", task.id, exc)
+            return False
+        with self._lock:
+            self._running.add(str(task.id))
+        return True
+
+    def _release_inflight(self, job_id: str) -> None:
+        with self._lock:
+            self._running.discard(job_id)
+        try:
+            self._queue.release_inflight(job_id)
+        except QueueUnavailable as exc:
+            # Its record lapses; at worst the job runs once more (idempotent).
+            log.warning("could not release in-flight job %s: %s", job_id, exc)
+
+    def keep_inflight(self) -> None:
+        """Renew the in-flight records of the jobs this process is running."""
+        with self._lock:
+            running = sorted(self._running)
+        if running:
+            self._queue.renew_inflight(running, seconds=RUNNING_LEASE_SECONDS)
 
     def _attempt(
         self,
@@ -461,7 +496,11 @@ def run_worker(
         _requeue_interrupted(huey)
 
     watchdog = threading.Thread(
-        target=watch_leases, args=(queue,), name="lease-watchdog", daemon=True
+        target=watch_leases,
+        args=(queue,),
+        kwargs={"runner": runner},
+        name="lease-watchdog",
+        daemon=True,
     )
     watchdog.start()
     options: dict[str, Any] = {
@@ -516,12 +555,24 @@ def recover_escalations(queue: JobQueue) -> int:
     return recovered
 
 
-def watch_leases(queue: JobQueue, *, stop: threading.Event | None = None) -> None:
-    """Every HEARTBEAT_SECONDS, recover escalations whose job was lost (forever)."""
+def watch_leases(
+    queue: JobQueue,
+    *,
+    runner: Runner | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Every HEARTBEAT_SECONDS: renew our running jobs, recover dead workers' (forever)."""
     stop = stop or threading.Event()
     while True:
         try:
+            if runner is not None:
+                runner.keep_inflight()
             recover_escalations(queue)
+            recovered = queue.recover_inflight()
+            if recovered:
+                log.warning(
+                    "%d job(s) of a stopped worker enqueued again", recovered
+                )
         except Exception as exc:  # the queue may be briefly down; try again
             log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):

@@ -94,3 +94,38 @@ def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
         assert dedup_keys == {f"zendesk-acme-ticket-{tid}"}
         assert len(pagerduty.incidents()) == 1, "one incident, however many triggers"
         assert zendesk.errors == []
+
+
+def test_sigkill_during_a_reconcile_is_recovered_before_any_sweep(tmp_path: Path) -> None:
+    """A reconcile whose worker is killed mid-read is enqueued again by the next worker within seconds."""
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
+    ):
+        org = zendesk.add_org(
+            name="Acme Corp",
+            fields={"support_plan": "enterprise", "enterprise_support": True},
+        )
+        tid = zendesk.add_ticket(
+            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"}
+        )
+        env = connected_env(tmp_path, zendesk, pagerduty)
+        # The ticket read hangs: the worker is killed while it waits for it.
+        zendesk.delay(3.0, path_contains=f"/tickets/{tid}.json", count=1, method="GET")
+        with start_gunicorn(env, cwd=tmp_path) as web:
+            with start_worker(env, cwd=tmp_path) as worker:
+                _notify(web.url, env, tid, 1)
+                wait_for(
+                    lambda: zendesk.calls("GET", f"/tickets/{tid}.json"), timeout=15
+                )
+                worker.stop(sig=signal.SIGKILL)
+            with start_worker(env, cwd=tmp_path) as restarted:
+                # No new event: only the in-flight record can bring the job back.
+                # (The sweep could too, but not before the export's one-minute lag.)
+                wait_for(
+                    lambda: "sla_pending" in zendesk.ticket(tid).tags, timeout=40
+                )
+                assert any(
+                    "enqueued again" in e.get("msg", "") for e in restarted.json_logs()
+                )
+        assert zendesk.errors == []
