@@ -39,6 +39,7 @@ from sidecar.errors import (
     ConfigError,
     Disposition,
     QueueUnavailable,
+    RateLimited,
     UpstreamError,
 )
 from sidecar.metrics import BUDGET_WAITS, count_job
@@ -101,6 +102,7 @@ class Outcome(enum.Enum):
     RETRY = "retry"  # failed; try again after ``delay``
     DEAD_LETTERED = "dead_lettered"  # recorded for an operator; not retried
     WAIT_FOR_BUDGET = "wait_for_budget"  # not run: back in the queue for ``delay``
+    THROTTLED = "throttled"  # 429: try again after ``delay``; no attempt used
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class Attempt:
 DONE = Attempt(Outcome.DONE)
 DROPPED = Attempt(Outcome.DROPPED)
 DEAD_LETTERED = Attempt(Outcome.DEAD_LETTERED)
+# How long 429s may go on before a job's attempts count again (then 8 attempts
+# later it is dead-lettered, visible): an hour of rate limiting is an incident.
+THROTTLE_PATIENCE_SECONDS = 3600.0
 
 
 class _Heartbeat:
@@ -222,9 +227,10 @@ class Runner:
         count_job(job, result.outcome.value)  # sidecar_jobs_total{job, outcome}
         if result.outcome is Outcome.WAIT_FOR_BUDGET:
             self._wait_for_budget(task, ticket_id, result.delay, lane, context)
-        elif result.outcome is Outcome.RETRY:
+        elif result.outcome in (Outcome.RETRY, Outcome.THROTTLED):
             # Huey re-serializes this task object on retry; its kwargs carry our count.
-            task.kwargs["attempt"] = attempt + 1
+            if result.outcome is Outcome.RETRY:
+                task.kwargs["attempt"] = attempt + 1
             task.kwargs["first_failure"] = first_failure or _now()
             raise RetryTask(delay=result.delay)
 
@@ -271,6 +277,15 @@ class Runner:
         except BudgetWait as exc:
             BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
+        except RateLimited as exc:
+            # A 429 asks us to wait, not to give up: it uses no attempt, so a
+            # rate-limit storm cannot dead-letter a page. Past an hour of
+            # failing, attempts count again, so nothing retries forever.
+            if _patient(first_failure):
+                delay = min(max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+                log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
+                return Attempt(Outcome.THROTTLED, delay)
+            return self._retry(job, task, exc, attempt, first_failure, context)
         except UpstreamError as exc:
             if exc.disposition is Disposition.DROP:
                 log.info("nothing to do, dropping job: %s", exc, extra=context)
@@ -590,6 +605,17 @@ def _wait_for_stop() -> None:
 def _describe(exc: BaseException) -> str:
     # Class and message only: our errors never carry credentials (errors.py).
     return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+def _patient(first_failure: str | None) -> bool:
+    """True while a job has been failing for less than THROTTLE_PATIENCE_SECONDS."""
+    if first_failure is None:
+        return True
+    try:
+        since = datetime.fromisoformat(first_failure)
+    except ValueError:
+        return False
+    return (datetime.now(UTC) - since).total_seconds() < THROTTLE_PATIENCE_SECONDS
 
 
 def _now() -> str:

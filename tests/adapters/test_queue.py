@@ -157,6 +157,37 @@ def test_retry_after_is_honoured(queue: JobQueue) -> None:
     assert task.eta.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(seconds=110)
 
 
+def test_rate_limits_use_no_attempt(queue: JobQueue) -> None:
+    """A storm of 429s longer than MAX_ATTEMPTS dead-letters nothing: a 429 asks to wait."""
+    calls: list[int] = []
+
+    def limited(ticket_id: int) -> None:
+        calls.append(ticket_id)
+        raise RateLimited("429", service="zendesk", status=429, retry_after=1)
+
+    queue.enqueue_escalate(5)
+    for _ in range(MAX_ATTEMPTS + 4):
+        run_next(queue, limited)
+    assert len(calls) == MAX_ATTEMPTS + 4
+    assert queue.failed_jobs() == []
+    (task,) = queue.lane_huey(Lane.URGENT).scheduled()
+    assert task.kwargs.get("attempt", 1) == 1 and task.kwargs["first_failure"]
+
+
+def test_rate_limits_count_again_after_an_hour(queue: JobQueue) -> None:
+    """After an hour of failing, 429s use attempts again, so nothing retries forever."""
+
+    def limited(ticket_id: int) -> None:
+        raise RateLimited("429", service="zendesk", status=429, retry_after=1)
+
+    long_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    queue.huey.enqueue(
+        queue.tasks.reconcile.s(6, attempt=MAX_ATTEMPTS, first_failure=long_ago)
+    )
+    run_next(queue, limited)
+    assert [job.ticket_id for job in queue.failed_jobs()] == [6]
+
+
 def test_retries_are_bounded_then_dead_lettered(queue: JobQueue) -> None:
     """After MAX_ATTEMPTS failures the job is a dead letter with its history."""
     calls: list[int] = []
