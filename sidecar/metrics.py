@@ -110,11 +110,13 @@ for _pool in ("requests", "updates"):
 
 # How each attempt of a job ended (the worker's Runner counts it; issue 14):
 # done, dropped (nothing to do), retried (failed, tried again later),
+# throttled (a 429: tried again later without using an attempt),
 # dead_lettered, budget_wait (put back to wait for the Zendesk budget: not run).
 JOB_OUTCOMES = {
     "done": "done",
     "dropped": "dropped",
     "retry": "retried",
+    "throttled": "throttled",
     "dead_lettered": "dead_lettered",
     "wait_for_budget": "budget_wait",
 }

@@ -18,7 +18,7 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from sidecar.errors import BudgetWait, NotFound, Rejected, Transient
+from sidecar.errors import BudgetWait, NotFound, RateLimited, Rejected, Transient
 from sidecar.metrics import queue_registry
 from sidecar.tasks.jobs import MAX_ATTEMPTS, Lane
 from sidecar.tasks.queue import JobQueue
@@ -71,6 +71,10 @@ def raising(error: Exception | None) -> Callable[[int], None]:
         (None, "done"),
         (NotFound("ticket 3 not found", service="zendesk", status=404), "dropped"),
         (Transient("zendesk 503", service="zendesk", status=503), "retried"),
+        (
+            RateLimited("429", service="zendesk", status=429, retry_after=30),
+            "throttled",
+        ),
         (Rejected("422 invalid field", service="zendesk", status=422), "dead_lettered"),
         (
             BudgetWait("our requests share is used", service="zendesk", retry_after=5),
@@ -82,7 +86,7 @@ def test_each_attempt_counts_once_by_its_outcome(
     queue: JobQueue, error: Exception | None, outcome: str
 ) -> None:
     """One reconcile attempt through the Runner moves exactly its outcome's count by one."""
-    labels = ("done", "dropped", "retried", "dead_lettered", "budget_wait")
+    labels = ("done", "dropped", "retried", "throttled", "dead_lettered", "budget_wait")
     before = {label: jobs("reconcile", label) for label in labels}
     queue.enqueue_reconcile(3)
     run_next(queue, raising(error), later=False)

@@ -102,5 +102,5 @@ def test_counters_add_up_across_processes(tmp_path: Path) -> None:
         value("sidecar_jobs_total", {"job": "refresh_org", "outcome": "dropped"}) == 0
     )
     assert set(JOB_OUTCOMES.values()) == {
-        "done", "dropped", "retried", "dead_lettered", "budget_wait"
+        "done", "dropped", "retried", "throttled", "dead_lettered", "budget_wait"
     }  # fmt: skip
