@@ -50,6 +50,7 @@ class Scale:
 QUICK = Scale(tickets=100, events=500, deadline=60.0)
 FULL = Scale(tickets=1000, events=5000, deadline=300.0)
 SETTLE_SECONDS = 2.0  # after coming right: late jobs must not undo it
+VERDICT_PATIENCE = 30.0  # then how long a flip caught mid-way may take to land
 
 
 @dataclass
@@ -132,6 +133,9 @@ def run_burst(
                 world, queue, started=run.started, deadline=scale.deadline
             )
             time.sleep(SETTLE_SECONDS)
+            # A ticket caught mid-flip (its timer due, its write waiting for the
+            # budget) is not lost: give late flips a while before the verdict.
+            wait_until_right(world, queue, started=time.monotonic(), deadline=VERDICT_PATIENCE)
             verdict = world.check()
             figures = {
                 **_ingest_figures(ingest, world),

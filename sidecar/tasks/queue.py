@@ -59,6 +59,8 @@ _FLAG = "flag:"
 # An escalate job may wait this long in the queue before its lease lapses (the
 # queue is durable: a waiting job is not lost, only a running one can be).
 QUEUED_LEASE_SECONDS = 600.0
+# While the job is being stored: as long as a running job's lease.
+ENQUEUE_LEASE_SECONDS = 20.0
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
 
@@ -641,13 +643,17 @@ class JobQueue:
         reconcile, or the worker's watchdog, enqueues the escalation again.
         """
         key = escalation_lease(ticket_id)
-        if not self._leases.take(key, QUEUED_LEASE_SECONDS, time.time()):
+        # Taken short first: a process killed between taking the lease and
+        # storing the job leaves a lease that lapses in seconds (the watchdog
+        # then enqueues it), not one that would block the page for minutes.
+        if not self._leases.take(key, ENQUEUE_LEASE_SECONDS, time.time()):
             return False
         try:
             self.enqueue_escalate(ticket_id)
         except Exception:
             self._leases.end(key)
             raise
+        self._leases.renew(key, QUEUED_LEASE_SECONDS, time.time())
         return True
 
     @_unavailable("lease")

@@ -98,3 +98,23 @@ def test_lease_names_round_trip(queue: JobQueue, ticket_id: int) -> None:  # noq
     queue.submit_escalate(ticket_id)
     lapse(queue, ticket_id)
     assert queue.lapsed_escalations() == [ticket_id]
+
+
+def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
+    queue: JobQueue,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process killed after taking the lease but before storing the job: the lease lapses soon."""
+    import time as clock
+
+    def killed(ticket_id: int) -> None:
+        raise SystemExit("killed")  # not an Exception: nothing gives the lease back
+
+    monkeypatch.setattr(queue, "enqueue_escalate", killed)
+    with pytest.raises(SystemExit):
+        queue.submit_escalate(9)
+    monkeypatch.undo()
+    assert queue.depth() == 0 and queue.submit_escalate(9) is False  # held, for now
+    later = clock.time() + 21  # past the short lease a stored job would have extended
+    monkeypatch.setattr(clock, "time", lambda: later)
+    assert queue.lapsed_escalations() == [9]

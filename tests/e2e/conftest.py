@@ -114,6 +114,15 @@ class Stack:
             method="PUT", path_contains=f"/tickets/{ticket_id}.json"
         )
 
+    def handled(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The worker's log lines for each job of the ticket: reconciled, or skipped as known."""
+        done = {"reconciled", "change already seen: nothing to do", "own change: nothing to do"}
+        return [
+            e
+            for e in self.serve.json_logs()
+            if e.get("msg") in done and e.get("ticket_id") == ticket_id
+        ]
+
     def reconciles(self, ticket_id: int) -> list[dict[str, Any]]:
         """The worker's "reconciled" log lines for the ticket."""
         return [
