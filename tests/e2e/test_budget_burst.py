@@ -34,7 +34,7 @@ from tests.support import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.xdist_group("heavy")]
 
 WINDOW = 1.0  # seconds: the 60 s budget window, scaled down
 UPDATES = 30  # our ticket-update share per window (the default share of 100)

@@ -14,7 +14,8 @@ import pytest
 from bench.fault_suite import run_scenario
 from bench.faults.harness import Result
 
-pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+# One xdist worker runs the heavy scenarios one after another (pyproject: loadgroup).
+pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.xdist_group("heavy")]
 
 
 def _run(name: str) -> Result:
