@@ -1,7 +1,7 @@
 """The SLA engine: pure business-time arithmetic, policies and due times (no I/O).
 
 The rest of the product uses :func:`first_response_due` and :func:`evaluate`;
-conventions are in ARCHITECTURE.md ("SLA semantics") and ``schedule.py``.
+conventions are in the README ("SLA semantics") and ``schedule.py``.
 """
 
 from __future__ import annotations

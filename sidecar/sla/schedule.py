@@ -1,6 +1,6 @@
 """Business-time arithmetic on weekly windows in an IANA time zone.
 
-Conventions (ARCHITECTURE.md, "SLA semantics"):
+Conventions (README, "SLA semantics"):
 
 - A window is ``[open, close)`` between two local wall-clock times; an end at or
   before its start runs past midnight into the next day.

@@ -21,7 +21,6 @@ queue and worker modules only need to call :func:`register`.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -32,7 +31,13 @@ from huey.exceptions import RetryTask
 
 from sidecar.errors import ConfigError, Disposition, UpstreamError
 from sidecar.slack.blocks import MessageRef, TicketRequest
-from sidecar.tasks.jobs import MAX_ATTEMPTS, FailedJob, auth_failed_flag, retry_delay
+from sidecar.tasks.jobs import (
+    MAX_ATTEMPTS,
+    FailedJob,
+    LazyHandlers,
+    auth_failed_flag,
+    retry_delay,
+)
 
 if TYPE_CHECKING:
     from sidecar.tasks.queue import JobQueue
@@ -88,9 +93,12 @@ class SlackJobs:
 
     def __init__(self, queue: JobQueue) -> None:
         self._queue = queue
-        self._factory: Callable[[], Handlers] | None = None
-        self._handlers: Handlers | None = None
-        self._lock = threading.Lock()
+        self._handlers: LazyHandlers[Handlers] = LazyHandlers(
+            lambda: ConfigError(
+                "a Slack job reached a worker without the Slack app: set "
+                "SIDECAR_SLACK_SIGNING_SECRET and SIDECAR_SLACK_BOT_TOKEN"
+            )
+        )
         self.base_delay = 5.0
         huey = queue.huey
 
@@ -182,21 +190,12 @@ class SlackJobs:
 
     def use(self, factory: Callable[[], Handlers], *, base_delay: float = 5.0) -> None:
         """Run jobs with the handlers ``factory`` builds (on the first job, once)."""
-        with self._lock:
-            self._factory, self._handlers = factory, None
-            self.base_delay = base_delay
+        self._handlers.use(factory)
+        self.base_delay = base_delay
 
     def handlers(self) -> Handlers:
         """This process's handlers; ConfigError when the Slack app is off here."""
-        with self._lock:
-            if self._handlers is None:
-                if self._factory is None:
-                    raise ConfigError(
-                        "a Slack job reached a worker without the Slack app: set "
-                        "SIDECAR_SLACK_SIGNING_SECRET and SIDECAR_SLACK_BOT_TOKEN"
-                    )
-                self._handlers = self._factory()
-            return self._handlers
+        return self._handlers.get()
 
     def _run(
         self,

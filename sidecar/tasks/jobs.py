@@ -20,9 +20,12 @@ Every job also carries the worker's run state (``attempt``, ``first_failure``).
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+H = TypeVar("H")
 
 RECONCILE, ESCALATE, REFRESH_ORG, SWEEP = (
     "reconcile",
@@ -128,3 +131,31 @@ class FailedJob:
 def hint_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The webhook hint a reconcile job carries (only the keys that are set)."""
     return {name: kwargs[name] for name in HINT_KWARGS if kwargs.get(name)}
+
+
+class LazyHandlers(Generic[H]):
+    """A process's job handlers, built once on first use by the factory in force.
+
+    Thread-safe. ``missing`` makes the error raised when a job arrives in a
+    process that was given no factory.
+    """
+
+    def __init__(self, missing: Callable[[], Exception]) -> None:
+        self._missing = missing
+        self._factory: Callable[[], H] | None = None
+        self._built: H | None = None
+        self._lock = threading.Lock()
+
+    def use(self, factory: Callable[[], H]) -> None:
+        """Build handlers with ``factory`` from now on (on the next job, once)."""
+        with self._lock:
+            self._factory, self._built = factory, None
+
+    def get(self) -> H:
+        """The handlers, built on first use."""
+        with self._lock:
+            if self._built is None:
+                if self._factory is None:
+                    raise self._missing()
+                self._built = self._factory()
+            return self._built

@@ -1,6 +1,6 @@
 """``reconcile(ticket_id)`` and ``escalate(ticket_id)``: read, decide, write the difference.
 
-The reconciler is level-triggered (ARCHITECTURE.md): a webhook only says "look at
+The reconciler is level-triggered (README, "How it works"): a webhook only says "look at
 ticket N". It reads the ticket as it is now, plans what the ticket should carry
 (:mod:`sidecar.tasks.plan`), and writes only the difference, in one safe update.
 Paging runs as its own job (``escalate``) so that PagerDuty being slow or down

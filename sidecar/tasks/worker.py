@@ -54,6 +54,7 @@ from sidecar.tasks.jobs import (
     Handler,
     Handlers,
     Lane,
+    LazyHandlers,
     auth_failed_flag,
     escalation_lease,
     retry_delay,
@@ -161,8 +162,9 @@ class Runner:
 
     def __init__(self, queue: JobQueue) -> None:
         self._queue = queue
-        self._factory: Callable[[], Handlers] | None = None
-        self._handlers: Handlers | None = None
+        self._handlers: LazyHandlers[Handlers] = LazyHandlers(
+            lambda: RuntimeError("no job handlers in this process")
+        )
         self._lock = threading.Lock()
         self.base_delay = BASE_DELAY_SECONDS
         self._auth_checked_at: dict[str, float] = {}
@@ -175,18 +177,12 @@ class Runner:
         base_delay: float = BASE_DELAY_SECONDS,
     ) -> None:
         """Build handlers with ``factory`` (called on the first job, once)."""
-        with self._lock:
-            self._factory, self._handlers = factory, None
-            self.base_delay = base_delay
+        self._handlers.use(factory)
+        self.base_delay = base_delay
 
     def handlers(self) -> Handlers:
         """Return this process's handlers, building them on first use."""
-        with self._lock:
-            if self._handlers is None:
-                if self._factory is None:
-                    raise RuntimeError("no job handlers in this process")
-                self._handlers = self._factory()
-            return self._handlers
+        return self._handlers.get()
 
     def run(
         self,

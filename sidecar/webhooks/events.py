@@ -7,7 +7,7 @@
 (b) Trigger-connected webhooks carry the body we define (see TRIGGER_BODY) with
     placeholders that Zendesk renders as text, possibly empty.
 
-A webhook is only a hint that a ticket may have changed (ARCHITECTURE.md), so the
+A webhook is only a hint that a ticket may have changed (README, "How it works"), so the
 event carries ids, never ticket state.
 """
 

@@ -3,7 +3,7 @@
 zenpy builds and authorizes the ``requests`` session (API token or OAuth); the
 requests themselves are issued on that session with exact paths and bodies and
 parsed here, because zenpy's object layer carries the traps listed in
-``clients.md`` (object cache, sleeps on 429, datetimes truncated to dates, dirty
+docs/decisions.md (object cache, sleeps on 429, datetimes truncated to dates, dirty
 objects shared between threads, raw ``Response`` objects returned silently).
 A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 """

@@ -56,8 +56,8 @@ class TicketUpdate:
     """The difference to write to one ticket, sent as one safe PUT.
 
     ``tags`` is the ticket's COMPLETE tag list after the write, or None to leave
-    the tags alone: a single-ticket update replaces the tag set (Zendesk ignores
-    ``additional_tags``/``remove_tags`` there), and ``safe_update`` with the
+    the tags alone: a single-ticket update replaces the tag set (the add/remove
+    tag properties work only on a bulk update_many), and ``safe_update`` with the
     ``updated_stamp`` we read makes a concurrent agent edit a 409, never a loss.
     ``previous_tags`` are the tags as read (not sent; for logs). Empty
     collections mean "leave alone". ``custom_fields`` values are already

@@ -376,8 +376,8 @@ class Setup:
     def loop_condition(self) -> dict[str, str] | None:
         """The condition that keeps our own API user's updates from firing the trigger.
 
-        The JSON of "Current user is not <a user>" is not documented (zendesk-more
-        §6); the trigger definitions say which values the "Current user"
+        The JSON of "Current user is not <a user>" is not documented by Zendesk
+        (docs/decisions.md); the trigger definitions say which values the "Current user"
         condition (subject ``role``) takes. When our user is among them, use it;
         otherwise there is no condition: our echo costs two reads and no write
         (the README's documented alternative), and every other API integration's
