@@ -289,6 +289,15 @@ class _SqliteLeases:
             commit=True,
         )
 
+    def extend_if(self, key: str, expected: float, until: float) -> None:
+        # Only the lease as we set it: a worker that took the job meanwhile
+        # renewed it to its own (short) lapse, which must stand.
+        self._storage.sql(
+            "update sidecar_lease set until = ? where key = ? and until = ?",
+            (until, key, expected),
+            commit=True,
+        )
+
     def end(self, key: str) -> None:
         self._storage.sql("delete from sidecar_lease where key = ?", (key,), commit=True)
 
@@ -334,6 +343,15 @@ return 1
 """
 
 
+# Extend a lease only while it still holds the value we set (ARGV: key, expected, new).
+_EXTEND_LEASE_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+end
+return 0
+"""
+
+
 class _RedisLeases:
     """Leases as one Redis hash: key -> the instant (epoch seconds) it lapses."""
 
@@ -341,6 +359,7 @@ class _RedisLeases:
         self._conn = huey.storage.conn
         self._hash = f"sidecar.lease.{huey.storage.name}"
         self._take = self._conn.register_script(_TAKE_LEASE_LUA)
+        self._extend = self._conn.register_script(_EXTEND_LEASE_LUA)
 
     def take(self, key: str, seconds: float, now: float) -> bool:
         return bool(
@@ -349,6 +368,9 @@ class _RedisLeases:
 
     def renew(self, key: str, seconds: float, now: float) -> None:
         self._conn.hset(self._hash, key, repr(now + seconds))
+
+    def extend_if(self, key: str, expected: float, until: float) -> None:
+        self._extend(keys=[self._hash], args=[key, repr(expected), repr(until)])
 
     def end(self, key: str) -> None:
         self._conn.hdel(self._hash, key)
@@ -646,14 +668,19 @@ class JobQueue:
         # Taken short first: a process killed between taking the lease and
         # storing the job leaves a lease that lapses in seconds (the watchdog
         # then enqueues it), not one that would block the page for minutes.
-        if not self._leases.take(key, ENQUEUE_LEASE_SECONDS, time.time()):
+        now = time.time()
+        if not self._leases.take(key, ENQUEUE_LEASE_SECONDS, now):
             return False
         try:
             self.enqueue_escalate(ticket_id)
         except Exception:
             self._leases.end(key)
             raise
-        self._leases.renew(key, QUEUED_LEASE_SECONDS, time.time())
+        # Now that the job is stored, let the lease cover its wait in the queue;
+        # unless a worker already took the job and holds the lease its own way.
+        self._leases.extend_if(
+            key, now + ENQUEUE_LEASE_SECONDS, time.time() + QUEUED_LEASE_SECONDS
+        )
         return True
 
     @_unavailable("lease")

@@ -238,8 +238,6 @@ class Reconciler:
                 if conflicts >= MAX_CONFLICT_ROUNDS:
                     raise
         wrote = not update.is_empty() and not self.dry_run
-        if not self.dry_run:
-            self._remember(decided, known, seen, wrote=wrote, version=version)
         if wrote:
             count_sla_outcomes(update.tags_added, decided.severity)
         log.info(
@@ -262,6 +260,10 @@ class Reconciler:
             )
         if not self.dry_run:
             self._follow_up(decided)
+            # Remembered only after the follow-ups (page, timers) are stored: a
+            # worker killed before this point leaves the change unknown, so the
+            # job's re-run (in-flight record) reads again instead of skipping it.
+            self._remember(decided, known, seen, wrote=wrote, version=version)
             if self.slack is not None:  # the ticket's Slack thread follows it
                 self.slack.notify_reconciled(decided)
         return Outcome(

@@ -118,3 +118,27 @@ def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
     later = clock.time() + 21  # past the short lease a stored job would have extended
     monkeypatch.setattr(clock, "time", lambda: later)
     assert queue.lapsed_escalations() == [9]
+
+
+def test_a_worker_that_took_the_job_at_once_keeps_its_short_lease(
+    queue: JobQueue,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The submitter's extension never overwrites the lease of a worker already running the job."""
+    import time as clock
+
+    from sidecar.tasks.worker import RUNNING_LEASE_SECONDS
+
+    stored = queue.enqueue_escalate
+
+    def taken_at_once(ticket_id: int) -> None:
+        stored(ticket_id)
+        # A worker dequeues it at once and its heartbeat renews the lease.
+        queue.renew_lease(escalation_lease(ticket_id), seconds=RUNNING_LEASE_SECONDS)
+
+    monkeypatch.setattr(queue, "enqueue_escalate", taken_at_once)
+    assert queue.submit_escalate(11)
+    monkeypatch.undo()
+    later = clock.time() + RUNNING_LEASE_SECONDS + 1  # that worker was killed
+    monkeypatch.setattr(clock, "time", lambda: later)
+    assert queue.lapsed_escalations() == [11]
