@@ -178,9 +178,14 @@ class Process:
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            with self._lock:
-                self._lines.append(line.rstrip("\n"))
+        try:
+            for line in self.popen.stdout:
+                with self._lock:
+                    self._lines.append(line.rstrip("\n"))
+        except (ValueError, OSError):
+            # stop() closed the pipe while this thread, slowed by a loaded
+            # machine, was still reading: there is nothing more to keep.
+            return
 
     def output(self) -> str:
         """Everything the process printed so far."""
@@ -225,7 +230,7 @@ class Process:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
-        self._reader.join(timeout=2)
+        self._reader.join(timeout=10)
         if self.popen.stdout is not None:
             self.popen.stdout.close()
         return self.popen.returncode
