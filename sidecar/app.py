@@ -13,6 +13,7 @@ from sidecar.config import Config
 from sidecar.errors import ConfigError, QueueUnavailable
 from sidecar.ingress import BodyDeadline, Watchdog
 from sidecar.metrics import REQUESTS, BudgetCollector, queue_registry, render
+from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
 from sidecar.webhooks import blueprint
@@ -60,6 +61,7 @@ def create_app(
         ),
         tolerance=timedelta(seconds=config.webhook_tolerance_seconds),
         clock=clock or _utcnow,
+        memory=TicketMemory(queue, account=config.zendesk_subdomain or ""),
     )
     app.register_blueprint(blueprint.bp)
     if config.slack_enabled:

@@ -23,6 +23,9 @@ log = logging.getLogger("sidecar.memo")
 MEMO_TTL_SECONDS = 7 * 24 * 3600.0
 PER_TICKET_WRITES = 30  # Tickets page, Update Ticket "Limits": per user per ticket
 PER_TICKET_WINDOW_SECONDS = 600.0
+# How long the receiver trusts "this organization is (not) entitled" for its lane
+# choice: a stale answer only puts one read in the other lane.
+ORG_ENTITLEMENT_TTL_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,23 @@ class TicketMemory:
             )
         except Exception as exc:
             log.warning("could not store ticket memo (%s)", type(exc).__name__)
+
+    def remember_org(self, org_id: int, *, entitled: bool) -> None:
+        """Note whether an organization holds Enterprise Support (best effort)."""
+        with contextlib.suppress(Exception):
+            self._store.set_memo(
+                f"org_entitled:{self._account}:{int(org_id)}",
+                "1" if entitled else "0",
+                ttl_seconds=ORG_ENTITLEMENT_TTL_SECONDS,
+            )
+
+    def org_entitled(self, org_id: int) -> bool | None:
+        """Whether a reconcile lately found the organization entitled; None: not known."""
+        try:
+            raw = self._store.get_memo(f"org_entitled:{self._account}:{int(org_id)}")
+        except Exception:
+            return None
+        return None if raw is None else raw == "1"
 
     def own_user_id(self) -> int | None:
         """Our API user's id (``users/me``) as some process already learned it."""

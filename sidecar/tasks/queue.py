@@ -160,8 +160,14 @@ _Pending = tuple[str, float, bool]
 PENDING_TTL_SECONDS = 120.0
 
 
-def pending_key(ticket_id: int) -> str:
-    """The claim a waiting reconcile of ``ticket_id`` holds."""
+def pending_key(ticket_id: int, lane: Lane = Lane.NORMAL) -> str:
+    """The claim a waiting reconcile of ``ticket_id`` in ``lane`` holds.
+
+    One per lane: an urgent event must not collapse into a reconcile that
+    waits behind ordinary jobs.
+    """
+    if lane is Lane.URGENT:
+        return f"pending:urgent:{int(ticket_id)}"
     return f"pending:{int(ticket_id)}"
 
 
@@ -499,7 +505,9 @@ class JobQueue:
             if not hint:
                 # This job reads the ticket from now on: later changes need a
                 # job of their own (only a job without a skip hint holds the claim).
-                self._quietly(self.start_reconcile, ticket_id, what="pending claim")
+                self._quietly(
+                    self.release, pending_key(ticket_id, lane), what="pending claim"
+                )
             if wake is not None and attempt == 1:
                 # A timer fired: free its claim first, so that if this run finds
                 # the moment not yet reached (clock skew) it can set the timer again.
@@ -746,8 +754,9 @@ class JobQueue:
         dedup_key: str | None,
         replay_key: str | None = None,
         hint: Hint | None = None,
+        lane: Lane = Lane.NORMAL,
     ) -> bool:
-        """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id).
+        """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id) in ``lane``.
 
         False (nothing enqueued, nothing claimed) when either key was claimed
         before. The claims are taken together or not at all; the job goes in
@@ -758,23 +767,28 @@ class JobQueue:
         of the ticket waits in the queue (it holds ``pending:<ticket>``), a new
         event only claims its keys. A job carrying a ``hint`` that could let it
         skip its read never holds that claim, so nothing collapses into it.
+        The urgent lane (a webhook that named a SEV 1/2) has a pending claim of
+        its own.
         """
         keys = [key for key in (dedup_key, replay_key) if key]
         skippable = hint is not None and hint.may_skip
-        pending = (pending_key(ticket_id), PENDING_TTL_SECONDS, not skippable)
-        taken = self._claims.take(keys, pending)
+        waiting = pending_key(ticket_id, lane)
+        taken = self._claims.take(keys, (waiting, PENDING_TTL_SECONDS, not skippable))
         if taken is Taken.DUPLICATE:
             return False
         if taken is Taken.COLLAPSED:
             return True
         kwargs = hint.as_kwargs() if skippable and hint is not None else {}
-        claimed = [*keys, *([] if skippable else [pending_key(ticket_id)])]
-        self._enqueue_or_release(self.tasks.reconcile.s(ticket_id, **kwargs), claimed)
+        claimed = [*keys, *([] if skippable else [waiting])]
+        task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
+        self._enqueue_or_release(task, claimed, lane)
         return True
 
-    def _enqueue_or_release(self, task: Any, claimed: Sequence[str]) -> None:
+    def _enqueue_or_release(
+        self, task: Any, claimed: Sequence[str], lane: Lane = Lane.NORMAL
+    ) -> None:
         try:
-            self.huey.enqueue(task)
+            self.lane_huey(lane).enqueue(task)
         except Exception:
             for key in claimed:
                 self._claims.release(key)
@@ -792,11 +806,6 @@ class JobQueue:
         self._enqueue_or_release(task, [dedup_key])
         return True
 
-    @_unavailable("release")
-    def start_reconcile(self, ticket_id: int) -> None:
-        """A reconcile of ``ticket_id`` starts: changes from now on need a job of their own."""
-        self._claims.release(pending_key(ticket_id))
-
     @_unavailable("enqueue")
     def wait_for_budget(
         self, task: Any, ticket_id: int | None, *, delay: float, lane: Lane = Lane.NORMAL
@@ -809,7 +818,8 @@ class JobQueue:
         False when dropped.
         """
         if ticket_id is not None and task.name == RECONCILE:
-            if not self._claims.claim(pending_key(ticket_id), PENDING_TTL_SECONDS + delay):
+            waiting = pending_key(ticket_id, lane)
+            if not self._claims.claim(waiting, PENDING_TTL_SECONDS + delay):
                 return False
             # As the ticket's pending job it always reads: no skip hint.
             for name in hint_of(task.kwargs):

@@ -332,6 +332,12 @@ class Reconciler:
         if self.memory is None:
             return
         ticket = decided.ticket
+        if decided.severity in PAGING_SEVERITIES and ticket.organization_id is not None:
+            # The receiver's lane choice for the next SEV 1/2 webhook of this
+            # organization: not entitled, so not the urgent lane.
+            self.memory.remember_org(
+                ticket.organization_id, entitled=decided.entitlement.entitled
+            )
         first = decided.first_response_at
         now = time.time()
         if wrote:

@@ -18,7 +18,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
 from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
-from sidecar.tasks.memo import Hint
+from sidecar.tasks.jobs import Lane
+from sidecar.tasks.memo import Hint, TicketMemory
+from sidecar.tasks.plan import PAGING_SEVERITIES
 from sidecar.tasks.queue import JobQueue
 from sidecar.webhooks.events import (
     INVOCATION_HEADER,
@@ -44,6 +46,22 @@ class Receiver:
     secrets: tuple[str, ...]
     tolerance: timedelta
     clock: Callable[[], datetime]
+    # What reconciles learned of organizations (their entitlement), for the lane.
+    memory: TicketMemory | None = None
+
+    def lane_for(self, event: WebhookEvent) -> Lane:
+        """The urgent lane for a SEV 1/2 the trigger body named, unless its org is known not entitled.
+
+        Only a hint (docs/decisions.md, "Urgent before the read"): the
+        reconcile reads the ticket and decides from what it reads.
+        """
+        if event.severity not in PAGING_SEVERITIES:
+            return Lane.NORMAL
+        org, memory = event.organization_id, self.memory
+        known_plain = (
+            org is not None and memory is not None and memory.org_entitled(org) is False
+        )
+        return Lane.NORMAL if known_plain else Lane.URGENT
 
 
 def _reject(outcome: str, status: int, reason: str, **fields: object) -> Response:
@@ -54,7 +72,9 @@ def _reject(outcome: str, status: int, reason: str, **fields: object) -> Respons
     return response
 
 
-def _answer(outcome: str, status: int, event: WebhookEvent) -> Response:
+def _answer(
+    outcome: str, status: int, event: WebhookEvent, lane: Lane | None = None
+) -> Response:
     REQUESTS.labels(outcome).inc()
     log.info(
         "webhook %s",
@@ -65,6 +85,8 @@ def _answer(outcome: str, status: int, event: WebhookEvent) -> Response:
             "event_type": event.event_type,
             "ticket_id": event.ticket_id,
             "organization_id": event.organization_id,
+            "severity": event.severity,
+            "lane": lane.value if lane is not None else None,
         },
     )
     response = jsonify(status=outcome if outcome != "org_invalidated" else "accepted")
@@ -131,11 +153,15 @@ def receive() -> Response:
         assert event.ticket_id is not None  # parse_event guarantees it for "ticket"
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
         started = time.perf_counter()
+        lane = receiver.lane_for(event)
         queued = receiver.queue.submit_reconcile(
             event.ticket_id,
             dedup_key=dedup_key,
             replay_key=replay,
             hint=Hint(actor_id=event.actor_id, version=event.version),
+            # A SEV 1/2 named by the trigger body waits on the urgent lane's own
+            # threads, not behind a backlog of ordinary reconciles.
+            lane=lane,
         )
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
     except QueueUnavailable as exc:
@@ -152,4 +178,4 @@ def receive() -> Response:
         return response
     if not queued:
         return _answer("duplicate", 200, event)
-    return _answer("queued", 202, event)
+    return _answer("queued", 202, event, lane)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sidecar.errors import BadEvent
+from sidecar.sla.errors import SeverityError
+from sidecar.sla.severity import parse_severity
 
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_PREFIX = "zen:event-type:"
@@ -34,6 +36,24 @@ TRIGGER_BODY = (
     '"updated_at": "{{ticket.updated_at_with_timestamp}}", '
     '"organization_id": "{{ticket.organization.id}}"}'
 )
+# A rendered trigger body that is not JSON (a placeholder rendered a quote) still
+# names its ticket: it is signed, and ``ticket_id`` comes first and is digits.
+_TICKET_ID_PREFIX = re.compile(rb'\A\s*\{\s*"ticket_id"\s*:\s*"([0-9]{1,19})"')
+
+
+def trigger_body(severity_field_id: int | str | None = None) -> str:
+    """The trigger's webhook body; with the severity field, the severity as a lane hint.
+
+    ``{{ticket.ticket_field_<id>}}`` renders a dropdown's option tag (e.g.
+    ``sev_1``), so the receiver can put a SEV 1/2 ticket's reconcile in the
+    urgent lane before anything is read (docs/decisions.md, "Urgent before the
+    read"). It comes last: whatever it renders, the fields before it parse.
+    """
+    if severity_field_id is None:
+        return TRIGGER_BODY
+    field = int(severity_field_id)
+    return TRIGGER_BODY[:-1] + f', "severity": "{{{{ticket.ticket_field_{field}}}}}"}}'
+
 
 # Ticket events that cannot change SLA state (severity, first agent reply,
 # organization, status, deletion). Everything else is reconciled: reconcile is
@@ -75,6 +95,9 @@ class WebhookEvent:
     # a change it provably knows (sidecar.tasks.memo), never ticket state.
     actor_id: int | None = None
     version: str | None = None
+    # The Issue Severity the trigger body rendered (1..5), else None: it only
+    # picks the lane the reconcile waits in; the reconcile reads the ticket.
+    severity: int | None = None
 
 
 def replay_key(body: bytes, *, timestamp: str) -> str:
@@ -94,6 +117,14 @@ def parse_event(body: bytes, *, headers: Mapping[str, str]) -> WebhookEvent:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
+        named = _TICKET_ID_PREFIX.match(body)
+        if named is not None and (ticket_id := _id(named.group(1).decode())):
+            # Our trigger body, broken by what a placeholder rendered: reconcile
+            # the ticket without hints rather than lose the change.
+            return WebhookEvent(
+                "ticket", ticket_id, _text(headers.get(INVOCATION_HEADER)),
+                "trigger:unparsed",
+            )  # fmt: skip
         raise BadEvent("body is not valid JSON", status=400) from None
     except RecursionError:
         raise BadEvent("body is nested too deeply", status=400) from None
@@ -162,7 +193,18 @@ def _from_trigger(data: dict[str, Any], invocation_id: str | None) -> WebhookEve
         event_type,
         _id(data.get("organization_id")),
         version=_stamp(data.get("updated_at")),
+        severity=_severity(data.get("severity")),
     )
+
+
+def _severity(value: object) -> int | None:
+    """The rendered severity as 1..5; None when empty or not a severity."""
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    try:
+        return parse_severity(value)
+    except SeverityError:
+        return None
 
 
 def _stamp(value: object) -> str | None:

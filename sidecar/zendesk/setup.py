@@ -17,6 +17,7 @@ from typing import Any
 
 from sidecar.config import Config
 from sidecar.errors import ConfigError
+from sidecar.webhooks.events import trigger_body
 
 SEVERITY_TITLE = "Issue Severity"
 DUE_AT_TITLE = "SLA first response due"
@@ -44,14 +45,6 @@ ORG_WEBHOOK = "Sidecar: organization events"
 ORG_EVENTS = ("zen:event-type:organization.custom_field_changed",)
 CATEGORY = "Sidecar"
 TRIGGER = "Sidecar: reconcile on ticket changes"
-TRIGGER_BODY = json.dumps(
-    {
-        "ticket_id": "{{ticket.id}}",
-        "event": "ticket.changed",
-        "updated_at": "{{ticket.updated_at_with_timestamp}}",
-        "organization_id": "{{ticket.organization.id}}",
-    }
-)
 VIEW_AT_RISK = "SLA at risk"
 VIEW_BREACHED = "SLA breached"
 
@@ -150,7 +143,7 @@ class Setup:
         org_fields = self.api.admin_list(
             "/api/v2/organization_fields.json", "organization_fields"
         )
-        self._ticket_field(
+        severity = self._ticket_field(
             ticket_fields,
             env="SIDECAR_SEVERITY_FIELD_ID",
             configured=self.config.severity_field_id,
@@ -215,7 +208,7 @@ class Setup:
         self._webhook(hooks, ORG_WEBHOOK, ORG_EVENTS)
         if ticket_hook:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
-        self._trigger(ticket_hook)
+        self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
         self._views(due_date)
         return self.result
 
@@ -395,7 +388,23 @@ class Setup:
                 return {"field": "role", "operator": "is_not", "value": me}
         return None
 
-    def _desired_trigger(self, hook_id: str, category_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _dropdown(
+        fields: Sequence[Mapping[str, Any]], field_id: str | None
+    ) -> str | None:
+        """``field_id`` when it is a dropdown (new or found), else None.
+
+        Only a dropdown's value goes in the trigger body: its option tags render
+        as plain words, where a text field could render a quote into the JSON.
+        """
+        if field_id is None:
+            return None
+        found = next((f for f in fields if str(f.get("id")) == field_id), None)
+        return field_id if found is None or found.get("type") == "tagger" else None
+
+    def _desired_trigger(
+        self, hook_id: str, category_id: str, severity_field: str | None
+    ) -> dict[str, Any]:
         all_conditions: list[dict[str, str]] = []
         loop = self.loop_condition()
         if loop is not None:
@@ -418,7 +427,10 @@ class Setup:
                 ],
             },
             "actions": [
-                {"field": "notification_webhook", "value": [hook_id, TRIGGER_BODY]}
+                {
+                    "field": "notification_webhook",
+                    "value": [hook_id, trigger_body(severity_field)],
+                }
             ],
         }
 
@@ -441,7 +453,7 @@ class Setup:
         self._step("trigger category", CATEGORY, CREATE, category_id)
         return category_id
 
-    def _trigger(self, hook_id: str | None) -> None:
+    def _trigger(self, hook_id: str | None, severity_field: str | None) -> None:
         kind = "trigger"
         triggers = self.api.admin_list("/api/v2/triggers.json", "triggers")
         found = next((t for t in triggers if t.get("title") == TRIGGER), None)
@@ -449,7 +461,7 @@ class Setup:
         if hook_id is None or category_id is None:  # dry run: the webhook is new
             self._step(kind, TRIGGER, CREATE)
             return
-        wanted = self._desired_trigger(hook_id, category_id)
+        wanted = self._desired_trigger(hook_id, category_id, severity_field)
         if found is None:
             if self.dry_run:
                 self._step(kind, TRIGGER, CREATE)

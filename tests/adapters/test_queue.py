@@ -92,6 +92,27 @@ def test_submit_is_deduplicated(queue: JobQueue) -> None:
     assert queue.depth() == 1
 
 
+def test_an_urgent_submit_never_collapses_into_an_ordinary_wait(
+    queue: JobQueue,
+) -> None:
+    """A SEV 1/2 event goes to the urgent lane even while an ordinary reconcile waits."""
+    assert queue.submit_reconcile(7, dedup_key="zendesk:a") is True
+    assert queue.submit_reconcile(7, dedup_key="zendesk:b", lane=Lane.URGENT) is True
+    assert queue.submit_reconcile(7, dedup_key="zendesk:c", lane=Lane.URGENT) is True
+    assert queue.submit_reconcile(7, dedup_key="zendesk:d") is True
+    # One waiting reconcile per lane; later events of each lane collapse into it.
+    assert queue.lane_huey(Lane.NORMAL).pending_count() == 1
+    assert queue.lane_huey(Lane.URGENT).pending_count() == 1
+    ran: list[int] = []
+    run_next(queue, ran.append, later=False)  # the urgent lane's job runs first
+    assert ran == [7] and queue.lane_huey(Lane.URGENT).pending_count() == 0
+    # It freed its lane's claim only: the next urgent event needs a job of its own.
+    assert queue.submit_reconcile(7, dedup_key="zendesk:e", lane=Lane.URGENT) is True
+    assert queue.lane_huey(Lane.URGENT).pending_count() == 1
+    assert queue.submit_reconcile(7, dedup_key="zendesk:f") is True
+    assert queue.lane_huey(Lane.NORMAL).pending_count() == 1
+
+
 def test_submit_with_a_replay_key_needs_both_keys_free(queue: JobQueue) -> None:
     """A held replay key makes the submit a duplicate and claims nothing else."""
     assert queue.submit_reconcile(7, dedup_key="inv:1", replay_key="signed:x") is True

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sidecar.cli import main
+from sidecar.webhooks.events import trigger_body
 from sidecar.zendesk.setup import (
     SEVERITY_OPTIONS,
     TRIGGER,
-    TRIGGER_BODY,
     merge_env_file,
 )
 from tests.fake_zendesk import FakeZendesk
@@ -98,10 +98,18 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
     assert trigger["actions"] == [
         {
             "field": "notification_webhook",
-            "value": [hooks["Sidecar: ticket changes"]["id"], TRIGGER_BODY],
+            "value": [
+                hooks["Sidecar: ticket changes"]["id"],
+                trigger_body(env["SIDECAR_SEVERITY_FIELD_ID"]),
+            ],
         }
     ]
-    assert json.loads(TRIGGER_BODY)["ticket_id"] == "{{ticket.id}}"
+    # The body names the new dropdown's value: the receiver's lane hint.
+    body = json.loads(trigger["actions"][0]["value"][1])
+    assert body["ticket_id"] == "{{ticket.id}}"
+    assert body["severity"] == (
+        "{{ticket.ticket_field_" + env["SIDECAR_SEVERITY_FIELD_ID"] + "}}"
+    )
     views = {v["title"]: v for v in zendesk.view_list()}
     due_date = int(env["SIDECAR_DUE_DATE_FIELD_ID"])
     assert views["SLA at risk"]["output"]["sort_by"] == str(due_date)
@@ -240,3 +248,20 @@ def test_url_must_be_https(zendesk: FakeZendesk) -> None:
         env=env,
     )
     assert result.exit_code == 1 and "https" in result.output
+
+
+def test_a_severity_field_that_is_not_a_dropdown_stays_out_of_the_trigger_body(
+    zendesk: FakeZendesk,
+) -> None:
+    """A configured text field could render a quote into the JSON: no severity hint."""
+    fid = zendesk.add_ticket_field(title="Severity (text)", type="text")
+    env = {
+        "SIDECAR_CONFIG": None,
+        **zendesk.env(),
+        "SIDECAR_SEVERITY_FIELD_ID": str(fid),
+    }
+    result = CliRunner().invoke(main, ["zendesk", "setup", "--url", URL], env=env)
+    assert result.exit_code == 0, result.output
+    ((trigger,),) = [zendesk.trigger_list()]
+    body = json.loads(trigger["actions"][0]["value"][1])
+    assert "severity" not in body and body["ticket_id"] == "{{ticket.id}}"

@@ -40,6 +40,10 @@ def define_fields(zendesk: FakeZendesk) -> None:
     )
     zendesk.add_ticket_field(DUE_AT_FIELD, title="First response due", type="text")
     zendesk.add_ticket_field(DUE_DATE_FIELD, title="First response due date", type="date")
+
+
+# The severity part of the trigger body `sidecar zendesk setup` creates.
+SEVERITY_PLACEHOLDER = "{{ticket.ticket_field_" + str(SEVERITY_FIELD) + "}}"
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"  # 32 characters, like PagerDuty's
 
 # The seed's targets for SEV 1-3 on 24/7, and an 8-second SEV 4 so timers can be watched.
@@ -93,13 +97,17 @@ class Stack:
         """
         try:
             updated_at = self.zendesk.ticket(ticket_id).updated_at
+            org, severity = self.zendesk.render_trigger_body(
+                "{{ticket.organization.id}} " + SEVERITY_PLACEHOLDER, ticket_id
+            ).split(" ")
         except KeyError:  # deleted, or never there
-            updated_at = ""
+            updated_at = org = severity = ""
         body = {
             "ticket_id": str(ticket_id),
             "event": event,
             "updated_at": updated_at,
-            "organization_id": "",
+            "organization_id": org,
+            "severity": severity,  # what setup's trigger body adds (the lane hint)
         }
         return post_webhook(
             self.serve.url,

@@ -56,8 +56,8 @@ def test_a_page_goes_out_while_every_normal_thread_hangs_on_zendesk(
             1, 503
         )  # the page's first attempt fails: it needs a thread again
 
-        # The SEV 1 first (its reconcile reads in the normal lane), then the
-        # hung tickets, which take every normal thread once it is free.
+        # The SEV 1 first (the trigger body names its severity: it reads in
+        # the urgent lane), then the hung tickets, which take every normal thread.
         assert stack.notify(sev1)[0] == 202
         for tid in hung:
             assert stack.notify(tid)[0] == 202
@@ -110,6 +110,82 @@ def test_a_page_goes_out_while_every_normal_thread_hangs_on_zendesk(
             f"with {HUNG} normal threads hung on Zendesk reads"
         )
         zendesk.clear_faults()
+
+
+def test_a_new_sev_1_is_read_and_paged_while_every_normal_thread_hangs(
+    tmp_path: Path,
+) -> None:
+    """A SEV 1 never seen before, after 4 reads hang: paged before any hung read gave up.
+
+    Nothing is known of the ticket but what its webhook says: the severity the
+    trigger body renders (`sidecar zendesk setup` puts it there) sends its
+    reconcile, read included, to the urgent lane. Before that hint, the read
+    waited for a normal thread, that is, for a hung read to time out.
+    """
+    with running_stack(tmp_path, echo=no_echo) as stack:
+        zendesk = stack.zendesk
+        hung = [
+            stack.ticket(severity="sev_3", org=stack.plain_org) for _ in range(HUNG)
+        ]
+        hung_paths = {f"/api/v2/tickets/{tid}.json" for tid in hung}
+        for tid in hung:
+            zendesk.delay(
+                HANG_SECONDS, path_contains=f"/tickets/{tid}.json", method="GET"
+            )
+            assert stack.notify(tid)[0] == 202
+
+        def reads_in_flight() -> set[str]:
+            return {c.path for c in zendesk.calls() if c.method == "GET"} & hung_paths
+
+        wait_for(lambda: reads_in_flight() == hung_paths, timeout=30)
+        sev1 = stack.ticket(severity="sev_1")
+        assert stack.notify(sev1)[0] == 202
+
+        wait_for(lambda: "oncall_paged" in zendesk.ticket(sev1).tags, timeout=30)
+
+        def gave_up(e: dict[str, object]) -> bool:
+            return e.get("ticket_id") in hung and "retrying" in str(e.get("msg"))
+
+        wait_for(lambda: any(gave_up(e) for e in stack.serve.json_logs()), timeout=30)
+        logs = stack.serve.json_logs()
+        paged = first_log(
+            logs, lambda e: e.get("msg") == "paged" and e.get("ticket_id") == sev1
+        )
+        assert paged < first_log(logs, gave_up), "the SEV 1 waited for a normal thread"
+        assert len(stack.pagerduty.triggers()) == 1
+        zendesk.clear_faults()
+
+
+def test_the_receiver_learns_which_organizations_are_not_entitled(
+    tmp_path: Path,
+) -> None:
+    """A SEV 1 of an organization a reconcile found not entitled waits in the normal lane.
+
+    The urgent lane's threads are for entitled work: the first SEV 1 webhook of
+    an unknown organization is read there (its entitlement is only known after
+    the read), later ones of an organization known to be plain are not.
+    """
+    with running_stack(tmp_path, echo=no_echo) as stack:
+        plain = [stack.ticket(severity="sev_1", org=stack.plain_org) for _ in range(2)]
+        entitled = stack.ticket(severity="sev_1")
+
+        def lane_of(ticket_id: int) -> object:
+            assert stack.notify(ticket_id)[0] == 202
+            wait_for(lambda: stack.reconciles(ticket_id), timeout=30)
+            (queued,) = [
+                e
+                for e in stack.serve.json_logs()
+                if e.get("msg") == "webhook queued" and e.get("ticket_id") == ticket_id
+            ]
+            return queued.get("lane")
+
+        assert lane_of(plain[0]) == "urgent"  # nothing known of its organization yet
+        assert lane_of(plain[1]) == "normal"  # a reconcile found it not entitled
+        assert lane_of(entitled) == "urgent"
+        # The lane is only where the read waited: the entitled SEV 1 alone pages.
+        wait_for(lambda: "oncall_paged" in stack.zendesk.ticket(entitled).tags, timeout=30)
+        (trigger,) = stack.pagerduty.triggers()
+        assert trigger["dedup_key"].endswith(f"-{entitled}")
 
 
 def first_log(

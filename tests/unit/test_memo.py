@@ -156,3 +156,29 @@ def test_memory_round_trips_and_survives_a_bad_record() -> None:
     assert memory.recall(7) is None
     memory.set_own_user_id(42)
     assert memory.own_user_id() == 42
+
+
+def test_organization_entitlement_is_known_only_once_a_reconcile_noted_it() -> None:
+    """The receiver's lane hint: None until noted, then what was noted, per account."""
+    store = _Store()
+    memory = TicketMemory(store, account="acme")
+    assert memory.org_entitled(5) is None
+    memory.remember_org(5, entitled=False)
+    memory.remember_org(6, entitled=True)
+    assert (memory.org_entitled(5), memory.org_entitled(6)) == (False, True)
+    assert TicketMemory(store, account="other").org_entitled(5) is None
+
+
+def test_an_unreadable_store_means_not_known() -> None:
+    """A store that fails answers None (the receiver then uses the urgent lane)."""
+
+    class Broken:
+        def get_memo(self, key: str) -> str | None:
+            raise OSError("down")
+
+        def set_memo(self, key: str, value: str, *, ttl_seconds: float) -> None:
+            raise OSError("down")
+
+    memory = TicketMemory(Broken(), account="acme")
+    memory.remember_org(5, entitled=False)  # best effort: no error
+    assert memory.org_entitled(5) is None

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sidecar.app import create_app
 from sidecar.config import Config
 from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.queue import JobQueue
 from tests.support import TEST_SECRET, sample, signed_headers
 
@@ -33,6 +34,42 @@ def test_signed_ticket_event_is_queued(client: FlaskClient, queue: JobQueue) -> 
     response = post(client, body)
     assert (response.status_code, response.json) == (202, {"status": "queued"})
     assert queued_ticket_ids(queue) == [5158]
+
+
+def test_a_trigger_body_naming_sev_1_or_2_queues_in_the_urgent_lane(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """The severity the trigger body rendered picks the lane; nothing else changes."""
+    for ticket_id, severity in ((21, "sev_1"), (22, "sev_2"), (23, "sev_3"), (24, "")):
+        body = json.dumps({"ticket_id": str(ticket_id), "severity": severity}).encode()
+        assert post(client, body, invocation_id=f"inv-{ticket_id}").status_code == 202
+    assert [t.args[0] for t in queue.urgent_huey.pending()] == [21, 22]
+    assert queued_ticket_ids(queue) == [23, 24]
+
+
+def test_a_sev_1_of_an_organization_known_not_entitled_stays_in_the_normal_lane(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """What reconciles noted of organizations decides; unknown ones get the urgent lane."""
+    memory = TicketMemory(queue, account="")
+    memory.remember_org(7, entitled=False)
+    memory.remember_org(8, entitled=True)
+    for ticket_id, org in ((31, "7"), (32, "8"), (33, "9"), (34, "")):
+        body = json.dumps(
+            {"ticket_id": str(ticket_id), "organization_id": org, "severity": "sev_1"}
+        ).encode()
+        assert post(client, body, invocation_id=f"inv-{ticket_id}").status_code == 202
+    assert [t.args[0] for t in queue.urgent_huey.pending()] == [32, 33, 34]
+    assert queued_ticket_ids(queue) == [31]
+
+
+def test_a_body_a_placeholder_broke_is_still_queued(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """Our trigger body with a quote rendered into it: the ticket is reconciled anyway."""
+    body = b'{"ticket_id": "31", "event": "ticket.changed", "severity": "a"b"}'
+    assert post(client, body, invocation_id="inv-31").status_code == 202
+    assert queued_ticket_ids(queue) == [31]
 
 
 def test_redelivery_is_a_duplicate(client: FlaskClient, queue: JobQueue) -> None:

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from sidecar.errors import BadEvent
-from sidecar.webhooks.events import TRIGGER_BODY, WebhookEvent, parse_event
+from sidecar.webhooks.events import (
+    TRIGGER_BODY,
+    WebhookEvent,
+    parse_event,
+    trigger_body,
+)
 from tests.support import sample
 
 EXPECTED = {
@@ -116,10 +121,63 @@ def test_documented_trigger_body_renders_to_a_ticket_event() -> None:
     assert event.event_id is None
 
 
+def render(template: str, *, severity: str, ticket_id: str = "12") -> bytes:
+    """Fill the trigger body's placeholders as Zendesk does: unescaped text."""
+    return (
+        template.replace("{{ticket.id}}", ticket_id)
+        .replace("{{ticket.updated_at_with_timestamp}}", "2025-03-04T10:05Z")
+        .replace("{{ticket.organization.id}}", "7")
+        .replace("{{ticket.ticket_field_360}}", severity)
+        .encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("rendered", "severity"),
+    [
+        ("sev_1", 1),  # the option tag setup creates
+        ("sev_2", 2),
+        ("SEV 1 - Critical (Business-Critical Impact)", 1),  # a title, if rendered so
+        ("sev_4", 4),
+        ("", None),  # no value: the placeholder renders blank
+        ("urgent", None),  # not a severity: no hint, no error
+        ("x" * 500, None),
+    ],
+)
+def test_the_trigger_body_names_the_severity_as_a_hint(
+    rendered: str, severity: int | None
+) -> None:
+    """With the severity field, the rendered body carries the severity (1..5) or None."""
+    template = trigger_body(360)
+    assert template.endswith(', "severity": "{{ticket.ticket_field_360}}"}')
+    event = parse_event(render(template, severity=rendered), headers={})
+    assert (event.ticket_id, event.organization_id, event.severity) == (12, 7, severity)
+    assert event.version == "2025-03-04T10:05Z"
+
+
+def test_without_a_severity_field_the_body_is_the_plain_one() -> None:
+    assert trigger_body(None) == TRIGGER_BODY
+    assert parse_event(render(TRIGGER_BODY, severity=""), headers={}).severity is None
+
+
+def test_a_body_broken_by_a_rendered_quote_still_names_its_ticket() -> None:
+    """Zendesk renders placeholders unescaped: a quote breaks the JSON, not the ticket."""
+    body = render(trigger_body(360), severity='sev "1"', ticket_id="31")
+    event = parse_event(body, headers={"X-Zendesk-Webhook-Invocation-Id": "inv-9"})
+    assert (event.kind, event.ticket_id, event.event_id) == ("ticket", 31, "inv-9")
+    assert (event.severity, event.version, event.event_type) == (
+        None,
+        None,
+        "trigger:unparsed",
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "status", "reason"),
     [
         (b"not json", 400, "not valid JSON"),
+        (b'{"ticket_id": "0", "x": "\\"}', 400, "not valid JSON"),
+        (b'{"ticket_id": 12, "x": "\\"}', 400, "not valid JSON"),
         (b"\xff\xfe", 400, "not valid JSON"),
         (b"[1, 2]", 400, "not a JSON object"),
         (b"[" * 100_000, 400, "nested too deeply"),
