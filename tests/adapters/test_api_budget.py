@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,23 +20,9 @@ from sidecar.zendesk.budget import Budget, Shares, sqlite_buckets
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization, Ticket
 from tests.fake_zendesk import FakeZendesk
-from tests.support import redis_queue_url, wait_for
+from tests.support import wait_for
 
 SHARES = Shares(requests=5, updates=2, window_seconds=60, reserve=0.2)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
-    """The queue whose store keeps the budget: a SQLite file, or Redis (own keys)."""
-    if request.param == "sqlite":
-        q = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
-        yield q
-        q.close()
-        return
-    with redis_queue_url() as url:
-        q = JobQueue.from_url(url)
-        yield q
-        q.close()
 
 
 def test_ordinary_work_stops_short_of_the_reserve_urgent_work_does_not(

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,22 +28,6 @@ from tests.support import redis_queue_url
 
 # SQLite's julianday('now') has millisecond precision.
 CLOCK_SLACK = 0.01
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'queue.db'}"
-        return
-    with redis_queue_url() as url:
-        yield url
-
-
-@pytest.fixture
-def queue(queue_url: str) -> Iterator[JobQueue]:
-    q = JobQueue.from_url(queue_url)
-    yield q
-    q.close()
 
 
 # --- jobs by outcome -------------------------------------------------------------

@@ -14,7 +14,7 @@ from sidecar.tasks.worker import (
     escalation_lease,
     recover_escalations,
 )
-from tests.adapters.test_queue import queue, queue_url, run_next  # noqa: F401  (fixtures)
+from tests.adapters.test_queue import run_next
 
 
 def lapse(q: JobQueue, ticket_id: int) -> None:
@@ -22,7 +22,7 @@ def lapse(q: JobQueue, ticket_id: int) -> None:
     q.renew_lease(escalation_lease(ticket_id), seconds=-1)
 
 
-def test_submit_enqueues_once_while_the_lease_is_live(queue: JobQueue) -> None:  # noqa: F811
+def test_submit_enqueues_once_while_the_lease_is_live(queue: JobQueue) -> None:
     """A second submit while the job waits (or runs) enqueues nothing."""
     assert queue.submit_escalate(7) is True
     assert queue.submit_escalate(7) is False
@@ -30,7 +30,7 @@ def test_submit_enqueues_once_while_the_lease_is_live(queue: JobQueue) -> None: 
     assert queue.depth() == 2
 
 
-def test_a_lapsed_lease_is_recovered_once(queue: JobQueue) -> None:  # noqa: F811
+def test_a_lapsed_lease_is_recovered_once(queue: JobQueue) -> None:
     """A job lost to a crash (lease lapsed, job gone) is enqueued again by one watchdog."""
     assert queue.submit_escalate(7)
     assert queue.urgent_huey.dequeue() is not None  # a worker took it, then died
@@ -43,7 +43,7 @@ def test_a_lapsed_lease_is_recovered_once(queue: JobQueue) -> None:  # noqa: F81
     assert queue.urgent_huey.pending_count() == 1, "recovered into the urgent lane"
 
 
-def test_success_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
+def test_success_ends_the_lease(queue: JobQueue) -> None:
     """After the escalate job succeeded, the next wanted page can be submitted again."""
     seen: list[int] = []
     assert queue.submit_escalate(5)
@@ -53,7 +53,7 @@ def test_success_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
     assert queue.submit_escalate(5) is True
 
 
-def test_a_drop_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
+def test_a_drop_ends_the_lease(queue: JobQueue) -> None:
     """A ticket closed meanwhile ends the job quietly, and its lease with it."""
 
     def closed(ticket_id: int) -> None:
@@ -64,7 +64,7 @@ def test_a_drop_ends_the_lease(queue: JobQueue) -> None:  # noqa: F811
     assert queue.failed_jobs() == [] and queue.submit_escalate(5) is True
 
 
-def test_a_retry_keeps_the_lease_until_it_is_due(queue: JobQueue) -> None:  # noqa: F811
+def test_a_retry_keeps_the_lease_until_it_is_due(queue: JobQueue) -> None:
     """While PagerDuty is down the retry holds the lease: no duplicate job piles up."""
 
     def down(ticket_id: int) -> None:
@@ -78,7 +78,7 @@ def test_a_retry_keeps_the_lease_until_it_is_due(queue: JobQueue) -> None:  # no
 
 
 def test_a_dead_letter_holds_the_lease_for_a_while(
-    queue: JobQueue,  # noqa: F811
+    queue: JobQueue,
 ) -> None:
     """A refused page is visible in failed jobs and tried again only after the hold."""
 
@@ -93,7 +93,7 @@ def test_a_dead_letter_holds_the_lease_for_a_while(
 
 
 @pytest.mark.parametrize("ticket_id", [1, 123456789])
-def test_lease_names_round_trip(queue: JobQueue, ticket_id: int) -> None:  # noqa: F811
+def test_lease_names_round_trip(queue: JobQueue, ticket_id: int) -> None:
     """Lapsed leases name the ticket they stand for."""
     queue.submit_escalate(ticket_id)
     lapse(queue, ticket_id)
@@ -101,7 +101,7 @@ def test_lease_names_round_trip(queue: JobQueue, ticket_id: int) -> None:  # noq
 
 
 def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
-    queue: JobQueue,  # noqa: F811
+    queue: JobQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A process killed after taking the lease but before storing the job: the lease lapses soon."""
@@ -121,7 +121,7 @@ def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
 
 
 def test_a_worker_that_took_the_job_at_once_keeps_its_short_lease(
-    queue: JobQueue,  # noqa: F811
+    queue: JobQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The submitter's extension never overwrites the lease of a worker already running the job."""

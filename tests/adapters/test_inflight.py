@@ -8,7 +8,7 @@ from __future__ import annotations
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import RUNNING_LEASE_SECONDS, watch_leases
-from tests.adapters.test_queue import queue, queue_url, run_next  # noqa: F401  (fixtures)
+from tests.adapters.test_queue import run_next
 
 
 def _taken(q: JobQueue) -> object:
@@ -19,7 +19,7 @@ def _taken(q: JobQueue) -> object:
     return task
 
 
-def test_a_lapsed_job_is_enqueued_again_once(queue: JobQueue) -> None:  # noqa: F811
+def test_a_lapsed_job_is_enqueued_again_once(queue: JobQueue) -> None:
     """A job recorded in flight whose worker stopped renewing it comes back, once."""
     task = _taken(queue)
     queue.hold_inflight(task, Lane.NORMAL, seconds=-1)  # its worker died a while ago
@@ -29,7 +29,7 @@ def test_a_lapsed_job_is_enqueued_again_once(queue: JobQueue) -> None:  # noqa: 
     assert (again.id, again.args) == (task.id, (3,))  # type: ignore[attr-defined]
 
 
-def test_a_renewed_job_is_left_alone(queue: JobQueue) -> None:  # noqa: F811
+def test_a_renewed_job_is_left_alone(queue: JobQueue) -> None:
     """While its worker renews the record, nobody takes the job."""
     task = _taken(queue)
     queue.hold_inflight(task, Lane.NORMAL, seconds=-1)
@@ -37,7 +37,7 @@ def test_a_renewed_job_is_left_alone(queue: JobQueue) -> None:  # noqa: F811
     assert queue.recover_inflight() == 0 and queue.depth() == 0
 
 
-def test_a_released_job_is_never_recovered(queue: JobQueue) -> None:  # noqa: F811
+def test_a_released_job_is_never_recovered(queue: JobQueue) -> None:
     """A job that ended is forgotten; a late renewal does not bring it back."""
     task = _taken(queue)
     queue.hold_inflight(task, Lane.URGENT, seconds=-1)
@@ -47,7 +47,7 @@ def test_a_released_job_is_never_recovered(queue: JobQueue) -> None:  # noqa: F8
 
 
 def test_the_worker_records_a_running_job_and_forgets_it_after(
-    queue: JobQueue,  # noqa: F811
+    queue: JobQueue,
 ) -> None:
     """While the handler runs its job is in flight; afterwards nothing is left to recover."""
     seen: list[int] = []
@@ -71,7 +71,7 @@ def queue_runner_running(q: JobQueue) -> set[str]:
     return set(runner._running)  # type: ignore[attr-defined]
 
 
-def test_the_watchdog_recovers_lapsed_jobs(queue: JobQueue) -> None:  # noqa: F811
+def test_the_watchdog_recovers_lapsed_jobs(queue: JobQueue) -> None:
     """One round of the watchdog brings back a dead worker's job."""
     import threading
 

@@ -8,7 +8,7 @@ enqueues the same job again. Runs against SQLite and the real Redis server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from sidecar.errors import Rejected
 from sidecar.slack.blocks import MessageRef, TicketRequest
 from sidecar.slack.jobs import COMMENT, CREATE, SYNC
 from sidecar.tasks.queue import JobQueue, NotRetryable
-from tests.support import redis_queue_url, sidecar_env
+from tests.support import sidecar_env
 
 REQUEST = TicketRequest(
     message=MessageRef(
@@ -61,19 +61,6 @@ class Recorder:
 
     def follow(self, ticket_id: int) -> None:
         self._do(SYNC, ticket_id)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobQueue]:
-    if request.param == "sqlite":
-        q = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
-        yield q
-        q.close()
-        return
-    with redis_queue_url() as url:
-        q = JobQueue.from_url(url)
-        yield q
-        q.close()
 
 
 def run_all(queue: JobQueue) -> None:

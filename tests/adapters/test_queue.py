@@ -7,7 +7,7 @@ Each test runs against SQLite (tmp_path) and the real Redis server
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,25 +26,6 @@ from sidecar.errors import (
 from sidecar.tasks.jobs import Handlers, Lane
 from sidecar.tasks.queue import CLAIM_TTL_SECONDS, JobQueue
 from sidecar.tasks.worker import MAX_ATTEMPTS, Runner, retry_delay, serve_jobs
-from tests.support import redis_queue_url
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A SQLite file, or SIDECAR_TEST_REDIS_URL with a queue name of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'queue.db'}"
-        return
-    with redis_queue_url() as url:
-        yield url
-
-
-@pytest.fixture
-def queue(queue_url: str) -> Iterator[JobQueue]:
-    """A JobQueue on SQLite or on Redis (its own keys, deleted after the test)."""
-    q = JobQueue.from_url(queue_url)
-    yield q
-    q.close()
 
 
 def handle_with(queue: JobQueue, handlers: Callable[[], Handlers]) -> Runner:

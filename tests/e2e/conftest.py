@@ -124,12 +124,7 @@ class Stack:
 
     def handled(self, ticket_id: int) -> list[dict[str, Any]]:
         """The worker's log lines for each job of the ticket: reconciled, or skipped as known."""
-        done = {"reconciled", "change already seen: nothing to do", "own change: nothing to do"}
-        return [
-            e
-            for e in self.serve.json_logs()
-            if e.get("msg") in done and e.get("ticket_id") == ticket_id
-        ]
+        return handled_in(self.serve.json_logs(), ticket_id)
 
     def reconciles(self, ticket_id: int) -> list[dict[str, Any]]:
         """The worker's "reconciled" log lines for the ticket."""
@@ -138,6 +133,19 @@ class Stack:
             for e in self.serve.json_logs()
             if e.get("msg") == "reconciled" and e.get("ticket_id") == ticket_id
         ]
+
+
+HANDLED = {"reconciled", "change already seen: nothing to do", "own change: nothing to do"}
+
+
+def handled_in(logs: list[dict[str, Any]], ticket_id: int) -> list[dict[str, Any]]:
+    """A worker's log lines for each job of the ticket: reconciled, or skipped as known.
+
+    Whether a later event of a ticket is read again or skipped (its change is
+    provably inside the state an earlier job read) depends on which job runs
+    first: count both when counting jobs.
+    """
+    return [e for e in logs if e.get("msg") in HANDLED and e.get("ticket_id") == ticket_id]
 
 
 def connected_env(

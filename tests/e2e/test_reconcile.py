@@ -69,7 +69,9 @@ def test_racing_events_change_the_ticket_once(stack: Stack) -> None:
     for n in range(3):
         # Distinct events (distinct bodies): the same signed body twice is a replay.
         stack.notify(tid, event=f"ticket.changed.{n}")
-    settle(stack, tid, reconciles=4)  # three events and at least the echo
+    # Three events and at least the echo, each read or skipped as provably
+    # known (an event whose job starts after another one's write is skipped).
+    wait_for(lambda: len(stack.handled(tid)) >= 4, timeout=15)
     changing_writes = [t for t, _ in stack.echoes if t == tid]
     assert changing_writes == [tid]
     assert [e for e in stack.reconciles(tid) if e["wrote"]] and all(
