@@ -87,15 +87,7 @@ def test_a_page_goes_out_while_every_normal_thread_hangs_on_zendesk(
         assert marker < second_read, "the page waited for a hung read to give up"
 
         # The worker says the same, in the order it happened (once a hung read gave up).
-        def gave_up(e: dict[str, object]) -> bool:
-            return e.get("ticket_id") in hung and "retrying" in str(e.get("msg"))
-
-        wait_for(lambda: any(gave_up(e) for e in stack.serve.json_logs()), timeout=30)
-        logs = stack.serve.json_logs()
-        paged = first_log(
-            logs, lambda e: e.get("msg") == "paged" and e.get("ticket_id") == sev1
-        )
-        assert paged < first_log(logs, gave_up)
+        logs = paged_before_a_hung_read_gave_up(stack, sev1, hung)
         # The 503, then the page.
         assert pagerduty.request_count == 2 and len(pagerduty.triggers()) == 1
         escalations = [
@@ -143,15 +135,7 @@ def test_a_new_sev_1_is_read_and_paged_while_every_normal_thread_hangs(
 
         wait_for(lambda: "oncall_paged" in zendesk.ticket(sev1).tags, timeout=30)
 
-        def gave_up(e: dict[str, object]) -> bool:
-            return e.get("ticket_id") in hung and "retrying" in str(e.get("msg"))
-
-        wait_for(lambda: any(gave_up(e) for e in stack.serve.json_logs()), timeout=30)
-        logs = stack.serve.json_logs()
-        paged = first_log(
-            logs, lambda e: e.get("msg") == "paged" and e.get("ticket_id") == sev1
-        )
-        assert paged < first_log(logs, gave_up), "the SEV 1 waited for a normal thread"
+        paged_before_a_hung_read_gave_up(stack, sev1, hung)
         assert len(stack.pagerduty.triggers()) == 1
         zendesk.clear_faults()
 
@@ -186,6 +170,23 @@ def test_the_receiver_learns_which_organizations_are_not_entitled(
         wait_for(lambda: "oncall_paged" in stack.zendesk.ticket(entitled).tags, timeout=30)
         (trigger,) = stack.pagerduty.triggers()
         assert trigger["dedup_key"].endswith(f"-{entitled}")
+
+
+def paged_before_a_hung_read_gave_up(
+    stack: Stack, sev1: int, hung: list[int]
+) -> list[dict[str, object]]:
+    """Wait until a hung read gave up; check the SEV 1 was paged before. Returns the log."""
+
+    def gave_up(e: dict[str, object]) -> bool:
+        return e.get("ticket_id") in hung and "retrying" in str(e.get("msg"))
+
+    wait_for(lambda: any(gave_up(e) for e in stack.serve.json_logs()), timeout=30)
+    logs = stack.serve.json_logs()
+    paged = first_log(
+        logs, lambda e: e.get("msg") == "paged" and e.get("ticket_id") == sev1
+    )
+    assert paged < first_log(logs, gave_up), "the page waited for a normal thread"
+    return logs
 
 
 def first_log(
