@@ -12,6 +12,7 @@ full load and at ~200 requests/s, and check that every 202 became exactly one jo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -29,7 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 from sidecar.tasks.queue import JobQueue  # noqa: E402
 from sidecar.webhooks.signature import sign  # noqa: E402
-from tests.support import free_port, http, iso_now, wait_for_url  # noqa: E402
+from tests.support import (  # noqa: E402
+    free_port,
+    http,
+    iso_now,
+    scratch_redis_queue,
+    wait_for_url,
+)
 
 SECRET = "bench-secret"
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -202,11 +209,11 @@ def _queued_counter(port: int) -> int:
 def bench_queue(kind: str, seconds: int) -> dict:
     """Benchmark one queue backend; return the numbers and the lost-request check."""
     workdir = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    url = f"sqlite:///{workdir / 'queue.db'}" if kind == "sqlite" else REDIS_URL
-    if kind == "redis":
-        import redis
-
-        redis.Redis.from_url(REDIS_URL).flushdb()
+    scratch = contextlib.ExitStack()
+    if kind == "redis":  # a queue name of its own; only its keys are deleted after
+        url = scratch.enter_context(scratch_redis_queue(REDIS_URL))
+    else:
+        url = f"sqlite:///{workdir / 'queue.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     env.update(
         SIDECAR_WEBHOOK_SECRET=SECRET,
@@ -246,10 +253,7 @@ def bench_queue(kind: str, seconds: int) -> dict:
             "exhausted": any(r["exhausted"] for r in runs),
         }
     finally:
-        if kind == "redis":
-            import redis
-
-            redis.Redis.from_url(REDIS_URL).flushdb()
+        scratch.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

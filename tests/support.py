@@ -337,20 +337,34 @@ def redis_queue_url() -> Iterator[str]:
     that name (every key the queue writes does) and nothing else: never a
     FLUSHDB, which would wipe other tests' or a developer's data.
     """
-    import uuid
-
     import pytest
     import redis
 
-    name = f"t{uuid.uuid4().hex[:16]}"
     try:
-        conn = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1)
-        conn.ping()
+        redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=1).ping()
     except redis.RedisError:
         pytest.skip(f"no Redis server reachable at {REDIS_TEST_URL}")
-    separator = "&" if "?" in REDIS_TEST_URL else "?"
+    with scratch_redis_queue(REDIS_TEST_URL) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def scratch_redis_queue(base_url: str) -> Iterator[str]:
+    """``base_url`` with a queue name of its own; its keys (only those) deleted after.
+
+    For tests and benchmarks alike. Raises redis.ConnectionError when no
+    Redis answers at ``base_url``.
+    """
+    import uuid
+
+    import redis
+
+    name = f"t{uuid.uuid4().hex[:16]}"
+    conn = redis.Redis.from_url(base_url, socket_timeout=1)
+    conn.ping()
+    separator = "&" if "?" in base_url else "?"
     try:
-        yield f"{REDIS_TEST_URL}{separator}queue={name}"
+        yield f"{base_url}{separator}queue={name}"
     finally:
         keys = list(conn.scan_iter(match=f"*{name}*", count=1000))
         if keys:
