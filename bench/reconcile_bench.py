@@ -169,6 +169,27 @@ class Stack:
 
         wait_for(done, timeout=DRAIN_TIMEOUT, interval=0.2)
 
+    def paged_and_quiet(self, tickets: Sequence[int]) -> None:
+        """Wait for each SEV 1's two writes (due time, page marker), then for the echoes.
+
+        The echoes of one ticket may collapse into one job (a reconcile still
+        waiting takes later events), so their number is not known: wait until
+        the worker has logged nothing new for a second.
+        """
+        wait_for(
+            lambda: all(len(self.writes.get(t, [])) >= 2 for t in tickets),
+            timeout=DRAIN_TIMEOUT,
+            interval=0.1,
+        )
+        lines = [-1]
+
+        def quiet() -> bool:
+            now = len(self.serve.json_logs())
+            still, lines[0] = now == lines[0], now
+            return still
+
+        wait_for(quiet, timeout=DRAIN_TIMEOUT, interval=1.0)
+
 
 @contextlib.contextmanager
 def running_stack(
@@ -344,8 +365,8 @@ def measure_pages(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
         return set(keys.values()) <= set(stack.pagerduty.triggered_at)
 
     wait_for(all_paged, timeout=DRAIN_TIMEOUT, interval=0.1)
-    # Each SEV 1 event: reconcile (write) + escalate (write) + 2 echoes.
-    stack.settle([s.ticket_id for s in accepted], reconciles=3)
+    # Each SEV 1 event: reconcile (write) + escalate (write) + their echoes.
+    stack.paged_and_quiet([s.ticket_id for s in accepted])
     triggers: dict[str, int] = defaultdict(int)
     for e in stack.pagerduty.triggers():
         triggers[e["dedup_key"]] += 1
@@ -391,7 +412,7 @@ def measure_idle_pages(stack: Stack, n: int, gap: float) -> dict[str, Any]:
         )
         page.append(ms(stack.pagerduty.triggered_at[key] - sent))
         first_write.append(ms(stack.writes[ticket_id][0] - sent))
-        stack.settle([ticket_id], reconciles=3)  # idle again before the next one
+        stack.paged_and_quiet([ticket_id])  # idle again before the next one
     return {"page": page, "first_write": first_write}
 
 

@@ -46,6 +46,7 @@ from tests.e2e.conftest import (
     DUE_DATE_FIELD,
     ROUTING_KEY,
     SEVERITY_FIELD,
+    SEVERITY_PLACEHOLDER,
     connected_env,
     define_fields,
 )
@@ -217,6 +218,13 @@ class World:
             elif entitled and severity == 3 and self.rng.random() < RAISE_SHARE:
                 spec.raise_to = 2
 
+    def rendered(self, ticket_id: int) -> dict[str, str]:
+        """The organization and severity parts of setup's trigger body, rendered now."""
+        org, severity = self.zendesk.render_trigger_body(
+            "{{ticket.organization.id}} " + SEVERITY_PLACEHOLDER, ticket_id
+        ).split(" ")
+        return {"organization_id": org, "severity": severity}
+
     def action(self, spec: TicketSpec) -> Callable[[], None] | None:
         """The agent change a delivery of this ticket announces, if any."""
         if spec.reply:
@@ -267,7 +275,9 @@ class World:
                         "ticket_id": str(tid),
                         "event": "ticket.changed",
                         "updated_at": f"{stamp}#{k}",
-                        "organization_id": "",
+                        # As rendered when the burst was planned: a raised
+                        # severity's deliveries may name the old one (a hint).
+                        **self.rendered(tid),
                     }
                 ).encode()
                 headers = signed_headers(
@@ -312,13 +322,14 @@ class World:
             n = self._echo_count
         if not event.changed or not urls:
             return
-        # Zendesk's trigger fires after every update that changed the ticket.
+        # Zendesk's trigger fires after every update that changed the ticket,
+        # rendering its body from the ticket as it is now.
         body = json.dumps(
             {
                 "ticket_id": str(event.id),
                 "event": "ticket.changed",
                 "updated_at": self.zendesk.ticket(event.id).updated_at,
-                "organization_id": "",
+                **self.rendered(event.id),
             }
         ).encode()
         headers = signed_headers(
@@ -693,7 +704,7 @@ def send_one(urls: Sequence[str], world: World, ticket_id: int) -> int:
             "ticket_id": str(ticket_id),
             "event": "ticket.changed",
             "updated_at": world.zendesk.ticket(ticket_id).updated_at,
-            "organization_id": "",
+            **world.rendered(ticket_id),
             "delivery": uuid.uuid4().hex,
         }
     ).encode()
