@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
-from sidecar.errors import ConfigError, Gone, Rejected
+from sidecar.errors import ConfigError, Gone, Rejected, Transient
 from sidecar.slack import api
 from sidecar.slack.blocks import (
     NOT_CONNECTED_TEXT,
@@ -255,11 +255,18 @@ class SlackBridge:
         if author_id is None:
             # Not a Zendesk user: the API user writes it, saying who spoke.
             text = f"{name or user} wrote in Slack:\n\n{text}"
-        comment_id = zendesk.add_public_comment(
-            ticket.id, body=text, author_id=author_id
-        )
-        if comment_id is not None:
-            self.links.own_comment(comment_id)
+        # Marked first: the write fires Zendesk's trigger, and a sync that ran
+        # before the comment is recorded as ours would echo it to the thread as
+        # the agent's first reply (and then never announce the real one).
+        self.links.begin_comment(ticket.id)
+        try:
+            comment_id = zendesk.add_public_comment(
+                ticket.id, body=text, author_id=author_id
+            )
+            if comment_id is not None:
+                self.links.own_comment(comment_id)
+        finally:
+            self.links.end_comment(ticket.id)
         log.info(
             "slack reply added to ticket",
             extra={
@@ -299,6 +306,12 @@ class SlackBridge:
                 lambda: self._post(ref, f":rotating_light: On-call paged for {label}."),
             )
         if not self.links.said(ticket.id, "first_reply"):
+            if self.links.commenting(ticket.id):
+                raise Transient(
+                    f"slack: a reply from the thread is being added to ticket "
+                    f"{ticket.id}; looking for the first agent reply after it",
+                    service="slack",
+                )
             reply = self._first_agent_reply(ticket)
             if reply is not None:
                 who = reply.author_name or "Support"

@@ -22,6 +22,9 @@ log = logging.getLogger("sidecar.slack")
 EXTERNAL_PREFIX = "slack-"
 # A post in flight holds this claim; a second worker retries instead of posting twice.
 POSTING_SECONDS = 120.0
+# A comment from Slack being written holds back the ticket's sync this long at
+# most (a worker killed mid-write must not hold it forever).
+COMMENTING_SECONDS = 60.0
 
 
 class Store(Protocol):
@@ -102,6 +105,36 @@ class Links:
         return f"slack_said:{self.account}:{int(ticket_id)}:{what}"
 
     # --- our own comments -----------------------------------------------------------
+
+    def begin_comment(self, ticket_id: int) -> None:
+        """A comment from a Slack message is about to be written to the ticket.
+
+        Until :meth:`end_comment`, the ticket has a comment of ours that may not
+        be recorded as ours yet (its id is known only once Zendesk answers, and
+        the trigger's webhook can bring a sync before that): the sync waits.
+        """
+        self.store.set_flag(
+            self._commenting_key(ticket_id), datetime.now(UTC).isoformat()
+        )
+
+    def end_comment(self, ticket_id: int) -> None:
+        """The comment is written and recorded (or failed): syncs may go on."""
+        self.store.set_flag(self._commenting_key(ticket_id), None)
+
+    def commenting(self, ticket_id: int) -> bool:
+        """True while a comment from Slack is being written (for COMMENTING_SECONDS at most)."""
+        raw = self.store.get_flag(self._commenting_key(ticket_id))
+        if not raw:
+            return False
+        try:
+            started = datetime.fromisoformat(raw)
+        except ValueError:
+            return False
+        age = (datetime.now(UTC) - started).total_seconds()
+        return age < COMMENTING_SECONDS
+
+    def _commenting_key(self, ticket_id: int) -> str:
+        return f"slack_commenting:{self.account}:{int(ticket_id)}"
 
     def own_comment(self, comment_id: int) -> None:
         """Remember a Zendesk comment we made from a Slack message (never echoed back)."""

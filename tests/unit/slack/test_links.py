@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import Transient
 from sidecar.slack.blocks import MessageRef
-from sidecar.slack.links import Links, external_id
+from sidecar.slack.links import COMMENTING_SECONDS, Links, external_id
 from sidecar.slack.notify import ThreadNotifier
 from sidecar.tasks.queue import JobQueue
 from sidecar.zendesk.models import Organization
@@ -110,3 +111,18 @@ def test_the_page_notice_goes_to_slack_when_it_has_somewhere_to_go(
     assert hook.notify_paged(plan_of(21, other)) is False
     assert hook.notify_paged(plan_of(22)) is False
     assert sorted(j.subject_id for j in queue.pending_jobs()) == [7, 20]
+
+
+def test_a_comment_being_written_holds_syncs_back_for_a_bounded_time(
+    queue: JobQueue,
+) -> None:
+    """begin/end bracket the write; a marker left by a killed worker lapses."""
+    links = Links(queue, account="acme")
+    assert not links.commenting(7)
+    links.begin_comment(7)
+    assert links.commenting(7) and not links.commenting(8)
+    links.end_comment(7)
+    assert not links.commenting(7)
+    stale = datetime.now(UTC) - timedelta(seconds=COMMENTING_SECONDS + 1)
+    queue.set_flag("slack_commenting:acme:7", stale.isoformat())
+    assert not links.commenting(7)
