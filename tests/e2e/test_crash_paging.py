@@ -57,18 +57,21 @@ def test_sigkill_during_the_pagerduty_call_still_pages_once(
         _crash_during_page(tmp_path, queue)
 
 
+def _entitled_ticket(zendesk: FakeZendesk, severity: str) -> int:
+    """A ticket of severity ``severity`` in an organization with Enterprise Support."""
+    org = zendesk.add_org(
+        name="Acme Corp",
+        fields={"support_plan": "enterprise", "enterprise_support": True},
+    )
+    return zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: severity})
+
+
 def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
     with (
         FakeZendesk() as zendesk,
         FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
     ):
-        org = zendesk.add_org(
-            name="Acme Corp",
-            fields={"support_plan": "enterprise", "enterprise_support": True},
-        )
-        tid = zendesk.add_ticket(
-            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
-        )
+        tid = _entitled_ticket(zendesk, "sev_1")
         env = connected_env(tmp_path, zendesk, pagerduty, **queue)
         pagerduty.delay(3.0)
         with start_gunicorn(env, cwd=tmp_path) as web:
@@ -102,13 +105,7 @@ def test_sigkill_during_a_reconcile_is_recovered_before_any_sweep(tmp_path: Path
         FakeZendesk() as zendesk,
         FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
     ):
-        org = zendesk.add_org(
-            name="Acme Corp",
-            fields={"support_plan": "enterprise", "enterprise_support": True},
-        )
-        tid = zendesk.add_ticket(
-            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"}
-        )
+        tid = _entitled_ticket(zendesk, "sev_3")
         env = connected_env(tmp_path, zendesk, pagerduty)
         # The ticket read hangs: the worker is killed while it waits for it.
         zendesk.delay(3.0, path_contains=f"/tickets/{tid}.json", count=1, method="GET")
