@@ -220,9 +220,10 @@ class World:
 
     def rendered(self, ticket_id: int) -> dict[str, str]:
         """The organization and severity parts of setup's trigger body, rendered now."""
-        org, severity = self.zendesk.render_trigger_body(
-            "{{ticket.organization.id}} " + SEVERITY_PLACEHOLDER, ticket_id
-        ).split(" ")
+        org, severity = (
+            self.zendesk.render_trigger_body(part, ticket_id)
+            for part in ("{{ticket.organization.id}}", SEVERITY_PLACEHOLDER)
+        )
         return {"organization_id": org, "severity": severity}
 
     def action(self, spec: TicketSpec) -> Callable[[], None] | None:

@@ -97,9 +97,10 @@ class Stack:
         """
         try:
             updated_at = self.zendesk.ticket(ticket_id).updated_at
-            org, severity = self.zendesk.render_trigger_body(
-                "{{ticket.organization.id}} " + SEVERITY_PLACEHOLDER, ticket_id
-            ).split(" ")
+            org, severity = (
+                self.zendesk.render_trigger_body(part, ticket_id)
+                for part in ("{{ticket.organization.id}}", SEVERITY_PLACEHOLDER)
+            )
         except KeyError:  # deleted, or never there
             updated_at = org = severity = ""
         body = {
