@@ -159,7 +159,8 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
         )
 
     def reconcile(ticket_id: int, **hint: Any) -> None:
-        # ``hint``: what the webhook said (actor_id, version), to skip known changes.
+        # ``hint``: what the webhook said (actor_id, version), to skip known
+        # changes, and ``urgent`` for a job on the urgent lane.
         factory.reconciler().reconcile_event(ticket_id, **hint)
 
     def refresh_org(org_id: int) -> None:

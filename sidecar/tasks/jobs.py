@@ -102,7 +102,7 @@ AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it i
 # --- handlers and dead letters ---------------------------------------------------
 
 # A handler takes the job's id; a reconcile may also get the webhook's hint
-# (``actor_id``, ``version``) as keywords.
+# (``actor_id``, ``version``) and, on the urgent lane, ``urgent=True`` as keywords.
 Handler = Callable[..., None]
 # job name ("reconcile", "escalate", "refresh_org", "sweep") -> handler of one id
 Handlers = Mapping[str, Handler]

@@ -512,9 +512,13 @@ class JobQueue:
                 # A timer fired: free its claim first, so that if this run finds
                 # the moment not yet reached (clock skew) it can set the timer again.
                 self._quietly(self.release, wake, what=f"timer claim {wake}")
+            # On the urgent lane (a webhook named SEV 1/2 of an organization
+            # not known to be plain, or an entitled SEV 1/2's timer) the
+            # reconcile's calls, its first read included, spend the reserve.
+            urgent = {"urgent": True} if lane is Lane.URGENT else {}
             self._run().run(
                 RECONCILE, ticket_id, task=task, lane=lane, attempt=attempt,
-                first_failure=first_failure, hint=hint,
+                first_failure=first_failure, hint={**hint, **urgent},
             )  # fmt: skip
 
         def escalate(

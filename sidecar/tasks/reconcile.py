@@ -41,7 +41,7 @@ from sidecar.tasks.plan import (
     needs_comments,
     plan,
 )
-from sidecar.zendesk.budget import NORMAL, URGENT, lane, set_lane
+from sidecar.zendesk.budget import NORMAL, URGENT, current_lane, lane, set_lane
 from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 log = logging.getLogger("sidecar.reconcile")
@@ -186,15 +186,22 @@ class Reconciler:
     # --- reconcile -------------------------------------------------------
 
     def reconcile_event(
-        self, ticket_id: int, *, actor_id: int | None = None, version: str | None = None
+        self,
+        ticket_id: int,
+        *,
+        actor_id: int | None = None,
+        version: str | None = None,
+        urgent: bool = False,
     ) -> Outcome | None:
         """Reconcile for a webhook, unless what it announces is provably known (then None).
 
         Two rules spend no call (docs/decisions.md, "API budget"): the change
         was made by our own API user (event payloads name the actor), or it is
         stamped before a version we already fully know. Anything else reads.
+        ``urgent``: the job runs on the urgent lane, so its calls use the
+        reserved budget from the first read on.
         """
-        with lane(NORMAL):
+        with lane(URGENT if urgent else NORMAL):
             if actor_id is not None and actor_id == self._own_user_id():
                 log.info(
                     "own change: nothing to do",
@@ -225,6 +232,10 @@ class Reconciler:
             update = decided.update
             if _urgent(decided):
                 set_lane(URGENT)  # the due-time write of a SEV 1/2 never waits
+            elif current_lane() == URGENT:
+                # Read on the urgent lane's word (a webhook or an old memo), but
+                # not SEV 1/2 of an entitled org: its write is ordinary work.
+                set_lane(NORMAL)
             if update.is_empty() or self.dry_run:
                 break
             self._check_ticket_writes(seen, ticket_id)

@@ -28,12 +28,13 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pyrate_limiter import Rate, RateItem, RedisBucket, SQLiteBucket
+from pyrate_limiter import Rate, RateItem, SQLiteBucket
 
 from sidecar.errors import BudgetWait, ConfigError
 
@@ -304,9 +305,68 @@ def redis_buckets(conn: Any, *, prefix: str) -> Callable[[str, int, int], Bucket
     """Buckets as Redis sorted sets ``<prefix>.<pool>`` (one atomic Lua script per take)."""
 
     def make(name: str, limit: int, window_ms: int) -> Bucket:
-        bucket: Bucket = RedisBucket.init(
-            [Rate(limit, window_ms)], conn, f"{prefix}.{name}"
-        )
-        return bucket
+        return RedisWindow(conn, f"{prefix}.{name}", limit=limit, window_ms=window_ms)
 
     return make
+
+
+# Redis's own clock, in ms, inside a script: every process (and host) shares
+# it, and the stamps follow the order in which the scripts run.
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+"""
+# One take: drop what left the window, count the rest, add this one. pyrate's
+# RedisBucket counts only items stamped up to the new one's stamp, read from the
+# process's clock before its script runs, so a take whose script ran after
+# others' but whose stamp was earlier did not see them: more than the share got
+# through (docs/decisions.md, "One governor for the whole deployment").
+# KEYS[1]: the sorted set; ARGV: window (ms), limit, member.
+_PUT = _NOW + """
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+    return 0
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], 2 * window)
+return 1
+"""
+# The items in the window now. ARGV: window (ms).
+_COUNT = _NOW + """
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+class RedisWindow:
+    """A sliding-window count in one Redis sorted set: ``limit`` items per ``window_ms``.
+
+    Items are stamped with the Redis server's clock (see ``_PUT``); the
+    ``RateItem`` stamps the budget passes are used only to estimate waits.
+    """
+
+    def __init__(self, conn: Any, key: str, *, limit: int, window_ms: int) -> None:
+        self._conn = conn
+        self._key = key
+        self._limit = limit
+        self._window = window_ms
+        self._put = conn.register_script(_PUT)
+        self._count = conn.register_script(_COUNT)
+
+    def put(self, item: RateItem) -> bool:
+        member = f"{item.name}:{uuid.uuid4().hex}"
+        return bool(self._put(keys=[self._key], args=[self._window, self._limit, member]))
+
+    def waiting(self, item: RateItem) -> int:
+        """Milliseconds until the oldest item leaves the window (by this host's clock)."""
+        oldest = self._conn.zrange(self._key, 0, 0, withscores=True)
+        if not oldest:
+            return 0
+        return max(0, int(oldest[0][1]) + self._window - item.timestamp)
+
+    def leak(self, current_timestamp: int | None = None) -> int:
+        """Nothing to do: each take drops what has left the window."""
+        return 0
+
+    def count(self) -> int:
+        return int(self._count(keys=[self._key], args=[self._window]))

@@ -84,9 +84,11 @@ def test_an_urgent_submit_never_collapses_into_an_ordinary_wait(
     # One waiting reconcile per lane; later events of each lane collapse into it.
     assert queue.lane_huey(Lane.NORMAL).pending_count() == 1
     assert queue.lane_huey(Lane.URGENT).pending_count() == 1
-    ran: list[int] = []
-    run_next(queue, ran.append, later=False)  # the urgent lane's job runs first
-    assert ran == [7] and queue.lane_huey(Lane.URGENT).pending_count() == 0
+    ran: list[tuple[int, dict[str, object]]] = []
+    # The urgent lane's job runs first, and its handler hears it is urgent.
+    run_next(queue, lambda t, **kw: ran.append((t, kw)), later=False)
+    assert ran == [(7, {"urgent": True})]
+    assert queue.lane_huey(Lane.URGENT).pending_count() == 0
     # It freed its lane's claim only: the next urgent event needs a job of its own.
     assert queue.submit_reconcile(7, dedup_key="zendesk:e", lane=Lane.URGENT) is True
     assert queue.lane_huey(Lane.URGENT).pending_count() == 1
