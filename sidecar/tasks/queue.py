@@ -56,10 +56,10 @@ URGENT_SUFFIX = "_urgent"
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
 _FLAG = "flag:"
-# An escalate job may wait this long in the queue before its lease lapses (the
-# queue is durable: a waiting job is not lost, only a running one can be).
-QUEUED_LEASE_SECONDS = 600.0
-# While the job is being stored: as long as a running job's lease.
+# An escalate job's lease from its submit on, as long as a running job's. A job
+# still waiting in the queue when it lapses has it renewed by the watchdog
+# (sidecar.tasks.worker.recover_escalations); one that a worker took off the
+# queue and lost before its heartbeat began lets it lapse within these seconds.
 ENQUEUE_LEASE_SECONDS = 20.0
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
@@ -295,15 +295,6 @@ class _SqliteLeases:
             commit=True,
         )
 
-    def extend_if(self, key: str, expected: float, until: float) -> None:
-        # Only the lease as we set it: a worker that took the job meanwhile
-        # renewed it to its own (short) lapse, which must stand.
-        self._storage.sql(
-            "update sidecar_lease set until = ? where key = ? and until = ?",
-            (until, key, expected),
-            commit=True,
-        )
-
     def end(self, key: str) -> None:
         self._storage.sql("delete from sidecar_lease where key = ?", (key,), commit=True)
 
@@ -349,14 +340,6 @@ return 1
 """
 
 
-# Extend a lease only while it still holds the value we set (ARGV: key, expected, new).
-_EXTEND_LEASE_LUA = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-end
-return 0
-"""
-
 
 class _RedisLeases:
     """Leases as one Redis hash: key -> the instant (epoch seconds) it lapses."""
@@ -365,7 +348,6 @@ class _RedisLeases:
         self._conn = huey.storage.conn
         self._hash = f"sidecar.lease.{huey.storage.name}"
         self._take = self._conn.register_script(_TAKE_LEASE_LUA)
-        self._extend = self._conn.register_script(_EXTEND_LEASE_LUA)
 
     def take(self, key: str, seconds: float, now: float) -> bool:
         return bool(
@@ -374,9 +356,6 @@ class _RedisLeases:
 
     def renew(self, key: str, seconds: float, now: float) -> None:
         self._conn.hset(self._hash, key, repr(now + seconds))
-
-    def extend_if(self, key: str, expected: float, until: float) -> None:
-        self._extend(keys=[self._hash], args=[key, repr(expected), repr(until)])
 
     def end(self, key: str) -> None:
         self._conn.hdel(self._hash, key)
@@ -670,11 +649,13 @@ class JobQueue:
     def submit_escalate(self, ticket_id: int) -> bool:
         """Enqueue escalate(ticket_id) unless a live job holds its lease.
 
-        The lease is the durable "escalation wanted" record: it lasts while the
-        job waits in the queue (``QUEUED_LEASE_SECONDS``), the worker renews it
-        while the job runs or waits for a retry, and the job ends it when done.
-        A job lost to a crash lets it lapse within seconds; then the next
-        reconcile, or the worker's watchdog, enqueues the escalation again.
+        The lease is the durable "escalation wanted" record: short
+        (``ENQUEUE_LEASE_SECONDS``), renewed by the watchdog while the job
+        waits in the queue and by the worker while it runs or waits for a
+        retry, ended by the job when done. A job lost to a crash, even one
+        taken off the queue and lost before its first heartbeat, lets it lapse
+        within seconds; then the next reconcile, or the worker's watchdog,
+        enqueues the escalation again.
         """
         key = escalation_lease(ticket_id)
         # Taken short first: a process killed between taking the lease and
@@ -688,11 +669,6 @@ class JobQueue:
         except Exception:
             self._leases.end(key)
             raise
-        # Now that the job is stored, let the lease cover its wait in the queue;
-        # unless a worker already took the job and holds the lease its own way.
-        self._leases.extend_if(
-            key, now + ENQUEUE_LEASE_SECONDS, time.time() + QUEUED_LEASE_SECONDS
-        )
         return True
 
     @_unavailable("lease")
@@ -706,6 +682,14 @@ class JobQueue:
         self._leases.end(key)
 
     @_unavailable("lease")
+    def waiting_escalations(self) -> set[int]:
+        """Tickets whose escalate job waits in the urgent lane's queue (not yet taken)."""
+        return {
+            int(task.args[0])
+            for task in self.urgent_huey.pending()
+            if task.name == ESCALATE and task.args
+        }
+
     def lapsed_escalations(self) -> list[int]:
         """Tickets whose escalation is wanted but whose job's lease lapsed (a lost job)."""
         lapsed = (escalation_ticket(key) for key in self._leases.lapsed(time.time()))

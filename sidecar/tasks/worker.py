@@ -553,9 +553,21 @@ def _requeue_interrupted(huey: Any) -> None:
 
 
 def recover_escalations(queue: JobQueue) -> int:
-    """Enqueue again every escalation whose job's lease lapsed; return how many."""
+    """Enqueue again every escalation whose job's lease lapsed; return how many.
+
+    A lapsed lease whose job still waits in the queue (a backlog, not a loss)
+    is renewed instead: only a job no longer in the queue, and no longer
+    renewed by a running worker, is lost.
+    """
     recovered = 0
-    for ticket_id in queue.lapsed_escalations():
+    lapsed = queue.lapsed_escalations()
+    waiting = queue.waiting_escalations() if lapsed else set()
+    for ticket_id in lapsed:
+        if ticket_id in waiting:
+            queue.renew_lease(
+                escalation_lease(ticket_id), seconds=RUNNING_LEASE_SECONDS
+            )
+            continue
         # submit takes the lease atomically: of several watchdogs, one enqueues.
         if queue.submit_escalate(ticket_id):
             recovered += 1

@@ -115,30 +115,47 @@ def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
         queue.submit_escalate(9)
     monkeypatch.undo()
     assert queue.depth() == 0 and queue.submit_escalate(9) is False  # held, for now
-    later = clock.time() + 21  # past the short lease a stored job would have extended
+    later = clock.time() + 21  # past the short lease
     monkeypatch.setattr(clock, "time", lambda: later)
     assert queue.lapsed_escalations() == [9]
 
 
-def test_a_worker_that_took_the_job_at_once_keeps_its_short_lease(
+def test_a_job_taken_off_the_queue_and_lost_before_its_heartbeat_comes_back_in_seconds(
     queue: JobQueue,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The submitter's extension never overwrites the lease of a worker already running the job."""
+    """Killed between Huey's dequeue and the first heartbeat: the page is back within the short lease.
+
+    The lease used to be extended to 10 minutes once the job was stored, to
+    cover its wait in the queue; a worker killed in that window lost the page
+    for 10 minutes (a crash fault run under load lost one).
+    """
     import time as clock
 
     from sidecar.tasks.worker import RUNNING_LEASE_SECONDS
 
-    stored = queue.enqueue_escalate
-
-    def taken_at_once(ticket_id: int) -> None:
-        stored(ticket_id)
-        # A worker dequeues it at once and its heartbeat renews the lease.
-        queue.renew_lease(escalation_lease(ticket_id), seconds=RUNNING_LEASE_SECONDS)
-
-    monkeypatch.setattr(queue, "enqueue_escalate", taken_at_once)
     assert queue.submit_escalate(11)
-    monkeypatch.undo()
-    later = clock.time() + RUNNING_LEASE_SECONDS + 1  # that worker was killed
+    assert queue.urgent_huey.dequeue() is not None  # taken, then the worker died
+    later = clock.time() + RUNNING_LEASE_SECONDS + 1
     monkeypatch.setattr(clock, "time", lambda: later)
     assert queue.lapsed_escalations() == [11]
+    assert recover_escalations(queue) == 1
+    assert queue.urgent_huey.pending_count() == 1
+
+
+def test_a_job_still_waiting_in_the_queue_keeps_its_lease_and_is_not_doubled(
+    queue: JobQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backlog is not a loss: the watchdog renews the lease of a job still in the queue."""
+    import time as clock
+
+    from sidecar.tasks.worker import RUNNING_LEASE_SECONDS
+
+    assert queue.submit_escalate(12)
+    later = clock.time() + RUNNING_LEASE_SECONDS + 1
+    monkeypatch.setattr(clock, "time", lambda: later)
+    assert queue.lapsed_escalations() == [12]
+    assert recover_escalations(queue) == 0
+    assert queue.lapsed_escalations() == []  # renewed from "now"
+    assert queue.urgent_huey.pending_count() == 1
