@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -106,7 +107,9 @@ def setup(
         path = Path(env_file)
         old = path.read_text() if path.exists() else ""
         write_private(path, merge_env_file(old, lines))
-        click.echo(f"wrote {path} (mode 0600; load it with: set -a; . {path}; set +a)")
+        # `. name` searches PATH in a POSIX sh: always give it a slash.
+        shown = shlex.quote(str(path) if "/" in str(path) else f"./{path}")
+        click.echo(f"wrote {path} (mode 0600; load it with: set -a; . {shown}; set +a)")
         exposure = git_exposure(path)
         if exposure:
             click.echo(f"warning: {exposure}", err=True)

@@ -251,3 +251,12 @@ def test_no_warning_when_the_env_file_is_ignored_or_outside_git(
     for result in (inside, outside):
         assert result.exit_code == 0, result.output
         assert "warning:" not in result.output
+
+
+def test_the_printed_load_command_works_for_a_bare_name(
+    zendesk: FakeZendesk, tmp_path: Path
+) -> None:
+    """`. sidecar.env` would search PATH in sh: setup prints `. ./sidecar.env`."""
+    result = setup(zendesk, "--env-file", "sidecar.env", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "load it with: set -a; . ./sidecar.env; set +a" in result.output
