@@ -38,9 +38,7 @@ def zendesk() -> Iterator[FakeZendesk]:
         yield fake
 
 
-def setup(
-    zendesk: FakeZendesk, *args: str, url: str = URL, cwd: Path | None = None
-) -> Result:
+def setup(zendesk: FakeZendesk, *args: str, url: str = URL) -> Result:
     env: dict[str, str | None] = {
         "SIDECAR_CONFIG": None,
         "SIDECAR_SEVERITY_FIELD_ID": None,
@@ -48,11 +46,7 @@ def setup(
         "SIDECAR_DUE_DATE_FIELD_ID": None,
         **zendesk.env(),
     }
-    runner = CliRunner()
-    if cwd is None:
-        return runner.invoke(main, ["zendesk", "setup", "--url", url, *args], env=env)
-    with runner.isolated_filesystem(temp_dir=cwd):
-        return runner.invoke(main, ["zendesk", "setup", "--url", url, *args], env=env)
+    return CliRunner().invoke(main, ["zendesk", "setup", "--url", url, *args], env=env)
 
 
 @pytest.mark.parametrize(
@@ -254,9 +248,10 @@ def test_no_warning_when_the_env_file_is_ignored_or_outside_git(
 
 
 def test_the_printed_load_command_works_for_a_bare_name(
-    zendesk: FakeZendesk, tmp_path: Path
+    zendesk: FakeZendesk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`. sidecar.env` would search PATH in sh: setup prints `. ./sidecar.env`."""
-    result = setup(zendesk, "--env-file", "sidecar.env", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = setup(zendesk, "--env-file", "sidecar.env")
     assert result.exit_code == 0, result.output
     assert "load it with: set -a; . ./sidecar.env; set +a" in result.output
