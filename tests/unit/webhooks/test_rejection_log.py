@@ -8,9 +8,11 @@ read from the document and compared with the real line, so they cannot drift.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,38 @@ def test_header_values_are_bounded(
     (record,) = _rejections(caplog)
     assert len(vars(record)["webhook_id"]) <= 100
     assert vars(record)["invocation_id"] is None
+
+
+def test_the_ingress_refusal_logs_the_same_fields(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A body that ends early, refused before Flask: the same warning fields and ids."""
+    from sidecar.ingress import BodyDeadline, Watchdog
+
+    def app(environ: object, start_response: object) -> list[bytes]:
+        raise AssertionError("the app must not see a refused request")
+
+    middleware = BodyDeadline(
+        app, watchdog=Watchdog(grace=5, deadline=10, slow_slots=1), max_bytes=1024
+    )
+    statuses: list[str] = []
+    left, right = socket.socketpair()
+    with left, right:
+        environ = {
+            "gunicorn.socket": left,
+            "CONTENT_LENGTH": "100",
+            "wsgi.input": io.BytesIO(b'{"ticket_id": '),
+            "HTTP_X_ZENDESK_WEBHOOK_ID": WEBHOOK_ID,
+            "HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID": INVOCATION_ID,
+        }
+        middleware(environ, lambda status, headers: statuses.append(status))
+    assert statuses == ["400 Bad Request"]
+    (record,) = _rejections(caplog)
+    fields = vars(record)
+    assert record.levelno == logging.WARNING
+    assert (fields["outcome"], fields["status"]) == ("body_incomplete", 400)
+    assert (fields["webhook_id"], fields["invocation_id"]) == (
+        WEBHOOK_ID,
+        INVOCATION_ID,
+    )
+    assert fields["reason"] == "request body ended early"
