@@ -47,6 +47,12 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 READ_STEP = 64 * 1024
 RETRY_AFTER_SECONDS = 10
+# Zendesk's delivery ids, as WSGI names the headers (logged, bounded: unsigned yet).
+_DELIVERY_IDS = (
+    ("webhook_id", "HTTP_X_ZENDESK_WEBHOOK_ID"),
+    ("invocation_id", "HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID"),
+)
+MAX_LOGGED_HEADER = 100
 
 
 @dataclass(eq=False)
@@ -197,6 +203,7 @@ class BodyDeadline:
             self._watchdog.finish(watch)
         if watch.cut == "busy":
             return _refuse(
+                environ,
                 start_response,
                 503,
                 "too many slow uploads, retry later",
@@ -205,6 +212,7 @@ class BodyDeadline:
             )
         if watch.cut == "timeout":
             return _refuse(
+                environ,
                 start_response,
                 408,
                 f"request body not received within {self._watchdog.deadline:g} s",
@@ -212,7 +220,11 @@ class BodyDeadline:
             )
         if body is None or (declared is not None and len(body) != declared):
             return _refuse(
-                start_response, 400, "request body ended early", "body_incomplete"
+                environ,
+                start_response,
+                400,
+                "request body ended early",
+                "body_incomplete",
             )
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -240,6 +252,7 @@ def _read(stream: Any, *, limit: int) -> bytes:
 
 
 def _refuse(
+    environ: dict[str, Any],
     start_response: StartResponse,
     status: int,
     reason: str,
@@ -247,8 +260,17 @@ def _refuse(
     *,
     retry_after: int | None = None,
 ) -> list[bytes]:
+    """Answer a refusal; log it as the receiver does (webhooks/blueprint.py ``_reject``)."""
     REQUESTS.labels(outcome).inc()
-    log.info("webhook rejected: %s", reason, extra={"status": status})
+    ids = {
+        field: (str(environ.get(key) or "")[:MAX_LOGGED_HEADER] or None)
+        for field, key in _DELIVERY_IDS
+    }
+    log.warning(
+        "webhook rejected: %s",
+        reason,
+        extra={"outcome": outcome, "status": status, "reason": reason, **ids},
+    )
     body = json.dumps({"error": reason}).encode()
     headers = [
         ("Content-Type", "application/json"),

@@ -6,6 +6,7 @@ check), the world in the CLI context, the error translation in SidecarGroup.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 
 import click
@@ -28,6 +29,8 @@ from sidecar.entitlements.check import (
     input_sources,
     plan_field_change,
 )
+from sidecar.entitlements.loader import load_entitlements
+from sidecar.entitlements.model import EntitlementsFile
 from sidecar.errors import ConfigError, NotFound, UpstreamError
 from sidecar.sla.schedule import format_duration
 from sidecar.zendesk.client import ZendeskClient
@@ -182,9 +185,23 @@ def _describe(
 # --- check ------------------------------------------------------------------
 
 
+def _file_offline(path: str | None, *, embedded: bool) -> EntitlementsFile:
+    """The file checked for CI: every rule, but env:VARIABLE names only, no secrets read."""
+    if path is None:
+        return EntitlementsFile()
+    return load_entitlements(
+        path,
+        embedded=embedded,
+        eligible_plans=cli_context().config.eligible_plans,
+        resolve_secrets=False,
+    )
+
+
 @orgs.command("check")
 @click.option(
-    "--offline", is_flag=True, help="Validate the file only; do not read Zendesk."
+    "--offline",
+    is_flag=True,
+    help="Validate the file only (for CI): no Zendesk, no secrets resolved.",
 )
 @_ON_OPTION
 def check(offline: bool, on_date: datetime | None) -> None:
@@ -198,7 +215,11 @@ def check(offline: bool, on_date: datetime | None) -> None:
     if path is None:
         click.echo("no entitlements file configured (SIDECAR_ENTITLEMENTS_FILE)")
     try:
-        file = context.entitlements.file
+        file = (
+            _file_offline(path, embedded=embedded)
+            if offline
+            else context.entitlements.file
+        )
     except EntitlementsError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}")
@@ -209,6 +230,15 @@ def check(offline: bool, on_date: datetime | None) -> None:
     report.warnings.extend(check_overrides(file, policy.targets, policy.name))
     if offline:
         report.warnings.append("--offline: organizations were not checked in Zendesk")
+        # Information, not a failure: CI has no production secrets. Presence
+        # only; the values are never read.
+        for key, field, variable in file.references:
+            if not os.environ.get(variable):
+                click.echo(
+                    f"info: org {key}: {field}: env:{variable} is not set here "
+                    "(the service needs it where it runs; --offline checks the "
+                    "name only)"
+                )
     elif not config.zendesk_connected:
         report.errors.append(
             "no Zendesk credentials: cannot check organizations (use --offline to "

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 from pathlib import Path
 
 import click
 
 from sidecar.commands.context import SidecarGroup, cli_context
-from sidecar.zendesk.setup import CHANGED, Setup, env_lines, merge_env_file
+from sidecar.envfile import git_exposure, write_private
+from sidecar.zendesk.setup import (
+    CHANGED,
+    Setup,
+    check_webhook_url,
+    env_lines,
+    merge_env_file,
+)
 
 
 @click.group(cls=SidecarGroup)
@@ -29,18 +36,42 @@ def zendesk() -> None:
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False),
-    help="Also write the resulting env lines to this file (mode 0600, merged).",
+    help="Also write the resulting env lines to this file (mode 0600, merged); "
+    "load it with `set -a; . FILE; set +a` (README).",
 )
-def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
+@click.option(
+    "--allow-unreachable-url",
+    is_flag=True,
+    help="Accept a loopback/private --url Zendesk cannot reach (tests, tunnels).",
+)
+@click.option(
+    "--allow-http", is_flag=True, help="Accept a plain http:// --url (not advised)."
+)
+def setup(
+    url: str,
+    dry_run: bool,
+    repair: bool,
+    env_file: str | None,
+    allow_unreachable_url: bool,
+    allow_http: bool,
+) -> None:
     """Create what the sidecar needs in Zendesk; a second run writes nothing.
 
     Finds each object by its name first. A changed object is reported, and
     rewritten only with --repair. The ids (and, once, the new webhooks'
     signing secrets) are printed as env lines.
     """
+    allowed = {"allow_unreachable": allow_unreachable_url, "allow_http": allow_http}
+    # Refused before any credential is read or any call made.
+    check_webhook_url(url, **allowed)
     context = cli_context()
     result = Setup(
-        context.zendesk(), context.config, url=url, dry_run=dry_run, repair=repair
+        context.zendesk(),
+        context.config,
+        url=url,
+        dry_run=dry_run,
+        repair=repair,
+        **allowed,
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
         (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps
@@ -75,11 +106,13 @@ def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
     if env_file and not dry_run:
         path = Path(env_file)
         old = path.read_text() if path.exists() else ""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(merge_env_file(old, lines))
-        os.chmod(path, 0o600)
-        click.echo(f"wrote {path}")
+        write_private(path, merge_env_file(old, lines))
+        # `. name` searches PATH in a POSIX sh: always give it a slash.
+        shown = shlex.quote(str(path) if "/" in str(path) else f"./{path}")
+        click.echo(f"wrote {path} (mode 0600; load it with: set -a; . {shown}; set +a)")
+        exposure = git_exposure(path)
+        if exposure:
+            click.echo(f"warning: {exposure}", err=True)
     if any(step.action == CHANGED for step in result.steps) and not repair:
         raise SystemExit(1)
 

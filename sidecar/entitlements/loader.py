@@ -74,13 +74,16 @@ def load_entitlements(
     embedded: bool = False,
     environ: Mapping[str, str] | None = None,
     eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
+    resolve_secrets: bool = True,
 ) -> EntitlementsFile:
     """Read the file at ``path`` and validate it, raising EntitlementsError.
 
     ``embedded`` means the file is the SIDECAR_CONFIG file: only its ``[orgs]``
     table is read and other tables belong to other settings. A standalone file
     may hold only ``[orgs]``. ``environ`` resolves ``env:VARIABLE`` references
-    (default: the process environment, read now).
+    (default: the process environment, read now). With ``resolve_secrets``
+    false (`orgs check --offline`, CI) only each reference's form is checked:
+    the entries carry no secrets and ``references`` lists the variables.
     """
     shown = str(path)
     try:
@@ -98,6 +101,7 @@ def load_entitlements(
         embedded=embedded,
         environ=environ,
         eligible_plans=eligible_plans,
+        resolve_secrets=resolve_secrets,
     )
 
 
@@ -108,11 +112,13 @@ def parse_entitlements(
     embedded: bool = False,
     environ: Mapping[str, str] | None = None,
     eligible_plans: Sequence[str] = ENTERPRISE_SUPPORT_PLANS,
+    resolve_secrets: bool = True,
 ) -> EntitlementsFile:
     """Validate parsed TOML into an EntitlementsFile, raising EntitlementsError."""
     rules = _Rules(
         environ=os.environ if environ is None else environ,
         eligible=tuple(eligible_plans),
+        resolve=resolve_secrets,
     )
     problems: list[str] = []
     if not embedded:
@@ -157,16 +163,27 @@ def parse_entitlements(
         entries.append(entry)
     if problems:
         raise EntitlementsError(problems, path=path)
-    return EntitlementsFile(path=path, orgs=tuple(entries))
+    return EntitlementsFile(
+        path=path, orgs=tuple(entries), references=tuple(rules.references)
+    )
 
 
 class _Rules:
     """What validation depends on besides the file: the environment, the plans."""
 
-    def __init__(self, *, environ: Mapping[str, str], eligible: tuple[str, ...]):
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str],
+        eligible: tuple[str, ...],
+        resolve: bool = True,
+    ):
         self.environ = environ
         self.eligible = eligible
         self.known = tuple(dict.fromkeys((*PLANS, *eligible)))
+        # False: check each env:VARIABLE's form only, never read its value.
+        self.resolve = resolve
+        self.references: list[tuple[str, str, str]] = []
 
 
 def _parse_org(
@@ -210,12 +227,12 @@ def _parse_org(
 
     overrides = _sla(table.get("sla"), org, problems)
     routing_key = _routing_key(
-        _secret_ref(table, "pagerduty_routing_key", org, problems, rules.environ),
+        _secret_ref(table, "pagerduty_routing_key", org, problems, rules, key=key),
         org,
         problems,
     )
     slack = _slack_url(
-        _secret_ref(table, "slack_webhook_url", org, problems, rules.environ),
+        _secret_ref(table, "slack_webhook_url", org, problems, rules, key=key),
         org,
         problems,
     )
@@ -314,9 +331,14 @@ def _secret_ref(
     name: str,
     org: str,
     problems: list[str],
-    environ: Mapping[str, str],
+    rules: _Rules,
+    *,
+    key: str,
 ) -> str | None:
-    """Resolve ``name = "env:VARIABLE"`` from the environment; refuse literals."""
+    """Resolve ``name = "env:VARIABLE"`` from the environment; refuse literals.
+
+    Without ``rules.resolve`` the reference is recorded and nothing is read.
+    """
     value = table.get(name)
     if value is None:
         return None
@@ -334,7 +356,10 @@ def _secret_ref(
     if not _ENV_NAME.match(variable):
         problems.append(f"{org}: {name}: {value!r} is not a valid reference; {how}")
         return None
-    resolved = environ.get(variable, "")
+    rules.references.append((key, name, variable))
+    if not rules.resolve:
+        return None
+    resolved = rules.environ.get(variable, "")
     if not resolved:
         problems.append(
             f"{org}: {name}: environment variable {variable} is not set (or empty)"

@@ -67,6 +67,8 @@ class EntitlementsFile:
 
     path: str | None = None
     orgs: tuple[OrgEntitlement, ...] = ()
+    # Each ``env:VARIABLE`` reference as (org key, field, variable), in file order.
+    references: tuple[tuple[str, str, str], ...] = ()
     _by_id: Mapping[int, OrgEntitlement] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

@@ -24,6 +24,7 @@ from sidecar.tasks.plan import PAGING_SEVERITIES
 from sidecar.tasks.queue import JobQueue
 from sidecar.webhooks.events import (
     INVOCATION_HEADER,
+    WEBHOOK_ID_HEADER,
     WebhookEvent,
     parse_event,
     replay_key,
@@ -32,6 +33,9 @@ from sidecar.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verif
 
 MAX_BODY_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = 10
+# Header values are logged before the signature is checked: bounded, so an
+# unsigned request cannot write much into the log.
+MAX_LOGGED_HEADER = 100
 EXTENSION = "sidecar.webhooks"
 
 log = logging.getLogger("sidecar.webhooks")
@@ -64,9 +68,36 @@ class Receiver:
         return Lane.NORMAL if known_plain else Lane.URGENT
 
 
+def _delivery() -> dict[str, str | None]:
+    """The ids Zendesk sends with every delivery, for the log (None when absent)."""
+    ids: dict[str, str | None] = {}
+    for field, header in (
+        ("webhook_id", WEBHOOK_ID_HEADER),
+        ("invocation_id", INVOCATION_HEADER),
+    ):
+        value = request.headers.get(header)
+        ids[field] = value[:MAX_LOGGED_HEADER] if value else None
+    return ids
+
+
 def _reject(outcome: str, status: int, reason: str, **fields: object) -> Response:
+    """Answer a refusal: one warning line with the metric's outcome, the ids, the reason.
+
+    docs/operations.md (SidecarWebhooksRejected) shows this line; a test
+    compares the two.
+    """
     REQUESTS.labels(outcome).inc()
-    log.info("webhook rejected: %s", reason, extra={"status": status, **fields})
+    log.warning(
+        "webhook rejected: %s",
+        reason,
+        extra={
+            "outcome": outcome,
+            "status": status,
+            "reason": reason,
+            **_delivery(),
+            **fields,
+        },
+    )
     response = jsonify(error=reason)
     response.status_code = status
     return response
@@ -80,7 +111,9 @@ def _answer(
         "webhook %s",
         outcome,
         extra={
+            "outcome": outcome,
             "status": status,
+            **_delivery(),
             "event_id": event.event_id,
             "event_type": event.event_type,
             "ticket_id": event.ticket_id,
@@ -98,7 +131,6 @@ def _answer(
 def receive() -> Response:
     """Accept one Zendesk webhook delivery."""
     receiver: Receiver = current_app.extensions[EXTENSION]
-    invocation_id = request.headers.get(INVOCATION_HEADER)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         return _reject("too_large", 413, "body larger than 256 KiB")
     if request.mimetype != "application/json":
@@ -125,13 +157,11 @@ def receive() -> Response:
             tolerance=receiver.tolerance,
         )
     except InvalidSignature as exc:
-        return _reject("unauthorized", 401, str(exc), invocation_id=invocation_id)
+        return _reject("unauthorized", 401, str(exc))
     try:
         event = parse_event(body, headers=request.headers)  # type: ignore[arg-type]  # werkzeug Headers: a case-insensitive mapping
     except BadEvent as exc:
-        return _reject(
-            "bad_request", exc.status, exc.reason, invocation_id=invocation_id
-        )
+        return _reject("bad_request", exc.status, exc.reason)
     # verify() passed, so the timestamp is there; the unsigned invocation id alone
     # would let a captured request be replayed under new ids.
     replay = replay_key(body, timestamp=timestamp or "")
@@ -169,7 +199,6 @@ def receive() -> Response:
             "queue_unavailable",
             503,
             "queue unavailable, retry later",
-            invocation_id=invocation_id,
             event_id=event.event_id,
             ticket_id=event.ticket_id,
             cause=str(exc),

@@ -25,6 +25,8 @@ from sidecar.sla.errors import SeverityError
 from sidecar.sla.severity import parse_severity
 
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+# Which webhook sent the delivery ("Anatomy of a webhook request", request headers).
+WEBHOOK_ID_HEADER = "X-Zendesk-Webhook-Id"
 EVENT_PREFIX = "zen:event-type:"
 TICKET_EVENT_PREFIX = EVENT_PREFIX + "ticket."
 ORG_EVENT_PREFIX = EVENT_PREFIX + "organization."
@@ -73,7 +75,9 @@ IGNORED_TICKET_EVENTS = frozenset(
 Kind = Literal["ticket", "organization", "ignored"]
 _MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
-_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?Z")
+_STAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?Z"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -37,7 +38,7 @@ from sidecar.metrics import count_zendesk_call
 from sidecar.net import is_loopback
 from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
-from sidecar.zendesk.decipher import SERVICE, decipher
+from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
 from sidecar.zendesk.models import (
     Comment,
     CommentText,
@@ -127,7 +128,9 @@ def endpoint_of(path: str) -> str:
     return _ID_SEGMENT.sub("/{id}", path).removesuffix(".json")
 
 
-def error_for_response(response: requests.Response) -> UpstreamError:
+def error_for_response(
+    response: requests.Response, *, account: Account | None = None
+) -> UpstreamError:
     """Translate a non-2xx Zendesk response into the sidecar error for its status."""
     request = response.request
     method = (request.method if request is not None else None) or "?"
@@ -136,17 +139,31 @@ def error_for_response(response: requests.Response) -> UpstreamError:
     except ValueError:
         body = None
     return decipher(
-        method, _path_of(response.url), response.status_code, response.headers, body
+        method,
+        _path_of(response.url),
+        response.status_code,
+        response.headers,
+        body,
+        account=account,
     )
 
 
-def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+def _seconds(timeout: float | tuple[float, float], *, connect: bool) -> float:
+    """The connect or the read part of a requests timeout."""
+    if isinstance(timeout, tuple):
+        return timeout[0] if connect else timeout[1]
+    return timeout
+
+
+def _raise_for_status(
+    response: requests.Response, *args: Any, account: Account, **kwargs: Any
+) -> None:
     """Session response hook: raise before zenpy could see (and sleep on) a 429."""
     if response.status_code < 400:
         return
     # Read the body now so the pooled connection is released before we raise.
     _ = response.content
-    error = error_for_response(response)
+    error = error_for_response(response, account=account)
     # The rate-limit headers ride along, for the budget to read (a 429's above all).
     error.headers = dict(response.headers)  # type: ignore[attr-defined]
     raise error
@@ -209,7 +226,9 @@ def _metric_sets_from_json(
     for ticket in tickets:
         embedded = ticket.get("metric_set")
         if isinstance(embedded, dict):
-            found[int(ticket["id"])] = _metric_set_from_json(embedded, int(ticket["id"]))
+            found[int(ticket["id"])] = _metric_set_from_json(
+                embedded, int(ticket["id"])
+            )
     return found
 
 
@@ -236,7 +255,8 @@ class ZendeskClient:
     """Read tickets, comments and organizations; write one safe update per ticket.
 
     Every failure is raised as a :mod:`sidecar.errors` ``UpstreamError`` whose
-    message names the method, path and status, never a credential. Not
+    message names the method, path, host, API user, status and next step
+    (:mod:`sidecar.zendesk.decipher`), never a credential. Not
     thread-safe: build one per thread (``from_config`` is cheap).
     """
 
@@ -269,12 +289,23 @@ class ZendeskClient:
         # (operator tooling run by hand).
         self._budget = budget
         self._me: int | None = None
+        # Named in every error: the host requests go to and the API user (its
+        # email; an OAuth token's user is Zendesk's to know). Never a secret.
+        self._account = Account(
+            subdomain=subdomain,
+            host=urlsplit(self._base).netloc,
+            user="" if oauth_token else (email or ""),
+            oauth=bool(oauth_token),
+            overridden=self._override is not None,
+        )
 
         session = requests.Session()
         adapter = _BaseUrlAdapter(canonical=self._canonical, override=self._override)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.hooks["response"].append(_raise_for_status)
+        session.hooks["response"].append(
+            functools.partial(_raise_for_status, account=self._account)
+        )
         # zenpy authorizes the session (Basic "email/token:..." or Bearer) and sets
         # its User-Agent; secrets are revealed here only, never stored by us.
         if oauth_token:
@@ -347,11 +378,15 @@ class ZendeskClient:
     def current_user_id(self) -> int:
         """Id of the API user we act as (read once per client)."""
         if self._me is None:
-            user = self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            user = (
+                self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            )
             if user.get("id") is None:
                 # Zendesk answers unauthenticated calls with an anonymous user.
+                where = self._account.where("GET", "/api/v2/users/me.json")
                 raise AuthFailed(
-                    "zendesk GET /api/v2/users/me.json: not authenticated",
+                    f"{where}: not authenticated (Zendesk answered as the anonymous "
+                    f"user); {self._account.check_credentials()}",
                     service=SERVICE,
                 )
             self._me = int(user["id"])
@@ -519,7 +554,9 @@ class ZendeskClient:
         elif start_time is not None:
             params["start_time"] = str(int(start_time))
         else:
-            raise ValueError("export_tickets_with_metrics needs a cursor or a start_time")
+            raise ValueError(
+                "export_tickets_with_metrics needs a cursor or a start_time"
+            )
         body = self._get_json(path, params)
 
         def build(data: Mapping[str, Any]) -> MetricsExportPage:
@@ -636,7 +673,7 @@ class ZendeskClient:
     ) -> dict[str, Any]:
         """One HTTP exchange; every failure leaves as a sidecar UpstreamError."""
         path = _path_of(url)
-        where = f"zendesk {method} {path}"
+        where = self._account.where(method, path)
         kind = kind or ("list" if method == "GET" else "write")
         timeout = (
             CALL_TIMEOUTS.get(kind, DEFAULT_TIMEOUT)
@@ -651,12 +688,21 @@ class ZendeskClient:
                 method, url, params=params, json=json, timeout=timeout
             )
         except UpstreamError as exc:
-            self._observed(method, path, exc.status, getattr(exc, "headers", {}), started)
+            self._observed(
+                method, path, exc.status, getattr(exc, "headers", {}), started
+            )
             raise
         except requests.Timeout as exc:
             self._observed(method, path, None, {}, started, outcome="timeout")
-            raise Transient(
-                f"{where}: timed out ({type(exc).__name__})", service=SERVICE
+            raise decipher_failure(
+                method,
+                path,
+                exc,
+                timed_out=True,
+                account=self._account,
+                seconds=_seconds(
+                    timeout, connect=isinstance(exc, requests.ConnectTimeout)
+                ),
             ) from None
         except (
             requests.ConnectionError,
@@ -665,8 +711,8 @@ class ZendeskClient:
             requests.exceptions.RetryError,
         ) as exc:
             self._observed(method, path, None, {}, started, outcome="connection")
-            raise Transient(
-                f"{where}: connection failed ({type(exc).__name__})", service=SERVICE
+            raise decipher_failure(
+                method, path, exc, timed_out=False, account=self._account
             ) from None
         except requests.RequestException as exc:
             raise Rejected(
@@ -741,7 +787,9 @@ class ZendeskClient:
 
         def build(count: Any) -> int:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise BadResponse(f"search count is not a count: {count!r}", service=SERVICE)
+                raise BadResponse(
+                    f"search count is not a count: {count!r}", service=SERVICE
+                )
             return count
 
         return self._parse(path, build, body.get("count"))
@@ -901,8 +949,12 @@ class ZendeskClient:
                 CommentText(
                     id=int(c["id"]),
                     author_id=int(c["author_id"]),
-                    author_role=str(users.get(int(c["author_id"]), {}).get("role") or ""),
-                    author_name=str(users.get(int(c["author_id"]), {}).get("name") or ""),
+                    author_role=str(
+                        users.get(int(c["author_id"]), {}).get("role") or ""
+                    ),
+                    author_name=str(
+                        users.get(int(c["author_id"]), {}).get("name") or ""
+                    ),
                     public=bool(c.get("public", True)),
                     created_at=parse_datetime(c["created_at"]),
                     body=str(c.get("plain_body") or c.get("body") or ""),

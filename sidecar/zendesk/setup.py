@@ -11,12 +11,15 @@ docs/decisions.md, "Operator tooling").
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sidecar.config import Config
 from sidecar.errors import ConfigError
+from sidecar.net import unreachable_reason
 from sidecar.webhooks.events import trigger_body
 
 SEVERITY_TITLE = "Issue Severity"
@@ -91,6 +94,50 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def check_webhook_url(
+    url: str, *, allow_unreachable: bool = False, allow_http: bool = False
+) -> None:
+    """Raise ConfigError unless Zendesk's servers could deliver to ``url``.
+
+    Zendesk calls the endpoint from its own servers on the internet, so a
+    loopback, private or link-local address (or a site-local name) is never
+    reached: every delivery would fail while setup reported success. Zendesk
+    accepts http endpoints, but its docs want authentication "only over HTTPS
+    (TLS)" (docs/decisions.md, "Errors an operator can act on"); the ticket data
+    would cross the internet in clear. Both have an explicit override.
+    """
+    form = "https://<public host>/webhooks/zendesk"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(
+            f"--url {url!r}: not a web address; expected {form} (the sidecar's "
+            "public address, as Zendesk reaches it)"
+        )
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"--url: credentials in the URL are refused (they would be stored in "
+            f"the webhook); expected {form}"
+        )
+    reason = unreachable_reason(host)
+    if reason and not allow_unreachable:
+        raise ConfigError(
+            f"--url {url!r}: Zendesk calls webhooks from its own servers on the "
+            f"internet, and {reason}: every delivery would fail. Give the public "
+            f"address ({form}) your ingress or tunnel serves; "
+            "--allow-unreachable-url sets it anyway (tests, a tunnel added later)"
+        )
+    if parts.scheme == "http" and not (allow_http or (reason and allow_unreachable)):
+        raise ConfigError(
+            f"--url {url!r}: use https: Zendesk would send ticket data and the "
+            f"signed deliveries in clear across the internet; expected {form} "
+            "(--allow-http sets a plain http endpoint anyway)"
+        )
+
+
 class Setup:
     """Plan and apply the Zendesk objects for one webhook URL."""
 
@@ -102,9 +149,12 @@ class Setup:
         url: str,
         dry_run: bool = False,
         repair: bool = False,
+        allow_unreachable: bool = False,
+        allow_http: bool = False,
     ) -> None:
-        if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
-            raise ConfigError(f"--url {url!r}: Zendesk calls webhooks over https only")
+        check_webhook_url(
+            url, allow_unreachable=allow_unreachable, allow_http=allow_http
+        )
         self.api = api
         self.config = config
         self.url = url
@@ -563,11 +613,30 @@ def _normal(key: str, value: Any) -> Any:
     return value
 
 
+# What `sh`, systemd's EnvironmentFile and Compose's env_file all read as a
+# bare value (README, "Connecting Zendesk with one command"): anything else is
+# single-quoted. Zendesk's ids are digits and its signing secrets base64.
+_BARE = re.compile(r"^[A-Za-z0-9_.,:/+=@%-]*$")
+
+
+def _shell_value(value: str) -> str:
+    return value if _BARE.match(value) else "'" + value.replace("'", "'\\''") + "'"
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("'\\''", "'")
+    return value
+
+
 def env_lines(result: SetupResult) -> list[str]:
     """The result as lines for an env file (secrets only when created now)."""
-    lines = [f"{key}={value}" for key, value in sorted(result.env.items())]
+    lines = [
+        f"{key}={_shell_value(value)}" for key, value in sorted(result.env.items())
+    ]
     if result.new_secrets:
-        lines.append(f"SIDECAR_WEBHOOK_SECRET={','.join(result.new_secrets)}")
+        secrets = ",".join(result.new_secrets)
+        lines.append(f"SIDECAR_WEBHOOK_SECRET={_shell_value(secrets)}")
     return lines
 
 
@@ -584,8 +653,10 @@ def merge_env_file(text: str, lines: Sequence[str]) -> str:
         if key in updates:
             value = updates.pop(key)
             if key == "SIDECAR_WEBHOOK_SECRET":
-                old = [s for s in line.split("=", 1)[1].split(",") if s]
-                value = ",".join(dict.fromkeys([*old, *value.split(",")]))
+                had = _unquoted(line.split("=", 1)[1].strip())
+                new = _unquoted(value)
+                old = [s for s in had.split(",") if s]
+                value = _shell_value(",".join(dict.fromkeys([*old, *new.split(",")])))
             out.append(f"{key}={value}")
         else:
             out.append(line)
@@ -593,4 +664,11 @@ def merge_env_file(text: str, lines: Sequence[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-__all__ = ["Setup", "SetupResult", "Step", "env_lines", "merge_env_file"]
+__all__ = [
+    "Setup",
+    "SetupResult",
+    "Step",
+    "check_webhook_url",
+    "env_lines",
+    "merge_env_file",
+]
