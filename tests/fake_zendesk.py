@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
-from tests.fake_zendesk_admin import ADMIN_ROUTES, AdminMixin
+from tests.fake_zendesk_admin import ADMIN_ROUTES, PORTAL_DEFAULTS, AdminMixin
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -459,15 +459,20 @@ class FakeZendesk(AdminMixin):
         title: str,
         type: str = "text",
         options: Iterable[tuple[str, str]] = (),
+        **properties: Any,
     ) -> int:
         """Define a ticket field and return its id.
 
         A ``type="tagger"`` (dropdown) field takes ``options`` as (name, tag)
         pairs and is coupled to those tags on every ticket; other types are not.
+        ``properties`` are other TicketFieldObject properties (the Help Center
+        ones: visible_in_portal...), as an admin set them.
         """
         with self._lock:
             fid = field_id if field_id is not None else next(self._ids)
             definition: dict[str, Any] = {
+                **PORTAL_DEFAULTS,
+                **properties,
                 "id": fid,
                 "title": title,
                 "type": type,

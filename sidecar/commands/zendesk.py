@@ -13,7 +13,7 @@ from sidecar.zendesk.setup import CHANGED, Setup, env_lines, merge_env_file
 
 @click.group(cls=SidecarGroup)
 def zendesk() -> None:
-    """Set up Zendesk for the sidecar (fields, webhooks, trigger, views)."""
+    """Set up Zendesk for the sidecar (fields, forms, webhooks, trigger, views)."""
 
 
 @zendesk.command("setup")
@@ -27,11 +27,31 @@ def zendesk() -> None:
 )
 @click.option("--repair", is_flag=True, help="Rewrite objects someone changed.")
 @click.option(
+    "--form",
+    "forms",
+    multiple=True,
+    metavar="NAME|ID",
+    help="Add the fields to this ticket form only (repeatable; default: every "
+    "active form).",
+)
+@click.option(
+    "--require-severity",
+    is_flag=True,
+    help="Make Issue Severity required on Help Center requests.",
+)
+@click.option(
     "--env-file",
     type=click.Path(dir_okay=False),
     help="Also write the resulting env lines to this file (mode 0600, merged).",
 )
-def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
+def setup(
+    url: str,
+    dry_run: bool,
+    repair: bool,
+    forms: tuple[str, ...],
+    require_severity: bool,
+    env_file: str | None,
+) -> None:
     """Create what the sidecar needs in Zendesk; a second run writes nothing.
 
     Finds each object by its name first. A changed object is reported, and
@@ -40,7 +60,13 @@ def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
     """
     context = cli_context()
     result = Setup(
-        context.zendesk(), context.config, url=url, dry_run=dry_run, repair=repair
+        context.zendesk(),
+        context.config,
+        url=url,
+        dry_run=dry_run,
+        repair=repair,
+        forms=forms,
+        require_severity=require_severity,
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
         (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps

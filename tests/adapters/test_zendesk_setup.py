@@ -67,6 +67,7 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
             "POST /api/v2/triggers.json",
             "POST /api/v2/views.json",
             "POST /api/v2/views.json",
+            "POST /api/v2/views.json",
         ]
     )
     env = env_of(result.output)
@@ -111,9 +112,14 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
         "{{ticket.ticket_field_" + env["SIDECAR_SEVERITY_FIELD_ID"] + "}}"
     )
     views = {v["title"]: v for v in zendesk.view_list()}
-    due_date = int(env["SIDECAR_DUE_DATE_FIELD_ID"])
-    assert views["SLA at risk"]["output"]["sort_by"] == str(due_date)
-    assert due_date in views["SLA breached"]["output"]["columns"]
+    assert sorted(views) == ["Paged on-call", "SLA at risk", "SLA breached"]
+    due_at = int(env["SIDECAR_DUE_AT_FIELD_ID"])
+    severity_id = int(env["SIDECAR_SEVERITY_FIELD_ID"])
+    for view in views.values():
+        # Sorted by the due-time text; due time and severity are columns.
+        assert view["output"]["sort_by"] == str(due_at)
+        assert view["output"]["columns"][-2:] == [severity_id, due_at]
+    assert views["Paged on-call"]["all"][1]["value"] == "oncall_paged"
 
 
 def test_second_run_writes_nothing(zendesk: FakeZendesk) -> None:
@@ -139,7 +145,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(zendesk: FakeZendesk) -> Non
     assert writes(zendesk) == []
     lines = result.output.splitlines()
     assert lines[0].split() == ["OBJECT", "NAME", "ACTION", "ID"]
-    assert sum(" create" in line for line in lines) == 14
+    assert sum(" create" in line for line in lines) == 15
     assert "dry run: nothing written" in result.output
 
 
@@ -180,7 +186,7 @@ def test_loop_condition_from_the_trigger_definitions(zendesk: FakeZendesk) -> No
     assert trigger["conditions"]["all"] == [
         {"field": "role", "operator": "is_not", "value": str(zendesk.api_user_id)}
     ]
-    assert "note:" not in result.output
+    assert "Current user is not" not in result.output
 
 
 def test_without_the_condition_setup_says_why(zendesk: FakeZendesk) -> None:
@@ -192,7 +198,12 @@ def test_without_the_condition_setup_says_why(zendesk: FakeZendesk) -> None:
 def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
     """A severity field id in the environment is checked, not created again."""
     fid = zendesk.add_ticket_field(
-        title="Severity (ours)", type="tagger", options=[("SEV 1", "sev_1")]
+        title="Severity (ours)",
+        type="tagger",
+        options=[(f"SEV {n}", f"sev_{n}") for n in range(1, 6)],
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="Severity",
     )
     env = {
         "SIDECAR_CONFIG": None,
@@ -210,7 +221,7 @@ def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
         "from",
         "SIDECAR_SEVERITY_FIELD_ID",
     ]
-    assert sum(" create" in line for line in result.output.splitlines()) == 13
+    assert sum(" create" in line for line in result.output.splitlines()) == 14
     missing = CliRunner().invoke(
         main,
         ["zendesk", "setup", "--url", URL],
@@ -254,7 +265,13 @@ def test_a_severity_field_that_is_not_a_dropdown_stays_out_of_the_trigger_body(
     zendesk: FakeZendesk,
 ) -> None:
     """A configured text field could render a quote into the JSON: no severity hint."""
-    fid = zendesk.add_ticket_field(title="Severity (text)", type="text")
+    fid = zendesk.add_ticket_field(
+        title="Severity (text)",
+        type="text",
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="Severity",
+    )
     env = {
         "SIDECAR_CONFIG": None,
         **zendesk.env(),
