@@ -179,7 +179,9 @@ class AdminMixin:
         return copy.deepcopy(self._ticket_forms[form_id])
 
     def ticket_field(self, field_id: int) -> dict[str, Any]:
-        return copy.deepcopy(next(f for f in self._ticket_fields if f["id"] == field_id))
+        return copy.deepcopy(
+            next(f for f in self._ticket_fields if f["id"] == field_id)
+        )
 
     def edit_ticket_field(self, field_id: int, **changes: Any) -> None:
         """Change a ticket field as an admin would in Admin Center."""

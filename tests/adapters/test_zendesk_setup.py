@@ -282,3 +282,209 @@ def test_a_severity_field_that_is_not_a_dropdown_stays_out_of_the_trigger_body(
     ((trigger,),) = [zendesk.trigger_list()]
     body = json.loads(trigger["actions"][0]["value"][1])
     assert "severity" not in body and body["ticket_id"] == "{{ticket.id}}"
+
+
+# --- the people's side: Help Center, ticket forms, the account's severity options ----
+
+
+def test_severity_is_set_for_the_help_center_and_own_fields_are_not_editable(
+    zendesk: FakeZendesk,
+) -> None:
+    """New Issue Severity: visible, editable, titled in the Help Center; the sidecar's own fields are not editable there."""
+    result = setup(zendesk, "--require-severity")
+    assert result.exit_code == 0, result.output
+    env = env_of(result.output)
+    severity = zendesk.ticket_field(int(env["SIDECAR_SEVERITY_FIELD_ID"]))
+    assert severity["visible_in_portal"] and severity["editable_in_portal"]
+    assert severity["title_in_portal"] == "Issue Severity"
+    assert severity["required_in_portal"] is True
+    assert [o["name"] for o in severity["custom_field_options"]][0] == (
+        "SEV 1 - Critical (Business-Critical Impact)"
+    )
+    for key in (
+        "SIDECAR_DUE_AT_FIELD_ID",
+        "SIDECAR_DUE_DATE_FIELD_ID",
+        "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+        "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+        "SIDECAR_BREACH_MINUTES_FIELD_ID",
+    ):
+        own = zendesk.ticket_field(int(env[key]))
+        assert own["editable_in_portal"] is False and own["visible_in_portal"] is False
+
+
+def seven_fields(zendesk: FakeZendesk) -> list[int]:
+    """An admin's own fields, in the order the admin put them on the forms."""
+    return [zendesk.add_ticket_field(title=f"Admin field {n}") for n in range(3)]
+
+
+def severity_n(zendesk: FakeZendesk, **properties: object) -> int:
+    """An existing Issue Severity field whose tags are severity_1…severity_5."""
+    return zendesk.add_ticket_field(
+        title="Issue Severity",
+        type="tagger",
+        options=[(f"Severity {n}", f"severity_{n}") for n in range(1, 6)],
+        **properties,
+    )
+
+
+def test_three_forms_and_an_existing_severity_field(zendesk: FakeZendesk) -> None:
+    """The account's severity_N tags are kept, its two active forms get our fields appended, the inactive one is left alone."""
+    admin = seven_fields(zendesk)
+    severity = severity_n(
+        zendesk,
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="How bad?",
+    )
+    options_before = zendesk.ticket_field(severity)["custom_field_options"]
+    web = zendesk.add_ticket_form("Web form", [admin[2], admin[0]])
+    api = zendesk.add_ticket_form("API form", [admin[1], severity])
+    old = zendesk.add_ticket_form("Old form", [admin[0]], active=False)
+    result = setup(zendesk)
+    assert result.exit_code == 0, result.output
+    assert "severity tags: SEV 1 = severity_1" in result.output
+    env = env_of(result.output)
+    assert env["SIDECAR_SEVERITY_FIELD_ID"] == str(severity)
+    ours = [
+        int(env[key])
+        for key in (
+            "SIDECAR_DUE_AT_FIELD_ID",
+            "SIDECAR_DUE_DATE_FIELD_ID",
+            "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+            "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+            "SIDECAR_BREACH_MINUTES_FIELD_ID",
+        )
+    ]
+    # Appended: the admin's order first, unchanged.
+    assert zendesk.ticket_form(web)["ticket_field_ids"] == [
+        admin[2],
+        admin[0],
+        severity,
+        *ours,
+    ]
+    assert zendesk.ticket_form(api)["ticket_field_ids"] == [admin[1], severity, *ours]
+    assert zendesk.ticket_form(old)["ticket_field_ids"] == [admin[0]]
+    # The account's options and portal title are never rewritten.
+    after = zendesk.ticket_field(severity)
+    assert after["custom_field_options"] == options_before
+    assert after["title_in_portal"] == "How bad?"
+    assert not [w for w in writes(zendesk) if w.startswith("PUT /api/v2/ticket_fields")]
+    zendesk.reset_calls()
+    again = setup(zendesk)
+    assert again.exit_code == 0 and "up to date" in again.output, again.output
+    assert writes(zendesk) == []
+
+
+def test_a_form_that_lost_the_severity_field_is_drift(zendesk: FakeZendesk) -> None:
+    """An admin takes Issue Severity off a form: reported (exit 1, no write); --repair appends it again."""
+    admin = seven_fields(zendesk)
+    form = zendesk.add_ticket_form("Web form", admin[:2])
+    assert setup(zendesk).exit_code == 0
+    severity = int(env_of(setup(zendesk).output)["SIDECAR_SEVERITY_FIELD_ID"])
+    ids = zendesk.ticket_form(form)["ticket_field_ids"]
+    zendesk._ticket_forms[form]["ticket_field_ids"] = [i for i in ids if i != severity]
+    zendesk.reset_calls()
+    seen = setup(zendesk)
+    assert seen.exit_code == 1
+    assert writes(zendesk) == []
+    (row,) = [
+        line for line in seen.output.splitlines() if line.startswith("ticket form")
+    ]
+    assert "changed" in row and "lacks Issue Severity" in row
+    repaired = setup(zendesk, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert writes(zendesk) == [f"PUT /api/v2/ticket_forms/{form}.json"]
+    assert zendesk.ticket_form(form)["ticket_field_ids"][-1] == severity
+
+
+def test_only_the_forms_named(zendesk: FakeZendesk) -> None:
+    """--form NAME adds the fields to that form only; an unknown name lists the forms."""
+    admin = seven_fields(zendesk)
+    chosen = zendesk.add_ticket_form("Enterprise", [admin[0]])
+    other = zendesk.add_ticket_form("Billing", [admin[1]])
+    result = setup(zendesk, "--form", "Enterprise")
+    assert result.exit_code == 0, result.output
+    assert len(zendesk.ticket_form(chosen)["ticket_field_ids"]) == 7
+    assert zendesk.ticket_form(other)["ticket_field_ids"] == [admin[1]]
+    zendesk.reset_calls()
+    unknown = setup(zendesk, "--form", "Enterprize")
+    assert unknown.exit_code == 1
+    assert "--form 'Enterprize': no ticket form has that name or id" in unknown.output
+    assert "'Billing'" in unknown.output and writes(zendesk) == []
+
+
+def test_an_existing_severity_field_hidden_from_the_help_center(
+    zendesk: FakeZendesk,
+) -> None:
+    """Not visible in the Help Center: drift; --repair sends only the portal properties, never the options."""
+    severity = severity_n(zendesk)
+    assert setup(zendesk).exit_code == 1
+    zendesk.reset_calls()
+    seen = setup(zendesk)
+    (row,) = [
+        line
+        for line in seen.output.splitlines()
+        if line.startswith("ticket field  ") and "Issue Severity" in line
+    ]
+    assert "visible_in_portal False → True" in row and writes(zendesk) == []
+    repaired = setup(zendesk, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    (put,) = zendesk.calls("PUT", f"/ticket_fields/{severity}")
+    assert put.json == {
+        "ticket_field": {
+            "visible_in_portal": True,
+            "editable_in_portal": True,
+            "title_in_portal": "Issue Severity",
+        }
+    }
+
+
+def test_a_due_field_editable_by_end_users_is_drift(zendesk: FakeZendesk) -> None:
+    """Someone lets customers edit the due time: reported, and --repair takes it back."""
+    first = setup(zendesk)
+    due_at = int(env_of(first.output)["SIDECAR_DUE_AT_FIELD_ID"])
+    zendesk.edit_ticket_field(due_at, visible_in_portal=True, editable_in_portal=True)
+    seen = setup(zendesk)
+    assert seen.exit_code == 1 and "editable_in_portal True → False" in seen.output
+    assert setup(zendesk, "--repair").exit_code == 0
+    field = zendesk.ticket_field(due_at)
+    # Visibility is the admin's choice; editing is never the customer's.
+    assert field["editable_in_portal"] is False and field["visible_in_portal"] is True
+
+
+def test_a_severity_without_an_option_is_refused_before_any_write(
+    zendesk: FakeZendesk,
+) -> None:
+    """Options for SEV 1-4 only: setup names the options and SEV 5, and writes nothing."""
+    zendesk.add_ticket_field(
+        title="Issue Severity",
+        type="tagger",
+        options=[(f"P{n}", f"severity_{n}") for n in range(1, 5)] + [("Low", "low")],
+    )
+    for args in ((), ("--dry-run",), ("--repair",)):
+        result = setup(zendesk, *args)
+        assert result.exit_code == 1
+        assert "no option for SEV 5" in result.output
+        assert "'Low' (tag 'low')" in result.output
+        assert "Traceback" not in result.output
+    assert writes(zendesk) == []
+
+
+def test_views_made_by_an_earlier_setup_are_drift(zendesk: FakeZendesk) -> None:
+    """A view sorted by the due date without the new columns is reported and rewritten by --repair."""
+    assert setup(zendesk).exit_code == 0
+    env = env_of(setup(zendesk).output)
+    view_id = next(
+        v for v, view in zendesk._views.items() if view["title"] == "SLA at risk"
+    )
+    zendesk._views[view_id]["output"] = {
+        "columns": ["nice_id", "description", "status", "requester"],
+        "sort_by": env["SIDECAR_DUE_DATE_FIELD_ID"],
+        "sort_order": "asc",
+    }
+    seen = setup(zendesk)
+    assert seen.exit_code == 1 and "differs in columns, sort" in seen.output
+    assert setup(zendesk, "--repair").exit_code == 0
+    assert (
+        zendesk._views[view_id]["output"]["sort_by"] == env["SIDECAR_DUE_AT_FIELD_ID"]
+    )

@@ -29,7 +29,9 @@ def test_options_that_are_not_severities_are_ignored() -> None:
 
 def test_the_first_of_two_tags_for_one_severity_wins() -> None:
     """Two options reading as SEV 1: the first listed is written."""
-    found = severity_tags(options("sev_1", "severity_1", "sev_2", "sev_3", "sev_4", "sev_5"))
+    found = severity_tags(
+        options("sev_1", "severity_1", "sev_2", "sev_3", "sev_4", "sev_5")
+    )
     assert found[1] == "sev_1"
 
 
