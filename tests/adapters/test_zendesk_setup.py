@@ -298,7 +298,7 @@ def test_severity_is_set_for_the_help_center_and_own_fields_are_not_editable(
     assert severity["visible_in_portal"] and severity["editable_in_portal"]
     assert severity["title_in_portal"] == "Issue Severity"
     assert severity["required_in_portal"] is True
-    assert [o["name"] for o in severity["custom_field_options"]][0] == (
+    assert severity["custom_field_options"][0]["name"] == (
         "SEV 1 - Critical (Business-Critical Impact)"
     )
     for key in (
