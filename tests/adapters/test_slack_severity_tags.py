@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sidecar.cli import main
 from sidecar.config import Config
 from sidecar.errors import ConfigError
 from sidecar.metrics import SLACK_TICKET_MISMATCHES
@@ -21,6 +23,7 @@ from sidecar.slack.blocks import MessageRef, TicketRequest
 from sidecar.slack.bridge import SlackBridge
 from sidecar.tasks.handler import ReconcilerFactory, build_handler
 from sidecar.tasks.queue import JobQueue
+from sidecar.zendesk.client import ZendeskClient
 from tests.e2e.conftest import (
     DUE_AT_FIELD,
     DUE_DATE_FIELD,
@@ -37,14 +40,14 @@ ACCOUNT_OPTIONS = [(f"Severity {n}", f"severity_{n}") for n in range(1, 6)]
 
 class World:
     def __init__(
-        self, zendesk: FakeZendesk, slack: FakeSlack, config: Config, queue: JobQueue
+        self,
+        zendesk: FakeZendesk,
+        slack: FakeSlack,
+        env: dict[str, str],
+        queue: JobQueue,
     ) -> None:
-        self.zendesk, self.slack, self.config, self.queue = (
-            zendesk,
-            slack,
-            config,
-            queue,
-        )
+        self.zendesk, self.slack, self.env, self.queue = zendesk, slack, env, queue
+        self.config = Config.from_env(env)
         self.org = zendesk.add_org(
             name="Acme Corp", fields={"support_plan": "enterprise"}
         )
@@ -74,6 +77,9 @@ def world(tmp_path: Path) -> Iterator[World]:
             title="Issue Severity",
             type="tagger",
             options=ACCOUNT_OPTIONS,
+            visible_in_portal=True,
+            editable_in_portal=True,
+            title_in_portal="Issue Severity",
         )
         zendesk.add_ticket_field(DUE_AT_FIELD, title="SLA first response due")
         zendesk.add_ticket_field(DUE_DATE_FIELD, title="SLA due date", type="date")
@@ -90,10 +96,9 @@ def world(tmp_path: Path) -> Iterator[World]:
             SIDECAR_SLACK_API_URL=slack.api_url,
             SIDECAR_ENTITLEMENTS_FILE=str(entitlements),
         )
-        config = Config.from_env(env)
-        queue = JobQueue.from_url(config.queue_url)
+        queue = JobQueue.from_url(Config.from_env(env).queue_url)
         try:
-            w = World(zendesk, slack, config, queue)
+            w = World(zendesk, slack, env, queue)
             entitlements.write_text(
                 f'[orgs."{w.org}"]\nslack_channel = "{CHANNEL}"\n'
                 'default_requester_email = "ops@acme.example"\n'
@@ -157,3 +162,55 @@ def test_options_changed_after_start_reach_the_operator(world: World) -> None:
     assert ephemeral["user"] == CUSTOMER and f"Ticket #{tid}" in ephemeral["text"]
     # Read again: the next ticket uses the new tags.
     assert bridge.severity_tags()[2] == "sev_2"
+
+
+def test_setup_then_a_slack_ticket_on_an_account_with_three_forms(world: World) -> None:
+    """Setup keeps the severity_N options and adds the fields to the active forms; the Slack ticket then uses severity_1; no unknown tag is ever written."""
+    zendesk = world.zendesk
+    other = zendesk.add_ticket_field(title="Product")
+    forms = [
+        zendesk.add_ticket_form("Web", [other]),
+        zendesk.add_ticket_form("Enterprise", [other, SEVERITY_FIELD]),
+        zendesk.add_ticket_form("Legacy", [other], active=False),
+    ]
+    env: dict[str, str | None] = {**world.env, "SIDECAR_CONFIG": None}
+    result = CliRunner().invoke(
+        main,
+        ["zendesk", "setup", "--url", "https://sidecar.example.test/webhooks/zendesk"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "SEV 1 = severity_1" in result.output
+    web, enterprise, legacy = (
+        zendesk.ticket_form(f)["ticket_field_ids"] for f in forms
+    )
+    assert web[:2] == [other, SEVERITY_FIELD] and DUE_AT_FIELD in web
+    assert enterprise[:2] == [other, SEVERITY_FIELD] and DUE_AT_FIELD in enterprise
+    assert legacy == [other]
+    bridge = world.bridge()
+    bridge.create_ticket(world.request(1))
+    (tid,) = list(zendesk._tickets)
+    assert zendesk.ticket(tid).custom_fields[SEVERITY_FIELD] == "severity_1"
+    assert zendesk.dropped_values == []
+
+
+def test_an_organization_zendesk_did_not_keep_is_reported(world: World) -> None:
+    """A create answer with another organization than the one sent: counted, noted privately, the reporter told; no second ticket."""
+    bridge = world.bridge()
+    bridge.create_ticket(world.request(3))
+    (tid,) = list(world.zendesk._tickets)
+    with ZendeskClient.from_config(world.config) as client:
+        ticket = client.get_ticket(tid)
+        sent = {
+            "organization_id": world.org + 1000,
+            "custom_fields": [{"id": SEVERITY_FIELD, "value": "severity_3"}],
+        }
+        before = SLACK_TICKET_MISMATCHES.labels("organization")._value.get()
+        bridge._check_created(client, ticket, sent, world.request(3))
+    assert SLACK_TICKET_MISMATCHES.labels("organization")._value.get() == before + 1
+    note = [c for c in world.zendesk.comments(tid) if not c.public][-1]
+    assert f"did not keep the organization sent ({world.org + 1000}" in note.body
+    assert "Issue Severity" not in note.body
+    (ephemeral,) = [c.args for c in world.slack.calls("chat.postEphemeral")]
+    assert f"Ticket #{tid} was opened, but zendesk did not keep" in ephemeral["text"]
+    assert len(world.zendesk._tickets) == 1
