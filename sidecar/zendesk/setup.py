@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.config import Config
-from sidecar.errors import ConfigError
+from sidecar.errors import AuthFailed, ConfigError
 from sidecar.webhooks.events import trigger_body
 from sidecar.zendesk.severity_options import severity_tags
 
@@ -470,7 +470,19 @@ class Setup:
         in this run are added without asking; a form that lacks one of our
         fields on a later run (someone removed it, a new form) is drift.
         """
-        forms = self.api.admin_list("/api/v2/ticket_forms.json", "ticket_forms")
+        try:
+            forms = self.api.admin_list("/api/v2/ticket_forms.json", "ticket_forms")
+        except AuthFailed as exc:
+            # Plans without ticket forms answer 403 (go-zendesk PR #43: "ticket
+            # form API is not available on essential plan"; terraform-provider-
+            # zendesk PR #9): the fields then show on the one request form.
+            if exc.status != 403 or self.forms:
+                raise
+            self.result.notes.append(
+                "this account has no ticket forms (List Ticket Forms answered 403): "
+                "the fields show on its single request form"
+            )
+            return
         if self.forms:
             chosen = []
             for wanted in self.forms:

@@ -488,3 +488,14 @@ def test_views_made_by_an_earlier_setup_are_drift(zendesk: FakeZendesk) -> None:
     assert (
         zendesk._views[view_id]["output"]["sort_by"] == env["SIDECAR_DUE_AT_FIELD_ID"]
     )
+
+
+def test_an_account_without_ticket_forms(zendesk: FakeZendesk) -> None:
+    """List Ticket Forms answers 403 on plans without forms: setup says so and goes on."""
+    zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
+    result = setup(zendesk)
+    assert result.exit_code == 0, result.output
+    assert "this account has no ticket forms" in result.output
+    zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
+    named = setup(zendesk, "--form", "Web")
+    assert named.exit_code == 1 and "Traceback" not in named.output
