@@ -93,13 +93,6 @@ def _emoji_names(value: str) -> str:
     return ",".join(dict.fromkeys(names))
 
 
-def _severity_tags(value: str) -> str:
-    tags = [t.strip() for t in value.split(",")]
-    if len(tags) != 5 or not all(t and " " not in t for t in tags):
-        raise ValueError("expected five option tags (SEV 1 to SEV 5), comma-separated")
-    return ",".join(tags)
-
-
 def _setting(env: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
     return field(default=default, metadata={"env": env, "parse": parse, "doc": doc})
 
@@ -374,12 +367,6 @@ class Config:
         "ticket,admission_tickets",
         "Reactions that open a ticket (emoji names without colons, comma-separated).",
     )
-    slack_severity_tags: str = _setting(
-        "SIDECAR_SLACK_SEVERITY_TAGS",
-        _severity_tags,
-        "sev_1,sev_2,sev_3,sev_4,sev_5",
-        "Issue Severity option tags for SEV 1 to SEV 5, comma-separated.",
-    )
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.body_read_seconds <= 9:
@@ -396,7 +383,10 @@ class Config:
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
                 f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
             )
-        if self.open_ticket_counts_seconds != 0 and self.open_ticket_counts_seconds < 60:
+        if (
+            self.open_ticket_counts_seconds != 0
+            and self.open_ticket_counts_seconds < 60
+        ):
             raise ConfigError(
                 "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
                 f"got {self.open_ticket_counts_seconds}"

@@ -86,6 +86,7 @@ def count_sla_outcomes(tags_added: Iterable[str], severity: int | None) -> None:
         if outcome is not None:
             SLA_OUTCOMES.labels(outcome, str(severity)).inc()
 
+
 # Zendesk calls by endpoint (ids replaced by {id}) and outcome (HTTP status,
 # "timeout", "connection"): what the API budget is spent on (issue 10).
 ZENDESK_CALLS = Counter(
@@ -147,12 +148,29 @@ for _action in PAGE_ACTIONS:
     PAGES.labels(_action)
 
 
+MISMATCH_FIELDS = ("severity", "organization")
+SLACK_TICKET_MISMATCHES = Counter(
+    "sidecar_slack_ticket_mismatches",
+    "Tickets from Slack whose create answer lacks the severity or organization sent.",
+    ["field"],
+)
+for _field in MISMATCH_FIELDS:
+    SLACK_TICKET_MISMATCHES.labels(_field)
+
+
+def count_slack_mismatch(field: str) -> None:
+    """Count one Slack ticket Zendesk created without what was sent for ``field``."""
+    SLACK_TICKET_MISMATCHES.labels(field).inc()
+
+
 def count_page(action: str) -> None:
     """Count one page (``trigger``) or one resolve the escalate job recorded."""
     PAGES.labels(action).inc()
 
 
-def count_zendesk_call(method: str, endpoint: str, outcome: str, seconds: float) -> None:
+def count_zendesk_call(
+    method: str, endpoint: str, outcome: str, seconds: float
+) -> None:
     """Count one Zendesk call (the client calls this after every exchange)."""
     ZENDESK_CALLS.labels(method, endpoint, outcome).inc()
     ZENDESK_CALL_SECONDS.labels(method).observe(seconds)

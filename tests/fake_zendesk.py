@@ -42,7 +42,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
-from tests.fake_zendesk_admin import ADMIN_ROUTES, AdminMixin
+from tests.fake_zendesk_admin import ADMIN_ROUTES, PORTAL_DEFAULTS, AdminMixin
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -311,6 +311,8 @@ class FakeZendesk(AdminMixin):
         self._orgs: dict[int, dict[str, Any]] = {}
         self._org_fields: list[dict[str, Any]] = []
         self._ticket_fields: list[dict[str, Any]] = []
+        # Dropdown values Zendesk dropped without an error (_drop_unknown_options).
+        self.dropped_values: list[tuple[str, int, Any]] = []
         self._faults: list[_Fault] = []
         self._chaos: _Chaos | None = None
         self._calls: list[Call] = []
@@ -459,15 +461,20 @@ class FakeZendesk(AdminMixin):
         title: str,
         type: str = "text",
         options: Iterable[tuple[str, str]] = (),
+        **properties: Any,
     ) -> int:
         """Define a ticket field and return its id.
 
         A ``type="tagger"`` (dropdown) field takes ``options`` as (name, tag)
         pairs and is coupled to those tags on every ticket; other types are not.
+        ``properties`` are other TicketFieldObject properties (the Help Center
+        ones: visible_in_portal...), as an admin set them.
         """
         with self._lock:
             fid = field_id if field_id is not None else next(self._ids)
             definition: dict[str, Any] = {
+                **PORTAL_DEFAULTS,
+                **properties,
                 "id": fid,
                 "title": title,
                 "type": type,
@@ -749,6 +756,31 @@ class FakeZendesk(AdminMixin):
             candidate = next(self._ticket_ids)
             if candidate not in self._tickets:
                 return candidate
+
+    def _drop_unknown_options(
+        self,
+        path: str,
+        taggers: Mapping[int, tuple[str, ...]],
+        values: Mapping[int, Any],
+    ) -> dict[int, Any]:
+        """The sent field values without dropdown values that are not an option tag.
+
+        Zendesk answers 2xx and drops them, no error: zenpy #332 (create with an
+        option's title: "the ticket gets created but the value isn't filled";
+        the maintainer reproduced it with curl), zenpy #420 (update with a value
+        that is not an option "silently fails"), node-zendesk #132 (a dropdown
+        value must "match exactly the tag of predefined value otherwise zendesk
+        api will just drop you changes of custom value without any errors").
+        The 422 with ``details.base`` (zenpy #425) is a date field's. Each drop
+        is recorded in ``dropped_values`` (path, field id, value).
+        """
+        kept: dict[int, Any] = {}
+        for fid, value in values.items():
+            if fid in taggers and value not in (None, "") and value not in taggers[fid]:
+                self.dropped_values.append((path, fid, value))
+                continue
+            kept[fid] = value
+        return kept
 
     def _taggers(self) -> dict[int, tuple[str, ...]]:
         """Dropdown field id -> its option tags, for the tag coupling."""
@@ -1316,10 +1348,7 @@ class FakeZendesk(AdminMixin):
             int(item["id"]): item.get("value")
             for item in update.get("custom_fields") or ()
         }
-        for fid, value in sent_values.items():
-            if fid in taggers and value not in (None, "") and value not in taggers[fid]:
-                body = contract.invalid_tagger_value(fid, value)
-                return Reply(422, body, {}), None
+        sent_values = self._drop_unknown_options(path, taggers, sent_values)
         before = copy.deepcopy(ticket)
         events: list[dict[str, Any]] = []
         # The ticket's `tags` property: a sent list replaces the tag set; dropdowns
@@ -1633,11 +1662,15 @@ def _create_ticket(self: FakeZendesk, _: Any, query: Any, payload: Any) -> Any:
         org_id = int(org_id)
     elif len(members) == 1:
         org_id = next(iter(members))  # the requester's organization
-    fields = {
-        int(item["id"]): item.get("value")
-        for item in ticket.get("custom_fields") or ()
-        if isinstance(item, dict) and "id" in item
-    }
+    fields = self._drop_unknown_options(
+        "/api/v2/tickets.json",
+        self._taggers(),
+        {
+            int(item["id"]): item.get("value")
+            for item in ticket.get("custom_fields") or ()
+            if isinstance(item, dict) and "id" in item
+        },
+    )
     tid = self.add_ticket(
         subject=str(ticket.get("subject") or text.splitlines()[0][:80]),
         organization_id=org_id,

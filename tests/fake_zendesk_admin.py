@@ -23,6 +23,21 @@ ADMIN_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         "_admin_create_ticket_field",
     ),
     (
+        "PUT",
+        re.compile(r"^/api/v2/ticket_fields/(\d+)(?:\.json)?$"),
+        "_admin_put_ticket_field",
+    ),
+    (
+        "GET",
+        re.compile(r"^/api/v2/ticket_forms(?:\.json)?$"),
+        "_admin_list_ticket_forms",
+    ),
+    (
+        "PUT",
+        re.compile(r"^/api/v2/ticket_forms/(\d+)(?:\.json)?$"),
+        "_admin_put_ticket_form",
+    ),
+    (
         "POST",
         re.compile(r"^/api/v2/organization_fields(?:\.json)?$"),
         "_admin_create_org_field",
@@ -65,6 +80,18 @@ ADMIN_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 ADMIN_WRITES = ("POST", "PUT", "DELETE", "PATCH")
+# OAS TicketFieldObject: the Help Center properties. Their defaults are not
+# documented; the Ticket Fields API page says "To make a ticket field visible
+# to end users, make it both visible and editable in Help Center", so a field
+# nobody set up is hidden and not editable there, and has no portal title
+# (the harsher reading: setup must send what it wants).
+PORTAL_DEFAULTS: dict[str, Any] = {
+    "visible_in_portal": False,
+    "editable_in_portal": False,
+    "required_in_portal": False,
+    "title_in_portal": None,
+}
+PORTAL_PROPERTIES = tuple(PORTAL_DEFAULTS)
 _ULID_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -98,6 +125,7 @@ class AdminMixin:
         self._triggers: dict[int, dict[str, Any]] = {}
         self._trigger_categories: list[dict[str, Any]] = []
         self._views: dict[int, dict[str, Any]] = {}
+        self._ticket_forms: dict[int, dict[str, Any]] = {}
         # Values the "Current user" condition (subject "role") lists; the JSON of
         # "Current user is <a user>" is UNCONFIRMED, so tests choose what it offers.
         self.current_user_values: list[dict[str, Any]] = [
@@ -127,6 +155,38 @@ class AdminMixin:
     def webhook_secret(self, webhook_id: str) -> str:
         return self._webhook_secrets[webhook_id]
 
+    def add_ticket_form(
+        self, name: str, field_ids: list[int], *, active: bool = True
+    ) -> int:
+        """Add a ticket form as an admin would (OAS TicketFormObject)."""
+        form_id = next(self._ids)
+        self._ticket_forms[form_id] = {
+            "id": form_id,
+            "name": name,
+            "raw_name": name,
+            "display_name": name,
+            "active": active,
+            "end_user_visible": True,
+            "default": not self._ticket_forms,
+            "position": len(self._ticket_forms),
+            "ticket_field_ids": list(field_ids),
+            "agent_conditions": [],
+            "end_user_conditions": [],
+        }
+        return form_id
+
+    def ticket_form(self, form_id: int) -> dict[str, Any]:
+        return copy.deepcopy(self._ticket_forms[form_id])
+
+    def ticket_field(self, field_id: int) -> dict[str, Any]:
+        return copy.deepcopy(
+            next(f for f in self._ticket_fields if f["id"] == field_id)
+        )
+
+    def edit_ticket_field(self, field_id: int, **changes: Any) -> None:
+        """Change a ticket field as an admin would in Admin Center."""
+        next(f for f in self._ticket_fields if f["id"] == field_id).update(changes)
+
     # --- fields ----------------------------------------------------------------
 
     def _admin_create_ticket_field(self, _: Any, query: Any, payload: Any) -> Any:
@@ -146,6 +206,7 @@ class AdminMixin:
             "active": field.get("active", True),
             "description": field.get("description", ""),
             "removable": True,
+            **{key: field.get(key, PORTAL_DEFAULTS[key]) for key in PORTAL_PROPERTIES},
         }
         if field["type"] in ("tagger", "multiselect"):
             options = field.get("custom_field_options")
@@ -160,6 +221,59 @@ class AdminMixin:
             ]
         self._ticket_fields.append(created)
         return _reply(201, {"ticket_field": copy.deepcopy(created)})
+
+    def _admin_put_ticket_field(self, fid: int, query: Any, payload: Any) -> Any:
+        # OAS UpdateTicketField (200, TicketFieldResponse): what is sent
+        # changes; `type` only on creation (TicketFieldObject.type); sent
+        # custom_field_options replace the options ("Omitting an option
+        # removes it from the drop-down field").
+        found = next((f for f in self._ticket_fields if f["id"] == fid), None)
+        if found is None:
+            return _reply(404, {"error": "RecordNotFound", "description": "Not found"})
+        field = payload.get("ticket_field") if isinstance(payload, dict) else None
+        if not isinstance(field, dict) or not field:
+            return _invalid("ticket_field object required")
+        if "type" in field and field["type"] != found["type"]:
+            return _invalid("type can only be set on creation")
+        changed = {k: v for k, v in field.items() if k not in ("id", "type")}
+        if "custom_field_options" in changed:
+            changed["custom_field_options"] = [
+                {"id": next(self._ids), "name": o["name"], "value": o["value"]}
+                for o in changed["custom_field_options"]
+            ]
+        found.update(copy.deepcopy(changed))
+        return _reply(200, {"ticket_field": copy.deepcopy(found)})
+
+    # --- ticket forms -------------------------------------------------------------
+
+    def _admin_list_ticket_forms(self, _: Any, query: Any, payload: Any) -> Any:
+        # OAS ListTicketForms: TicketFormsResponse {ticket_forms}; `active`
+        # filters, absent returns both.
+        forms = list(self._ticket_forms.values())
+        if "active" in query:
+            wanted = query["active"] == "true"
+            forms = [f for f in forms if f["active"] == wanted]
+        return _reply(200, {"ticket_forms": copy.deepcopy(forms)})
+
+    def _admin_put_ticket_form(self, form_id: int, query: Any, payload: Any) -> Any:
+        # OAS UpdateTicketForm (200, TicketFormResponse). `ticket_field_ids`:
+        # "ids of all ticket fields which are in this ticket form. The products
+        # use the order of the ids": a sent list replaces the form's, in its
+        # order. An id that names no ticket field is refused (the harsher
+        # reading; Zendesk's answer to it is UNCONFIRMED).
+        form = self._ticket_forms.get(form_id)
+        if form is None:
+            return _reply(404, {"error": "RecordNotFound", "description": "Not found"})
+        sent = payload.get("ticket_form") if isinstance(payload, dict) else None
+        if not isinstance(sent, dict) or not sent:
+            return _invalid("ticket_form object required")
+        if "ticket_field_ids" in sent:
+            known = {f["id"] for f in self._ticket_fields}
+            unknown = [i for i in sent["ticket_field_ids"] if i not in known]
+            if unknown:
+                return _invalid(f"ticket_field_ids name no ticket field: {unknown}")
+        form.update(copy.deepcopy({k: v for k, v in sent.items() if k != "id"}))
+        return _reply(200, {"ticket_form": copy.deepcopy(form)})
 
     def _admin_create_org_field(self, _: Any, query: Any, payload: Any) -> Any:
         # OAS CreateOrganizationField: `key`, `type`, `title` required; the key is

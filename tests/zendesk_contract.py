@@ -120,28 +120,6 @@ EXPORT_REQUESTS_PER_MINUTE = 10
 UNSOLVED_STATUSES = frozenset({"new", "open", "pending", "hold"})
 
 
-def invalid_tagger_value(field_id: int, value: Any) -> dict[str, Any]:
-    """Zendesk's 422 for a dropdown value that is not one of the field's option tags.
-
-    Shape from zendesk-more (zenpy #425): RecordInvalid with a ``details.base`` entry
-    naming the field; OAS `CreateTicketField`: a tagger's value is an option tag.
-    """
-    return {
-        "error": "RecordInvalid",
-        "description": "Record validation errors",
-        "details": {
-            "base": [
-                {
-                    "description": f"{value!r} is not valid",
-                    "error": "InvalidValue",
-                    "ticket_field_id": field_id,
-                    "ticket_field_type": "FieldTagger",
-                }
-            ]
-        },
-    }
-
-
 def couple_tagger_fields(
     taggers: Mapping[int, tuple[str, ...]],
     *,

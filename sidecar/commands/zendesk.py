@@ -20,7 +20,7 @@ from sidecar.zendesk.setup import (
 
 @click.group(cls=SidecarGroup)
 def zendesk() -> None:
-    """Set up Zendesk for the sidecar (fields, webhooks, trigger, views)."""
+    """Set up Zendesk for the sidecar (fields, forms, webhooks, trigger, views)."""
 
 
 @zendesk.command("setup")
@@ -33,6 +33,19 @@ def zendesk() -> None:
     "--dry-run", is_flag=True, help="Print the plan as a table; write nothing."
 )
 @click.option("--repair", is_flag=True, help="Rewrite objects someone changed.")
+@click.option(
+    "--form",
+    "forms",
+    multiple=True,
+    metavar="NAME|ID",
+    help="Add the fields to this ticket form only (repeatable; default: every "
+    "active form).",
+)
+@click.option(
+    "--require-severity",
+    is_flag=True,
+    help="Make Issue Severity required on Help Center requests.",
+)
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False),
@@ -51,6 +64,8 @@ def setup(
     url: str,
     dry_run: bool,
     repair: bool,
+    forms: tuple[str, ...],
+    require_severity: bool,
     env_file: str | None,
     allow_unreachable_url: bool,
     allow_http: bool,
@@ -71,6 +86,8 @@ def setup(
         url=url,
         dry_run=dry_run,
         repair=repair,
+        forms=forms,
+        require_severity=require_severity,
         **allowed,
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [

@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
-from sidecar.errors import ConfigError, Gone, Rejected, Transient
+from sidecar.errors import ConfigError, Gone, Rejected, SidecarError, Transient
+from sidecar.metrics import count_slack_mismatch
 from sidecar.slack import api
 from sidecar.slack.blocks import (
     NOT_CONNECTED_TEXT,
@@ -32,7 +33,8 @@ from sidecar.slack.blocks import (
 )
 from sidecar.slack.links import Links, external_id
 from sidecar.tasks.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
-from sidecar.zendesk.models import CommentText, Ticket
+from sidecar.zendesk.models import CommentText, Ticket, TicketUpdate
+from sidecar.zendesk.severity_options import severity_tags
 
 if TYPE_CHECKING:
     from sidecar.tasks.handler import ReconcilerFactory
@@ -76,8 +78,19 @@ class SlackBridge:
         self.slack = slack
         self.clock = clock
         self.severity_field = config.severity_field_id
-        self.severity_tags = tuple(config.slack_severity_tags.split(","))
+        # {severity: the account's own option tag}, read from the field.
+        self._severity_tags: dict[int, str] | None = None
         self.links = Links(queue, account=config.zendesk_subdomain or "zendesk")
+
+    # --- the account's severity options ---------------------------------------------
+
+    def severity_tags(self) -> dict[int, str]:
+        """The account's option tag for each severity (read once, then kept)."""
+        if self._severity_tags is None:
+            self._severity_tags = read_severity_tags(
+                self.zendesk(), self.severity_field
+            )
+        return self._severity_tags
 
     # --- slack_create ------------------------------------------------------------
 
@@ -146,7 +159,7 @@ class SlackBridge:
             "custom_fields": [
                 {
                     "id": self.severity_field,
-                    "value": self.severity_tags[request.severity - 1],
+                    "value": self.severity_tags()[request.severity],
                 }
             ],
             "tags": [SLACK_TAG, channel_tag(ref.channel)],
@@ -179,6 +192,7 @@ class SlackBridge:
                 "ticket, so the requester is the organization's default requester.",
             )
             ticket = zendesk.create_ticket(body)
+        self._check_created(zendesk, ticket, body, request)
         log.info(
             "ticket created from slack",
             extra={
@@ -189,6 +203,70 @@ class SlackBridge:
             },
         )
         return ticket
+
+    def _check_created(
+        self,
+        zendesk: ZendeskClient,
+        ticket: Ticket,
+        body: Mapping[str, Any],
+        request: TicketRequest,
+    ) -> None:
+        """Tell an operator when the created ticket lacks the severity or org sent.
+
+        Zendesk answers 2xx and drops a dropdown value that is not an option
+        (the options changed since they were read), so the answer is the only
+        place to see it: a log error, a metric, the reporter's ephemeral
+        message and a private note on the ticket, which agents see.
+        """
+        sent_tag = body["custom_fields"][0]["value"]
+        problems: list[tuple[str, str]] = []
+        got_tag = ticket.custom_fields.get(self.severity_field)
+        if got_tag != sent_tag:
+            self._severity_tags = None  # read the options again next time
+            problems.append(
+                (
+                    "severity",
+                    f"Zendesk did not keep the Issue Severity sent (SEV "
+                    f"{request.severity}, tag {sent_tag!r}; the ticket has "
+                    f"{got_tag!r}): set it on the ticket and check the field's "
+                    "options (`sidecar zendesk setup --dry-run`).",
+                )
+            )
+        if ticket.organization_id != body["organization_id"]:
+            problems.append(
+                (
+                    "organization",
+                    f"Zendesk did not keep the organization sent "
+                    f"({body['organization_id']}; the ticket has "
+                    f"{ticket.organization_id}): set the organization on the ticket.",
+                )
+            )
+        for field_name, text in problems:
+            count_slack_mismatch(field_name)
+            log.error(
+                "ticket from slack created without its %s: %s",
+                field_name,
+                text,
+                extra={"ticket_id": ticket.id, "severity": request.severity},
+            )
+        if not problems:
+            return
+        said = " ".join(text for _, text in problems)
+        self._ephemeral(
+            request.message.channel,
+            request.submitted_by,
+            f"Ticket #{ticket.id} was opened, but {said[0].lower()}{said[1:]}",
+        )
+        try:
+            zendesk.update_ticket(
+                TicketUpdate(
+                    ticket_id=ticket.id,
+                    updated_stamp=ticket.updated_stamp,
+                    private_note=f"Opened from Slack. {said}",
+                )
+            )
+        except SidecarError as exc:  # the log and the reporter still know
+            log.warning("private note not added to ticket %s: %s", ticket.id, exc)
 
     def _org_id(self, zendesk: ZendeskClient, entry: OrgEntitlement) -> int:
         if entry.org_id is not None:
@@ -416,6 +494,28 @@ class SlackBridge:
             api.call("chat.postEphemeral", self.slack.chat_postEphemeral, **kwargs)
         except Gone as exc:  # the person left the channel: nobody to tell
             log.info("ephemeral not delivered: %s", exc)
+
+
+def read_severity_tags(zendesk: ZendeskClient, field_id: int | None) -> dict[int, str]:
+    """Read the severity field's options: {severity: the account's own tag}.
+
+    Zendesk drops a dropdown value that is not one of the field's options with
+    a 2xx (docs/decisions.md, "The people's side of setup"), so the tags come
+    from the field itself, mapped with the receiver's parser. ConfigError names
+    the options when a severity has none, or when the field is not a dropdown.
+    """
+    fields = zendesk.list_ticket_fields()
+    found = next((f for f in fields if f.get("id") == field_id), None)
+    if found is None or found.get("type") != "tagger":
+        raise ConfigError(
+            f"SIDECAR_SEVERITY_FIELD_ID={field_id}: Zendesk has no drop-down ticket "
+            "field with that id (the Slack app sets it on the tickets it creates); "
+            "run `sidecar zendesk setup`"
+        )
+    return severity_tags(
+        found.get("custom_field_options") or (),
+        field=f"SIDECAR_SEVERITY_FIELD_ID={field_id} ({found.get('title')!r})",
+    )
 
 
 def _thread_from_permalink(ref: MessageRef, permalink: str | None) -> MessageRef:

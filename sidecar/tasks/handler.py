@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sidecar.entitlements import EntitlementsStore
-from sidecar.errors import ConfigError
+from sidecar.errors import ConfigError, Transient
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
@@ -140,6 +140,13 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             lambda: slack_bridge.build(config, queue=queue, factory=factory),
             base_delay=config.retry_base_seconds,
         )
+        # The account's severity options, checked at start: a severity with no
+        # option stops the worker with the list (ConfigError); Zendesk
+        # unreachable now: the bridge reads them at its first ticket.
+        try:
+            slack_bridge.read_severity_tags(factory.client(), config.severity_field_id)
+        except Transient as exc:
+            log.warning("severity options not read at start: %s", exc)
 
     def run_sweep(_: int) -> None:
         sweep(

@@ -1,6 +1,7 @@
 """`sidecar zendesk setup`: create (or check) what the sidecar needs in Zendesk.
 
-Fields, organization fields, the two webhooks, the trigger and two views, each
+Fields (with their Help Center properties), the ticket forms that show them,
+organization fields, the two webhooks, the trigger and three views, each
 found by a stable name first, so a second run writes nothing. An object that
 exists but differs from what the sidecar wants (someone edited the trigger)
 is reported, and rewritten only with ``repair``. ``dry_run`` reads and plans
@@ -18,9 +19,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sidecar.config import Config
-from sidecar.errors import ConfigError
+from sidecar.errors import AuthFailed, ConfigError
 from sidecar.net import unreachable_reason
 from sidecar.webhooks.events import trigger_body
+from sidecar.zendesk.severity_options import severity_tags
 
 SEVERITY_TITLE = "Issue Severity"
 DUE_AT_TITLE = "SLA first response due"
@@ -50,13 +52,36 @@ CATEGORY = "Sidecar"
 TRIGGER = "Sidecar: reconcile on ticket changes"
 VIEW_AT_RISK = "SLA at risk"
 VIEW_BREACHED = "SLA breached"
+VIEW_PAGED = "Paged on-call"
+# The tag each view lists: the status tags of the plan and the page's own tag
+# (sidecar/tasks/plan.py PAGED_TAG).
+VIEW_TAGS = (
+    (VIEW_AT_RISK, "sla_at_risk"),
+    (VIEW_BREACHED, "sla_breached"),
+    (VIEW_PAGED, "oncall_paged"),
+)
+# Help Center: "To make a ticket field visible to end users, make it both
+# visible and editable in Help Center" (Ticket Fields API page); OAS
+# TicketFieldObject names the four portal properties. Their defaults are not
+# documented, so every create sends them all.
+SEVERITY_PORTAL = {
+    "visible_in_portal": True,
+    "editable_in_portal": True,
+    "title_in_portal": SEVERITY_TITLE,
+}
+# The sidecar's own fields: written by the sidecar only. Nobody but agents sees
+# them; Zendesk has no writable "read-only for agents" property (the Ticket
+# Fields page lists `agent_can_edit` as read-only, the OAS not at all), so a
+# hand edit is rewritten by the next reconcile instead.
+OWN_FIELD_PORTAL = {"visible_in_portal": False, "editable_in_portal": False}
 
-CREATE, OK, CONFIGURED, CHANGED, REPAIR = (
+CREATE, OK, CONFIGURED, CHANGED, REPAIR, ADD = (
     "create",
     "up to date",
     "configured",
     "changed",
     "repair",
+    "add fields",
 )
 
 
@@ -80,6 +105,8 @@ class SetupResult:
     new_secrets: list[str] = field(default_factory=list)
     writes: int = 0
     notes: list[str] = field(default_factory=list)
+    # {severity: the account's option tag}, what every severity write uses.
+    severity_tags: dict[int, str] = field(default_factory=dict)
 
     @property
     def up_to_date(self) -> bool:
@@ -151,6 +178,8 @@ class Setup:
         repair: bool = False,
         allow_unreachable: bool = False,
         allow_http: bool = False,
+        forms: Sequence[str] = (),
+        require_severity: bool = False,
     ) -> None:
         check_webhook_url(
             url, allow_unreachable=allow_unreachable, allow_http=allow_http
@@ -160,7 +189,11 @@ class Setup:
         self.url = url
         self.dry_run = dry_run
         self.repair = repair
+        self.forms = tuple(forms)
+        self.require_severity = require_severity
         self.result = SetupResult()
+        # Titles of the ticket fields this run creates (or would create).
+        self._new_fields: list[str] = []
 
     # --- plumbing -----------------------------------------------------------------
 
@@ -193,6 +226,11 @@ class Setup:
         org_fields = self.api.admin_list(
             "/api/v2/organization_fields.json", "organization_fields"
         )
+        # The options are checked before anything is written.
+        self._severity_tags(ticket_fields, self._severity_id(ticket_fields))
+        severity_portal: dict[str, Any] = dict(SEVERITY_PORTAL)
+        if self.require_severity:
+            severity_portal["required_in_portal"] = True
         severity = self._ticket_field(
             ticket_fields,
             env="SIDECAR_SEVERITY_FIELD_ID",
@@ -204,32 +242,44 @@ class Setup:
                 "custom_field_options": [
                     {"name": name, "value": tag} for name, tag in SEVERITY_OPTIONS
                 ],
+                **severity_portal,
             },
+            portal=severity_portal,
         )
-        self._ticket_field(
-            ticket_fields,
-            env="SIDECAR_DUE_AT_FIELD_ID",
-            configured=self.config.due_at_field_id,
-            title=DUE_AT_TITLE,
-            body={
-                "type": "text",
-                "title": DUE_AT_TITLE,
-                "description": "First-response due time (UTC), written by the sidecar",
-                "editable_in_portal": False,
-            },
-        )
-        due_date = self._ticket_field(
-            ticket_fields,
-            env="SIDECAR_DUE_DATE_FIELD_ID",
-            configured=self.config.due_date_field_id,
-            title=DUE_DATE_TITLE,
-            body={"type": "date", "title": DUE_DATE_TITLE},
-        )
-        # The first-response outcome, for attainment reporting (Explore, `sidecar report`).
-        for env, configured, title, body in self._outcome_fields():
-            self._ticket_field(
-                ticket_fields, env=env, configured=configured, title=title, body=body
+        own = [
+            (
+                "SIDECAR_DUE_AT_FIELD_ID",
+                self.config.due_at_field_id,
+                DUE_AT_TITLE,
+                {
+                    "type": "text",
+                    "title": DUE_AT_TITLE,
+                    "description": "First-response due time (UTC), written by the sidecar",
+                },
+            ),
+            (
+                "SIDECAR_DUE_DATE_FIELD_ID",
+                self.config.due_date_field_id,
+                DUE_DATE_TITLE,
+                {"type": "date", "title": DUE_DATE_TITLE},
+            ),
+            # The first-response outcome, for attainment reporting (Explore,
+            # `sidecar report`).
+            *self._outcome_fields(),
+        ]
+        ours: list[tuple[str, str | None]] = [(SEVERITY_TITLE, severity)]
+        for env, configured, title, body in own:
+            field_id = self._ticket_field(
+                ticket_fields,
+                env=env,
+                configured=configured,
+                title=title,
+                body={**body, **OWN_FIELD_PORTAL},
+                # Visibility is the admin's choice; editing by end users never.
+                portal={"editable_in_portal": False},
             )
+            ours.append((title, field_id))
+        self._forms(ours)
         self._org_field(
             org_fields,
             key=self.config.org_plan_field,
@@ -259,7 +309,7 @@ class Setup:
         if ticket_hook:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
         self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
-        self._views(due_date)
+        self._views(severity)
         return self.result
 
     # --- fields -------------------------------------------------------------------
@@ -277,7 +327,6 @@ class Setup:
                     "title": FIRST_RESPONSE_AT_TITLE,
                     "description": "When the first public agent reply came (UTC), "
                     "written by the sidecar",
-                    "editable_in_portal": False,
                 },
             ),
             (
@@ -306,15 +355,17 @@ class Setup:
         configured: int | None,
         title: str,
         body: dict[str, Any],
+        portal: Mapping[str, Any],
     ) -> str | None:
         kind = "ticket field"
         if configured is not None:
-            if not any(f.get("id") == configured for f in fields):
+            found = next((f for f in fields if f.get("id") == configured), None)
+            if found is None:
                 raise ConfigError(
                     f"{env}={configured}: Zendesk has no ticket field with that id"
                 )
-            self._step(kind, title, CONFIGURED, configured, f"from {env}")
             self.result.env[env] = str(configured)
+            self._portal(found, title, portal, CONFIGURED, f"from {env}")
             return str(configured)
         found = next(
             (f for f in fields if f.get("title") == title and f.get("active", True)),
@@ -332,9 +383,10 @@ class Setup:
                     "rename it and run setup again",
                 )
                 return None
-            self._step(kind, title, OK, found.get("id"))
             self.result.env[env] = str(found["id"])
+            self._portal(found, title, portal, OK)
             return str(found["id"])
+        self._new_fields.append(title)
         if self.dry_run:
             self._step(kind, title, CREATE)
             return None
@@ -345,6 +397,92 @@ class Setup:
         self._step(kind, title, CREATE, field_id)
         self.result.env[env] = field_id
         return field_id
+
+    def _portal(
+        self,
+        found: Mapping[str, Any],
+        title: str,
+        portal: Mapping[str, Any],
+        action: str,
+        note: str = "",
+    ) -> None:
+        """Check (and with --repair rewrite) a found field's Help Center properties.
+
+        A portal title the admin chose is kept; only a missing one is drift.
+        Update Ticket Field sends just the differing properties: the options
+        are the account's and are never sent (omitting one removes it, OAS
+        UpdateTicketField).
+        """
+        field_id = str(found["id"])
+        wanted = {
+            key: value
+            for key, value in portal.items()
+            if not (key == "title_in_portal" and found.get(key))
+        }
+        differs = {
+            key: value
+            for key, value in wanted.items()
+            if (bool(found.get(key)) if isinstance(value, bool) else found.get(key))
+            != value
+        }
+        if not differs:
+            self._step("ticket field", title, action, field_id, note)
+            return
+        said = ", ".join(
+            f"{key} {found.get(key)!r} → {v!r}" for key, v in differs.items()
+        )
+        if self.repair and not self.dry_run:
+            self._write(
+                "PUT",
+                f"/api/v2/ticket_fields/{field_id}.json",
+                {"ticket_field": differs},
+            )
+            self._step("ticket field", title, REPAIR, field_id, f"rewrote {said}")
+        else:
+            self._step("ticket field", title, CHANGED, field_id, f"Help Center: {said}")
+
+    def _severity_id(self, fields: Sequence[Mapping[str, Any]]) -> str | None:
+        """The id of the severity field setup will use, if it exists already."""
+        if self.config.severity_field_id is not None:
+            return str(self.config.severity_field_id)
+        found = next(
+            (
+                f
+                for f in fields
+                if f.get("title") == SEVERITY_TITLE and f.get("active", True)
+            ),
+            None,
+        )
+        return str(found["id"]) if found is not None else None
+
+    def _severity_tags(
+        self, fields: Sequence[Mapping[str, Any]], field_id: str | None
+    ) -> None:
+        """The account's tag for each severity: its own options, or ours when new.
+
+        Raises ConfigError (before any other write) when a severity has no
+        option: a ticket could not carry it, and Zendesk would drop the value
+        silently.
+        """
+        found = next((f for f in fields if str(f.get("id")) == field_id), None)
+        if found is None:
+            self.result.severity_tags = {
+                n: tag for n, (_, tag) in enumerate(SEVERITY_OPTIONS, start=1)
+            }
+        elif found.get("type") == "tagger":
+            self.result.severity_tags = severity_tags(
+                found.get("custom_field_options") or (),
+                field=f"ticket field {found.get('title')!r} ({field_id})",
+            )
+        else:
+            return
+        self.result.notes.append(
+            "severity tags: "
+            + ", ".join(
+                f"SEV {n} = {tag}"
+                for n, tag in sorted(self.result.severity_tags.items())
+            )
+        )
 
     def _org_field(
         self, fields: Sequence[Mapping[str, Any]], *, key: str, body: dict[str, Any]
@@ -370,6 +508,87 @@ class Setup:
             "POST", "/api/v2/organization_fields.json", {"organization_field": body}
         )
         self._step(kind, key, CREATE, created["organization_field"]["id"])
+
+    # --- ticket forms -----------------------------------------------------------------
+
+    def _forms(self, ours: Sequence[tuple[str, str | None]]) -> None:
+        """Append the sidecar's fields to each active form (or each ``--form``).
+
+        A form shows a field (Help Center and agent workspace) only if its
+        ``ticket_field_ids`` lists it, in that order (OAS TicketFormObject), so
+        missing ids are appended and the admin's order is kept. Fields created
+        in this run are added without asking; a form that lacks one of our
+        fields on a later run (someone removed it, a new form) is drift.
+        """
+        try:
+            forms = self.api.admin_list("/api/v2/ticket_forms.json", "ticket_forms")
+        except AuthFailed as exc:
+            # Plans without ticket forms answer 403 (go-zendesk PR #43: "ticket
+            # form API is not available on essential plan"; terraform-provider-
+            # zendesk PR #9): the fields then show on the one request form.
+            if exc.status != 403 or self.forms:
+                raise
+            self.result.notes.append(
+                "this account has no ticket forms (List Ticket Forms answered 403): "
+                "the fields show on its single request form"
+            )
+            return
+        if self.forms:
+            chosen = []
+            for wanted in self.forms:
+                match = next(
+                    (f for f in forms if wanted in (f.get("name"), str(f.get("id")))),
+                    None,
+                )
+                if match is None:
+                    names = ", ".join(
+                        f"{f.get('name')!r} ({f.get('id')})" for f in forms
+                    )
+                    raise ConfigError(
+                        f"--form {wanted!r}: no ticket form has that name or id "
+                        f"(the account's forms: {names or 'none'})"
+                    )
+                chosen.append(match)
+        else:
+            chosen = [f for f in forms if f.get("active", True)]
+        for form in chosen:
+            self._form(form, ours)
+
+    def _form(
+        self, form: Mapping[str, Any], ours: Sequence[tuple[str, str | None]]
+    ) -> None:
+        kind = "ticket form"
+        name = str(form.get("name"))
+        form_id = str(form["id"])
+        have = [int(i) for i in form.get("ticket_field_ids") or ()]
+        # A field with no id is one a dry run would create (or one whose type
+        # is wrong, already reported): only the first kind is appended.
+        missing = [
+            (title, field_id)
+            for title, field_id in ours
+            if (field_id is None and title in self._new_fields)
+            or (field_id is not None and int(field_id) not in have)
+        ]
+        if not missing:
+            self._step(kind, name, OK, form_id)
+            return
+        titles = ", ".join(title for title, _ in missing)
+        new = any(title in self._new_fields for title, _ in missing)
+        if not new and not self.repair:
+            self._step(kind, name, CHANGED, form_id, f"lacks {titles}")
+            return
+        action = ADD if new else REPAIR
+        if self.dry_run or any(field_id is None for _, field_id in missing):
+            self._step(kind, name, action, form_id, f"appends {titles}")
+            return
+        # Update Ticket Form: the complete list (it replaces the form's).
+        ids = have + [int(field_id) for _, field_id in missing if field_id]
+        self._write(
+            "PUT",
+            f"/api/v2/ticket_forms/{form_id}.json",
+            {"ticket_form": {"ticket_field_ids": ids}},
+        )
+        self._step(kind, name, action, form_id, f"appended {titles}")
 
     # --- webhooks -------------------------------------------------------------------
 
@@ -544,32 +763,37 @@ class Setup:
 
     # --- views ----------------------------------------------------------------------
 
-    def _views(self, due_date: str | None) -> None:
+    def _views(self, severity: str | None) -> None:
         views = self.api.admin_list("/api/v2/views.json", "views")
-        sort = due_date or self.result.env.get("SIDECAR_DUE_AT_FIELD_ID")
-        for title, tag in (
-            (VIEW_AT_RISK, "sla_at_risk"),
-            (VIEW_BREACHED, "sla_breached"),
-        ):
-            self._view(views, title, tag, sort)
+        # Sorted by the due-time text: ISO 8601 UTC text of one fixed width
+        # sorts as time does (docs/decisions.md); the date field, if that is
+        # all there is. Due time and severity are columns.
+        due_at = self.result.env.get("SIDECAR_DUE_AT_FIELD_ID")
+        sort = due_at or self.result.env.get("SIDECAR_DUE_DATE_FIELD_ID")
+        columns: list[object] = ["nice_id", "description", "status", "requester"]
+        columns += [int(fid) for fid in (severity, due_at) if fid is not None]
+        for title, tag in VIEW_TAGS:
+            self._view(views, title, tag, sort, columns)
 
     def _view(
-        self, views: Sequence[Mapping[str, Any]], title: str, tag: str, sort: str | None
+        self,
+        views: Sequence[Mapping[str, Any]],
+        title: str,
+        tag: str,
+        sort: str | None,
+        columns: Sequence[object],
     ) -> None:
         kind = "view"
         conditions = [
             {"field": "status", "operator": "less_than", "value": "solved"},
             {"field": "current_tags", "operator": "includes", "value": tag},
         ]
-        columns: list[object] = ["nice_id", "description", "status", "requester"]
-        if sort is not None:
-            columns.append(int(sort))
         # View writes: flat all/any and an output object (OAS CreateView).
         wanted = {
             "title": title,
             "all": conditions,
             "output": {
-                "columns": columns,
+                "columns": list(columns),
                 "sort_by": sort or "created",
                 "sort_order": "asc",
             },
@@ -583,12 +807,16 @@ class Setup:
             self._step(kind, title, CREATE, created["view"]["id"])
             return
         # Reads come back as conditions + execution (OAS ViewObject).
-        have_sort = ((found.get("execution") or {}).get("sort") or {}).get("id")
+        execution = found.get("execution") or {}
+        have_sort = (execution.get("sort") or {}).get("id")
+        have_columns = [str(c.get("id")) for c in execution.get("columns") or ()]
         differs = []
         if _canonical((found.get("conditions") or {}).get("all")) != _canonical(
             conditions
         ):
             differs.append("conditions")
+        if have_columns != [str(c) for c in columns]:
+            differs.append("columns")
         if str(have_sort) != str(sort or "created"):
             differs.append("sort")
         view_id = str(found["id"])

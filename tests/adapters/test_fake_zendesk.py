@@ -565,8 +565,8 @@ def test_text_fields_are_not_coupled_to_tags(fake):
     assert after.custom_fields[text] == "sev_1"
 
 
-def test_a_dropdown_value_that_is_not_an_option_tag_is_a_422(fake):
-    """Setting a tagger field to something that is not an option tag answers 422."""
+def test_a_dropdown_value_that_is_not_an_option_tag_is_dropped_without_an_error(fake):
+    """Zendesk answers 2xx and keeps the old value (zenpy #332, #420; node-zendesk #132)."""
     with_severity_field(fake)
     tid = fake.add_ticket(custom_fields={SEVERITY: "sev_3"})
 
@@ -574,9 +574,32 @@ def test_a_dropdown_value_that_is_not_an_option_tag_is_a_422(fake):
         fake, tid, {"custom_fields": [{"id": SEVERITY, "value": "SEV 1"}]}
     )
 
-    assert answer.status_code == 422
-    assert answer.json()["details"]["base"][0]["ticket_field_id"] == SEVERITY
+    assert answer.status_code == 200
     assert fake.ticket(tid).custom_fields[SEVERITY] == "sev_3"
+    assert fake.ticket(tid).tags == {"sev_3"}
+    assert fake.dropped_values == [(f"/api/v2/tickets/{tid}.json", SEVERITY, "SEV 1")]
+
+
+def test_a_ticket_created_with_an_unknown_dropdown_value_has_none(fake):
+    """Create with a value that is not an option tag: 201, the field is empty, no tag."""
+    with_severity_field(fake)
+    answer = requests.post(
+        f"{fake.url}/api/v2/tickets.json",
+        json={
+            "ticket": {
+                "comment": {"body": "Pushes fail"},
+                "custom_fields": [{"id": SEVERITY, "value": "severity_1"}],
+            }
+        },
+        auth=(f"{fake.email}/token", fake.api_token),
+        timeout=5,
+    )
+
+    assert answer.status_code == 201
+    created = answer.json()["ticket"]
+    assert {"id": SEVERITY, "value": None} in created["custom_fields"]
+    assert "severity_1" not in created["tags"]
+    assert fake.dropped_values == [("/api/v2/tickets.json", SEVERITY, "severity_1")]
 
 
 def test_closed_ticket_refuses_updates_with_422(fake):

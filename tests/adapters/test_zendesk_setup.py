@@ -67,6 +67,7 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
             "POST /api/v2/triggers.json",
             "POST /api/v2/views.json",
             "POST /api/v2/views.json",
+            "POST /api/v2/views.json",
         ]
     )
     env = env_of(result.output)
@@ -111,9 +112,14 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
         "{{ticket.ticket_field_" + env["SIDECAR_SEVERITY_FIELD_ID"] + "}}"
     )
     views = {v["title"]: v for v in zendesk.view_list()}
-    due_date = int(env["SIDECAR_DUE_DATE_FIELD_ID"])
-    assert views["SLA at risk"]["output"]["sort_by"] == str(due_date)
-    assert due_date in views["SLA breached"]["output"]["columns"]
+    assert sorted(views) == ["Paged on-call", "SLA at risk", "SLA breached"]
+    due_at = int(env["SIDECAR_DUE_AT_FIELD_ID"])
+    severity_id = int(env["SIDECAR_SEVERITY_FIELD_ID"])
+    for view in views.values():
+        # Sorted by the due-time text; due time and severity are columns.
+        assert view["output"]["sort_by"] == str(due_at)
+        assert view["output"]["columns"][-2:] == [severity_id, due_at]
+    assert views["Paged on-call"]["all"][1]["value"] == "oncall_paged"
 
 
 def test_second_run_writes_nothing(zendesk: FakeZendesk) -> None:
@@ -139,7 +145,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(zendesk: FakeZendesk) -> Non
     assert writes(zendesk) == []
     lines = result.output.splitlines()
     assert lines[0].split() == ["OBJECT", "NAME", "ACTION", "ID"]
-    assert sum(" create" in line for line in lines) == 14
+    assert sum(" create" in line for line in lines) == 15
     assert "dry run: nothing written" in result.output
 
 
@@ -180,7 +186,7 @@ def test_loop_condition_from_the_trigger_definitions(zendesk: FakeZendesk) -> No
     assert trigger["conditions"]["all"] == [
         {"field": "role", "operator": "is_not", "value": str(zendesk.api_user_id)}
     ]
-    assert "note:" not in result.output
+    assert "Current user is not" not in result.output
 
 
 def test_without_the_condition_setup_says_why(zendesk: FakeZendesk) -> None:
@@ -192,7 +198,12 @@ def test_without_the_condition_setup_says_why(zendesk: FakeZendesk) -> None:
 def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
     """A severity field id in the environment is checked, not created again."""
     fid = zendesk.add_ticket_field(
-        title="Severity (ours)", type="tagger", options=[("SEV 1", "sev_1")]
+        title="Severity (ours)",
+        type="tagger",
+        options=[(f"SEV {n}", f"sev_{n}") for n in range(1, 6)],
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="Severity",
     )
     env = {
         "SIDECAR_CONFIG": None,
@@ -210,7 +221,7 @@ def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
         "from",
         "SIDECAR_SEVERITY_FIELD_ID",
     ]
-    assert sum(" create" in line for line in result.output.splitlines()) == 13
+    assert sum(" create" in line for line in result.output.splitlines()) == 14
     missing = CliRunner().invoke(
         main,
         ["zendesk", "setup", "--url", URL],
@@ -254,7 +265,13 @@ def test_a_severity_field_that_is_not_a_dropdown_stays_out_of_the_trigger_body(
     zendesk: FakeZendesk,
 ) -> None:
     """A configured text field could render a quote into the JSON: no severity hint."""
-    fid = zendesk.add_ticket_field(title="Severity (text)", type="text")
+    fid = zendesk.add_ticket_field(
+        title="Severity (text)",
+        type="text",
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="Severity",
+    )
     env = {
         "SIDECAR_CONFIG": None,
         **zendesk.env(),
@@ -265,3 +282,220 @@ def test_a_severity_field_that_is_not_a_dropdown_stays_out_of_the_trigger_body(
     ((trigger,),) = [zendesk.trigger_list()]
     body = json.loads(trigger["actions"][0]["value"][1])
     assert "severity" not in body and body["ticket_id"] == "{{ticket.id}}"
+
+
+# --- the people's side: Help Center, ticket forms, the account's severity options ----
+
+
+def test_severity_is_set_for_the_help_center_and_own_fields_are_not_editable(
+    zendesk: FakeZendesk,
+) -> None:
+    """New Issue Severity: visible, editable, titled in the Help Center; the sidecar's own fields are not editable there."""
+    result = setup(zendesk, "--require-severity")
+    assert result.exit_code == 0, result.output
+    env = env_of(result.output)
+    severity = zendesk.ticket_field(int(env["SIDECAR_SEVERITY_FIELD_ID"]))
+    assert severity["visible_in_portal"] and severity["editable_in_portal"]
+    assert severity["title_in_portal"] == "Issue Severity"
+    assert severity["required_in_portal"] is True
+    assert severity["custom_field_options"][0]["name"] == (
+        "SEV 1 - Critical (Business-Critical Impact)"
+    )
+    for key in (
+        "SIDECAR_DUE_AT_FIELD_ID",
+        "SIDECAR_DUE_DATE_FIELD_ID",
+        "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+        "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+        "SIDECAR_BREACH_MINUTES_FIELD_ID",
+    ):
+        own = zendesk.ticket_field(int(env[key]))
+        assert own["editable_in_portal"] is False and own["visible_in_portal"] is False
+
+
+def seven_fields(zendesk: FakeZendesk) -> list[int]:
+    """An admin's own fields, in the order the admin put them on the forms."""
+    return [zendesk.add_ticket_field(title=f"Admin field {n}") for n in range(3)]
+
+
+def severity_n(zendesk: FakeZendesk, **properties: object) -> int:
+    """An existing Issue Severity field whose tags are severity_1…severity_5."""
+    return zendesk.add_ticket_field(
+        title="Issue Severity",
+        type="tagger",
+        options=[(f"Severity {n}", f"severity_{n}") for n in range(1, 6)],
+        **properties,
+    )
+
+
+def test_three_forms_and_an_existing_severity_field(zendesk: FakeZendesk) -> None:
+    """The account's severity_N tags are kept, its two active forms get our fields appended, the inactive one is left alone."""
+    admin = seven_fields(zendesk)
+    severity = severity_n(
+        zendesk,
+        visible_in_portal=True,
+        editable_in_portal=True,
+        title_in_portal="How bad?",
+    )
+    options_before = zendesk.ticket_field(severity)["custom_field_options"]
+    web = zendesk.add_ticket_form("Web form", [admin[2], admin[0]])
+    api = zendesk.add_ticket_form("API form", [admin[1], severity])
+    old = zendesk.add_ticket_form("Old form", [admin[0]], active=False)
+    result = setup(zendesk)
+    assert result.exit_code == 0, result.output
+    assert "severity tags: SEV 1 = severity_1" in result.output
+    env = env_of(result.output)
+    assert env["SIDECAR_SEVERITY_FIELD_ID"] == str(severity)
+    ours = [
+        int(env[key])
+        for key in (
+            "SIDECAR_DUE_AT_FIELD_ID",
+            "SIDECAR_DUE_DATE_FIELD_ID",
+            "SIDECAR_FIRST_RESPONSE_AT_FIELD_ID",
+            "SIDECAR_FIRST_RESPONSE_DATE_FIELD_ID",
+            "SIDECAR_BREACH_MINUTES_FIELD_ID",
+        )
+    ]
+    # Appended: the admin's order first, unchanged.
+    assert zendesk.ticket_form(web)["ticket_field_ids"] == [
+        admin[2],
+        admin[0],
+        severity,
+        *ours,
+    ]
+    assert zendesk.ticket_form(api)["ticket_field_ids"] == [admin[1], severity, *ours]
+    assert zendesk.ticket_form(old)["ticket_field_ids"] == [admin[0]]
+    # The account's options and portal title are never rewritten.
+    after = zendesk.ticket_field(severity)
+    assert after["custom_field_options"] == options_before
+    assert after["title_in_portal"] == "How bad?"
+    assert not [w for w in writes(zendesk) if w.startswith("PUT /api/v2/ticket_fields")]
+    zendesk.reset_calls()
+    again = setup(zendesk)
+    assert again.exit_code == 0 and "up to date" in again.output, again.output
+    assert writes(zendesk) == []
+
+
+def test_a_form_that_lost_the_severity_field_is_drift(zendesk: FakeZendesk) -> None:
+    """An admin takes Issue Severity off a form: reported (exit 1, no write); --repair appends it again."""
+    admin = seven_fields(zendesk)
+    form = zendesk.add_ticket_form("Web form", admin[:2])
+    assert setup(zendesk).exit_code == 0
+    severity = int(env_of(setup(zendesk).output)["SIDECAR_SEVERITY_FIELD_ID"])
+    ids = zendesk.ticket_form(form)["ticket_field_ids"]
+    zendesk._ticket_forms[form]["ticket_field_ids"] = [i for i in ids if i != severity]
+    zendesk.reset_calls()
+    seen = setup(zendesk)
+    assert seen.exit_code == 1
+    assert writes(zendesk) == []
+    (row,) = [
+        line for line in seen.output.splitlines() if line.startswith("ticket form")
+    ]
+    assert "changed" in row and "lacks Issue Severity" in row
+    repaired = setup(zendesk, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert writes(zendesk) == [f"PUT /api/v2/ticket_forms/{form}.json"]
+    assert zendesk.ticket_form(form)["ticket_field_ids"][-1] == severity
+
+
+def test_only_the_forms_named(zendesk: FakeZendesk) -> None:
+    """--form NAME adds the fields to that form only; an unknown name lists the forms."""
+    admin = seven_fields(zendesk)
+    chosen = zendesk.add_ticket_form("Enterprise", [admin[0]])
+    other = zendesk.add_ticket_form("Billing", [admin[1]])
+    result = setup(zendesk, "--form", "Enterprise")
+    assert result.exit_code == 0, result.output
+    assert len(zendesk.ticket_form(chosen)["ticket_field_ids"]) == 7
+    assert zendesk.ticket_form(other)["ticket_field_ids"] == [admin[1]]
+    zendesk.reset_calls()
+    unknown = setup(zendesk, "--form", "Enterprize")
+    assert unknown.exit_code == 1
+    assert "--form 'Enterprize': no ticket form has that name or id" in unknown.output
+    assert "'Billing'" in unknown.output and writes(zendesk) == []
+
+
+def test_an_existing_severity_field_hidden_from_the_help_center(
+    zendesk: FakeZendesk,
+) -> None:
+    """Not visible in the Help Center: drift; --repair sends only the portal properties, never the options."""
+    severity = severity_n(zendesk)
+    assert setup(zendesk).exit_code == 1
+    zendesk.reset_calls()
+    seen = setup(zendesk)
+    (row,) = [
+        line
+        for line in seen.output.splitlines()
+        if line.startswith("ticket field  ") and "Issue Severity" in line
+    ]
+    assert "visible_in_portal False → True" in row and writes(zendesk) == []
+    repaired = setup(zendesk, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    (put,) = zendesk.calls("PUT", f"/ticket_fields/{severity}")
+    assert put.json == {
+        "ticket_field": {
+            "visible_in_portal": True,
+            "editable_in_portal": True,
+            "title_in_portal": "Issue Severity",
+        }
+    }
+
+
+def test_a_due_field_editable_by_end_users_is_drift(zendesk: FakeZendesk) -> None:
+    """Someone lets customers edit the due time: reported, and --repair takes it back."""
+    first = setup(zendesk)
+    due_at = int(env_of(first.output)["SIDECAR_DUE_AT_FIELD_ID"])
+    zendesk.edit_ticket_field(due_at, visible_in_portal=True, editable_in_portal=True)
+    seen = setup(zendesk)
+    assert seen.exit_code == 1 and "editable_in_portal True → False" in seen.output
+    assert setup(zendesk, "--repair").exit_code == 0
+    field = zendesk.ticket_field(due_at)
+    # Visibility is the admin's choice; editing is never the customer's.
+    assert field["editable_in_portal"] is False and field["visible_in_portal"] is True
+
+
+def test_a_severity_without_an_option_is_refused_before_any_write(
+    zendesk: FakeZendesk,
+) -> None:
+    """Options for SEV 1-4 only: setup names the options and SEV 5, and writes nothing."""
+    zendesk.add_ticket_field(
+        title="Issue Severity",
+        type="tagger",
+        options=[(f"P{n}", f"severity_{n}") for n in range(1, 5)] + [("Low", "low")],
+    )
+    for args in ((), ("--dry-run",), ("--repair",)):
+        result = setup(zendesk, *args)
+        assert result.exit_code == 1
+        assert "no option for SEV 5" in result.output
+        assert "'Low' (tag 'low')" in result.output
+        assert "Traceback" not in result.output
+    assert writes(zendesk) == []
+
+
+def test_views_made_by_an_earlier_setup_are_drift(zendesk: FakeZendesk) -> None:
+    """A view sorted by the due date without the new columns is reported and rewritten by --repair."""
+    assert setup(zendesk).exit_code == 0
+    env = env_of(setup(zendesk).output)
+    view_id = next(
+        v for v, view in zendesk._views.items() if view["title"] == "SLA at risk"
+    )
+    zendesk._views[view_id]["output"] = {
+        "columns": ["nice_id", "description", "status", "requester"],
+        "sort_by": env["SIDECAR_DUE_DATE_FIELD_ID"],
+        "sort_order": "asc",
+    }
+    seen = setup(zendesk)
+    assert seen.exit_code == 1 and "differs in columns, sort" in seen.output
+    assert setup(zendesk, "--repair").exit_code == 0
+    assert (
+        zendesk._views[view_id]["output"]["sort_by"] == env["SIDECAR_DUE_AT_FIELD_ID"]
+    )
+
+
+def test_an_account_without_ticket_forms(zendesk: FakeZendesk) -> None:
+    """List Ticket Forms answers 403 on plans without forms: setup says so and goes on."""
+    zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
+    result = setup(zendesk)
+    assert result.exit_code == 0, result.output
+    assert "this account has no ticket forms" in result.output
+    zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
+    named = setup(zendesk, "--form", "Web")
+    assert named.exit_code == 1 and "Traceback" not in named.output

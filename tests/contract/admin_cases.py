@@ -14,7 +14,14 @@ from typing import Any
 
 from sidecar.config import Config
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.setup import ORG_WEBHOOK, TRIGGER, VIEW_AT_RISK, Setup
+from sidecar.zendesk.setup import (
+    DUE_AT_TITLE,
+    ORG_WEBHOOK,
+    SEVERITY_TITLE,
+    TRIGGER,
+    VIEW_AT_RISK,
+    Setup,
+)
 
 URL = "https://sidecar.example.test/webhooks/zendesk"
 # Organization field keys the double does not have yet, so they are created.
@@ -30,7 +37,31 @@ def find(client: ZendeskClient, path: str, key: str, field: str, name: str) -> A
 
 
 def drift(client: ZendeskClient) -> None:
-    """Change the webhook, the trigger and a view as an admin's API script would."""
+    """Change a webhook, the trigger, a view, a form and a field as an admin's script would."""
+    fields = client.admin_list("/api/v2/ticket_fields.json", "ticket_fields")
+    severity = next(f["id"] for f in fields if f.get("title") == SEVERITY_TITLE)
+    due_at = next(f["id"] for f in fields if f.get("title") == DUE_AT_TITLE)
+    client.admin_request(
+        "PUT",
+        f"/api/v2/ticket_fields/{due_at}.json",
+        json={"ticket_field": {"editable_in_portal": True}},
+    )
+    form = next(
+        f
+        for f in client.admin_list("/api/v2/ticket_forms.json", "ticket_forms")
+        if f.get("active")
+    )
+    client.admin_request(
+        "PUT",
+        f"/api/v2/ticket_forms/{form['id']}.json",
+        json={
+            "ticket_form": {
+                "ticket_field_ids": [
+                    i for i in form["ticket_field_ids"] if i != severity
+                ]
+            }
+        },
+    )
     hook = find(client, "/api/v2/webhooks", "webhooks", "name", ORG_WEBHOOK)
     changed = {
         k: hook[k]
@@ -73,13 +104,19 @@ def drive_setup(client: ZendeskClient) -> None:
     planned = run_setup(client, dry_run=True)
     assert planned.writes == 0
     created = run_setup(client)
-    assert created.writes == 14 and len(created.new_secrets) == 2
+    assert created.writes == 16 and len(created.new_secrets) == 2
     again = run_setup(client)
     assert again.up_to_date and again.writes == 0
     drift(client)
     reported = run_setup(client)
-    assert {s.name for s in reported.drifted} == {ORG_WEBHOOK, TRIGGER, VIEW_AT_RISK}
+    assert {s.name for s in reported.drifted} == {
+        ORG_WEBHOOK,
+        TRIGGER,
+        VIEW_AT_RISK,
+        DUE_AT_TITLE,
+        "Web",
+    }
     assert reported.writes == 0
     repaired = run_setup(client, repair=True)
-    assert repaired.writes == 3
+    assert repaired.writes == 5
     assert run_setup(client).up_to_date

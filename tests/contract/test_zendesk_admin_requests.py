@@ -184,7 +184,7 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     zendesk.current_user_values = [{"value": "end_user", "title": "(end-user)"}]
     first = setup_cli()
     assert first.exit_code == 0, first.output
-    assert "14 write(s)" in first.output
+    assert "16 write(s)" in first.output
     second = setup_cli()
     assert second.exit_code == 0 and "up to date" in second.output
     drift(client)
@@ -192,7 +192,7 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     assert reported.exit_code == 1 and "--repair rewrites them" in reported.output
     repaired = setup_cli("--repair")
     assert repaired.exit_code == 0, repaired.output
-    assert "3 write(s)" in repaired.output
+    assert "5 write(s)" in repaired.output
     assert_on_contract(zendesk.captured)
     (created,) = [
         json.loads(r.body or b"{}")["trigger"]
@@ -203,6 +203,8 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     writes = [r for r in zendesk.captured if r.method in ("POST", "PUT")]
     assert {op for op in operations(writes)} == {
         "CreateTicketField",
+        "UpdateTicketField",
+        "UpdateTicketForm",
         "CreateOrganizationField",
         "CreateWebhook",
         "CreateTriggerCategory",
@@ -385,6 +387,30 @@ VIEW = {
             "Additional properties",
         ),
         (admin("PUT", "/api/v2/views/5.json", {"view": {"any": VIEW["all"]}}), "all"),
+        (
+            admin(
+                "PUT",
+                "/api/v2/ticket_fields/5.json",
+                {"ticket_field": {"type": "text", "visible_in_portal": True}},
+            ),
+            "should not be valid",
+        ),
+        (
+            admin(
+                "PUT",
+                "/api/v2/ticket_forms/5.json",
+                {"ticket_form": {"ticket_field_ids": ["5"]}},
+            ),
+            "is not of type 'integer'",
+        ),
+        (
+            admin(
+                "PUT",
+                "/api/v2/ticket_forms/5.json",
+                {"ticket_form": {"ticket_field_ids": [5], "id": 5}},
+            ),
+            "Additional properties",
+        ),
     ],
 )
 def test_admin_fragments_name_each_violation(request_: Captured, why: str) -> None:

@@ -32,6 +32,11 @@ class AdminAnswers:
             {"id": 111, "type": "tagger", "title": "Severity"},
             {"id": 112, "type": "text", "title": "Due at"},
         ]
+        # Two forms of the admin's, in the admin's order (OAS TicketFormObject).
+        self.ticket_forms: list[dict[str, Any]] = [
+            {"id": 51, "name": "Web", "active": True, "ticket_field_ids": [112]},
+            {"id": 52, "name": "Old", "active": False, "ticket_field_ids": [112]},
+        ]
         self.organization_fields: list[dict[str, Any]] = [
             {"id": 1, "key": "support_plan", "type": "dropdown", "title": "Plan"},
             {"id": 2, "key": "enterprise_support", "type": "checkbox", "title": "ES"},
@@ -78,6 +83,25 @@ class AdminAnswers:
         created = {"active": True, **sent, "id": next(self._admin_ids)}
         self.ticket_fields.append(created)
         return {"ticket_field": created}
+
+    def _UpdateTicketField(self, params: Any, query: Any, request: Any) -> Any:
+        found = next(
+            f for f in self.ticket_fields if f["id"] == int(params["ticket_field_id"])
+        )
+        sent = self._sent(request, "ticket_field")
+        self._options(sent)
+        found.update(sent)
+        return {"ticket_field": found}
+
+    def _ListTicketForms(self, params: Any, query: Any, request: Any) -> Any:
+        return {"ticket_forms": copy.deepcopy(self.ticket_forms)}
+
+    def _UpdateTicketForm(self, params: Any, query: Any, request: Any) -> Any:
+        form = next(
+            f for f in self.ticket_forms if f["id"] == int(params["ticket_form_id"])
+        )
+        form.update(self._sent(request, "ticket_form"))
+        return {"ticket_form": copy.deepcopy(form)}
 
     def _CreateOrganizationField(self, params: Any, query: Any, request: Any) -> Any:
         sent = self._sent(request, "organization_field")

@@ -117,6 +117,22 @@ TICKET_FIELD_WRITE: Schema = {
     "then": {"required": ["custom_field_options"]},
     "additionalProperties": False,
 }
+# OAS UpdateTicketField: no requestBody schema; its description sends a bare
+# {"ticket_field": {...}} with only what changes (the options example), so any
+# writable property, none required, `type` never (only on creation).
+UPDATE_TICKET_FIELD_REQUEST: Schema = {
+    "type": "object",
+    "required": ["ticket_field"],
+    "properties": {
+        "ticket_field": {
+            **{k: v for k, v in TICKET_FIELD_WRITE.items() if k not in ("if", "then")},
+            "required": [],
+            "minProperties": 1,
+            "not": {"required": ["type"]},
+        }
+    },
+    "additionalProperties": False,
+}
 CREATE_TICKET_FIELD_REQUEST: Schema = {
     "type": "object",
     "required": ["ticket_field"],
@@ -181,6 +197,49 @@ CREATE_ORGANIZATION_FIELD_REQUEST: Schema = {
     "required": ["organization_field"],
     "properties": {"organization_field": ORGANIZATION_FIELD_WRITE},
     "additionalProperties": False,
+}
+
+# --- ticket forms -----------------------------------------------------------------
+
+# OAS TicketFormObject, writable properties only (created_at, id,
+# restricted_brand_ids, updated_at, url readOnly). UpdateTicketForm has no
+# requestBody schema; TicketFormObject's `required: [name]` is taken to bind a
+# create, not an update: sending the rendered `name` back would overwrite a
+# dynamic-content name (`raw_name`), so an update may carry only what changes.
+# `ticket_field_ids`: "ids of all ticket fields which are in this ticket form.
+# The products use the order of the ids".
+TICKET_FORM_UPDATE: Schema = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {
+        "active": {"type": "boolean"},
+        "agent_conditions": {"type": "array", "items": {"type": "object"}},
+        "default": {"type": "boolean"},
+        "display_name": {"type": "string"},
+        "end_user_conditions": {"type": "array", "items": {"type": "object"}},
+        "end_user_visible": {"type": "boolean"},
+        "in_all_brands": {"type": "boolean"},
+        "name": TEXT,
+        "position": {"type": "integer"},
+        "raw_display_name": {"type": "string"},
+        "raw_name": {"type": "string"},
+        "ticket_field_ids": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "integer", "minimum": 1},
+        },
+    },
+    "additionalProperties": False,
+}
+TICKET_FORM_READ: Schema = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "active": {"type": "boolean"},
+        "ticket_field_ids": {"type": "array", "items": {"type": "integer"}},
+    },
 }
 
 # --- webhooks (not in the OAS) ------------------------------------------------------
@@ -548,6 +607,53 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
         status=201,
         response=_one("ticket_field", {"type": "object", "required": ["id", "type"]}),
         oas_gap="no requestBody schema: TicketFieldObject minus readOnly properties",
+    ),
+    Operation(
+        "UpdateTicketField",
+        "PUT",
+        "/api/v2/ticket_fields/{ticket_field_id}",
+        source="OAS UpdateTicketField (200; 'Unless you want to remove some "
+        "options, you must specify all existing options': so setup never sends "
+        "them); response TicketFieldResponse",
+        path_params={"ticket_field_id": ID_STRING},
+        body=UPDATE_TICKET_FIELD_REQUEST,
+        response=_one("ticket_field", {"type": "object", "required": ["id", "type"]}),
+        oas_gap="no requestBody schema: TicketFieldObject's writable properties",
+    ),
+    Operation(
+        "ListTicketForms",
+        "GET",
+        "/api/v2/ticket_forms",
+        source="OAS ListTicketForms (active, end_user_visible, fallback_to_default, "
+        "associated_to_brand; no pagination); response TicketFormsResponse",
+        query=query(
+            {
+                key: {"enum": ["true", "false"]}
+                for key in (
+                    "active",
+                    "end_user_visible",
+                    "fallback_to_default",
+                    "associated_to_brand",
+                )
+            }
+        ),
+        response=_one("ticket_forms", {"type": "array", "items": TICKET_FORM_READ}),
+    ),
+    Operation(
+        "UpdateTicketForm",
+        "PUT",
+        "/api/v2/ticket_forms/{ticket_form_id}",
+        source="OAS UpdateTicketForm (200, no requestBody schema: TicketFormObject's "
+        "writable properties); response TicketFormResponse",
+        path_params={"ticket_form_id": ID_STRING},
+        body={
+            "type": "object",
+            "required": ["ticket_form"],
+            "properties": {"ticket_form": TICKET_FORM_UPDATE},
+            "additionalProperties": False,
+        },
+        response=_one("ticket_form", TICKET_FORM_READ),
+        oas_gap="no requestBody schema; whether `name` is required on update",
     ),
     Operation(
         "CreateOrganizationField",

@@ -364,3 +364,18 @@ def test_resolve_on_a_closed_ticket_does_not_write() -> None:
     reconciler(zendesk, FakeScheduler(), pager).escalate(42)
     assert pager.resolves == ["zendesk-acme-ticket-42"]
     assert zendesk.updates == []
+
+
+def test_a_hand_edited_due_time_is_rewritten_by_the_next_reconcile() -> None:
+    """Zendesk cannot make a field read-only for agents: an agent's edit of the due time is undone."""
+    zendesk = FakeZendesk(ticket())
+    reconciler(zendesk, FakeScheduler()).reconcile(42)
+    due = zendesk.ticket.custom_fields[DUE]
+    assert due and str(due).endswith("Z")
+    zendesk.ticket = dataclasses.replace(
+        zendesk.ticket,
+        custom_fields={**zendesk.ticket.custom_fields, DUE: "2099-01-01T00:00:00Z"},
+    )
+    outcome = reconciler(zendesk, FakeScheduler()).reconcile(42)
+    assert outcome.wrote
+    assert zendesk.ticket.custom_fields[DUE] == due
