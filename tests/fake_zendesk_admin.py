@@ -127,6 +127,10 @@ class AdminMixin:
     def webhook_secret(self, webhook_id: str) -> str:
         return self._webhook_secrets[webhook_id]
 
+    def edit_webhook(self, webhook_id: str, **changes: Any) -> None:
+        """Change a webhook as an admin would (``status="inactive"``, ``endpoint=...``)."""
+        self._webhooks[webhook_id].update(copy.deepcopy(changes))
+
     # --- fields ----------------------------------------------------------------
 
     def _admin_create_ticket_field(self, _: Any, query: Any, payload: Any) -> Any:
