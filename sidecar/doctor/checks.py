@@ -712,7 +712,7 @@ def check_pagerduty(
     *, default_key_length: int | None, default_key_ok: bool, orgs: Sequence[OrgKeys]
 ) -> list[Line]:
     """Routing keys are well formed and every entitled organization resolves one."""
-    if default_key_length is None and not any(o.has_own_key for o in orgs):
+    if default_key_length is None and not orgs:
         return [
             warn(
                 PAGERDUTY,
