@@ -74,6 +74,25 @@ def run(
     report.lines += _zendesk(context, config, url=url, clock=clock, report=report)
     report.lines += _pagerduty(config, store)
     report.lines += _slack(config, store, report=report)
+    if store is None:
+        report.lines.append(
+            checks.warn(
+                checks.PAGERDUTY,
+                "entitled organizations",
+                "not checked: the entitlements file did not load (above); nor "
+                "were its Slack channels",
+                "fix the entitlements file, then run `sidecar doctor` again",
+            )
+        )
+    # Plan names are read from Zendesk but belong to the configuration.
+    order = [
+        checks.CONFIG,
+        checks.QUEUE,
+        checks.ZENDESK,
+        checks.PAGERDUTY,
+        checks.SLACK,
+    ]
+    report.lines.sort(key=lambda line: order.index(line.section))
     return report
 
 
@@ -263,7 +282,8 @@ def _skew(local: float, headers: Mapping[str, str]) -> float | None:
         theirs = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None
-    return local - theirs
+    # Date has whole seconds (truncated): on average half a second later.
+    return local - (theirs + 0.5)
 
 
 def select_hooks(

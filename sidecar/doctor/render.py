@@ -17,7 +17,9 @@ def as_text(report: Report, *, header: str) -> str:
         if line.section != section:
             section = line.section
             out.append(section)
-        out.append(f"  {line.status.label:<4}  {line.check:<{width}}  {line.detail}")
+        first, *more = line.detail.splitlines() or [""]
+        out.append(f"  {line.status.label:<4}  {line.check:<{width}}  {first}")
+        out.extend(f"        {'':<{width}}  {text.strip()}" for text in more)
         if line.next_step:
             out.append(f"        {'':<{width}}  -> {line.next_step}")
     calls = ", ".join(f"{n} {service}" for service, n in sorted(report.calls.items()))

@@ -176,7 +176,9 @@ def test_every_bad_setting_is_named_at_once(world: World) -> None:
     )
     assert data["exit_code"] == 2
     assert line(data, "SIDECAR_SEVERITY_FIELD_ID")["status"] == "fail"
-    assert "SIDECAR_WEBHOOK_TOLERANCE" in line(data, "SIDECAR_WEBHOOK_TOLERANCE")["next"]
+    assert (
+        "SIDECAR_WEBHOOK_TOLERANCE" in line(data, "SIDECAR_WEBHOOK_TOLERANCE")["next"]
+    )
     assert line(data, "other checks")["status"] == "fail"
 
 
@@ -298,14 +300,18 @@ def test_clock_skew(world: World, offset: float, status: str) -> None:
 
 def test_missing_field_fails(world: World) -> None:
     """A configured field id Zendesk does not have: fail naming the variable."""
-    entry = line(report(world, SIDECAR_DUE_AT_FIELD_ID="999999"), "SIDECAR_DUE_AT_FIELD_ID")
+    entry = line(
+        report(world, SIDECAR_DUE_AT_FIELD_ID="999999"), "SIDECAR_DUE_AT_FIELD_ID"
+    )
     assert entry["status"] == "fail" and "999999" in entry["detail"]
 
 
 def test_wrong_field_type_fails(world: World) -> None:
     """The due-time variable pointing at the date field: fail, a text field is needed."""
     date_id = world.env["SIDECAR_DUE_DATE_FIELD_ID"]
-    entry = line(report(world, SIDECAR_DUE_AT_FIELD_ID=date_id), "SIDECAR_DUE_AT_FIELD_ID")
+    entry = line(
+        report(world, SIDECAR_DUE_AT_FIELD_ID=date_id), "SIDECAR_DUE_AT_FIELD_ID"
+    )
     assert entry["status"] == "fail" and "not a text field" in entry["detail"]
 
 
@@ -316,7 +322,9 @@ def test_unmapped_severity_option_fails(world: World) -> None:
         type="tagger",
         options=[("SEV 1", "sev_1"), ("P1 urgent", "p1_urgent")],
     )
-    entry = line(report(world, SIDECAR_SEVERITY_FIELD_ID=str(field)), "severity options")
+    entry = line(
+        report(world, SIDECAR_SEVERITY_FIELD_ID=str(field)), "severity options"
+    )
     assert entry["status"] == "fail" and "p1_urgent" in entry["detail"]
 
 
@@ -326,7 +334,9 @@ def _hook(world: World, name: str) -> str:
 
 def test_inactive_webhook_fails(world: World) -> None:
     """A deactivated webhook: fail, Zendesk sends nothing."""
-    world.zendesk.edit_webhook(_hook(world, "Sidecar: ticket changes"), status="inactive")
+    world.zendesk.edit_webhook(
+        _hook(world, "Sidecar: ticket changes"), status="inactive"
+    )
     entry = line(report(world), "webhook 'Sidecar: ticket changes'")
     assert entry["status"] == "fail" and "--repair" in entry["next"]
 
@@ -334,7 +344,9 @@ def test_inactive_webhook_fails(world: World) -> None:
 def test_webhook_pointing_elsewhere_fails(world: World) -> None:
     """A webhook whose endpoint is not --url: fail naming both."""
     hook = _hook(world, "Sidecar: organization events")
-    world.zendesk.edit_webhook(hook, endpoint="https://old.example.test/webhooks/zendesk")
+    world.zendesk.edit_webhook(
+        hook, endpoint="https://old.example.test/webhooks/zendesk"
+    )
     entry = line(report(world), "webhook 'Sidecar: organization events'")
     assert entry["status"] == "fail" and "old.example.test" in entry["detail"]
 
@@ -344,7 +356,9 @@ def test_signing_secret_not_configured_fails(world: World) -> None:
     data = report(world, SIDECAR_WEBHOOK_SECRET="not-the-secret")
     entry = line(data, "webhook 'Sidecar: ticket changes' secret")
     assert entry["status"] == "fail" and "SIDECAR_WEBHOOK_SECRET" in entry["next"]
-    assert line(data, "webhook 'Sidecar: organization events' secret")["status"] == "fail"
+    assert (
+        line(data, "webhook 'Sidecar: organization events' secret")["status"] == "fail"
+    )
 
 
 def test_inactive_trigger_fails(world: World) -> None:
@@ -391,7 +405,9 @@ def test_pagerduty_not_configured_is_a_skipped_warning(world: World) -> None:
     """No key anywhere: warn, saying what to set."""
     world.entitlements("")
     entry = line(report(world, SIDECAR_PAGERDUTY_ROUTING_KEY=None), "routing keys")
-    assert entry["status"] == "warn" and "SIDECAR_PAGERDUTY_ROUTING_KEY" in entry["next"]
+    assert (
+        entry["status"] == "warn" and "SIDECAR_PAGERDUTY_ROUTING_KEY" in entry["next"]
+    )
 
 
 # --- Slack ------------------------------------------------------------------------------------
