@@ -359,7 +359,11 @@ class FakeSlack:
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
-        needed = "groups:read" if channel is not None and channel.private else "channels:read"
+        needed = (
+            "groups:read"
+            if channel is not None and channel.private
+            else "channels:read"
+        )
         if needed not in self.scopes:
             return self._fail(
                 "missing_scope", needed=needed, provided=",".join(self.scopes)

@@ -1478,7 +1478,9 @@ class FakeZendesk(AdminMixin):
             def date_time_string(self, timestamp: float | None = None) -> str:
                 """The Date header: the account's clock (``date_offset_seconds`` off ours)."""
                 now = time.time() if timestamp is None else timestamp
-                return email.utils.formatdate(now + fake.date_offset_seconds, usegmt=True)
+                return email.utils.formatdate(
+                    now + fake.date_offset_seconds, usegmt=True
+                )
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -840,7 +840,9 @@ class ZendeskClient:
 
         def build(data: Mapping[str, Any]) -> ApiUser:
             if data.get("id") is None:
-                raise AuthFailed(f"zendesk GET {path}: not authenticated", service=SERVICE)
+                raise AuthFailed(
+                    f"zendesk GET {path}: not authenticated", service=SERVICE
+                )
             return ApiUser(
                 id=int(data["id"]),
                 role=str(data.get("role") or ""),
