@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -202,3 +204,13 @@ def test_exit_status_is_the_worst_line(found: list[Status]) -> None:
     """The report's status is its worst line's, OK when there is none."""
     lines = [Line("s", "c", status, "d") for status in found]
     assert checks.worst(lines) == max(found, default=Status.OK)
+
+
+def test_doctor_asks_for_exactly_the_manifests_scopes() -> None:
+    """The scopes doctor requires are the bot scopes deploy/slack-manifest.yaml requests."""
+    manifest = (
+        Path(__file__).parents[2] / "deploy" / "slack-manifest.yaml"
+    ).read_text()
+    bot = manifest.split("    bot:\n", 1)[1].split("settings:", 1)[0]
+    listed = re.findall(r"^\s+- ([a-z.:_]+)", bot, flags=re.M)
+    assert sorted(listed) == sorted(checks.APP_SCOPES)
