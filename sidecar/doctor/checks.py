@@ -534,6 +534,28 @@ def check_severity_options(
     return ok(ZENDESK, check, "every option maps to SEV 1-5")
 
 
+def check_slack_severity_tags(
+    tags: Sequence[str],
+    field_id: int | None,
+    ticket_fields: Sequence[Mapping[str, Any]],
+) -> Line | None:
+    """The tags Slack tickets get (SIDECAR_SLACK_SEVERITY_TAGS) are options of the field."""
+    found = next((f for f in ticket_fields if f.get("id") == field_id), None)
+    if found is None or found.get("type") != "tagger":
+        return None  # reported by check_fields
+    options = {tag for _, tag in _options(found)}
+    unknown = [tag for tag in tags if tag not in options]
+    if unknown:
+        return fail(
+            ZENDESK,
+            "Slack severity tags",
+            f"{', '.join(unknown)} are no option of field {field_id}: tickets opened "
+            "from Slack would carry no severity, so no SLA",
+            "set SIDECAR_SLACK_SEVERITY_TAGS to the field's option tags for SEV 1 to 5",
+        )
+    return ok(ZENDESK, "Slack severity tags", "each is an option of the severity field")
+
+
 @dataclass(frozen=True)
 class HookState:
     """One of the sidecar's webhooks, and whether its secret is one we hold."""

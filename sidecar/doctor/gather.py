@@ -2,7 +2,7 @@
 
 Zendesk: Show Self, the ticket and organization fields, webhooks (and each of
 the sidecar's webhooks' signing secret, with GET: a POST would reset it) and
-triggers: 6 calls plus one per webhook, unmetered (the budget counts in the
+triggers: 5 calls plus one per webhook, unmetered (the budget counts in the
 queue store, which doctor must not write) and reported. Slack: auth.test and
 one conversations.info per mapped channel. PagerDuty: no call (no event is
 ever sent). The queue is opened only where it exists and only read.
@@ -29,6 +29,7 @@ from sidecar.errors import (
     ConfigError,
     Gone,
     QueueUnavailable,
+    SidecarError,
     UpstreamError,
 )
 from sidecar.slack import api as slack_api
@@ -71,9 +72,12 @@ def run(
 
     report.lines.append(checks.check_entitlements(describe_entitlements))
     report.lines += checks.check_queue(_queue_state(context, config, clock))
-    report.lines += _zendesk(context, config, url=url, clock=clock, report=report)
-    report.lines += _pagerduty(config, store)
-    report.lines += _slack(config, store, report=report)
+    report.lines += _guarded(
+        checks.ZENDESK,
+        lambda: _zendesk(context, config, url=url, clock=clock, report=report),
+    )
+    report.lines += _guarded(checks.PAGERDUTY, lambda: _pagerduty(config, store))
+    report.lines += _guarded(checks.SLACK, lambda: _slack(config, store, report=report))
     if store is None:
         report.lines.append(
             checks.warn(
@@ -94,6 +98,21 @@ def run(
     ]
     report.lines.sort(key=lambda line: order.index(line.section))
     return report
+
+
+def _guarded(section: str, run_section: Callable[[], list[Line]]) -> list[Line]:
+    """The section's lines; a sidecar error it did not expect becomes one fail line."""
+    try:
+        return run_section()
+    except SidecarError as exc:
+        return [
+            checks.fail(
+                section,
+                "section",
+                f"could not be checked: {exc}",
+                "fix what the message names, then run `sidecar doctor` again",
+            )
+        ]
 
 
 def _describe_policy(config: Config) -> str:
@@ -214,6 +233,14 @@ def _zendesk_checks(
         )
         if severity is not None:
             lines.append(severity)
+        if config.slack_enabled:
+            slack_tags = checks.check_slack_severity_tags(
+                config.slack_severity_tags.split(","),
+                config.severity_field_id,
+                ticket_fields,
+            )
+            if slack_tags is not None:
+                lines.append(slack_tags)
     org_fields = _read(lines, "organization fields", client.list_organization_fields)
     if org_fields is not None:
         # Plan names are configuration, checked against the account's options.

@@ -459,3 +459,10 @@ def test_text_output_gives_the_next_step_under_a_failure(world: World) -> None:
     at = next(i for i, text in enumerate(lines) if text.lstrip().startswith("fail"))
     assert "-> " in lines[at + 1] and "SIDECAR_PAGERDUTY_ROUTING_KEY" in lines[at + 1]
     assert lines[-1].startswith("fail: ")
+
+
+def test_slack_severity_tags_that_are_no_option_fail(world: World) -> None:
+    """SIDECAR_SLACK_SEVERITY_TAGS naming tags the field lacks: fail, no SLA for Slack tickets."""
+    data = report(world, SIDECAR_SLACK_SEVERITY_TAGS="p1,p2,p3,p4,p5")
+    entry = line(data, "Slack severity tags")
+    assert entry["status"] == "fail" and "SIDECAR_SLACK_SEVERITY_TAGS" in entry["next"]

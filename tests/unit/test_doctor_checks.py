@@ -214,3 +214,14 @@ def test_doctor_asks_for_exactly_the_manifests_scopes() -> None:
     bot = manifest.split("    bot:\n", 1)[1].split("settings:", 1)[0]
     listed = re.findall(r"^\s+- ([a-z.:_]+)", bot, flags=re.M)
     assert sorted(listed) == sorted(checks.APP_SCOPES)
+
+
+def test_an_unexpected_error_in_a_section_is_one_fail_line() -> None:
+    """A sidecar error no check foresaw becomes a fail line, not a traceback."""
+    from sidecar.doctor.gather import _guarded
+
+    def boom() -> list[Line]:
+        raise ConfigError("SIDECAR_SLACK_API_URL: not a URL")
+
+    lines = _guarded(checks.SLACK, boom)
+    assert statuses(lines) == ["fail"] and "SIDECAR_SLACK_API_URL" in lines[0].detail
