@@ -466,3 +466,14 @@ def test_slack_severity_tags_that_are_no_option_fail(world: World) -> None:
     data = report(world, SIDECAR_SLACK_SEVERITY_TAGS="p1,p2,p3,p4,p5")
     entry = line(data, "Slack severity tags")
     assert entry["status"] == "fail" and "SIDECAR_SLACK_SEVERITY_TAGS" in entry["next"]
+
+
+def test_membership_without_read_scopes_warns(tmp_path: Path) -> None:
+    """A token without channels:read cannot be asked about membership: warn, not fail."""
+    scopes = tuple(s for s in APP_SCOPES if s not in ("channels:read", "groups:read"))
+    with FakeSlack(scopes=scopes) as slack:
+        for world in _make_world(tmp_path, slack):
+            data = report(world)
+            entry = line(data, f"channel {CHANNEL}")
+            assert entry["status"] == "warn" and "channels:read" in entry["detail"]
+            assert line(data, "scopes")["status"] == "fail"
