@@ -45,7 +45,10 @@ RECEIVER_PATH = "/webhooks/zendesk"
 def run(
     context: CliContext, *, url: str | None, clock: Callable[[], float] = time.time
 ) -> Report:
-    """Check the whole installation; every section, whatever the others found."""
+    """Check the whole installation; each section whatever the others found.
+
+    Only a configuration that does not parse stops it after the settings lines.
+    """
     report = Report()
     report.lines += checks.check_settings(context.environ, parse=Config.from_env)
     try:
