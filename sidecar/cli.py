@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from sidecar import __version__
-from sidecar.commands import bulk, jobs, orgs, report, run, sla, tickets, zendesk
+from sidecar.commands import (
+    bulk,
+    doctor,
+    jobs,
+    orgs,
+    report,
+    run,
+    sla,
+    tickets,
+    zendesk,
+)
 from sidecar.commands.context import SidecarGroup
 
 
@@ -16,6 +26,6 @@ def main() -> None:
 
 
 # Each command module owns one area and lists its commands in COMMANDS.
-for _module in (sla, run, tickets, jobs, orgs, report, bulk, zendesk):
+for _module in (sla, run, tickets, jobs, orgs, report, bulk, zendesk, doctor):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -22,6 +22,14 @@ reference page documents, error code by error code:
   Slack shares (users:read.email, and not hidden for Slack Connect strangers).
 - conversations.history: ``channel_not_found``; top-level messages only,
   newest first, within latest/oldest (``inclusive``), at most ``limit``.
+- conversations.info: ``channel.is_member`` for the bot; needs ``channels:read``
+  (public) or ``groups:read`` (private), else ``missing_scope``
+  (docs.slack.dev/reference/methods/conversations.info, its scope table); a
+  private channel the bot is not in is ``channel_not_found`` (private channels
+  are visible only to members, docs.slack.dev/reference/objects/conversation-object).
+- Every answer carries the token's scopes, comma-separated, in ``x-oauth-scopes``
+  (slack-ruby-client#378; Bolt's own mock server sends it); a method that needs
+  a scope the token lacks answers ``missing_scope`` with ``needed``/``provided``.
 - views.open: ``expired_trigger_id`` (a trigger lives 3 s, api.slack.com/docs/triggers),
   ``exchanged_trigger_id`` (usable once), ``invalid_arguments`` for a view that
   breaks Block Kit's limits (title 24 characters, 100 blocks,
@@ -49,6 +57,18 @@ SIGNING_SECRET = "test-slack-signing-secret"
 TEAM = "T0TEAM001"
 BOT_USER, BOT_ID = "U0BOT0001", "B0BOT0001"
 TRIGGER_SECONDS = 3.0
+# The bot scopes of deploy/slack-manifest.yaml, granted unless a test says otherwise.
+APP_SCOPES = (
+    "chat:write",
+    "commands",
+    "reactions:read",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "users:read.email",
+    "channels:read",
+    "groups:read",
+)
 
 
 class ApiCall(NamedTuple):
@@ -63,13 +83,17 @@ class _Channel:
     id: str
     members: set[str]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    private: bool = False
 
 
 class FakeSlack:
     """An in-memory Slack workspace served as the Web API over HTTP (threaded)."""
 
-    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+    def __init__(
+        self, *, token: str = BOT_TOKEN, scopes: tuple[str, ...] = APP_SCOPES
+    ) -> None:
         self.token = token
+        self.scopes = scopes
         self._lock = threading.Lock()
         self._calls: list[ApiCall] = []
         self._channels: dict[str, _Channel] = {}
@@ -153,10 +177,18 @@ class FakeSlack:
             }
         return user_id
 
-    def add_channel(self, channel_id: str, *, members: set[str]) -> str:
-        """A channel the bot and ``members`` belong to."""
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        members: set[str],
+        bot: bool = True,
+        private: bool = False,
+    ) -> str:
+        """A channel ``members`` (and the bot, unless ``bot=False``) belong to."""
+        people = {BOT_USER, *members} if bot else set(members)
         with self._lock:
-            self._channels[channel_id] = _Channel(channel_id, {BOT_USER, *members})
+            self._channels[channel_id] = _Channel(channel_id, people, private=private)
         return channel_id
 
     def add_message(
@@ -227,7 +259,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         with self._lock:
             body = handler(args)
-        return 200, body, {}
+        return 200, body, {"x-oauth-scopes": ",".join(self.scopes)}
 
     @staticmethod
     def _fail(error: str, **extra: Any) -> dict[str, Any]:
@@ -324,6 +356,32 @@ class FakeSlack:
         ]
         top.sort(key=lambda m: float(m["ts"]), reverse=True)
         return {"ok": True, "messages": top[:limit], "has_more": len(top) > limit}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        needed = (
+            "groups:read"
+            if channel is not None and channel.private
+            else "channels:read"
+        )
+        if needed not in self.scopes:
+            return self._fail(
+                "missing_scope", needed=needed, provided=",".join(self.scopes)
+            )
+        if channel is None or (channel.private and BOT_USER not in channel.members):
+            return self._fail("channel_not_found")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel.id,
+                "name": channel.id.lower(),
+                "is_channel": not channel.private,
+                "is_group": channel.private,
+                "is_private": channel.private,
+                "is_archived": False,
+                "is_member": BOT_USER in channel.members,
+            },
+        }
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         trigger = str(args.get("trigger_id") or "")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import email.utils
 import itertools
 import json
 import random
@@ -302,6 +303,10 @@ class FakeZendesk(AdminMixin):
         # (path, property) of every request property the real endpoint ignores.
         self.ignored_properties: list[tuple[str, str]] = []
         self._clock = clock or (lambda: datetime.now(UTC))
+        # How far the account's clock is from ours, in the Date header of every
+        # answer (RFC 9110 §6.6.1: an origin server with a clock MUST send Date,
+        # in IMF-fixdate); `sidecar doctor` measures clock skew with it.
+        self.date_offset_seconds = 0.0
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._ticket_ids = itertools.count(1)
@@ -1498,6 +1503,13 @@ class FakeZendesk(AdminMixin):
         class Handler(BaseHTTPRequestHandler):
             # HTTP/1.0: one request per connection, so nothing lingers at stop().
             protocol_version = "HTTP/1.0"
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The Date header: the account's clock (``date_offset_seconds`` off ours)."""
+                now = time.time() if timestamp is None else timestamp
+                return email.utils.formatdate(
+                    now + fake.date_offset_seconds, usegmt=True
+                )
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

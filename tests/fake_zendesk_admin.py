@@ -187,6 +187,10 @@ class AdminMixin:
         """Change a ticket field as an admin would in Admin Center."""
         next(f for f in self._ticket_fields if f["id"] == field_id).update(changes)
 
+    def edit_webhook(self, webhook_id: str, **changes: Any) -> None:
+        """Change a webhook as an admin would (``status="inactive"``, ``endpoint=...``)."""
+        self._webhooks[webhook_id].update(copy.deepcopy(changes))
+
     # --- fields ----------------------------------------------------------------
 
     def _admin_create_ticket_field(self, _: Any, query: Any, payload: Any) -> Any:

@@ -43,6 +43,11 @@ class CliContext:
         self._environ = environ
         self._closers: list[Callable[[], None]] = []
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment the configuration is read from."""
+        return self._environ
+
     @cached_property
     def config(self) -> Config:
         """The configuration, read from the environment (and SIDECAR_CONFIG) once."""

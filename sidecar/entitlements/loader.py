@@ -368,6 +368,11 @@ def _secret_ref(
     return resolved
 
 
+def is_routing_key(value: str) -> bool:
+    """True for a well-formed PagerDuty integration key (32 letters and digits)."""
+    return bool(_ROUTING_KEY.match(value))
+
+
 def _routing_key(value: Any, org: str, problems: list[str]) -> Secret | None:
     if value is None:
         return None

@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import urllib.error
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from sidecar.config import Config
 from sidecar.errors import (
@@ -113,10 +115,10 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def call(method: str, fn: Callable[..., Any], **kwargs: Any) -> Mapping[str, Any]:
-    """Call one Web API method; every failure leaves as a sidecar UpstreamError."""
+def _send(method: str, fn: Callable[..., Any], **kwargs: Any) -> SlackResponse:
+    """Call one Web API method and return Slack's answer (data and headers)."""
     try:
-        response = fn(**kwargs)
+        response: SlackResponse = fn(**kwargs)
     except SlackApiError as exc:
         answer = exc.response
         raise decipher(
@@ -130,10 +132,61 @@ def call(method: str, fn: Callable[..., Any], **kwargs: Any) -> Mapping[str, Any
             f"slack {method}: connection failed ({type(exc).__name__})",
             service=SERVICE,
         ) from None
-    data = response.data
-    if not isinstance(data, Mapping):
+    if not isinstance(response.data, Mapping):
         raise Transient(f"slack {method}: answer is not a JSON object", service=SERVICE)
+    return response
+
+
+def call(method: str, fn: Callable[..., Any], **kwargs: Any) -> Mapping[str, Any]:
+    """Call one Web API method; every failure leaves as a sidecar UpstreamError."""
+    data: Mapping[str, Any] = _send(method, fn, **kwargs).data  # type: ignore[assignment]
     return data
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot token is (auth.test) and the scopes Slack says it holds."""
+
+    user_id: str
+    team: str
+    team_id: str
+    # From the ``x-oauth-scopes`` header; None when Slack did not send it.
+    scopes: frozenset[str] | None
+
+
+def bot_identity(client: WebClient) -> BotIdentity:
+    """Check the token with auth.test; read its scopes from ``x-oauth-scopes``.
+
+    auth.test needs no scope (docs.slack.dev/reference/methods/auth.test);
+    Web API answers carry the token's scopes, comma-separated, in the
+    ``x-oauth-scopes`` header (slack-ruby-client#378; Bolt's test server
+    sends it on auth.test).
+    """
+    response = _send("auth.test", client.auth_test)
+    data = response.data if isinstance(response.data, Mapping) else {}
+    raw = _header(dict(response.headers or {}), "x-oauth-scopes")
+    scopes = (
+        frozenset(s.strip() for s in raw.split(",") if s.strip())
+        if raw is not None
+        else None
+    )
+    return BotIdentity(
+        user_id=str(data.get("user_id") or ""),
+        team=str(data.get("team") or ""),
+        team_id=str(data.get("team_id") or ""),
+        scopes=scopes,
+    )
+
+
+def bot_in_channel(client: WebClient, channel: str) -> bool:
+    """Whether the bot is a member of ``channel`` (conversations.info ``is_member``).
+
+    Needs ``channels:read`` (public) or ``groups:read`` (private channels);
+    a private channel the bot is not in answers ``channel_not_found`` (Gone).
+    """
+    data = call("conversations.info", client.conversations_info, channel=channel)
+    found = data.get("channel")
+    return bool(isinstance(found, Mapping) and found.get("is_member") is True)
 
 
 def user_identity(client: WebClient, user_id: str) -> tuple[str, str | None]:

@@ -242,6 +242,19 @@ class Budget:
         }
 
 
+def headroom(headers: Mapping[str, str]) -> dict[str, tuple[float, float, float]]:
+    """Per pool, (remaining, limit, seconds to reset) as Zendesk's headers say now.
+
+    The same reading the budget does on every answer (for `sidecar doctor`).
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    found = {
+        "requests": _account_headroom(lower),
+        "updates": _update_headroom(lower.get(UPDATE_HEADER)),
+    }
+    return {pool: value for pool, value in found.items() if value is not None}
+
+
 def _number(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None

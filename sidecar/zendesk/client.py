@@ -40,6 +40,7 @@ from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
 from sidecar.zendesk.models import (
+    ApiUser,
     Comment,
     CommentText,
     ExportPage,
@@ -298,6 +299,11 @@ class ZendeskClient:
             oauth=bool(oauth_token),
             overridden=self._override is not None,
         )
+
+        # What the last answer's headers said (Date, rate limits) and how many
+        # exchanges this client made: `sidecar doctor` reports both.
+        self.last_headers: dict[str, str] = {}
+        self.calls_made = 0
 
         session = requests.Session()
         adapter = _BaseUrlAdapter(canonical=self._canonical, override=self._override)
@@ -745,6 +751,8 @@ class ZendeskClient:
         outcome: str | None = None,
     ) -> None:
         """Count the call by endpoint and outcome; let the budget read Zendesk's headers."""
+        self.calls_made += 1
+        self.last_headers = {str(k): str(v) for k, v in headers.items()}
         count_zendesk_call(
             method,
             endpoint_of(path),
@@ -867,6 +875,56 @@ class ZendeskClient:
         return [
             dict(item) for page in self._pages(path) for item in page.get(key) or ()
         ]
+
+    # --- reads for `sidecar doctor` -----------------------------------------------
+
+    def whoami(self) -> ApiUser:
+        """The API user we act as, with its role (Show Self: GET /api/v2/users/me).
+
+        OAS ShowCurrentUser answers ``{"user": UserObject}``; an unauthenticated
+        call gets the anonymous user (no ``id``), which is AuthFailed here.
+        """
+        path = "/api/v2/users/me.json"
+        user = self._get_json(path, kind="read").get("user")
+
+        def build(data: Mapping[str, Any]) -> ApiUser:
+            if data.get("id") is None:
+                raise AuthFailed(
+                    f"zendesk GET {path}: not authenticated", service=SERVICE
+                )
+            return ApiUser(
+                id=int(data["id"]),
+                role=str(data.get("role") or ""),
+                name=str(data.get("name") or ""),
+                email=str(data.get("email") or ""),
+            )
+
+        found = self._parse(path, build, user)
+        self._me = found.id
+        return found
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        """Every webhook of the account (List Webhooks, cursor pages)."""
+        return self.admin_list("/api/v2/webhooks", "webhooks")
+
+    def webhook_signing_secret(self, webhook_id: str) -> Secret:
+        """The webhook's signing secret (GET .../signing_secret; a POST would reset it)."""
+        path = f"/api/v2/webhooks/{webhook_id}/signing_secret"
+        if not re.fullmatch(r"[0-9A-Za-z]+", webhook_id):
+            raise ValueError(f"not a webhook id: {webhook_id!r}")
+        body = self._get_json(path, kind="read")
+
+        def build(data: Mapping[str, Any]) -> Secret:
+            secret = data.get("secret")
+            if not isinstance(secret, str) or not secret:
+                raise BadResponse(f"zendesk GET {path}: no secret", service=SERVICE)
+            return Secret(secret)
+
+        return self._parse(path, build, body.get("signing_secret"))
+
+    def list_triggers(self) -> list[dict[str, Any]]:
+        """Every trigger of the account (List Triggers, all pages)."""
+        return self.admin_list("/api/v2/triggers.json", "triggers")
 
     # --- Slack app: tickets from Slack messages (sidecar/slack) ---------------
 

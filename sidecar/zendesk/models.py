@@ -167,3 +167,13 @@ class CommentText:
     public: bool
     created_at: datetime  # aware, UTC
     body: str
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """The Zendesk user the sidecar acts as (Show Self)."""
+
+    id: int
+    role: str  # "admin", "agent" or "end-user"
+    name: str
+    email: str

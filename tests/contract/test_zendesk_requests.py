@@ -164,6 +164,13 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
     # so the case drives the setup through each of its paths.
     "admin_request": drive_setup,
     "admin_list": drive_setup,
+    # `sidecar doctor`'s reads (sidecar/doctor/gather.py).
+    "whoami": lambda c: c.whoami(),
+    "list_webhooks": lambda c: c.list_webhooks(),
+    "webhook_signing_secret": lambda c: c.webhook_signing_secret(
+        "01EJFTSCC78X5V07NPY2MHR00M"
+    ),
+    "list_triggers": lambda c: c.list_triggers(),
 }
 # Public members that send nothing (checked by test_members_without_a_case_send_nothing).
 NO_REQUESTS: dict[str, Callable[[ZendeskClient], object]] = {

@@ -1,0 +1,1 @@
+"""`sidecar doctor`: check the whole installation, read-only, as a checklist."""
