@@ -68,7 +68,11 @@ def decipher(
     message = f"zendesk {method} {path}: HTTP {status}"
     if code:
         message += f" ({code})"
-    retry_after = parse_retry_after(headers.get("Retry-After"))
+    # Header names are case-insensitive (RFC 9110, section 5.1); callers may
+    # pass a plain mapping (a recorded answer, a 429 kept on the error).
+    retry_after = parse_retry_after(
+        next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    )
     if status == 429:
         return RateLimited(
             message, service=SERVICE, status=status, retry_after=retry_after
@@ -87,7 +91,9 @@ def decipher(
     if status == 422:
         problems = invalid_fields(body)
         if any(_CLOSED_WORDING in text.lower() for _, text in problems):
-            return TicketClosed(f"{message}: the ticket is closed", service=SERVICE, status=status)
+            return TicketClosed(
+                f"{message}: the ticket is closed", service=SERVICE, status=status
+            )
         if problems:
             named = "; ".join(f"{field}: {text}" for field, text in problems[:5])
             message = f"{message}: {named}"

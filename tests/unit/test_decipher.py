@@ -43,12 +43,24 @@ INVALID_FIELD = {
 @pytest.mark.parametrize(
     ("status", "body", "headers", "kind", "disposition"),
     [
-        (429, {"error": "APIRateLimitExceeded"}, {"Retry-After": "7"}, RateLimited, Disposition.RETRY),
+        (
+            429,
+            {"error": "APIRateLimitExceeded"},
+            {"Retry-After": "7"},
+            RateLimited,
+            Disposition.RETRY,
+        ),
         (409, {"error": "UpdateConflict"}, {}, Conflict, Disposition.RETRY),
         (503, None, {"Retry-After": "3"}, Transient, Disposition.RETRY),
         (404, {"error": "RecordNotFound"}, {}, NotFound, Disposition.DROP),
         (422, CLOSED, {}, TicketClosed, Disposition.DROP),
-        (401, {"error": "Couldn't authenticate you"}, {}, AuthFailed, Disposition.DEAD_LETTER),
+        (
+            401,
+            {"error": "Couldn't authenticate you"},
+            {},
+            AuthFailed,
+            Disposition.DEAD_LETTER,
+        ),
         (403, {"error": "Forbidden"}, {}, AuthFailed, Disposition.DEAD_LETTER),
         (422, INVALID_FIELD, {}, Rejected, Disposition.DEAD_LETTER),
         (400, {"error": "InvalidJSON"}, {}, Rejected, Disposition.DEAD_LETTER),
@@ -98,3 +110,10 @@ def test_pagerduty_answers(status: int, kind: type) -> None:
     error = pagerduty.decipher("trigger", status, {}, "detail", host="events.example")
     assert type(error) is kind
     assert error.disposition is not Disposition.DROP
+
+
+@pytest.mark.parametrize("name", ["Retry-After", "retry-after", "RETRY-AFTER"])
+def test_zendesk_retry_after_is_read_in_any_case(name: str) -> None:
+    """Header names are case-insensitive (RFC 9110 §5.1): a plain mapping in any case works."""
+    error = decipher("PUT", "/api/v2/tickets/1.json", 429, {name: "59"}, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 59.0
