@@ -139,6 +139,9 @@ class FakeComment:
             "author_id": self.author_id,
             "public": self.public,
             "body": self.body,
+            # OAS TicketCommentObject: "plain_body: The comment as plain text";
+            # every recorded answer carries it (tests/samples/zendesk/recorded).
+            "plain_body": self.body,
             "created_at": self.created_at,
         }
 
