@@ -37,6 +37,11 @@ def error_code(body: Any) -> str:
     code = body.get("error") if isinstance(body, Mapping) else None
     if isinstance(code, Mapping):  # some endpoints nest {"title", "message"}
         code = code.get("title")
+    if code is None and isinstance(body, Mapping):
+        # OAS `Errors`: {"errors": [{"code": ..., "title": ...}]}.
+        found = body.get("errors")
+        first = found[0] if isinstance(found, list) and found else None
+        code = first.get("code") if isinstance(first, Mapping) else None
     return code[:80] if isinstance(code, str) else ""
 
 

@@ -117,3 +117,18 @@ def test_zendesk_retry_after_is_read_in_any_case(name: str) -> None:
     """Header names are case-insensitive (RFC 9110 §5.1): a plain mapping in any case works."""
     error = decipher("PUT", "/api/v2/tickets/1.json", 429, {name: "59"}, None)
     assert isinstance(error, RateLimited) and error.retry_after == 59.0
+
+
+def test_the_errors_list_shape_names_its_code() -> None:
+    """OAS `Errors` ({"errors": [{"code", "title"}]}, 13 responses): the code is named."""
+    body = {
+        "errors": [
+            {
+                "code": "InvalidPaginationDepth",
+                "title": "Pagination requests using Offset Pagination are limited",
+            }
+        ]
+    }
+    error = decipher("GET", "/api/v2/tickets.json", 400, {}, body)
+    assert isinstance(error, Rejected)
+    assert str(error).endswith("HTTP 400 (InvalidPaginationDepth)")
