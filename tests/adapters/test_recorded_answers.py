@@ -18,9 +18,9 @@ import pytest
 import responses
 
 from sidecar.config import Secret
-from sidecar.errors import AuthFailed, NotFound
+from sidecar.errors import AuthFailed, BudgetWait, NotFound
 from sidecar.zendesk import parse
-from sidecar.zendesk.budget import account_headroom
+from sidecar.zendesk.budget import Budget, Shares, account_headroom, sqlite_buckets
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.decipher import decipher
 
@@ -329,3 +329,31 @@ def test_every_recorded_object_parses_with_parse_py(name: str) -> None:
         assert [c.id for c in parse.comments([body])] == [
             c["id"] for c in body["comments"]
         ]
+
+
+def test_the_client_feeds_recorded_header_spellings_to_the_budget(tmp_path) -> None:
+    """An answer spelled as recorded (rate-limit-reset: 43, few remaining) holds
+    ordinary work for those 43 s through the client, not for 1 s."""
+    budget = Budget(
+        Shares(requests=100, updates=30, window_seconds=60),
+        bucket=sqlite_buckets(str(tmp_path / "budget.db")),
+    )
+    entry = recorded("organizations/show.json")
+    headers = dict(entry["headers"])
+    # The recorded spelling, with what remains lowered to under a tenth.
+    headers.update({"x-rate-limit-remaining": "12", "rate-limit-remaining": "12"})
+    with (
+        responses.RequestsMock() as mocked,
+        ZendeskClient(
+            "acme", email="bot@acme.test", api_token=Secret("t"), budget=budget
+        ) as zd,
+    ):
+        mocked.get(
+            BASE + "/api/v2/organizations/19442893058196.json",
+            json=entry["body"],
+            headers=headers,
+        )
+        zd.get_organization(19442893058196)
+    with pytest.raises(BudgetWait) as waited:
+        budget.take(update=False, urgent=False)
+    assert 40 < (waited.value.retry_after or 0) <= 43
