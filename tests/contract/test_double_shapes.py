@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from sidecar.zendesk.budget import canonical_header
 from tests.fake_zendesk import FakeZendesk
 
 RECORDED = Path(__file__).parent.parent / "samples" / "zendesk" / "recorded"
@@ -225,3 +226,32 @@ def test_shape_checks_catch_a_missing_key_and_a_strange_kind() -> None:
     assert dropped[2]["ticket"]["tags"] < good[1]["ticket"]
     strange = shapes([(200, {"ticket": {**ticket, "id": "1"}})])
     assert strange[0]["ticket"]["id"] - good[0]["ticket"]["id"] == {"string"}
+
+
+def _rate_limit_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The rate-limit headers among ``headers``, by the budget's canonical name."""
+    return {
+        canonical_header(name): value
+        for name, value in headers.items()
+        if "rate" in name.lower() and "limit" in name.lower()
+    }
+
+
+def test_the_double_sends_the_rate_limit_headers_real_answers_carry() -> None:
+    """Every rate-limit header a recorded answer carries (as the budget reads it:
+    limit, remaining, reset) the double sends too, each an integer."""
+    recorded_names: set[str] = set()
+    for path in sorted(RECORDED.rglob("*.json")):
+        recorded_names |= set(
+            _rate_limit_headers(dict(json.loads(path.read_text())["headers"]))
+        )
+    with FakeZendesk() as zd:
+        response = requests.get(
+            zd.url + "/api/v2/users/me.json",
+            auth=(f"{zd.email}/token", zd.api_token),
+            timeout=5,
+        )
+    sent = _rate_limit_headers(dict(response.headers))
+    assert recorded_names == {"ratelimit", "ratelimit-remaining", "ratelimit-reset"}
+    assert recorded_names <= set(sent), sorted(recorded_names - set(sent))
+    assert all(sent[name].isdigit() for name in recorded_names)
