@@ -23,6 +23,7 @@ from sidecar.errors import (
     UpstreamError,
 )
 from sidecar.net import parse_retry_after
+from sidecar.zendesk.budget import UPDATE_ENDPOINT, account_headroom, endpoint_headroom
 
 SERVICE = "zendesk"
 # Zendesk's answer to any update of a closed ticket, e.g. {"error": "RecordInvalid",
@@ -79,6 +80,17 @@ def decipher(
         next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
     )
     if status == 429:
+        if retry_after is None:
+            # No Retry-After: wait for the latest reset the rate-limit headers give.
+            resets = [
+                found[2]
+                for found in (
+                    account_headroom(headers),
+                    endpoint_headroom(headers, UPDATE_ENDPOINT),
+                )
+                if found is not None and found[2] is not None
+            ]
+            retry_after = max(resets) if resets else None
         return RateLimited(
             message, service=SERVICE, status=status, retry_after=retry_after
         )

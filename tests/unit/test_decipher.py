@@ -132,3 +132,21 @@ def test_the_errors_list_shape_names_its_code() -> None:
     error = decipher("GET", "/api/v2/tickets.json", 400, {}, body)
     assert isinstance(error, Rejected)
     assert str(error).endswith("HTTP 400 (InvalidPaginationDepth)")
+
+
+def test_a_429_without_retry_after_waits_for_the_reset_the_headers_give() -> None:
+    """No Retry-After: the reset of the rate-limit headers (any spelling) is the wait."""
+    headers = {
+        "x-rate-limit": "700",
+        "x-rate-limit-remaining": "0",
+        "rate-limit-reset": "59",
+    }
+    error = decipher("GET", "/api/v2/tickets/1.json", 429, headers, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 59.0
+    update = {"Zendesk-RateLimit-tickets-update": "total=100; remaining=0; resets=37"}
+    error = decipher("PUT", "/api/v2/tickets/1.json", 429, update, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 37.0
+    error = decipher(
+        "PUT", "/api/v2/tickets/1.json", 429, {"Retry-After": "5", **update}, None
+    )
+    assert error.retry_after == 5.0  # Zendesk's Retry-After wins when given
