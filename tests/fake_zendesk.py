@@ -125,7 +125,9 @@ class FakeComment:
     """One ticket comment."""
 
     id: int
-    author_id: int
+    # -1 is Zendesk's system user (messaging and chat transcripts, automations);
+    # None an author Zendesk does not show.
+    author_id: int | None
     public: bool
     body: str
     created_at: str
@@ -138,6 +140,9 @@ class FakeComment:
             "author_id": self.author_id,
             "public": self.public,
             "body": self.body,
+            # OAS TicketCommentObject: "plain_body: The comment as plain text";
+            # every recorded answer carries it (tests/samples/zendesk/recorded).
+            "plain_body": self.body,
             "created_at": self.created_at,
         }
 
@@ -548,7 +553,7 @@ class FakeZendesk(AdminMixin):
     def add_comment(
         self,
         ticket_id: int,
-        author_id: int,
+        author_id: int | None,
         *,
         public: bool = True,
         at: datetime | str | None = None,
@@ -1038,7 +1043,7 @@ class FakeZendesk(AdminMixin):
                 f"{self.url}/api/v2/tickets/{tid}/comments.json?{urlencode(next_query)}"
             )
         if "users" in query.get("include", "").split(","):
-            authors = sorted({c.author_id for c in chunk})
+            authors = sorted({c.author_id for c in chunk if c.author_id is not None})
             body["users"] = [self._users[a] for a in authors if a in self._users]
         return self._ok(body)
 
@@ -1711,11 +1716,18 @@ def _list_tickets_by_external_id(
         if ext == wanted and tid in self._tickets
     ]
     return self._ok(
-        {"tickets": found, "count": len(found), "next_page": None, "previous_page": None}
+        {
+            "tickets": found,
+            "count": len(found),
+            "next_page": None,
+            "previous_page": None,
+        }
     )
 
 
-def _search_users(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+def _search_users(
+    self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any
+) -> Any:
     match = re.fullmatch(r"email:(\S+)", query.get("query", "").strip())
     if match is None:
         return Reply(400, {"error": "unsupported user query in the fake"}, {}), None
@@ -1736,7 +1748,11 @@ FakeZendesk._list_tickets_by_external_id = _list_tickets_by_external_id  # type:
 FakeZendesk._search_users = _search_users  # type: ignore[attr-defined]
 _ROUTES[:0] = [
     ("POST", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_create_ticket"),
-    ("GET", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_list_tickets_by_external_id"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/tickets(?:\.json)?$"),
+        "_list_tickets_by_external_id",
+    ),
     ("GET", re.compile(r"^/api/v2/users/search(?:\.json)?$"), "_search_users"),
 ]
 # === end of the Slack app routes ===============================================
@@ -1759,7 +1775,9 @@ _ROUTES[:0] = [
 # refused, so a new query cannot pass by accident.
 
 
-def _search_count(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+def _search_count(
+    self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any
+) -> Any:
     match = re.fullmatch(
         r"type:ticket status<solved tags:([a-z0-9_]+)", query.get("query", "").strip()
     )

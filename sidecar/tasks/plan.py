@@ -83,6 +83,7 @@ def first_agent_response(
     for comment in sorted(comments, key=lambda c: c.created_at)[1:]:
         if (
             comment.public
+            and comment.author_id is not None  # the system user answers no one
             and comment.author_role in AGENT_ROLES
             and comment.author_id != requester_id
             and comment.author_id != self_user_id

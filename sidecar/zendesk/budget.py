@@ -16,9 +16,10 @@ share (only Zendesk's 429 can stop it). What the budget refuses raises
 the job back in the queue for that long, without holding a thread.
 
 Zendesk's own headers are read on every answer (``X-Rate-Limit-Remaining``,
-``ratelimit-remaining``/``-reset``, ``Zendesk-RateLimit-tickets-update``): when
-less than ``low_water`` of a limit remains, ordinary work of that kind waits for
-the reset, so the sidecar slows down before Zendesk has to say 429.
+``ratelimit-remaining``/``-reset``, ``Zendesk-RateLimit-tickets-update``, in
+every spelling seen: :func:`canonical_header`): when less than ``low_water`` of a
+limit remains, ordinary work of that kind waits for the reset, so the sidecar
+slows down before Zendesk has to say 429.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ log = logging.getLogger("sidecar.budget")
 SERVICE = "zendesk"
 URGENT, NORMAL, BULK = "urgent", "normal", "bulk"
 _LANE: ContextVar[str] = ContextVar("sidecar_zendesk_lane", default=NORMAL)
-UPDATE_HEADER = "zendesk-ratelimit-tickets-update"
+UPDATE_ENDPOINT = "tickets-update"  # Zendesk-RateLimit-tickets-update
 POOLS = ("requests", "updates")
 
 
@@ -202,22 +203,27 @@ class Budget:
     # --- after an answer ------------------------------------------------------
 
     def observe(self, headers: Mapping[str, str], *, status: int | None) -> None:
-        """Read Zendesk's rate-limit headers; hold ordinary work when it is nearly out."""
-        lower = {k.lower(): v for k, v in headers.items()}
+        """Read Zendesk's rate-limit headers; hold ordinary work when it is nearly out.
+
+        A reset that no header gives is taken as the whole window, never less:
+        holding too short only earns the 429 the hold was meant to avoid. On a
+        429, Retry-After is a floor for the requests pool.
+        """
         now = self._clock() / 1000
-        account = _account_headroom(lower)
+        window = self.shares.window_seconds
+        retry = _number(_header(headers, "retry-after")) if status == 429 else None
+        account = account_headroom(headers)
         if account is not None:
             remaining, limit, reset = account
             if status == 429 or remaining <= limit * self.shares.low_water:
-                self._hold("requests", now + reset)
-        update = _update_headroom(lower.get(UPDATE_HEADER))
+                self._hold("requests", now + max(reset or window, retry or 0.0))
+        update = endpoint_headroom(headers, UPDATE_ENDPOINT)
         if update is not None:
             remaining, limit, reset = update
             if status == 429 or remaining <= limit * self.shares.low_water:
-                self._hold("updates", now + reset)
+                self._hold("updates", now + (reset or window))
         if status == 429 and account is None and update is None:
-            retry = _number(lower.get("retry-after")) or 1.0
-            self._hold("requests", now + retry)
+            self._hold("requests", now + (retry if retry and retry > 0 else 1.0))
 
     def _hold(self, pool: str, until: float) -> None:
         with self._lock:
@@ -242,53 +248,100 @@ class Budget:
         }
 
 
-def headroom(headers: Mapping[str, str]) -> dict[str, tuple[float, float, float]]:
-    """Per pool, (remaining, limit, seconds to reset) as Zendesk's headers say now.
+def headroom(
+    headers: Mapping[str, str],
+) -> dict[str, tuple[float, float, float | None]]:
+    """Per pool, (remaining, limit, seconds to reset or None) as Zendesk's headers say.
 
     The same reading the budget does on every answer (for `sidecar doctor`).
     """
-    lower = {k.lower(): v for k, v in headers.items()}
     found = {
-        "requests": _account_headroom(lower),
-        "updates": _update_headroom(lower.get(UPDATE_HEADER)),
+        "requests": account_headroom(headers),
+        "updates": endpoint_headroom(headers, UPDATE_ENDPOINT),
     }
     return {pool: value for pool, value in found.items() if value is not None}
 
 
 def _number(value: str | None) -> float | None:
+    """A finite, non-negative number, or None."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    if number is None or not 0 <= number < 10**7:  # NaN, inf, negatives, nonsense
+        return None
+    return number
 
 
-def _account_headroom(headers: Mapping[str, str]) -> tuple[float, float, float] | None:
-    """(remaining, limit, seconds to reset) from the account-wide headers ("Rate limits")."""
-    remaining = _number(headers.get("ratelimit-remaining"))
-    if remaining is None:
-        remaining = _number(headers.get("x-rate-limit-remaining"))
-    limit = _number(headers.get("ratelimit-limit")) or _number(
-        headers.get("x-rate-limit")
-    )
+def canonical_header(name: str) -> str:
+    """The one spelling of a rate-limit header name that the budget looks up.
+
+    Header names are case-insensitive (RFC 9110, section 5.1), and Zendesk has
+    sent the same header as ``X-Rate-Limit``, ``rate-limit`` and
+    ``ratelimit-limit``, its reset as ``rate-limit-reset`` and
+    ``ratelimit-reset`` (docs/decisions.md, "Recorded Zendesk answers"): lower
+    case, no ``x-`` prefix, ``rate-limit`` written ``ratelimit``.
+    """
+    name = name.strip().lower().replace("_", "-")
+    name = name.removeprefix("x-")
+    return name.replace("rate-limit", "ratelimit")
+
+
+def _canonical(headers: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in headers.items():
+        found.setdefault(canonical_header(str(name)), str(value))
+    return found
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return _canonical(headers).get(canonical_header(name))
+
+
+def account_headroom(
+    headers: Mapping[str, str],
+) -> tuple[float, float, float | None] | None:
+    """(remaining, limit, seconds to reset or None) from the account-wide headers.
+
+    "Rate limits" page: ``X-Rate-Limit``/``ratelimit-limit``,
+    ``X-Rate-Limit-Remaining``/``ratelimit-remaining``, ``ratelimit-reset``;
+    recorded answers also carry ``rate-limit``, ``rate-limit-remaining`` and
+    ``rate-limit-reset``. None when the limit or what remains is not given.
+    """
+    found = _canonical(headers)
+    remaining = _number(found.get("ratelimit-remaining"))
+    limit = _number(found.get("ratelimit-limit"))
+    if limit is None:
+        limit = _number(found.get("ratelimit"))
     if remaining is None or not limit:
         return None
-    reset = _number(headers.get("ratelimit-reset")) or 1.0
-    return remaining, limit, max(0.5, reset)
+    reset = _number(found.get("ratelimit-reset"))
+    return remaining, limit, (max(0.5, reset) if reset is not None else None)
 
 
-def _update_headroom(value: str | None) -> tuple[float, float, float] | None:
-    """Parse ``total=100; remaining=99; resets=60`` (Tickets page, Update Ticket limits)."""
+def endpoint_headroom(
+    headers: Mapping[str, str], endpoint: str
+) -> tuple[float, float, float | None] | None:
+    """(remaining, total, seconds to reset or None) of ``Zendesk-RateLimit-<endpoint>``.
+
+    The value reads ``total=100; remaining=99; resets=60`` (Tickets page, Update
+    Ticket limits; "Rate limits" page); the parts may come in any case, with
+    commas for semicolons, and ``reset`` for ``resets``.
+    """
+    value = _canonical(headers).get(canonical_header(f"zendesk-ratelimit-{endpoint}"))
     if not value:
         return None
     parts: dict[str, float] = {}
-    for chunk in value.split(";"):
+    for chunk in value.replace(",", ";").split(";"):
         name, _, number = chunk.partition("=")
         parsed = _number(number.strip())
         if parsed is not None:
             parts[name.strip().lower()] = parsed
-    if "remaining" not in parts or not parts.get("total"):
+    total = parts.get("total")
+    if "remaining" not in parts or not total:
         return None
-    return parts["remaining"], parts["total"], max(0.5, parts.get("resets", 1.0))
+    reset = parts.get("resets", parts.get("reset"))
+    return parts["remaining"], total, (max(0.5, reset) if reset is not None else None)
 
 
 # --- storage -------------------------------------------------------------------
@@ -337,7 +390,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 # others' but whose stamp was earlier did not see them: more than the share got
 # through (docs/decisions.md, "One governor for the whole deployment").
 # KEYS[1]: the sorted set; ARGV: window (ms), limit, member.
-_PUT = _NOW + """
+_PUT = (
+    _NOW
+    + """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
     return 0
 end
@@ -345,10 +400,14 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], 2 * window)
 return 1
 """
+)
 # The items in the window now. ARGV: window (ms).
-_COUNT = _NOW + """
+_COUNT = (
+    _NOW
+    + """
 return redis.call('ZCARD', KEYS[1])
 """
+)
 
 
 class RedisWindow:
@@ -368,7 +427,9 @@ class RedisWindow:
 
     def put(self, item: RateItem) -> bool:
         member = f"{item.name}:{uuid.uuid4().hex}"
-        return bool(self._put(keys=[self._key], args=[self._window, self._limit, member]))
+        return bool(
+            self._put(keys=[self._key], args=[self._window, self._limit, member])
+        )
 
     def waiting(self, item: RateItem) -> int:
         """Milliseconds until the oldest item leaves the window (by this host's clock)."""

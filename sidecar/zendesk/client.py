@@ -996,32 +996,7 @@ class ZendeskClient:
         """All comments of a ticket with their text and authors, oldest first."""
         path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
         pages = list(self._pages(path, params={"include": "users"}))
-
-        def build(pages: list[Mapping[str, Any]]) -> list[CommentText]:
-            users = {
-                int(user["id"]): user
-                for page in pages
-                for user in page.get("users") or ()
-            }
-            return [
-                CommentText(
-                    id=int(c["id"]),
-                    author_id=int(c["author_id"]),
-                    author_role=str(
-                        users.get(int(c["author_id"]), {}).get("role") or ""
-                    ),
-                    author_name=str(
-                        users.get(int(c["author_id"]), {}).get("name") or ""
-                    ),
-                    public=bool(c.get("public", True)),
-                    created_at=parse_datetime(c["created_at"]),
-                    body=str(c.get("plain_body") or c.get("body") or ""),
-                )
-                for page in pages
-                for c in page.get("comments") or ()
-            ]
-
-        return self._parse(path, build, pages)
+        return self._parse(path, parse.comment_texts, pages)
 
 
 def ticket_update_body(update: TicketUpdate) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sidecar.errors import (
     UpstreamError,
 )
 from sidecar.net import parse_retry_after
+from sidecar.zendesk.budget import UPDATE_ENDPOINT, account_headroom, endpoint_headroom
 
 SERVICE = "zendesk"
 # Zendesk's answer to any update of a closed ticket, e.g. {"error": "RecordInvalid",
@@ -109,6 +110,11 @@ def error_code(body: Any) -> str:
     code = body.get("error") if isinstance(body, Mapping) else None
     if isinstance(code, Mapping):  # some endpoints nest {"title", "message"}
         code = code.get("title")
+    if code is None and isinstance(body, Mapping):
+        # OAS `Errors`: {"errors": [{"code": ..., "title": ...}]}.
+        found = body.get("errors")
+        first = found[0] if isinstance(found, list) and found else None
+        code = first.get("code") if isinstance(first, Mapping) else None
     return code[:80] if isinstance(code, str) else ""
 
 
@@ -155,8 +161,23 @@ def decipher(
     message = f"{_where(account, method, path)}: HTTP {status}"
     if said:
         message += f" ({said})"
-    retry_after = parse_retry_after(headers.get("Retry-After"))
+    # Header names are case-insensitive (RFC 9110, section 5.1); callers may
+    # pass a plain mapping (a recorded answer, a 429 kept on the error).
+    retry_after = parse_retry_after(
+        next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    )
     if status == 429:
+        if retry_after is None:
+            # No Retry-After: wait for the latest reset the rate-limit headers give.
+            resets = [
+                found[2]
+                for found in (
+                    account_headroom(headers),
+                    endpoint_headroom(headers, UPDATE_ENDPOINT),
+                )
+                if found is not None and found[2] is not None
+            ]
+            retry_after = max(resets) if resets else None
         return RateLimited(
             message, service=SERVICE, status=status, retry_after=retry_after
         )

@@ -31,10 +31,15 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Comment:
-    """One ticket comment; ``author_role`` is "end-user", "agent", "admin" or "" if unknown."""
+    """One ticket comment; ``author_role`` is "end-user", "agent", "admin" or "" if unknown.
+
+    ``author_id`` is None when no person wrote it: Zendesk's system user (id -1,
+    e.g. messaging and chat transcripts, automations) or no author at all. Such a
+    comment has no role and is never anyone's reply.
+    """
 
     id: int
-    author_id: int
+    author_id: int | None
     public: bool
     created_at: datetime  # aware, UTC
     author_role: str
@@ -158,10 +163,13 @@ class MetricsExportPage:
 
 @dataclass(frozen=True)
 class CommentText:
-    """A comment with its text and author, for the Slack thread that follows a ticket."""
+    """A comment with its text and author, for the Slack thread that follows a ticket.
+
+    ``author_id`` is None for Zendesk's system user or no author (see Comment).
+    """
 
     id: int
-    author_id: int
+    author_id: int | None
     author_role: str  # "end-user", "agent", "admin" or "" if unknown
     author_name: str
     public: bool

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from sidecar.errors import BadResponse
-from sidecar.zendesk.models import Comment, Organization, Ticket
+from sidecar.zendesk.models import Comment, CommentText, Organization, Ticket
 
 SERVICE = "zendesk"
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers
@@ -29,6 +29,11 @@ LATEST_YEAR = 2200
 # OAS TicketObject.status (the status category when custom statuses are on).
 TICKET_STATUSES = frozenset({"new", "open", "pending", "hold", "solved", "closed"})
 USER_ROLES = frozenset({"end-user", "agent", "admin"})
+# Zendesk's system user: "An actor_id of "-1" is a Zendesk system user, such as
+# an automations action" (OAS TicketActivityObject); comments of messaging and
+# chat transcripts carry author_id -1 too ("When the author ID on a comment is
+# -1, it represents Zendesk, not an actual user", lukeburden/django-zengo#7).
+SYSTEM_USER_ID = -1
 
 
 def _bad(where: str, problem: str) -> NoReturn:
@@ -76,6 +81,17 @@ def identifier(value: object, where: str, key: str) -> int:
 def optional_identifier(value: object, where: str, key: str) -> int | None:
     """An id or null."""
     return None if value is None else identifier(value, where, key)
+
+
+def author(value: object, where: str, key: str = "author_id") -> int | None:
+    """A comment author's id, or None for no person (the system user, null, absent)."""
+    if value is None or (
+        not isinstance(value, bool)
+        and isinstance(value, int)
+        and value == SYSTEM_USER_ID
+    ):
+        return None
+    return identifier(value, where, key)
 
 
 def text(value: object, where: str, key: str, *, nullable: bool = True) -> str | None:
@@ -187,50 +203,82 @@ def ticket(data: object) -> Ticket:
     )
 
 
-def _roles(pages: Sequence[object]) -> dict[int, str]:
-    roles: dict[int, str] = {}
+def _users(pages: Sequence[object]) -> dict[int, Mapping[str, Any]]:
+    """The sideloaded users (``include=users``) by id; the system user is left out."""
+    users: dict[int, Mapping[str, Any]] = {}
     for page in pages:
-        users = _object(page, "comments page").get("users")
-        if users is None:
+        found = _object(page, "comments page").get("users")
+        if found is None:
             continue
-        if not isinstance(users, list):
-            _bad("comments page", f"users must be an array, got {_kind(users)}")
-        for item in users:
+        if not isinstance(found, list):
+            _bad("comments page", f"users must be an array, got {_kind(found)}")
+        for item in found:
             user = _object(item, "comment author")
-            user_id = identifier(_required(user, "id", "user"), "user", "id")
+            user_id = author(_required(user, "id", "user"), "user", "id")
+            if user_id is None:
+                continue  # the system user is no person, whatever role it shows
             role = text(user.get("role"), f"user {user_id}", "role") or ""
             if role and role not in USER_ROLES:
                 _bad(f"user {user_id}", "role is not end-user, agent or admin")
-            roles[user_id] = role
-    return roles
+            text(user.get("name"), f"user {user_id}", "name")
+            users[user_id] = user
+    return users
+
+
+def _comment_items(pages: Sequence[object]) -> list[Mapping[str, Any]]:
+    items: list[Mapping[str, Any]] = []
+    for page in pages:
+        found = _object(page, "comments page").get("comments")
+        if found is None:
+            continue
+        if not isinstance(found, list):
+            _bad("comments page", f"comments must be an array, got {_kind(found)}")
+        items.extend(_object(item, "comment") for item in found)
+    return items
+
+
+def _comment(raw: Mapping[str, Any], users: Mapping[int, Mapping[str, Any]]) -> Comment:
+    comment_id = identifier(_required(raw, "id", "comment"), "comment", "id")
+    where = f"comment {comment_id}"
+    by = author(raw.get("author_id"), where)
+    user = users.get(by) if by is not None else None
+    return Comment(
+        id=comment_id,
+        author_id=by,
+        public=boolean(_required(raw, "public", where), where, "public"),
+        created_at=timestamp(_required(raw, "created_at", where), where, "created_at"),
+        author_role=str((user or {}).get("role") or ""),
+    )
 
 
 def comments(pages: Sequence[object]) -> list[Comment]:
     """The comments of List Comments pages (``include=users``), oldest first."""
-    roles = _roles(pages)
-    found: list[Comment] = []
-    for page in pages:
-        items = _object(page, "comments page").get("comments")
-        if items is None:
-            continue
-        if not isinstance(items, list):
-            _bad("comments page", f"comments must be an array, got {_kind(items)}")
-        for item in items:
-            raw = _object(item, "comment")
-            comment_id = identifier(_required(raw, "id", "comment"), "comment", "id")
-            where = f"comment {comment_id}"
-            author = identifier(_required(raw, "author_id", where), where, "author_id")
-            found.append(
-                Comment(
-                    id=comment_id,
-                    author_id=author,
-                    public=boolean(_required(raw, "public", where), where, "public"),
-                    created_at=timestamp(
-                        _required(raw, "created_at", where), where, "created_at"
-                    ),
-                    author_role=roles.get(author, ""),
-                )
+    users = _users(pages)
+    return [_comment(raw, users) for raw in _comment_items(pages)]
+
+
+def comment_texts(pages: Sequence[object]) -> list[CommentText]:
+    """As :func:`comments`, with each comment's text and its author's name."""
+    users = _users(pages)
+    found: list[CommentText] = []
+    for raw in _comment_items(pages):
+        comment = _comment(raw, users)
+        where = f"comment {comment.id}"
+        body = text(raw.get("plain_body"), where, "plain_body") or text(
+            raw.get("body"), where, "body"
+        )
+        user = users.get(comment.author_id) if comment.author_id is not None else None
+        found.append(
+            CommentText(
+                id=comment.id,
+                author_id=comment.author_id,
+                author_role=comment.author_role,
+                author_name=str((user or {}).get("name") or ""),
+                public=comment.public,
+                created_at=comment.created_at,
+                body=body or "",
             )
+        )
     return found
 
 

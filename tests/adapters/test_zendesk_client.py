@@ -176,6 +176,54 @@ def test_list_comments_uses_include_users_for_roles(mocked, client):
     assert comments[1].created_at == datetime(2024, 5, 1, 10, 10, tzinfo=UTC)
 
 
+def test_both_comment_reads_agree_on_the_system_user(mocked, client):
+    """list_comments and list_comment_texts read the same answer the same way: a
+    comment by the system user (-1) or by no one is a comment with no author."""
+    mocked.get(
+        f"{BASE}/api/v2/tickets/42/comments.json",
+        json={
+            "comments": [
+                {
+                    "id": 1,
+                    "author_id": 100,
+                    "public": True,
+                    "plain_body": "Help",
+                    "created_at": "2024-05-01T10:00:00Z",
+                },
+                {
+                    "id": 2,
+                    "author_id": -1,
+                    "public": True,
+                    "body": "Conversation with Web User",
+                    "created_at": "2024-05-01T10:01:00Z",
+                },
+                {
+                    "id": 3,
+                    "author_id": None,
+                    "public": False,
+                    "created_at": "2024-05-01T10:02:00Z",
+                },
+            ],
+            "users": [{"id": 100, "role": "end-user", "name": "Ann"}],
+            "next_page": None,
+        },
+    )
+
+    comments = client.list_comments(42)
+    texts = client.list_comment_texts(42)
+
+    assert [(c.id, c.author_id, c.author_role) for c in comments] == [
+        (1, 100, "end-user"),
+        (2, None, ""),
+        (3, None, ""),
+    ]
+    assert [(t.id, t.author_id, t.author_name, t.body) for t in texts] == [
+        (1, 100, "Ann", "Help"),
+        (2, None, "", "Conversation with Web User"),
+        (3, None, "", ""),
+    ]
+
+
 def test_list_comments_follows_next_page(mocked, client):
     """Offset pagination: next_page is followed verbatim until it is null."""
     page2 = f"{BASE}/api/v2/tickets/42/comments.json?include=users&page=2"
@@ -329,9 +377,7 @@ def test_update_ticket_omits_empty_parts(mocked, client):
         f"{BASE}/api/v2/tickets/42.json", json={"ticket": TICKET_JSON, "audit": {}}
     )
 
-    client.update_ticket(
-        TicketUpdate(42, "2024-05-01T10:05:07Z", tags=frozenset())
-    )
+    client.update_ticket(TicketUpdate(42, "2024-05-01T10:05:07Z", tags=frozenset()))
 
     # An empty tag list is a change (every tag removed), so it is sent.
     assert body_of(mocked.calls[0]) == {

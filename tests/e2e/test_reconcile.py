@@ -90,6 +90,20 @@ def test_agent_reply_flips_status_to_met(stack: Stack) -> None:
     assert "sla_pending" not in stack.zendesk.ticket(tid).tags
 
 
+def test_a_comment_by_zendesks_system_user_still_gets_an_sla_decision(
+    stack: Stack,
+) -> None:
+    """A ticket whose comments include one by the system user (author_id -1, as in
+    messaging and chat transcripts) gets its SLA decision, and that comment is no reply."""
+    tid = stack.ticket(severity="sev_3")
+    stack.zendesk.add_comment(tid, -1, public=True, body="Conversation with Web User")
+    stack.notify(tid)
+    wait_for(lambda: "sla_pending" in stack.zendesk.ticket(tid).tags, timeout=15)
+    stack.zendesk.add_comment(tid, stack.agent, public=True)
+    stack.notify(tid)
+    wait_for(lambda: "sla_met" in stack.zendesk.ticket(tid).tags, timeout=15)
+
+
 def test_untouched_ticket_flips_to_at_risk_then_breached_on_time(stack: Stack) -> None:
     """With an 8 s target, timers flip the tags at 6 s (at risk) and 8 s (breached) without any webhook."""
     tid = stack.ticket(severity="sev_4")
@@ -133,8 +147,7 @@ def test_rate_limit_storm_and_server_errors_delay_but_lose_nothing(
         )
     for tid in tickets:
         assert len(stack.puts(tid)) == 1 or all(
-            "sla_pending" in p.json["ticket"].get("tags", [])
-            for p in stack.puts(tid)
+            "sla_pending" in p.json["ticket"].get("tags", []) for p in stack.puts(tid)
         )
     retried = [e for e in stack.serve.json_logs() if "retrying" in e.get("msg", "")]
     assert retried, "the faults were never hit"

@@ -43,12 +43,24 @@ INVALID_FIELD = {
 @pytest.mark.parametrize(
     ("status", "body", "headers", "kind", "disposition"),
     [
-        (429, {"error": "APIRateLimitExceeded"}, {"Retry-After": "7"}, RateLimited, Disposition.RETRY),
+        (
+            429,
+            {"error": "APIRateLimitExceeded"},
+            {"Retry-After": "7"},
+            RateLimited,
+            Disposition.RETRY,
+        ),
         (409, {"error": "UpdateConflict"}, {}, Conflict, Disposition.RETRY),
         (503, None, {"Retry-After": "3"}, Transient, Disposition.RETRY),
         (404, {"error": "RecordNotFound"}, {}, NotFound, Disposition.DROP),
         (422, CLOSED, {}, TicketClosed, Disposition.DROP),
-        (401, {"error": "Couldn't authenticate you"}, {}, AuthFailed, Disposition.DEAD_LETTER),
+        (
+            401,
+            {"error": "Couldn't authenticate you"},
+            {},
+            AuthFailed,
+            Disposition.DEAD_LETTER,
+        ),
         (403, {"error": "Forbidden"}, {}, AuthFailed, Disposition.DEAD_LETTER),
         (422, INVALID_FIELD, {}, Rejected, Disposition.DEAD_LETTER),
         (400, {"error": "InvalidJSON"}, {}, Rejected, Disposition.DEAD_LETTER),
@@ -98,3 +110,43 @@ def test_pagerduty_answers(status: int, kind: type) -> None:
     error = pagerduty.decipher("trigger", status, {}, "detail", host="events.example")
     assert type(error) is kind
     assert error.disposition is not Disposition.DROP
+
+
+@pytest.mark.parametrize("name", ["Retry-After", "retry-after", "RETRY-AFTER"])
+def test_zendesk_retry_after_is_read_in_any_case(name: str) -> None:
+    """Header names are case-insensitive (RFC 9110 §5.1): a plain mapping in any case works."""
+    error = decipher("PUT", "/api/v2/tickets/1.json", 429, {name: "59"}, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 59.0
+
+
+def test_the_errors_list_shape_names_its_code() -> None:
+    """OAS `Errors` ({"errors": [{"code", "title"}]}, 13 responses): the code is named."""
+    body = {
+        "errors": [
+            {
+                "code": "InvalidPaginationDepth",
+                "title": "Pagination requests using Offset Pagination are limited",
+            }
+        ]
+    }
+    error = decipher("GET", "/api/v2/tickets.json", 400, {}, body)
+    assert isinstance(error, Rejected)
+    assert str(error).endswith("HTTP 400 (InvalidPaginationDepth)")
+
+
+def test_a_429_without_retry_after_waits_for_the_reset_the_headers_give() -> None:
+    """No Retry-After: the reset of the rate-limit headers (any spelling) is the wait."""
+    headers = {
+        "x-rate-limit": "700",
+        "x-rate-limit-remaining": "0",
+        "rate-limit-reset": "59",
+    }
+    error = decipher("GET", "/api/v2/tickets/1.json", 429, headers, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 59.0
+    update = {"Zendesk-RateLimit-tickets-update": "total=100; remaining=0; resets=37"}
+    error = decipher("PUT", "/api/v2/tickets/1.json", 429, update, None)
+    assert isinstance(error, RateLimited) and error.retry_after == 37.0
+    error = decipher(
+        "PUT", "/api/v2/tickets/1.json", 429, {"Retry-After": "5", **update}, None
+    )
+    assert error.retry_after == 5.0  # Zendesk's Retry-After wins when given

@@ -183,6 +183,22 @@ def test_comments_that_are_not_a_first_response_do_not_count() -> None:
     assert decided.first_response_at is None
 
 
+def test_a_comment_by_no_person_is_never_a_first_response() -> None:
+    """A public comment without an author (Zendesk's system user: messaging and chat
+    transcripts, automations) never answers a ticket, whatever role it carries."""
+    system = Comment(
+        id=5,
+        author_id=None,
+        public=True,
+        created_at=CREATED + timedelta(minutes=5),
+        author_role="admin",
+    )
+    decided = decide(ticket(), comments=[DESCRIPTION, system, comment(AGENT, 9)])
+    assert decided.first_response_at == CREATED + timedelta(minutes=9)
+    decided = decide(ticket(), comments=[DESCRIPTION, system])
+    assert decided.first_response_at is None
+
+
 def test_a_description_written_by_an_agent_is_not_a_response() -> None:
     """A ticket an agent opened for a customer has not been answered by its description."""
     decided = decide(ticket(), comments=[comment(AGENT, 0)])

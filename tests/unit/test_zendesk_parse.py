@@ -162,3 +162,58 @@ def test_a_valid_ticket_keeps_every_value() -> None:
     assert (ticket.organization_id, ticket.requester_id) == (7, 100)
     assert ticket.custom_fields == {111: "sev_1"}
     assert ticket.follower_ids == (5,)
+
+
+def test_comments_by_the_system_user_or_without_an_author_parse() -> None:
+    """Zendesk's system user (author_id -1, messaging and chat transcripts) and an
+    absent author parse as "no person", never as an agent; the page still parses."""
+    page = {
+        "comments": [
+            {**COMMENT, "id": 1, "author_id": 100},
+            {**COMMENT, "id": 2, "author_id": -1, "created_at": "2024-05-01T10:02:00Z"},
+            {
+                **COMMENT,
+                "id": 3,
+                "author_id": None,
+                "created_at": "2024-05-01T10:03:00Z",
+            },
+            {
+                key: value
+                for key, value in {**COMMENT, "id": 4}.items()
+                if key != "author_id"
+            },
+            {
+                **COMMENT,
+                "id": 5,
+                "author_id": 200,
+                "created_at": "2024-05-01T10:05:00Z",
+            },
+        ],
+        # A users sideload that names the system user (some accounts do) with
+        # an agent-like role must not make its comments an agent's.
+        "users": [
+            {"id": 100, "role": "end-user"},
+            {"id": -1, "role": "admin", "name": "Zendesk"},
+            {"id": 200, "role": "agent"},
+        ],
+    }
+    comments = parse.comments([page])
+    assert [(c.id, c.author_id, c.author_role) for c in comments] == [
+        (1, 100, "end-user"),
+        (2, None, ""),
+        (3, None, ""),
+        (4, None, ""),
+        (5, 200, "agent"),
+    ]
+
+
+def test_other_negative_or_zero_author_ids_are_still_refused() -> None:
+    """Only -1 names the system user; any other id out of range is corrupt data."""
+    for bad in (0, -2, 2**63):
+        page = {"comments": [{**COMMENT, "author_id": bad}], "users": []}
+        try:
+            parse.comments([page])
+        except BadResponse as exc:
+            assert "author_id" in str(exc)
+        else:
+            raise AssertionError(f"author_id {bad} was accepted")

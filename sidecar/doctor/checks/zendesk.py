@@ -361,7 +361,7 @@ def check_trigger(
 
 
 def check_budget(
-    headroom: Mapping[str, tuple[float, float, float]],
+    headroom: Mapping[str, tuple[float, float, float | None]],
     *,
     share: int,
     low_water: float,
@@ -378,9 +378,10 @@ def check_budget(
             "check for a proxy that strips headers (SIDECAR_ZENDESK_URL)",
         )
     remaining, limit, reset = account
+    resets = f"resets in {reset:.0f} s" if reset is not None else "no reset given"
     detail = (
-        f"{remaining:.0f} of {limit:.0f} requests left this minute (resets in "
-        f"{reset:.0f} s); our share SIDECAR_ZENDESK_BUDGET_REQUESTS={share}; {spent}"
+        f"{remaining:.0f} of {limit:.0f} requests left this minute ({resets}); "
+        f"our share SIDECAR_ZENDESK_BUDGET_REQUESTS={share}; {spent}"
     )
     if remaining <= limit * low_water:
         return warn(
