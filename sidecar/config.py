@@ -381,6 +381,17 @@ class Config:
         "Issue Severity option tags for SEV 1 to SEV 5, comma-separated.",
     )
 
+    # --- the agents' ticket sidebar app (zendesk-app/) -----------------------
+    app_secret: Secret | None = _setting(
+        "SIDECAR_APP_SECRET",
+        _secret,
+        None,
+        "Shared secret of the ticket sidebar app: the app's secure setting "
+        "`sidecar_secret` holds the same value, sent by Zendesk's proxy as "
+        "`Authorization: Bearer …` to GET /api/tickets/<id>/sla. Unset: the "
+        "endpoint answers 401.",
+    )
+
     def __post_init__(self) -> None:
         if not 0.5 <= self.body_read_seconds <= 9:
             raise ConfigError(
@@ -396,7 +407,10 @@ class Config:
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
                 f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
             )
-        if self.open_ticket_counts_seconds != 0 and self.open_ticket_counts_seconds < 60:
+        if (
+            self.open_ticket_counts_seconds != 0
+            and self.open_ticket_counts_seconds < 60
+        ):
             raise ConfigError(
                 "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
                 f"got {self.open_ticket_counts_seconds}"
