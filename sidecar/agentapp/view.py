@@ -24,8 +24,9 @@ def _utc(moment: datetime | None) -> str | None:
 def _closed_days(schedule: Schedule, start: date, end: date) -> list[dict[str, str]]:
     """The local dates a gap skipped: holidays in [start, end], closed days inside it.
 
-    A closed weekday counts only strictly inside the gap (a gap that merely
-    ends on it did not skip it); a holiday anywhere in it removed its windows.
+    A closed weekday counts from the gap's first date on, not on its last (a
+    gap that merely ends on it did not skip it); a holiday anywhere in it
+    removed its windows.
     """
     holidays: dict[date, str] = {}
     for year in range(start.year, end.year + 1):
@@ -37,7 +38,7 @@ def _closed_days(schedule: Schedule, start: date, end: date) -> list[dict[str, s
             days.append(
                 {"date": day.isoformat(), "reason": f"holiday ({holidays[day]})"}
             )
-        elif start < day < end and not schedule.windows[day.weekday()]:
+        elif day < end and not schedule.windows[day.weekday()]:
             days.append({"date": day.isoformat(), "reason": "closed day"})
         day += timedelta(days=1)
     return days
