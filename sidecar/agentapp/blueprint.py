@@ -33,7 +33,8 @@ EXTENSION = "sidecar.agentapp"
 ACCOUNT_HEADER = "X-Zendesk-Account"
 # An agent opening the same ticket again, or several agents on one ticket,
 # within this many seconds costs no Zendesk call; the app's countdown ticks
-# locally, so a view this old is still right to the second.
+# locally, so a view this old is still right to the second. The app sends the
+# ticket's updatedAt (ZAF), so a changed ticket is a new key and read afresh.
 CACHE_SECONDS = 30.0
 CACHE_TICKETS = 512
 
@@ -50,7 +51,7 @@ class TicketView:
     make_planner: Callable[[], Callable[[int], Plan]]
     clock: Callable[[], float] = time.monotonic
     _planner: Callable[[int], Plan] | None = None
-    _cache: OrderedDict[int, tuple[float, dict[str, Any]]] = field(
+    _cache: OrderedDict[tuple[int, str], tuple[float, dict[str, Any]]] = field(
         default_factory=OrderedDict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,11 +67,12 @@ class TicketView:
             token.strip().encode(), expected
         )
 
-    def view(self, ticket_id: int) -> dict[str, Any]:
-        """Return the ticket's SLA view, from the cache when fresh."""
+    def view(self, ticket_id: int, *, version: str = "") -> dict[str, Any]:
+        """Return the ticket's SLA view, from the cache when fresh for that version."""
         now = self.clock()
+        key = (ticket_id, version)
         with self._lock:
-            hit = self._cache.get(ticket_id)
+            hit = self._cache.get(key)
             if hit is not None and now - hit[0] < CACHE_SECONDS:
                 return hit[1]
             if self._planner is None:
@@ -78,8 +80,8 @@ class TicketView:
             planner = self._planner
         body = ticket_sla(planner(ticket_id), account=self.account)
         with self._lock:
-            self._cache[ticket_id] = (now, body)
-            self._cache.move_to_end(ticket_id)
+            self._cache[key] = (now, body)
+            self._cache.move_to_end(key)
             while len(self._cache) > CACHE_TICKETS:
                 self._cache.popitem(last=False)
         return body
@@ -137,7 +139,7 @@ def ticket_sla_view(ticket_id: int) -> Response:
         log.info("app request for another account refused", extra={"account": claimed})
         return _error(403, "this sidecar serves another Zendesk account")
     try:
-        body = tv.view(ticket_id)
+        body = tv.view(ticket_id, version=request.args.get("updated", "")[:64])
     except NotFound:
         return _error(404, f"ticket {ticket_id} not found in this account")
     except ConfigError as exc:

@@ -225,3 +225,17 @@ def test_an_exhausted_budget_answers_503_with_retry_after(
         assert int(refused.headers["Retry-After"]) >= 1
     finally:
         queue.close()
+
+
+def test_a_changed_ticket_is_read_afresh(
+    client: FlaskClient, zendesk: FakeZendesk
+) -> None:
+    """Another updatedAt from the app is another cache key: Zendesk is read again."""
+    tid = _ticket(zendesk, severity="sev_3", org=10)
+    url = f"/api/tickets/{tid}/sla"
+    client.get(url + "?updated=2026-12-06T10:00:00Z", headers=BEARER)
+    reads = len(zendesk.calls(method="GET"))
+    client.get(url + "?updated=2026-12-06T10:00:00Z", headers=BEARER)
+    assert len(zendesk.calls(method="GET")) == reads
+    client.get(url + "?updated=2026-12-06T10:05:00Z", headers=BEARER)
+    assert len(zendesk.calls(method="GET")) > reads

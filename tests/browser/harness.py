@@ -130,7 +130,12 @@ def _scenario(
             "severity_field_id": SEVERITY_FIELD,
             "due_at_field_id": DUE_AT_FIELD,
         },
-        "ticket": {"id": ticket_id, "tags": ticket["tags"], "custom_fields": fields},
+        "ticket": {
+            "id": ticket_id,
+            "updated_at": ticket["updated_at"],
+            "tags": ticket["tags"],
+            "custom_fields": fields,
+        },
         "currentUser": user,
     }
 

@@ -16,6 +16,7 @@
     if (path === "currentUser") return data.currentUser;
     if (path === "ticket.id") return data.ticket.id;
     if (path === "ticket.tags") return data.ticket.tags;
+    if (path === "ticket.updatedAt") return data.ticket.updated_at;
     var m = /^ticket\.customField:custom_field_(\d+)$/.exec(path);
     if (m) return data.ticket.custom_fields[m[1]] === undefined ? null : data.ticket.custom_fields[m[1]];
     return undefined;

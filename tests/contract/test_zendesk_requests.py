@@ -120,7 +120,9 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
     ),
     "find_organization_by_name": lambda c: c.find_organization_by_name("Org 7"),
     # The queries sidecar/tasks/open_counts.py sends, one per SLA status tag.
-    "count_search": lambda c: c.count_search("type:ticket status<solved tags:sla_at_risk"),
+    "count_search": lambda c: c.count_search(
+        "type:ticket status<solved tags:sla_at_risk"
+    ),
     "list_tickets": lambda c: (
         c.list_tickets(),
         c.list_tickets(cursor="c2"),

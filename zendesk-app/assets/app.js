@@ -143,10 +143,12 @@
     resize();
   }
 
-  function askSidecar(settings, ticketId, subdomain) {
+  function askSidecar(settings, ticket, subdomain) {
     var base = String(settings.sidecar_url || "").replace(/\/+$/, "");
+    // updatedAt keys the sidecar's short cache: a changed ticket is read afresh.
+    var query = ticket.updatedAt ? "?updated=" + encodeURIComponent(ticket.updatedAt) : "";
     return client.request({
-      url: base + "/api/tickets/" + ticketId + "/sla",
+      url: base + "/api/tickets/" + ticket.id + "/sla" + query,
       type: "GET",
       dataType: "json",
       cors: false,
@@ -169,9 +171,10 @@
   function readTicket(settings) {
     var sevPath = "ticket.customField:custom_field_" + settings.severity_field_id;
     var duePath = "ticket.customField:custom_field_" + settings.due_at_field_id;
-    return client.get(["ticket.id", "ticket.tags", sevPath, duePath]).then(function (data) {
+    return client.get(["ticket.id", "ticket.updatedAt", "ticket.tags", sevPath, duePath]).then(function (data) {
       app.ticket = {
         id: data["ticket.id"],
+        updatedAt: data["ticket.updatedAt"],
         tags: data["ticket.tags"] || [],
         severity: data[sevPath],
         dueAt: data[duePath],
@@ -190,7 +193,7 @@
       var subdomain = context.account && context.account.subdomain;
       var refresh = function () {
         return readTicket(settings).then(function (ticket) {
-          return askSidecar(settings, ticket.id, subdomain).then(function (view) {
+          return askSidecar(settings, ticket, subdomain).then(function (view) {
             app.view = view;
             app.problem = null;
           }, function (error) {
