@@ -31,7 +31,16 @@ def zendesk() -> None:
     type=click.Path(dir_okay=False),
     help="Also write the resulting env lines to this file (mode 0600, merged).",
 )
-def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
+@click.option(
+    "--app",
+    "app_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Also install or update the agents' sidebar app from this folder "
+    "(the repository's zendesk-app); needs SIDECAR_APP_SECRET.",
+)
+def setup(
+    url: str, dry_run: bool, repair: bool, env_file: str | None, app_dir: Path | None
+) -> None:
     """Create what the sidecar needs in Zendesk; a second run writes nothing.
 
     Finds each object by its name first. A changed object is reported, and
@@ -40,7 +49,12 @@ def setup(url: str, dry_run: bool, repair: bool, env_file: str | None) -> None:
     """
     context = cli_context()
     result = Setup(
-        context.zendesk(), context.config, url=url, dry_run=dry_run, repair=repair
+        context.zendesk(),
+        context.config,
+        url=url,
+        dry_run=dry_run,
+        repair=repair,
+        app_dir=app_dir,
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
         (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps

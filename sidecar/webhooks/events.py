@@ -73,7 +73,9 @@ IGNORED_TICKET_EVENTS = frozenset(
 Kind = Literal["ticket", "organization", "ignored"]
 _MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
-_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?Z")
+_STAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?Z"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,7 +209,9 @@ def _metric_sets_from_json(
     for ticket in tickets:
         embedded = ticket.get("metric_set")
         if isinstance(embedded, dict):
-            found[int(ticket["id"])] = _metric_set_from_json(embedded, int(ticket["id"]))
+            found[int(ticket["id"])] = _metric_set_from_json(
+                embedded, int(ticket["id"])
+            )
     return found
 
 
@@ -347,7 +349,9 @@ class ZendeskClient:
     def current_user_id(self) -> int:
         """Id of the API user we act as (read once per client)."""
         if self._me is None:
-            user = self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            user = (
+                self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            )
             if user.get("id") is None:
                 # Zendesk answers unauthenticated calls with an anonymous user.
                 raise AuthFailed(
@@ -519,7 +523,9 @@ class ZendeskClient:
         elif start_time is not None:
             params["start_time"] = str(int(start_time))
         else:
-            raise ValueError("export_tickets_with_metrics needs a cursor or a start_time")
+            raise ValueError(
+                "export_tickets_with_metrics needs a cursor or a start_time"
+            )
         body = self._get_json(path, params)
 
         def build(data: Mapping[str, Any]) -> MetricsExportPage:
@@ -620,9 +626,15 @@ class ZendeskClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         return self._send(
-            method, self._canonical + path, params=params, json=json, kind=kind
+            method,
+            self._canonical + path,
+            params=params,
+            json=json,
+            kind=kind,
+            files=files,
         )
 
     def _send(
@@ -633,6 +645,7 @@ class ZendeskClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         """One HTTP exchange; every failure leaves as a sidecar UpstreamError."""
         path = _path_of(url)
@@ -648,10 +661,12 @@ class ZendeskClient:
         started = time.perf_counter()
         try:
             response = self._session.request(
-                method, url, params=params, json=json, timeout=timeout
+                method, url, params=params, json=json, files=files, timeout=timeout
             )
         except UpstreamError as exc:
-            self._observed(method, path, exc.status, getattr(exc, "headers", {}), started)
+            self._observed(
+                method, path, exc.status, getattr(exc, "headers", {}), started
+            )
             raise
         except requests.Timeout as exc:
             self._observed(method, path, None, {}, started, outcome="timeout")
@@ -741,7 +756,9 @@ class ZendeskClient:
 
         def build(count: Any) -> int:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise BadResponse(f"search count is not a count: {count!r}", service=SERVICE)
+                raise BadResponse(
+                    f"search count is not a count: {count!r}", service=SERVICE
+                )
             return count
 
         return self._parse(path, build, body.get("count"))
@@ -804,15 +821,17 @@ class ZendeskClient:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
-        """One admin API call (fields, webhooks, triggers, views), for `zendesk setup`.
+        """One admin API call (fields, webhooks, triggers, views, apps), for `zendesk setup`.
 
         The same request layer as every other call: the URL override, the
         session's auth, errors raised as sidecar errors, no retries or sleeps.
+        ``files`` sends a multipart form (the Apps API's package upload).
         """
         if not path.startswith("/api/v2/"):
             raise ValueError(f"not a Zendesk API path: {path!r}")
-        return self._request(method, path, params=params, json=json)
+        return self._request(method, path, params=params, json=json, files=files)
 
     def admin_list(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every object of an admin collection (``key`` of each page), all pages."""
@@ -901,8 +920,12 @@ class ZendeskClient:
                 CommentText(
                     id=int(c["id"]),
                     author_id=int(c["author_id"]),
-                    author_role=str(users.get(int(c["author_id"]), {}).get("role") or ""),
-                    author_name=str(users.get(int(c["author_id"]), {}).get("name") or ""),
+                    author_role=str(
+                        users.get(int(c["author_id"]), {}).get("role") or ""
+                    ),
+                    author_name=str(
+                        users.get(int(c["author_id"]), {}).get("name") or ""
+                    ),
                     public=bool(c.get("public", True)),
                     created_at=parse_datetime(c["created_at"]),
                     body=str(c.get("plain_body") or c.get("body") or ""),

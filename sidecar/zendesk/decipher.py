@@ -87,7 +87,9 @@ def decipher(
     if status == 422:
         problems = invalid_fields(body)
         if any(_CLOSED_WORDING in text.lower() for _, text in problems):
-            return TicketClosed(f"{message}: the ticket is closed", service=SERVICE, status=status)
+            return TicketClosed(
+                f"{message}: the ticket is closed", service=SERVICE, status=status
+            )
         if problems:
             named = "; ".join(f"{field}: {text}" for field, text in problems[:5])
             message = f"{message}: {named}"

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sidecar.config import Config
 from sidecar.errors import ConfigError
 from sidecar.webhooks.events import trigger_body
+from sidecar.zendesk.app_install import install_app
 
 SEVERITY_TITLE = "Issue Severity"
 DUE_AT_TITLE = "SLA first response due"
@@ -102,6 +104,7 @@ class Setup:
         url: str,
         dry_run: bool = False,
         repair: bool = False,
+        app_dir: Path | None = None,
     ) -> None:
         if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
             raise ConfigError(f"--url {url!r}: Zendesk calls webhooks over https only")
@@ -110,6 +113,7 @@ class Setup:
         self.url = url
         self.dry_run = dry_run
         self.repair = repair
+        self.app_dir = app_dir  # the agents' sidebar app (zendesk-app/), when asked
         self.result = SetupResult()
 
     # --- plumbing -----------------------------------------------------------------
@@ -210,6 +214,8 @@ class Setup:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
         self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
         self._views(due_date)
+        if self.app_dir is not None:
+            install_app(self, self.app_dir)  # sidecar/zendesk/app_install.py
         return self.result
 
     # --- fields -------------------------------------------------------------------
