@@ -86,11 +86,13 @@ def _tickets(zendesk: FakeZendesk, now: datetime) -> dict[str, int]:
             custom_fields={SEVERITY_FIELD: "sev_4"},
             created_at=ago(30),
         ),
-        # SEV 2: 2 h round the clock; at risk from 90 min.
+        # SEV 2: 2 h round the clock; at risk from 90 min. SEV 1/2 of an
+        # entitled org page once: the worker's escalation tags them.
         "at_risk": zendesk.add_ticket(
             organization_id=10,
             custom_fields={SEVERITY_FIELD: "sev_2"},
             created_at=ago(100),
+            tags=["oncall_paged"],
         ),
         "breached": zendesk.add_ticket(
             organization_id=10,
@@ -102,6 +104,7 @@ def _tickets(zendesk: FakeZendesk, now: datetime) -> dict[str, int]:
             organization_id=10,
             custom_fields={SEVERITY_FIELD: "sev_2"},
             created_at=ago(180),
+            tags=["oncall_paged", "oncall_resolved"],
         ),
         "not_entitled": zendesk.add_ticket(
             organization_id=11,
@@ -112,6 +115,7 @@ def _tickets(zendesk: FakeZendesk, now: datetime) -> dict[str, int]:
             organization_id=10,
             custom_fields={SEVERITY_FIELD: "sev_2"},
             created_at=ago(50),
+            tags=["oncall_paged"],
         ),
     }
     zendesk.add_comment(made["met"], agent, at=ago(135), body="On it.")

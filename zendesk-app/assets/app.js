@@ -100,7 +100,8 @@
       return;
     }
     details.hidden = false;
-    text("why-target", why.target + " of " + why.schedule + " time (" + why.hours.replace(/ \(([^)]*)\)/, ", $1") + "); the clock started " + when(why.clock_start) + ".");
+    var hours = why.hours === why.schedule ? "" : " (" + why.hours.replace(/ \(([^)]*)\)/, ", $1") + ")";
+    text("why-target", why.target + " of " + why.schedule + " time" + hours + "; the clock started " + when(why.clock_start) + ".");
     var counted = byId("why-counted");
     counted.textContent = "";
     why.counted.forEach(function (seg) {

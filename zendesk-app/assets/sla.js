@@ -221,7 +221,7 @@
 
   /** A skipped gap of the sidecar's why, in words. */
   function skippedText(gap, opts) {
-    var kind = { night: "outside hours", weekend: "closed days", holiday: "holiday" }[gap.kind] || gap.kind;
+    var kind = { night: "outside hours", weekend: "weekend", holiday: "holiday" }[gap.kind] || gap.kind;
     var start = parseInstant(gap.start);
     var end = parseInstant(gap.end);
     var text = kind + ": " + localTime(start, opts) + " → " + localTime(end, opts);
