@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from sidecar.agentapp.view import ticket_sla
-from sidecar.config import Config, Secret
+from sidecar.config import Config, Secret, split_secrets
 from sidecar.errors import AuthFailed, ConfigError, NotFound, Transient, UpstreamError
 from sidecar.tasks.plan import Plan
 from sidecar.tasks.queue import JobQueue
@@ -61,11 +61,13 @@ class TicketView:
         if not self.secret or not header:
             return False
         scheme, _, token = header.partition(" ")
-        expected = self.secret.reveal().encode()
-        # compare_digest on bytes: any byte string, no early exit on a mismatch.
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), expected
-        )
+        sent = token.strip().encode()
+        # Several secrets, comma-separated, while rotating; each compared with
+        # compare_digest on bytes (no early exit on a mismatch), all of them.
+        matches = [
+            hmac.compare_digest(sent, s.encode()) for s in split_secrets(self.secret)
+        ]
+        return scheme.lower() == "bearer" and bool(sent) and any(matches)
 
     def view(self, ticket_id: int, *, version: str = "") -> dict[str, Any]:
         """Return the ticket's SLA view, from the cache when fresh for that version."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sidecar.config import Config
+from sidecar.config import Config, split_secrets
 from sidecar.errors import ConfigError
 
 APP_DIR = Path(__file__).resolve().parents[2] / "zendesk-app"
@@ -99,7 +99,8 @@ def desired_settings(config: Config, *, name: str, webhook_url: str) -> dict[str
     return {
         "name": name,
         "sidecar_url": sidecar_base(webhook_url),
-        "sidecar_secret": config.app_secret.reveal(),
+        # The first of several (rotation: new,old): the one agents' apps send.
+        "sidecar_secret": split_secrets(config.app_secret)[0],
         "severity_field_id": config.severity_field_id,
         "due_at_field_id": config.due_at_field_id,
     }

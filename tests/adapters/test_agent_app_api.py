@@ -239,3 +239,25 @@ def test_a_changed_ticket_is_read_afresh(
     assert len(zendesk.calls(method="GET")) == reads
     client.get(url + "?updated=2026-12-06T10:05:00Z", headers=BEARER)
     assert len(zendesk.calls(method="GET")) > reads
+
+
+def test_while_rotating_both_secrets_are_accepted(
+    tmp_path: Path, zendesk: FakeZendesk
+) -> None:
+    """SIDECAR_APP_SECRET=new,old: either opens the endpoint, nothing else does."""
+    config = _config(tmp_path, zendesk, SIDECAR_APP_SECRET="n3w-secret, 0ld-secret")
+    queue = JobQueue.from_url(config.queue_url)
+    try:
+        client = create_app(config, queue=queue).test_client()
+        tid = _ticket(zendesk, severity="sev_3", org=10)
+        url = f"/api/tickets/{tid}/sla"
+        for token, status in (
+            ("n3w-secret", 200),
+            ("0ld-secret", 200),
+            ("n3w-secret, 0ld-secret", 401),
+            ("", 401),
+        ):
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.get(url, headers=headers).status_code == status, token
+    finally:
+        queue.close()
