@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sidecar.agentapp import blueprint as agentapp
 from sidecar.config import Config
 from sidecar.errors import ConfigError, QueueUnavailable
 from sidecar.ingress import BodyDeadline, Watchdog
 from sidecar.metrics import REQUESTS, BudgetCollector, queue_registry, render
 from sidecar.tasks.memo import TicketMemory
+from sidecar.tasks.plan import Plan
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
 from sidecar.webhooks import blueprint
@@ -34,8 +36,12 @@ def create_app(
     *,
     queue: JobQueue | None = None,
     clock: Callable[[], datetime] | None = None,
+    planner: Callable[[], Callable[[int], Plan]] | None = None,
 ) -> Flask:
-    """Create the web app: POST /webhooks/zendesk, /healthz, /readyz, /metrics.
+    """Create the web app: POST /webhooks/zendesk, the app's API, /healthz, /readyz, /metrics.
+
+    ``planner`` builds what plans a ticket for GET /api/tickets/<id>/sla
+    (default: the worker's reconciler, made on the first request).
 
     Raises ConfigError when no webhook secret is configured: there is no unsigned
     mode.
@@ -64,6 +70,8 @@ def create_app(
         memory=TicketMemory(queue, account=config.zendesk_subdomain or ""),
     )
     app.register_blueprint(blueprint.bp)
+    # The agents' sidebar app (GET /api/tickets/<id>/sla); 401 until configured.
+    agentapp.init_app(app, config, queue=queue, make_planner=planner)
     if config.slack_enabled:
         # The Slack app (POST /slack/events, /slack/interactions), only when set up.
         from sidecar.slack import web as slack_web

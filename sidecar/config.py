@@ -46,6 +46,11 @@ class Secret:
         return bool(self._value)
 
 
+def split_secrets(secret: Secret) -> list[str]:
+    """The comma-separated values of a secret that takes several (rotation), in order."""
+    return [part.strip() for part in secret.reveal().split(",") if part.strip()]
+
+
 def _text(value: str) -> str | None:
     return value.strip() or None
 
@@ -366,6 +371,18 @@ class Config:
         _emoji_names,
         "ticket,admission_tickets",
         "Reactions that open a ticket (emoji names without colons, comma-separated).",
+    )
+
+    # --- the agents' ticket sidebar app (zendesk-app/) -----------------------
+    app_secret: Secret | None = _setting(
+        "SIDECAR_APP_SECRET",
+        _secret,
+        None,
+        "Shared secret of the ticket sidebar app: the app's secure setting "
+        "`sidecar_secret` holds the same value, sent by Zendesk's proxy as "
+        "`Authorization: Bearer …` to GET /api/tickets/<id>/sla. Several, "
+        "comma-separated, while rotating (`setup --app` installs the first). "
+        "Unset: the endpoint answers 401.",
     )
 
     def __post_init__(self) -> None:

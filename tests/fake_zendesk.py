@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
 from tests.fake_zendesk_admin import ADMIN_ROUTES, PORTAL_DEFAULTS, AdminMixin
+from tests.fake_zendesk_apps import APPS_ROUTES, AppsMixin, parse_multipart
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -244,7 +245,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeZendesk(AdminMixin):
+class FakeZendesk(AdminMixin, AppsMixin):
     """An in-memory Zendesk account served over HTTP on 127.0.0.1 (threaded).
 
     Accepts ``Basic email/token:api_token`` or, when ``oauth_token`` is given,
@@ -332,6 +333,7 @@ class FakeZendesk(AdminMixin):
         self.errors: list[BaseException] = []
         self.api_user_id = self.add_user(role="admin", name="Sidecar", email=email)
         self._admin_init()  # fields, webhooks, triggers, views: tests/fake_zendesk_admin.py
+        self._apps_init()  # private apps: tests/fake_zendesk_apps.py
         self.add_org_field("enterprise_support", type="checkbox")
         self.add_org_field("support_plan", type="dropdown")
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -865,7 +867,10 @@ class FakeZendesk(AdminMixin):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         payload: Any = None
         bad_json = False
-        if raw:
+        ctype = str(headers.get("Content-Type") or "")
+        if raw and ctype.startswith("multipart/form-data"):
+            payload = parse_multipart(raw, ctype)  # the Apps API's package upload
+        elif raw:
             try:
                 payload = json.loads(raw)
             except ValueError:
@@ -906,7 +911,7 @@ class FakeZendesk(AdminMixin):
             return Reply(
                 400, {"error": "InvalidJSON", "description": "bad body"}, rate_headers
             ), None
-        for verb, pattern, name in (*_ROUTES, *ADMIN_ROUTES):
+        for verb, pattern, name in (*_ROUTES, *ADMIN_ROUTES, *APPS_ROUTES):
             match = pattern.match(path)
             if match and verb == method:
                 raw = match.group(1) if match.groups() else None

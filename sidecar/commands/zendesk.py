@@ -53,6 +53,13 @@ def zendesk() -> None:
     "load it with `set -a; . FILE; set +a` (README).",
 )
 @click.option(
+    "--app",
+    "app_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Also install or update the agents' sidebar app from this folder "
+    "(the repository's zendesk-app); needs SIDECAR_APP_SECRET.",
+)
+@click.option(
     "--allow-unreachable-url",
     is_flag=True,
     help="Accept a loopback/private --url Zendesk cannot reach (tests, tunnels).",
@@ -69,6 +76,7 @@ def setup(
     env_file: str | None,
     allow_unreachable_url: bool,
     allow_http: bool,
+    app_dir: Path | None,
 ) -> None:
     """Create what the sidecar needs in Zendesk; a second run writes nothing.
 
@@ -89,6 +97,7 @@ def setup(
         forms=forms,
         require_severity=require_severity,
         **allowed,
+        app_dir=app_dir,
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
         (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps

@@ -663,9 +663,15 @@ class ZendeskClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         return self._send(
-            method, self._canonical + path, params=params, json=json, kind=kind
+            method,
+            self._canonical + path,
+            params=params,
+            json=json,
+            kind=kind,
+            files=files,
         )
 
     def _send(
@@ -676,6 +682,7 @@ class ZendeskClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         """One HTTP exchange; every failure leaves as a sidecar UpstreamError."""
         path = _path_of(url)
@@ -691,7 +698,7 @@ class ZendeskClient:
         started = time.perf_counter()
         try:
             response = self._session.request(
-                method, url, params=params, json=json, timeout=timeout
+                method, url, params=params, json=json, files=files, timeout=timeout
             )
         except UpstreamError as exc:
             self._observed(
@@ -860,15 +867,17 @@ class ZendeskClient:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
-        """One admin API call (fields, webhooks, triggers, views), for `zendesk setup`.
+        """One admin API call (fields, webhooks, triggers, views, apps), for `zendesk setup`.
 
         The same request layer as every other call: the URL override, the
         session's auth, errors raised as sidecar errors, no retries or sleeps.
+        ``files`` sends a multipart form (the Apps API's package upload).
         """
         if not path.startswith("/api/v2/"):
             raise ValueError(f"not a Zendesk API path: {path!r}")
-        return self._request(method, path, params=params, json=json)
+        return self._request(method, path, params=params, json=json, files=files)
 
     def admin_list(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every object of an admin collection (``key`` of each page), all pages."""

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from sidecar.config import Config
 from sidecar.errors import AuthFailed, ConfigError
 from sidecar.net import unreachable_reason
 from sidecar.webhooks.events import trigger_body
+from sidecar.zendesk.app_install import install_app
 from sidecar.zendesk.severity_options import severity_tags
 
 SEVERITY_TITLE = "Issue Severity"
@@ -180,6 +182,7 @@ class Setup:
         allow_http: bool = False,
         forms: Sequence[str] = (),
         require_severity: bool = False,
+        app_dir: Path | None = None,
     ) -> None:
         check_webhook_url(
             url, allow_unreachable=allow_unreachable, allow_http=allow_http
@@ -191,6 +194,7 @@ class Setup:
         self.repair = repair
         self.forms = tuple(forms)
         self.require_severity = require_severity
+        self.app_dir = app_dir  # the agents' sidebar app (zendesk-app/), when asked
         self.result = SetupResult()
         # Titles of the ticket fields this run creates (or would create).
         self._new_fields: list[str] = []
@@ -310,6 +314,8 @@ class Setup:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
         self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
         self._views(severity)
+        if self.app_dir is not None:
+            install_app(self, self.app_dir)  # sidecar/zendesk/app_install.py
         return self.result
 
     # --- fields -------------------------------------------------------------------

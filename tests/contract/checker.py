@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from tests.contract import pagerduty_events
 from tests.contract.zendesk_admin_oas import ADMIN_OPERATIONS
+from tests.contract.zendesk_apps_oas import APPS_OPERATIONS
 from tests.contract.zendesk_oas import OPERATIONS, Operation, Schema
 
 ZENDESK_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.zendesk\.com$")
@@ -57,7 +58,11 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 # Every documented operation: the tickets/organizations ones and the admin
 # ones of `sidecar zendesk setup` (zendesk_admin_oas.py).
-ALL_OPERATIONS: tuple[Operation, ...] = (*OPERATIONS, *ADMIN_OPERATIONS)
+ALL_OPERATIONS: tuple[Operation, ...] = (
+    *OPERATIONS,
+    *ADMIN_OPERATIONS,
+    *APPS_OPERATIONS,  # `setup --app` (zendesk_apps_oas.py)
+)
 _MATCHERS = [(op, _template_regex(op.path)) for op in ALL_OPERATIONS]
 
 
@@ -120,6 +125,8 @@ def zendesk_violations(request: Captured) -> list[str]:
     params, repeated = query_of(request.url)
     problems += [f"{where}: query parameter {name!r} sent twice" for name in repeated]
     problems += _problems(op.query, params, f"{where} query")
+    if op.form:
+        return problems + _form_problems(op, request, where)
     if op.body is None:
         if request.body:
             problems.append(f"{where}: a body on an operation that takes none")
@@ -132,6 +139,19 @@ def zendesk_violations(request: Captured) -> list[str]:
     except ValueError:
         return [*problems, f"{where}: the body is not JSON"]
     return problems + _problems(op.body, body, f"{where} body")
+
+
+def _form_problems(op: Operation, request: Captured, where: str) -> list[str]:
+    """A multipart upload: the content type and each documented field."""
+    content_type = request.header("Content-Type")
+    if not content_type.startswith("multipart/form-data; boundary="):
+        return [f"{where}: Content-Type {content_type!r}, not multipart/form-data"]
+    body = request.body or b""
+    return [
+        f"{where}: form field {name!r} missing"
+        for name in op.form
+        if f'name="{name}"'.encode() not in body
+    ]
 
 
 def zendesk_response_problems(op: Operation, body: Any) -> list[str]:

@@ -33,10 +33,10 @@ from tests.contract.zendesk_double import BASE, SUBDOMAIN, ContractZendesk
 SIDECAR = Path(sidecar.__file__).parent
 ADMIN_CALLS = {"admin_request", "admin_list"}
 # Modules allowed to call them, each driven by tests/contract/admin_cases.py.
-ADMIN_CALLERS = {"zendesk/setup.py"}
+ADMIN_CALLERS = {"zendesk/setup.py", "zendesk/app_install.py"}
 # Functions in those modules that pass their own arguments on (their callers'
 # literal method + path are checked instead).
-WRAPPERS = {"_write"}
+WRAPPERS = {"_write", "write", "_build"}
 
 
 @pytest.fixture

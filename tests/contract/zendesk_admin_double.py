@@ -29,7 +29,17 @@ class AdminAnswers:
     def _init_admin(self) -> None:
         self._admin_ids = itertools.count(9001)
         self.ticket_fields: list[dict[str, Any]] = [
-            {"id": 111, "type": "tagger", "title": "Severity"},
+            {
+                "id": 111,
+                "type": "tagger",
+                "title": "Severity",
+                # A dropdown always has its options (OAS TicketFieldObject
+                # `custom_field_options`); setup reads them as the truth.
+                "custom_field_options": [
+                    {"id": 1100 + n, "name": f"SEV {n}", "value": f"sev_{n}"}
+                    for n in range(1, 6)
+                ],
+            },
             {"id": 112, "type": "text", "title": "Due at"},
         ]
         # Two forms of the admin's, in the admin's order (OAS TicketFormObject).

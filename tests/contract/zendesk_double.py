@@ -25,6 +25,7 @@ from tests.contract.checker import (
     zendesk_response_problems,
 )
 from tests.contract.zendesk_admin_double import AdminAnswers
+from tests.contract.zendesk_apps_double import AppsAnswers
 
 SUBDOMAIN = "acme"
 BASE = f"https://{SUBDOMAIN}.zendesk.com"
@@ -63,12 +64,13 @@ def organization_json(org_id: int, **changes: Any) -> dict[str, Any]:
     }
 
 
-class ContractZendesk(AdminAnswers):
+class ContractZendesk(AdminAnswers, AppsAnswers):
     """Record each request to https://acme.zendesk.com and answer it plausibly."""
 
     def __init__(self) -> None:
         self.captured: list[Captured] = []
         self._init_admin()  # fields, webhooks, triggers, views: zendesk_admin_double.py
+        self._init_apps()  # private apps: zendesk_apps_double.py
         self._mock = responses.RequestsMock(assert_all_requests_are_fired=False)
 
     def __enter__(self) -> ContractZendesk:

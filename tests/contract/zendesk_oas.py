@@ -424,6 +424,8 @@ class Operation:
     response: Schema | None = None  # what a success carries (the keys we read)
     status: int = 200  # the documented success status
     oas_gap: str = ""  # what the OAS lacks, and where the fragment came from
+    # A multipart/form-data body with these fields instead of JSON (an upload).
+    form: tuple[str, ...] = ()
 
 
 OPERATIONS: tuple[Operation, ...] = (

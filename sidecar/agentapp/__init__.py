@@ -1,0 +1,1 @@
+"""The agents' ticket sidebar app's API: GET /api/tickets/<id>/sla."""

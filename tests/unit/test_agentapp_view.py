@@ -1,0 +1,53 @@
+"""The sidebar view's account of skipped time: nights, weekends and holidays."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sidecar.agentapp.view import skipped
+from sidecar.sla import (
+    DEFAULT_POLICY,
+    Policy,
+    Schedule,
+    Target,
+    explain,
+    parse_duration,
+)
+
+
+def test_a_friday_evening_sev4_skips_the_night_and_the_weekend() -> None:
+    """SEV 4 (a day of core hours) from Friday 20:00 UTC runs into Monday; the weekend is skipped."""
+    created = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)  # a Friday
+    gaps = skipped(explain(created, 4, DEFAULT_POLICY))
+    assert [g["kind"] for g in gaps] == ["weekend"]  # due Monday 24:00
+    weekend = gaps[0]
+    assert (weekend["start"], weekend["end"]) == (
+        "2026-12-05T01:00:00Z",
+        "2026-12-07T05:00:00Z",
+    )
+    assert [d["date"] for d in weekend["days"]] == ["2026-12-05", "2026-12-06"]
+
+
+def test_a_holiday_is_named() -> None:
+    """A listed holiday removes its windows and the gap says holiday."""
+    schedule = Schedule(
+        "core",
+        timezone="UTC",
+        windows={d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        holidays=[date(2026, 12, 25)],
+    )
+    policy = Policy(
+        name="p",
+        targets={3: Target(duration=parse_duration("8h"), schedule=schedule)},
+    )
+    created = datetime(2026, 12, 24, 16, 0, tzinfo=UTC)  # Thursday, 1 h before close
+    gaps = skipped(explain(created, 3, policy))
+    assert gaps[0]["kind"] == "holiday"
+    assert gaps[0]["days"][0] == {"date": "2026-12-25", "reason": "holiday (listed)"}
+    assert gaps[0]["end"] == "2026-12-28T09:00:00Z"
+
+
+def test_round_the_clock_skips_nothing() -> None:
+    """A 24/7 target counts every minute."""
+    created = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    assert skipped(explain(created, 1, DEFAULT_POLICY)) == []
