@@ -149,8 +149,13 @@ def read(body: bytes, *, content_type: str | None) -> Mapping[str, Any]:
         parsed.get("view"), Mapping
     ):
         raise BadEvent(f"a {parsed['type']} has no 'view' object")
-    if parsed.get("type") == "block_actions" and not parsed.get("actions"):
-        raise BadEvent("a block_actions payload has no 'actions'")
+    if parsed.get("type") == "block_actions" and not (
+        parsed.get("actions")
+        and all(isinstance(a.get("action_id"), str) for a in parsed["actions"])
+    ):
+        # Each block action carries action_id and block_id (interaction
+        # payloads reference, block_actions); Bolt routes on the first's.
+        raise BadEvent("a block_actions payload has no 'actions' with an 'action_id'")
     return parsed
 
 

@@ -30,8 +30,16 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
-from sidecar.errors import BadEvent, ConfigError, InvalidSignature, QueueUnavailable
-from sidecar.slack import inbound
+from sidecar.errors import (
+    AuthFailed,
+    BadEvent,
+    ConfigError,
+    Gone,
+    InvalidSignature,
+    QueueUnavailable,
+    Rejected,
+)
+from sidecar.slack import api, inbound
 from sidecar.slack.blocks import (
     DESCRIPTION_BLOCK,
     MODAL_CALLBACK,
@@ -184,20 +192,28 @@ class SlackApp:
             return
         try:
             if self.channel_entry(channel) is None:
-                client.chat_postEphemeral(
-                    channel=channel, user=user, text=NOT_CONNECTED_TEXT
+                _call(
+                    "chat.postEphemeral",
+                    client.chat_postEphemeral,
+                    channel=channel,
+                    user=user,
+                    text=NOT_CONNECTED_TEXT,
                 )
                 return
             text, author, thread_ts = _read_message(client, channel, ts)
             ref = MessageRef(
                 channel=channel, ts=ts, thread_ts=thread_ts or ts, author=author
             )
-            client.chat_postEphemeral(
+            _call(
+                "chat.postEphemeral",
+                client.chat_postEphemeral,
                 channel=channel,
                 user=user,
                 text=PROMPT_TEXT,
                 blocks=prompt_blocks(ref, Prefill.from_text(text)),
             )
+        except BadEvent:
+            raise  # acknowledged: a retry would be refused the same way
         except Exception:
             self.queue.release(claim)  # Slack's retry may try again
             raise
@@ -238,7 +254,12 @@ class SlackApp:
         except ValueError as exc:
             raise BadEvent(f"block_actions: {exc}") from None
         trigger = _required(body, "trigger_id", what="block_actions payload")
-        client.views_open(trigger_id=trigger, view=modal_view(ref, prefill))
+        _call(
+            "views.open",
+            client.views_open,
+            trigger_id=trigger,
+            view=modal_view(ref, prefill),
+        )
 
     def on_shortcut(self, ack: Any, body: dict[str, Any], client: WebClient) -> None:
         """The "Create Zendesk ticket" message shortcut: the same modal, directly."""
@@ -249,8 +270,12 @@ class SlackApp:
         message = body.get("message")
         message = message if isinstance(message, Mapping) else {}
         if self.channel_entry(channel) is None:
-            client.chat_postEphemeral(
-                channel=channel, user=user, text=NOT_CONNECTED_TEXT
+            _call(
+                "chat.postEphemeral",
+                client.chat_postEphemeral,
+                channel=channel,
+                user=user,
+                text=NOT_CONNECTED_TEXT,
             )
             return
         ts = message.get("ts") or body.get("message_ts")
@@ -263,7 +288,12 @@ class SlackApp:
             author=message.get("user"),
         )
         prefill = Prefill.from_text(str(message.get("text") or ""))
-        client.views_open(trigger_id=trigger, view=modal_view(ref, prefill))
+        _call(
+            "views.open",
+            client.views_open,
+            trigger_id=trigger,
+            view=modal_view(ref, prefill),
+        )
 
     def on_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The modal's submit: validate in the answer, then queue the ticket."""
@@ -310,6 +340,21 @@ class SlackApp:
             },
         )
         return BoltResponse(status=500, body="")
+
+
+def _call(method: str, fn: Callable[..., Any], **kwargs: Any) -> Mapping[str, Any]:
+    """A Web API call in the request: Slack's refusal of the request's own data is a BadEvent.
+
+    ``invalid_trigger_id``, ``channel_not_found``, ``user_not_in_channel``...
+    come back the same on every retry. Our token refused (AuthFailed) and
+    Slack's own trouble (Transient) stay errors: 500, and Slack retries.
+    """
+    try:
+        return api.call(method, fn, **kwargs)
+    except AuthFailed:
+        raise
+    except (Gone, Rejected) as exc:
+        raise BadEvent(str(exc)) from None
 
 
 def _required(data: Mapping[str, Any], name: str, *, what: str) -> str:
