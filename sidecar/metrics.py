@@ -130,6 +130,17 @@ for _job in JOBS:
         JOB_ATTEMPTS.labels(_job, _label)
 
 
+# 429 answers by upstream service: a job tried again later, no attempt used
+# (issue 17: a page PagerDuty throttles waits minutes; this is how to see it).
+THROTTLED = Counter(
+    "sidecar_upstream_throttled",
+    "HTTP 429 answers that put a job back to wait, by upstream service.",
+    ["service"],
+)
+for _service in ("zendesk", "pagerduty", "slack"):
+    THROTTLED.labels(_service)
+
+
 def count_job(job: str, outcome: str) -> None:
     """Count one attempt of ``job`` that ended in ``outcome`` (a worker Outcome value)."""
     JOB_ATTEMPTS.labels(job, JOB_OUTCOMES.get(outcome, outcome)).inc()
