@@ -271,7 +271,9 @@ def parse_submission(
     picked = str(selected.get("value", ""))
     # ASCII digits only: "²".isdigit() is True but int("²") raises.
     number = (
-        int(picked) if picked.isascii() and picked.isdigit() and len(picked) < 4 else None
+        int(picked)
+        if picked.isascii() and picked.isdigit() and len(picked) < 4
+        else None
     )
     severity = number if number in SEVERITY_NAMES else None
     if severity is None:

@@ -413,7 +413,11 @@ class SlackBridge:
         thread_ts: str | None = None,
     ) -> None:
         """chat.postMessage; a bot left out of the channel is logged with the fix and counted."""
-        kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "text": text,
+            "unfurl_links": False,
+        }
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         try:

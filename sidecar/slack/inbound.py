@@ -128,7 +128,9 @@ def read(body: bytes, *, content_type: str | None) -> Mapping[str, Any]:
     if media == JSON_TYPE or text.startswith("{"):
         parsed = _json_object(text, what="the body")
         if not isinstance(parsed.get("type"), str):
-            raise BadEvent("the body has no 'type' (Slack's outer event object has one)")
+            raise BadEvent(
+                "the body has no 'type' (Slack's outer event object has one)"
+            )
     elif media in (FORM_TYPE, ""):
         form = dict(parse_qsl(text, keep_blank_values=True))
         if "payload" not in form:

@@ -394,7 +394,9 @@ def _unusable(error: BadEvent, body: object) -> BoltResponse:
     }
     if envelope.get("type") == "event_callback":
         log.warning(
-            "slack event acknowledged but not processed: %s", error.reason, extra=context
+            "slack event acknowledged but not processed: %s",
+            error.reason,
+            extra=context,
         )
         return BoltResponse(status=200, body="")
     log.warning("slack request refused: %s", error.reason, extra=context)

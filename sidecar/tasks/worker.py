@@ -272,7 +272,9 @@ class Runner:
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
-            BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
+            BUDGET_WAITS.labels(
+                "updates" if "updates" in str(exc) else "requests"
+            ).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except RateLimited as exc:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
@@ -609,9 +611,7 @@ def watch_leases(
             recover_escalations(queue)
             recovered = queue.recover_inflight()
             if recovered:
-                log.warning(
-                    "%d job(s) of a stopped worker enqueued again", recovered
-                )
+                log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
             log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):

@@ -94,7 +94,8 @@ def test_a_throttled_page_is_tried_again_after_30_seconds_not_5(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A 429 without Retry-After: the page waits 30 s (PagerDuty's spacing), visibly, with no attempt used."""
-    pager.trigger(**{**TRIGGER, "dedup_key": "zendesk-acme-ticket-4"})  # fills the window
+    # Another ticket's page fills the minute's window.
+    pager.trigger(**{**TRIGGER, "dedup_key": "zendesk-acme-ticket-4"})
     before = throttled("pagerduty")
     queue.enqueue_escalate(5)
     with caplog.at_level(logging.INFO, logger="sidecar"):
@@ -137,7 +138,11 @@ def test_a_page_that_fails_otherwise_is_retried_as_fast_as_before(
     fake.fail_next(1, 503)
     queue.enqueue_escalate(5)
     run_next(queue, page(pager), later=False)
-    assert BASE_DELAY_SECONDS - 2 <= scheduled_in(queue, Lane.URGENT) <= BASE_DELAY_SECONDS + 1
+    assert (
+        BASE_DELAY_SECONDS - 2
+        <= scheduled_in(queue, Lane.URGENT)
+        <= BASE_DELAY_SECONDS + 1
+    )
 
 
 def test_a_throttling_storm_loses_no_page(

@@ -126,7 +126,12 @@ def envelope(event: Any, *, event_id: str = "Ev0MALFORMED") -> dict[str, Any]:
         "event_id": event_id,
         "event_time": int(time.time()),
         "authorizations": [
-            {"team_id": TEAM, "user_id": BOT_USER, "is_bot": True, "enterprise_id": None}
+            {
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "is_bot": True,
+                "enterprise_id": None,
+            }
         ],
         "event": event,
     }
@@ -207,9 +212,7 @@ def good_view() -> dict[str, Any]:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[SlackApp]:
     entitlements = tmp_path / "entitlements.toml"
-    entitlements.write_text(
-        f'[orgs."42"]\nslack_channel = "{CHANNEL}"\n'
-    )
+    entitlements.write_text(f'[orgs."42"]\nslack_channel = "{CHANNEL}"\n')
     records = Records()
     logger = logging.getLogger("sidecar")
     logger.addHandler(records)
@@ -261,7 +264,9 @@ def test_an_unusable_reaction_is_acknowledged_once_with_a_warning(
     assert app.queue.depth() == 0
 
 
-@pytest.mark.parametrize("value", ["12", "not a number", "[1, 2]", 7, None, '{"ref": 3}'])
+@pytest.mark.parametrize(
+    "value", ["12", "not a number", "[1, 2]", 7, None, '{"ref": 3}']
+)
 def test_a_button_value_that_is_not_our_prompt_is_a_400(
     app: SlackApp, value: Any
 ) -> None:
@@ -367,8 +372,10 @@ JSON_LEAF = (
 )
 JSON_VALUE = st.recursive(
     JSON_LEAF,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
