@@ -350,6 +350,16 @@ def test_a_good_reaction_still_prompts(app: SlackApp) -> None:
     assert app.log.tracebacks() == []
 
 
+def test_url_verification_and_ssl_check_still_pass(app: SlackApp) -> None:
+    """Slack's url_verification (JSON) and ssl_check (a form without payload) pass the check."""
+    body = json.dumps({"token": "t", "challenge": "abc123", "type": "url_verification"})
+    status, answer = app.raw_event(body)
+    assert (status, answer) == (200, {"challenge": "abc123"})
+    status, _ = app.form({"ssl_check": "1", "token": "t"})
+    assert status == 200
+    assert app.log.tracebacks() == []
+
+
 def test_an_unsigned_malformed_body_is_a_401_before_it_is_read(app: SlackApp) -> None:
     """Without a valid signature nothing is parsed: 401, not 400."""
     answer = app.client.post(
