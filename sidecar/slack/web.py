@@ -1,9 +1,12 @@
 """The Slack app's HTTP side: Bolt for Python behind a Flask blueprint.
 
 ``POST /slack/events`` (Events API) and ``POST /slack/interactions`` (buttons,
-the message shortcut, the modal) both go to one Bolt ``App``, which checks the
-v0 signature over the raw body and its 5-minute window (401 otherwise) before
-any listener runs, and routes by payload type.
+the message shortcut, the modal) are first checked by sidecar.slack.inbound:
+the v0 signature over the raw body and its 5-minute window (401 otherwise),
+then the body's shape (400/415, no retry); only then do they go to one Bolt
+``App``, which verifies again and routes by payload type. A well-formed event
+a listener cannot use is acknowledged (200, one warning): Slack would retry
+anything else. An interaction it cannot use is a 400 with the reason.
 
 Listeners run before the answer (``process_before_response=True``): the
 answer leaves only once the job is durably queued, so a failed enqueue is a
