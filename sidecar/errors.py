@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class SidecarError(Exception):
@@ -88,8 +89,53 @@ class Transient(UpstreamError):
     disposition = Disposition.RETRY
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How an upstream asks to be retried after 429s that carry no Retry-After.
+
+    ``tries`` retries ``first`` seconds apart, then one every ``then`` seconds,
+    counted from the first failure (PagerDuty: "retrying 3 times with each
+    request being 30 seconds apart" and "preferably with a backoff of a few
+    minutes"; see sidecar.oncall.pagerduty.THROTTLE_BACKOFF).
+    """
+
+    first: float
+    tries: int
+    then: float
+
+    def delay(self, *, throttled_for: float) -> float:
+        """Seconds to wait, the job having been failing for ``throttled_for`` seconds."""
+        return self.first if throttled_for < self.first * self.tries else self.then
+
+
 class RateLimited(Transient):
-    """HTTP 429; ``retry_after`` holds the upstream's Retry-After when given."""
+    """HTTP 429; ``retry_after`` holds the upstream's Retry-After when given.
+
+    ``backoff`` is the upstream's own guidance for when it sent none (None:
+    the worker's usual delay).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(
+            message, service=service, status=status, retry_after=retry_after
+        )
+        self.backoff = backoff
+
+    def wait(self, *, throttled_for: float, default: float) -> float:
+        """Seconds before the next try: Retry-After, else the upstream's backoff, else ``default``."""
+        if self.retry_after is not None and self.retry_after > 0:
+            return self.retry_after
+        if self.backoff is not None:
+            return self.backoff.delay(throttled_for=throttled_for)
+        return default
 
 
 class Conflict(Transient):

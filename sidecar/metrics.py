@@ -131,6 +131,28 @@ for _job in JOBS:
         JOB_ATTEMPTS.labels(_job, _label)
 
 
+# 429 answers by upstream service: a job tried again later, no attempt used
+# (issue 17: a page PagerDuty throttles waits minutes; this is how to see it).
+THROTTLED = Counter(
+    "sidecar_upstream_throttled",
+    "HTTP 429 answers that put a job back to wait, by upstream service.",
+    ["service"],
+)
+for _service in ("zendesk", "pagerduty", "slack"):
+    THROTTLED.labels(_service)
+
+
+# Slack posts (thread replies, an organization's on-call notice) that did not
+# go out because the bot is not a member of the channel (issue 17).
+SLACK_NOT_IN_CHANNEL = Counter(
+    "sidecar_slack_not_in_channel",
+    "Slack posts not delivered because the bot is not in the channel, by kind.",
+    ["kind"],
+)
+for _kind in ("org_notice", "thread"):
+    SLACK_NOT_IN_CHANNEL.labels(_kind)
+
+
 def count_job(job: str, outcome: str) -> None:
     """Count one attempt of ``job`` that ended in ``outcome`` (a worker Outcome value)."""
     JOB_ATTEMPTS.labels(job, JOB_OUTCOMES.get(outcome, outcome)).inc()

@@ -11,7 +11,9 @@ reference page documents, error code by error code:
 
 - auth.test: the bot's identity (team_id, user_id, bot_id).
 - chat.postMessage: ``channel_not_found``, ``not_in_channel`` (the bot must be a
-  member), ``no_text``; a ``thread_ts`` must be a parent's ts ("Avoid using a
+  member: "Cannot post user messages to a channel they are not in", HTTP 200
+  ``{"ok": false, "error": "not_in_channel"}``; the app has no
+  ``chat:write.public``), ``no_text``; a ``thread_ts`` must be a parent's ts ("Avoid using a
   reply's ts value; use its parent instead": not an error code, so it is
   recorded in ``violations`` for tests to assert on).
 - chat.postEphemeral: ``channel_not_found``, ``user_not_in_channel``, ``no_text``;

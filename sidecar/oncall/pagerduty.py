@@ -22,7 +22,14 @@ import httpx2
 import pagerduty
 
 from sidecar.config import Config, Secret
-from sidecar.errors import AuthFailed, ConfigError, RateLimited, Rejected, Transient
+from sidecar.errors import (
+    AuthFailed,
+    Backoff,
+    ConfigError,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from sidecar.net import is_loopback, parse_retry_after
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -30,6 +37,15 @@ SEVERITIES = ("critical", "error", "warning", "info")
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 DEFAULT_TIMEOUT = 10.0
+
+# A 429 means PagerDuty did not ingest the event ("Events API Rate Limits":
+# about 120 events a minute per integration key, over a 60 s window looking
+# back). Its guidance when it sends no Retry-After: "retrying 3 times with each
+# request being 30 seconds apart" (same page), and "be sure to retry on a 429
+# response code, preferably with a backoff of a few minutes" ("Events API v2
+# Overview", API Limits). So 30 s three times (the window has moved on by
+# then), then every 3 minutes for as long as the page is wanted.
+THROTTLE_BACKOFF = Backoff(first=30.0, tries=3, then=180.0)
 
 # The client always believes it talks to PagerDuty (it refuses non-https base
 # URLs); a request hook sends each request to the configured endpoint instead.
@@ -300,13 +316,20 @@ def decipher(
     400 is an invalid event (do not retry), 429 is throttling and 5xx a server
     fault (retry). A 2xx lands here only without a dedup_key in the body.
     """
-    retry_after = parse_retry_after(headers.get("retry-after"))
+    # Header names are case-insensitive (RFC 9110 §5.1), a plain mapping is not.
+    retry_after = parse_retry_after(
+        next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    )
     if status == 429:
+        # PagerDuty documents no Retry-After for the Events API; if it ever
+        # sends one, that is its word for this answer and wins over the backoff.
         return RateLimited(
-            f"PagerDuty {action}: rate limited (HTTP 429) by {host}",
+            f"PagerDuty {action}: rate limited (HTTP 429) by {host}; PagerDuty "
+            "did not take the event and asks for a backoff of minutes",
             service=_SERVICE,
             status=status,
             retry_after=retry_after,
+            backoff=THROTTLE_BACKOFF,
         )
     if status >= 500 or status == 408 or 200 <= status < 300:
         return Transient(

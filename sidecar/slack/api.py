@@ -73,6 +73,16 @@ _TRANSIENT_ERRORS = frozenset(
 )
 
 
+class NotInChannel(Gone):
+    """``not_in_channel``: the bot was never invited to (or was removed from) the channel.
+
+    chat.postMessage "Errors": "not_in_channel: Cannot post user messages to
+    a channel they are not in" (docs.slack.dev/reference/methods/chat.postMessage).
+    Still a drop for the worker (retrying cannot invite the bot), but the one
+    Gone an operator can fix in a minute, so the bridge says how.
+    """
+
+
 def web_client(config: Config) -> WebClient:
     """Build the bot's Web API client (SIDECAR_SLACK_API_URL for tests and proxies)."""
     if not config.slack_bot_token:
@@ -103,6 +113,8 @@ def decipher(
         )
     if code in _AUTH_ERRORS or status in (401, 403):
         return AuthFailed(message, service=SERVICE, status=status)
+    if code == "not_in_channel":
+        return NotInChannel(message, service=SERVICE, status=status)
     if code in _GONE_ERRORS:
         return Gone(message, service=SERVICE, status=status)
     return Rejected(message, service=SERVICE, status=status)

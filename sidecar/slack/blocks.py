@@ -168,10 +168,16 @@ def button_value(ref: MessageRef, prefill: Prefill) -> str:
         text = text[: max(0, len(text) - (len(value) - BUTTON_VALUE_MAX) - 1)]
 
 
-def read_button_value(value: str) -> tuple[MessageRef, Prefill]:
-    """Decode what :func:`button_value` wrote."""
-    data = json.loads(value)
-    ref = MessageRef.from_json(json.dumps(data["ref"]))
+def read_button_value(value: object) -> tuple[MessageRef, Prefill]:
+    """Decode what :func:`button_value` wrote; ValueError for anything else."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+        if not isinstance(data, dict) or not isinstance(data.get("ref"), dict):
+            raise ValueError("no 'ref' object")
+        ref = MessageRef.from_json(json.dumps(data["ref"]))
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # A forged or foreign button (a number, a string, another app's JSON).
+        raise ValueError("the button's value is not a ticket prompt's") from None
     return ref, Prefill.from_text(str(data.get("text") or ""))
 
 
@@ -249,20 +255,27 @@ def parse_submission(
     The errors go back to Slack in the same HTTP answer
     (``response_action: errors``), shown under their input blocks.
     """
-    values = (view.get("state") or {}).get("values") or {}
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, Mapping) else None
 
     def value_of(block: str, action: str) -> Mapping[str, Any]:
-        found = (values.get(block) or {}).get(action)
+        # Any other shape reads as "not filled in": the modal shows its errors.
+        group = values.get(block) if isinstance(values, Mapping) else None
+        found = group.get(action) if isinstance(group, Mapping) else None
         return found if isinstance(found, Mapping) else {}
 
     errors: dict[str, str] = {}
-    selected = value_of(SEVERITY_BLOCK, SEVERITY_ACTION).get("selected_option") or {}
-    severity = (
-        int(selected["value"])
-        if str(selected.get("value", "")).isdigit()
-        and int(selected["value"]) in SEVERITY_NAMES
+    selected = value_of(SEVERITY_BLOCK, SEVERITY_ACTION).get("selected_option")
+    if not isinstance(selected, Mapping):
+        selected = {}
+    picked = str(selected.get("value", ""))
+    # ASCII digits only: "²".isdigit() is True but int("²") raises.
+    number = (
+        int(picked)
+        if picked.isascii() and picked.isdigit() and len(picked) < 4
         else None
     )
+    severity = number if number in SEVERITY_NAMES else None
     if severity is None:
         errors[SEVERITY_BLOCK] = "Pick the Issue Severity (SEV 1 to SEV 5)."
     subject = " ".join(

@@ -18,8 +18,15 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
-from sidecar.errors import ConfigError, Gone, Rejected, SidecarError, Transient
-from sidecar.metrics import count_slack_mismatch
+from sidecar.errors import (
+    ConfigError,
+    Gone,
+    Rejected,
+    SidecarError,
+    Transient,
+    UpstreamError,
+)
+from sidecar.metrics import SLACK_NOT_IN_CHANNEL, count_slack_mismatch
 from sidecar.slack import api
 from sidecar.slack.blocks import (
     NOT_CONNECTED_TEXT,
@@ -81,6 +88,7 @@ class SlackBridge:
         # {severity: the account's own option tag}, read from the field.
         self._severity_tags: dict[int, str] | None = None
         self.links = Links(queue, account=config.zendesk_subdomain or "zendesk")
+        self._bot: str | None = None
 
     # --- the account's severity options ---------------------------------------------
 
@@ -458,29 +466,77 @@ class SlackBridge:
             f":rotating_light: [{severity}] {ticket.subject} — on-call has been paged: "
             f"{link(url, f'ticket #{ticket.id}')}"
         )
+        who = f"{org.name} ({entry.label})" if org is not None else entry.label
         self.links.say_once(
             ticket.id,
             "paged_notice",
-            lambda: api.call(
-                "chat.postMessage",
-                self.slack.chat_postMessage,
-                channel=channel,
-                text=text,
-                unfurl_links=False,
+            lambda: self._post_message(
+                channel, text, kind="org_notice", organization=who
             ),
         )
 
     # --- Slack posting --------------------------------------------------------------
 
     def _post(self, ref: MessageRef, text: str) -> None:
-        api.call(
-            "chat.postMessage",
-            self.slack.chat_postMessage,
-            channel=ref.channel,
+        entry = self._entry(ref.channel)
+        self._post_message(
+            ref.channel,
+            text,
             thread_ts=ref.thread_ts,
-            text=text,
-            unfurl_links=False,
+            kind="thread",
+            organization=entry.label if entry is not None else None,
         )
+
+    def _post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        kind: str,
+        organization: str | None,
+        thread_ts: str | None = None,
+    ) -> None:
+        """chat.postMessage; a bot left out of the channel is logged with the fix and counted."""
+        kwargs: dict[str, Any] = {
+            "channel": channel,
+            "text": text,
+            "unfurl_links": False,
+        }
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        try:
+            api.call("chat.postMessage", self.slack.chat_postMessage, **kwargs)
+        except api.NotInChannel:
+            # Dropped as before (retrying cannot invite the bot), but never
+            # silently: the operator learns which channel and what to do.
+            bot = self._bot_name()
+            SLACK_NOT_IN_CHANNEL.labels(kind).inc()
+            log.warning(
+                "slack %s not posted for %s: the bot is not in channel %s; "
+                "invite @%s to #%s (in Slack: open the channel, type /invite @%s)",
+                "on-call notice" if kind == "org_notice" else "thread reply",
+                organization or "an unmapped channel",
+                channel,
+                bot,
+                channel,
+                bot,
+                extra={
+                    "channel": channel,
+                    "organization": organization,
+                    "outcome": "not_in_channel",
+                },
+            )
+            raise
+
+    def _bot_name(self) -> str:
+        """The bot user's name for the fix we log (auth.test, once); a placeholder if unknown."""
+        if self._bot is None:
+            try:
+                name = api.call("auth.test", self.slack.auth_test).get("user")
+            except UpstreamError:
+                return "<the app's bot user>"
+            self._bot = str(name) if name else "<the app's bot user>"
+        return self._bot
 
     def _ephemeral(
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None

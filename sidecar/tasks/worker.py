@@ -42,10 +42,11 @@ from sidecar.errors import (
     RateLimited,
     UpstreamError,
 )
-from sidecar.metrics import BUDGET_WAITS, count_job
+from sidecar.metrics import BUDGET_WAITS, THROTTLED, count_job
 from sidecar.tasks.jobs import (
     AUTH_FAILED_FLAG,
     BASE_DELAY_SECONDS,
+    ESCALATE,
     JOBS,
     LEASED_JOBS,
     MAX_ATTEMPTS,
@@ -279,12 +280,25 @@ class Runner:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
+            # How long: the upstream's Retry-After, else its own documented
+            # backoff (PagerDuty: minutes), else the usual base delay.
+            wait = exc.wait(
+                throttled_for=_failing_for(first_failure), default=self.base_delay
+            )
+            THROTTLED.labels(exc.service).inc()
             if _patient(first_failure):
-                delay = min(
-                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
+                delay = min(max(wait, 1.0), MAX_DELAY_SECONDS)
+                # A delayed page is the operator's business; Zendesk's 429s are routine.
+                log.log(
+                    logging.WARNING if job == ESCALATE else logging.INFO,
+                    "%s rate limited by %s, again in %.1f s",
+                    job,
+                    exc.service,
+                    delay,
+                    extra={**context, "service": exc.service, "delay": delay},
                 )
-                log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
                 return Attempt(Outcome.THROTTLED, delay)
+            exc.retry_after = wait
             return self._retry(job, task, exc, attempt, first_failure, context)
         except UpstreamError as exc:
             if exc.disposition is Disposition.DROP:
@@ -626,6 +640,17 @@ def _patient(first_failure: str | None) -> bool:
     except ValueError:
         return False
     return (datetime.now(UTC) - since).total_seconds() < THROTTLE_PATIENCE_SECONDS
+
+
+def _failing_for(first_failure: str | None) -> float:
+    """Seconds since the job's first failure (0 for its first)."""
+    if first_failure is None:
+        return 0.0
+    try:
+        since = datetime.fromisoformat(first_failure)
+    except ValueError:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - since).total_seconds())
 
 
 def _now() -> str:
