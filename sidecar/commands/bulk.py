@@ -22,6 +22,7 @@ from sidecar.tasks.bulk import (
 )
 from sidecar.tasks.handler import fields_from
 from sidecar.tasks.plan import may_carry_sla
+from sidecar.words import counted
 from sidecar.zendesk.budget import BULK, lane
 
 
@@ -91,13 +92,13 @@ def replay_command(
                 if may_carry_sla(t, fields)
             ]
         span = f"{format_utc(start)} .. {format_utc(end) if end else 'now'}"
-        click.echo(f"{len(set(found))} ticket(s) with an SLA changed in {span}")
+        click.echo(f"{counted(len(set(found)), 'ticket')} with an SLA changed in {span}")
     else:
         found = list(tickets)
     done = replay(found, queue, dry_run=dry_run)  # type: ignore[arg-type]
     verb = "would enqueue" if dry_run else "enqueued"
     shown = " ".join(str(t) for t in done[:20]) + (" ..." if len(done) > 20 else "")
-    click.echo(f"{verb} {len(done)} reconcile(s){': ' + shown if done else ''}")
+    click.echo(f"{verb} {counted(len(done), 'reconcile')}{': ' + shown if done else ''}")
 
 
 def _statuses(text: str) -> tuple[str, ...]:

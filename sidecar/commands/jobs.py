@@ -14,6 +14,7 @@ import click
 from sidecar.commands.context import SidecarGroup, cli_context
 from sidecar.sla import format_utc
 from sidecar.tasks.queue import JobQueue, QueuedJob
+from sidecar.words import counted
 from sidecar.zendesk.budget import shares_from
 
 DEFAULT_LIMIT = 50
@@ -52,7 +53,7 @@ def _show(found: list[QueuedJob], total: int, *, what: str, limit: int) -> None:
         click.echo(f"{job.job_id}  {job.task}{subject}{when}{attempt}{priority}")
     shown = ", ".join(f"{n} {task}" for task, n in sorted(by_task.items()))
     more = f" (first {limit} shown; --limit to see more)" if total > len(found) else ""
-    click.echo(f"{total} {what} job(s){more}: {shown}")
+    click.echo(f"{counted(total, what + ' job')}{more}: {shown}")
 
 
 @jobs.command()
@@ -98,11 +99,11 @@ def retry(job_id: str | None, retry_all: bool) -> None:
         raise click.UsageError("give a job ID or --all (not both)")
     queue = open_queue()
     if retry_all:
-        click.echo(f"re-enqueued {queue.retry_all_failed()} job(s)")
+        click.echo(f"re-enqueued {counted(queue.retry_all_failed(), 'job')}")
         left = queue.failed_jobs()
         if left:
             click.echo(
-                f"{len(left)} job(s) cannot be retried (`sidecar jobs retry ID` "
+                f"{counted(len(left), 'job')} cannot be retried (`sidecar jobs retry ID` "
                 "says why); `sidecar jobs failed` lists them"
             )
     elif queue.retry_failed(job_id or ""):

@@ -65,8 +65,8 @@ def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
         f"ticket        #{ticket.id} {ticket.subject!r} ({ticket.status})",
         f"created       {format_utc(ticket.created_at)}",
         "organization  " + (f"{org.name} (id {org.id})" if org else "none"),
-        f"entitlement   {'entitled' if ent.entitled else 'not entitled'}: {ent.reason}"
-        f" [source: {ent.source}]",
+        # The reason starts with the verdict ("entitled: ..."): not said twice.
+        f"entitlement   {ent.reason} [source: {ent.source}]",
     ]
     raw = ticket.custom_fields.get(reconciler.fields.severity)
     if decided.severity_error:

@@ -111,7 +111,8 @@ class Entitlement:
     only when ``entitled``: they are part of the add-on. ``routing_key`` is
     always the org's own when it has one, so a page is resolved where it opened.
     ``problem`` is set when Zendesk holds a bad value an admin should fix (the
-    caller logs it); the org is then not entitled.
+    caller logs it); the org is then not entitled. ``reason`` is a whole
+    verdict, starting "entitled: " or "not entitled: ": print it as it is.
     """
 
     entitled: bool
