@@ -53,9 +53,7 @@ class Secret:
 PLANS = ("free", "team", "pro", "velocity", "ultra", "enterprise")
 ENTERPRISE_SUPPORT_PLANS = ("ultra", "enterprise")
 # The levels the logging module knows by name (its aliases WARN and FATAL included).
-LOG_LEVELS = tuple(
-    name for name in logging.getLevelNamesMapping() if name != "NOTSET"
-)
+LOG_LEVELS = tuple(name for name in logging.getLevelNamesMapping() if name != "NOTSET")
 
 
 def _text(value: str) -> str | None:
@@ -463,7 +461,10 @@ class Config:
                 "SIDECAR_AT_RISK_FRACTION must be between 0 and 1 (0.75 = at risk "
                 f"once 75% of the target has elapsed), got {self.at_risk_fraction}"
             )
-        if self.open_ticket_counts_seconds != 0 and self.open_ticket_counts_seconds < 60:
+        if (
+            self.open_ticket_counts_seconds != 0
+            and self.open_ticket_counts_seconds < 60
+        ):
             raise ConfigError(
                 "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
                 f"got {self.open_ticket_counts_seconds}"
@@ -519,9 +520,9 @@ class Config:
             env = f.metadata["env"]
             key = env.removeprefix("SIDECAR_").lower()
             if env in environ:
-                raw, where = environ[env], env
+                raw = environ[env]
             elif key in file_values:
-                raw, where = file_values[key], f"{config_path}: [sidecar] {key}"
+                raw = file_values[key]
                 if not isinstance(raw, str):
                     raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
             else:

@@ -92,13 +92,17 @@ def replay_command(
                 if may_carry_sla(t, fields)
             ]
         span = f"{format_utc(start)} .. {format_utc(end) if end else 'now'}"
-        click.echo(f"{counted(len(set(found)), 'ticket')} with an SLA changed in {span}")
+        click.echo(
+            f"{counted(len(set(found)), 'ticket')} with an SLA changed in {span}"
+        )
     else:
         found = list(tickets)
     done = replay(found, queue, dry_run=dry_run)  # type: ignore[arg-type]
     verb = "would enqueue" if dry_run else "enqueued"
     shown = " ".join(str(t) for t in done[:20]) + (" ..." if len(done) > 20 else "")
-    click.echo(f"{verb} {counted(len(done), 'reconcile')}{': ' + shown if done else ''}")
+    click.echo(
+        f"{verb} {counted(len(done), 'reconcile')}{': ' + shown if done else ''}"
+    )
 
 
 def _statuses(text: str) -> tuple[str, ...]:

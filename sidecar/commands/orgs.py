@@ -30,8 +30,8 @@ from sidecar.entitlements.check import (
 )
 from sidecar.errors import ConfigError, NotFound, UpstreamError
 from sidecar.sla.schedule import format_duration
-from sidecar.zendesk.client import ZendeskClient
 from sidecar.words import counted
+from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization
 
 
@@ -115,9 +115,7 @@ def find_org(client: ZendeskClient, ref: str) -> Organization:
     org_id, external_id = parse_org_ref(ref)
     if org_id is None and not ref.strip().startswith("ext:"):
         word = ref.strip()
-        found = client.find_organization_by_name(word) or client.find_organization(
-            word
-        )
+        found = client.find_organization_by_name(word) or client.find_organization(word)
         if found is None:
             raise click.ClickException(
                 f"no organization named {ref.strip()!r} (nor with that external id) "

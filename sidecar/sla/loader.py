@@ -202,9 +202,7 @@ def _schedule(
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                fail(f"{key}.timezone", f"unknown time zone {timezone!r}")
-            )
+            problems.append(fail(f"{key}.timezone", f"unknown time zone {timezone!r}"))
     windows: dict[object, list[object]] = {}
     for day in DAY_NAMES:
         values = table.get(day, [])
@@ -226,8 +224,8 @@ def _schedule(
     except PolicyError as exc:
         problems.append(exc)
     if problems:
-        for problem in problems[:-1]:
-            collect(problem)
+        for found in problems[:-1]:
+            collect(found)
         raise problems[-1]
     try:
         return Schedule(

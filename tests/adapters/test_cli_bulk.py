@@ -135,7 +135,7 @@ def test_replay_a_time_range(tmp_path: Path, zendesk: FakeZendesk) -> None:
     until = (base + timedelta(hours=3)).isoformat()
     dry = run(env, "replay", "--since", since, "--until", until, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert f"would enqueue 2 reconcile(s): {inside[0]} {inside[1]}" in dry.output
+    assert f"would enqueue 2 reconciles: {inside[0]} {inside[1]}" in dry.output
     assert reconciles(queue) == Counter()
     result = run(env, "replay", "--since", since, "--until", until)
     assert result.exit_code == 0, result.output

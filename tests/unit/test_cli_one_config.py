@@ -70,7 +70,9 @@ def test_policy_show_and_holidays_use_the_policy_file(tmp_path: Path) -> None:
 
 def test_policy_name_picks_from_the_configured_file(tmp_path: Path) -> None:
     """--policy-name alone chooses among SIDECAR_POLICY_FILE's policies."""
-    shown = run(tmp_path, "policy", "show", "--policy-name", "house", **policy_env(tmp_path))
+    shown = run(
+        tmp_path, "policy", "show", "--policy-name", "house", **policy_env(tmp_path)
+    )
     assert shown.exit_code == 0 and "policy 'house'" in shown.stdout
 
 
@@ -93,7 +95,7 @@ def test_policy_check_reports_every_problem_in_one_run(tmp_path: Path) -> None:
         "schedules.core.timezone: unknown time zone 'Mars/Olympus'",
         "schedules.core.mon: window '09:00-37:00' has an invalid end time",
         "schedules.core.fri: window 'x' is not 'HH:MM-HH:MM'",
-        "policies.p.day: must be \"24h\" or \"schedule\", got 'week'",
+        'policies.p.day: must be "24h" or "schedule", got \'week\'',
         "policies.p.sev3.target: duration '2q'",
         "policies.p.sev4.schedule: unknown schedule 'nowhere'",
     ):
