@@ -16,6 +16,7 @@ import click
 from sidecar import logs, metrics_dir
 from sidecar.commands.context import cli_context
 from sidecar.config import Config
+from sidecar.errors import QueueUnavailable
 from sidecar.tasks.handler import build_handler
 from sidecar.tasks.queue import sqlite_path
 from sidecar.tasks.worker import URGENT_WORKERS, run_worker
@@ -90,7 +91,17 @@ def serve(host: str, port: int | None, workers: int) -> None:
     context = cli_context()
     config = context.config
     # Validates the URL and creates the SQLite file (serve owns its queue).
-    description = context.queue(create=True).description
+    queue = context.queue(create=True)
+    description = queue.description
+    try:
+        queue.ping()
+    except QueueUnavailable as exc:
+        # Not a reason to refuse: the web answers 503 (Zendesk retries) and the
+        # worker waits with backoff (docs/decisions.md, "Operator configuration").
+        description += (
+            f" (unreachable now: {str(exc).rstrip('.')}; the web answers 503 and "
+            "the worker waits for it)"
+        )
     context.close()
     env = dict(os.environ)
     port = port or config.port
@@ -135,14 +146,14 @@ def serve(host: str, port: int | None, workers: int) -> None:
         "worker", "--workers", str(workers),
     ]  # fmt: skip
     try:
-        code = _supervise([web_cmd, worker_cmd], env=env)
+        code = _supervise({"web (gunicorn)": web_cmd, "worker": worker_cmd}, env=env)
     finally:
         metrics_dir.remove(own_metrics_dir)
     sys.exit(code)
 
 
-def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
-    """Run the commands until one exits or we get SIGINT/SIGTERM; stop all of them."""
+def _supervise(commands: dict[str, list[str]], *, env: dict[str, str]) -> int:
+    """Run the named commands until one exits or we get SIGINT/SIGTERM; stop all."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -154,16 +165,25 @@ def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
     }
     # Own process groups: a terminal's Ctrl-C reaches only us, and we stop the
     # children gracefully (SIGTERM) instead of both getting a hard SIGINT.
-    procs = [subprocess.Popen(cmd, env=env, process_group=0) for cmd in commands]
+    named = {
+        name: subprocess.Popen(cmd, env=env, process_group=0)
+        for name, cmd in commands.items()
+    }
+    procs = list(named.values())
     try:
         code = 0
         while not stopping:
-            exited = [p for p in procs if p.poll() is not None]
+            exited = [(n, p) for n, p in named.items() if p.poll() is not None]
             if exited:
-                code = exited[0].returncode or 1
-                args = exited[0].args
-                name = args[-1] if isinstance(args, list | tuple) else args
-                click.echo(f"sidecar serve: {name!s} exited, stopping", err=True)
+                name, proc = exited[0]
+                code = proc.returncode or 1
+                others = ", ".join(n for n in named if n != name)
+                click.echo(
+                    f"sidecar serve: the {name} (pid {proc.pid}) exited with "
+                    f"{_exit_status(proc.returncode)} (its log lines above say "
+                    f"why); stopping the {others}",
+                    err=True,
+                )
                 break
             time.sleep(0.2)
         for proc in procs:
@@ -180,6 +200,16 @@ def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _exit_status(returncode: int) -> str:
+    """Describe a child's exit: "status 1", or the signal that killed it."""
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"status {returncode}"
 
 
 COMMANDS = [serve, worker]

@@ -59,6 +59,7 @@ from sidecar.tasks.jobs import (
     escalation_lease,
     retry_delay,
 )
+from sidecar.tasks.outage import OutageFilter, OutageLog, is_storage_error
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -271,14 +272,18 @@ class Runner:
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
-            BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
+            BUDGET_WAITS.labels(
+                "updates" if "updates" in str(exc) else "requests"
+            ).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except RateLimited as exc:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
             if _patient(first_failure):
-                delay = min(max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+                delay = min(
+                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
+                )
                 log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
                 return Attempt(Outcome.THROTTLED, delay)
             return self._retry(job, task, exc, attempt, first_failure, context)
@@ -499,6 +504,13 @@ def run_worker(
         )
         _wait_for_stop()
         return
+    # While the queue's storage is down: one line with backoff, not a traceback
+    # per poll (sidecar.tasks.outage); at start, wait for it the same way.
+    outage = OutageLog(queue.description)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OutageFilter(outage))
+    if not wait_for_queue(queue, outage):
+        return  # stopped while waiting
     runner = serve_jobs(queue, handlers, base_delay=config.retry_base_seconds)
     # Build the handlers now: a missing field id or a bad policy file stops the
     # worker at once with its reason, instead of failing every job later.
@@ -509,7 +521,7 @@ def run_worker(
     watchdog = threading.Thread(
         target=watch_leases,
         args=(queue,),
-        kwargs={"runner": runner},
+        kwargs={"runner": runner, "outage": outage},
         name="lease-watchdog",
         daemon=True,
     )
@@ -583,23 +595,56 @@ def watch_leases(
     *,
     runner: Runner | None = None,
     stop: threading.Event | None = None,
+    outage: OutageLog | None = None,
 ) -> None:
     """Every HEARTBEAT_SECONDS: renew our running jobs, recover dead workers' (forever)."""
     stop = stop or threading.Event()
+    outage = outage or OutageLog(queue.description)
     while True:
         try:
             if runner is not None:
                 runner.keep_inflight()
             recover_escalations(queue)
             recovered = queue.recover_inflight()
+            outage.recovered()  # the queue answered
             if recovered:
-                log.warning(
-                    "%d job(s) of a stopped worker enqueued again", recovered
-                )
+                log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
-            log.warning("lease watchdog: %s", _describe(exc))
+            if is_storage_error(exc):
+                outage.failed(exc)
+            else:
+                log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):
             return
+
+
+def wait_for_queue(queue: JobQueue, outage: OutageLog) -> bool:
+    """Wait, with backoff, until the queue answers; False if SIGINT/SIGTERM came first.
+
+    A worker started before its Redis (compose, Kubernetes) waits for it with
+    one line per attempt instead of crashing into a restart loop.
+    """
+    stop = threading.Event()
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    except ValueError:  # not the main thread (tests): no signals to catch
+        pass
+    try:
+        while True:
+            try:
+                queue.ping()
+            except QueueUnavailable as exc:
+                outage.failed(exc)
+                if stop.wait(outage.interval):
+                    return False
+                continue
+            outage.recovered()
+            return True
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _wait_for_stop() -> None:

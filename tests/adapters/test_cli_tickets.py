@@ -64,7 +64,9 @@ def test_reconcile_writes_then_finds_nothing(
     zendesk: FakeZendesk, env: dict[str, str]
 ) -> None:
     """A real run writes once; a second run has nothing to write."""
-    JobQueue.from_url(env["SIDECAR_QUEUE_URL"]).close()  # the service's, as serve makes it
+    JobQueue.from_url(
+        env["SIDECAR_QUEUE_URL"]
+    ).close()  # the service's, as serve makes it
     tid = zendesk.add_ticket(
         organization_id=10, custom_fields={SEVERITY_FIELD: "sev_3"}
     )

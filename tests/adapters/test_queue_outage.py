@@ -1,0 +1,110 @@
+"""With the queue's Redis down: one line with backoff, not a traceback flood."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from sidecar.commands.run import _supervise
+from sidecar.tasks.outage import OutageFilter, OutageLog
+
+PATIENCE = float(os.environ.get("SIDECAR_TEST_PATIENCE", "3"))
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_worker_waits_for_a_closed_redis_with_one_line_per_attempt(
+    tmp_path: Path,
+) -> None:
+    """`sidecar worker` against a closed Redis port logs a few lines in 6 s, no traceback."""
+    env = {
+        **os.environ,
+        "SIDECAR_QUEUE_URL": f"redis://127.0.0.1:{closed_port()}/0",
+        "SIDECAR_ZENDESK_SUBDOMAIN": "acme",
+        "SIDECAR_ZENDESK_EMAIL": "sidecar@acme.test",
+        "SIDECAR_ZENDESK_API_TOKEN": "fake-api-token",
+        "SIDECAR_ZENDESK_URL": f"http://127.0.0.1:{closed_port()}",
+        "SIDECAR_SEVERITY_FIELD_ID": "1",
+        "SIDECAR_DUE_AT_FIELD_ID": "2",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from sidecar.cli import main; main()", "worker"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(6)
+    worker.send_signal(signal.SIGTERM)
+    out, _ = worker.communicate(timeout=10 * PATIENCE)
+    lines = out.splitlines()
+    # 0, 1, 3 and 7 s into the outage (backoff 1, 2, 4 s): 3 or 4 lines, not hundreds.
+    assert 2 <= len(lines) <= 5, out[:2000]
+    assert all('"queue unreachable (redis redis://127.0.0.1:' in x for x in lines)
+    assert "Traceback" not in out
+    assert worker.returncode == 0  # SIGTERM while waiting is a clean stop
+
+
+def test_hueys_tracebacks_fold_into_one_line_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fifty storage errors logged by Huey's loops within a second become one line."""
+    now = [100.0]
+    outage = OutageLog("redis redis://127.0.0.1:1/0", clock=lambda: now[0])
+    huey_log = logging.getLogger("huey.consumer.Worker-1")
+    handler_filter = OutageFilter(outage)
+    try:
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:1.")
+    except redis.ConnectionError:
+        record = huey_log.makeRecord(
+            huey_log.name, logging.ERROR, __file__, 1, "Error reading from queue",
+            (), sys.exc_info(),
+        )  # fmt: skip
+    kept = []
+    with caplog.at_level(logging.WARNING, logger="sidecar.queue"):
+        for _ in range(50):
+            kept.append(handler_filter.filter(record))
+            now[0] += 0.01
+        now[0] += 2
+        handler_filter.filter(record)
+        outage.recovered()
+    assert not any(kept)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3, messages
+    assert messages[0].startswith("queue unreachable (redis redis://127.0.0.1:1/0)")
+    assert "50 failures since the last notice" in messages[1]
+    assert messages[2].startswith("queue reachable again")
+    other = logging.LogRecord("huey", logging.ERROR, __file__, 1, "x", (), None)
+    assert handler_filter.filter(other)  # not a storage error: kept as it is
+
+
+def test_a_failed_start_names_the_process_and_its_exit_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """When one child exits, serve says which (name, pid) and with what status."""
+    code = _supervise(
+        {
+            "web (gunicorn)": [sys.executable, "-c", "import time; time.sleep(30)"],
+            "worker": [sys.executable, "-c", "import sys; sys.exit(4)"],
+        },
+        env=dict(os.environ),
+    )
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "sidecar serve: the worker (pid " in err
+    assert "exited with status 4" in err and "stopping the web (gunicorn)" in err
