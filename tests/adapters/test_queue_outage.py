@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from sidecar.commands.run import _supervise
-from sidecar.tasks.outage import OutageFilter, OutageLog
-
 PATIENCE = float(os.environ.get("SIDECAR_TEST_PATIENCE", "3"))
 
 
@@ -64,6 +61,8 @@ def test_hueys_tracebacks_fold_into_one_line_per_interval(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Fifty storage errors logged by Huey's loops within a second become one line."""
+    from sidecar.tasks.outage import OutageFilter, OutageLog
+
     now = [100.0]
     outage = OutageLog("redis redis://127.0.0.1:1/0", clock=lambda: now[0])
     huey_log = logging.getLogger("huey.consumer.Worker-1")
@@ -97,6 +96,8 @@ def test_a_failed_start_names_the_process_and_its_exit_status(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """When one child exits, serve says which (name, pid) and with what status."""
+    from sidecar.commands.run import _supervise
+
     code = _supervise(
         {
             "web (gunicorn)": [sys.executable, "-c", "import time; time.sleep(30)"],
