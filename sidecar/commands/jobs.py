@@ -27,9 +27,26 @@ def open_queue() -> JobQueue:
     return queue
 
 
-@click.group(cls=SidecarGroup)
-def jobs() -> None:
-    """Inspect the queue: pending and scheduled jobs, failed jobs and their retry."""
+@click.group(cls=SidecarGroup, invoke_without_command=True)
+@click.pass_context
+def jobs(ctx: click.Context) -> None:
+    """Inspect the queue: what is left (alone), pending, scheduled, failed jobs, retry."""
+    if ctx.invoked_subcommand is not None:
+        return
+    # Alone: what is left, as the runbook's "drain the queue" step asks.
+    queue = open_queue()
+    scheduled_jobs = queue.scheduled_jobs()
+    failed_jobs = queue.failed_jobs()
+    _show(
+        queue.pending_jobs(DEFAULT_LIMIT),
+        queue.depth(),
+        what="pending",
+        limit=DEFAULT_LIMIT,
+    )
+    click.echo(
+        f"{counted(len(scheduled_jobs), 'scheduled job')} (`sidecar jobs scheduled`), "
+        f"{counted(len(failed_jobs), 'failed job')} (`sidecar jobs failed`)"
+    )
 
 
 def _subject(task: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -21,6 +22,8 @@ from sidecar.tasks.handler import build_handler
 from sidecar.tasks.queue import sqlite_path
 from sidecar.tasks.worker import URGENT_WORKERS, run_worker
 
+log = logging.getLogger("sidecar.worker")
+
 SECRET_SUFFIX = "-webhook-secret"
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -37,6 +40,8 @@ def worker(workers: int, urgent_workers: int) -> None:
     """Run the queue worker (Huey consumer) that reconciles tickets."""
     context = cli_context()
     logs.configure(context.config.log_level)
+    for warning in context.config.warnings():  # loud, at start (docs/decisions.md)
+        log.warning(warning, extra={"config": "warning"})
     if context.config.worker_metrics_listen:
         # A worker in its own container: Prometheus scrapes it here (jobs, calls).
         from sidecar.metrics import serve_worker_metrics
@@ -90,6 +95,8 @@ def serve(host: str, port: int | None, workers: int) -> None:
     """Run the webhook receiver (gunicorn) and the worker together."""
     context = cli_context()
     config = context.config
+    for warning in config.warnings():  # the worker logs them too, at its start
+        click.echo(f"sidecar serve: warning: {warning}", err=True)
     # Validates the URL and creates the SQLite file (serve owns its queue).
     queue = context.queue(create=True)
     description = queue.description

@@ -123,3 +123,19 @@ def test_orgs_show_takes_a_name_as_sla_due_does(
     missing = run(away, "orgs", "show", "Nobody Inc")
     assert missing.exit_code == 1
     assert "no organization named 'Nobody Inc'" in missing.stderr
+
+
+def test_jobs_alone_lists_what_is_left(away: dict[str, str]) -> None:
+    """`sidecar jobs` (the runbook's drain step) lists the pending jobs and the counts."""
+    JobQueue.from_url(away["SIDECAR_QUEUE_URL"]).close()
+    assert run(away, "replay", "--ticket", "1").exit_code == 0
+    result = run(away, "jobs")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"queue: sqlite {Path('sidecar-queue.db').resolve()}"
+    assert "reconcile ticket 1" in lines[1]
+    assert lines[2:] == [
+        "1 pending job: 1 reconcile",
+        "0 scheduled jobs (`sidecar jobs scheduled`), "
+        "0 failed jobs (`sidecar jobs failed`)",
+    ]
