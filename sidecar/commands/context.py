@@ -20,7 +20,7 @@ import click
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore
-from sidecar.errors import ConfigError, SidecarError
+from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.sla import Policy
 from sidecar.tasks.handler import load_configured_policy
 from sidecar.tasks.queue import JobQueue, sqlite_path
@@ -85,12 +85,13 @@ class CliContext:
         try:
             if missing is not None:
                 raise ConfigError(f"no queue at {missing} (SIDECAR_QUEUE_URL={url})")
-            queue = self.queue()
-            queue.ping()
+            queue = self.queue()  # pings it
         except SidecarError as exc:
+            said = str(exc).rstrip(".")
+            said += "" if said.endswith("?") else "."
             click.echo(
-                f"note: {str(exc).rstrip('.')}; going on without the queue: "
-                "Zendesk reads are not counted in the deployment's budget",
+                f"note: {said} Going on without the queue: Zendesk reads are not "
+                "counted in the deployment's budget.",
                 err=True,
             )
             return None
@@ -116,6 +117,16 @@ class CliContext:
             )
         queue = JobQueue.from_url(url)
         self._closers.append(queue.close)
+        if not create:
+            # Say it in one line now, not as a traceback from the first command.
+            try:
+                queue.ping()
+            except QueueUnavailable as exc:
+                raise QueueUnavailable(
+                    f"the queue {queue.description} does not answer "
+                    f"({str(exc).removeprefix('queue ping failed: ').rstrip('.')}): "
+                    "is it running, and is SIDECAR_QUEUE_URL the service's queue?"
+                ) from None
         return queue
 
     @cached_property

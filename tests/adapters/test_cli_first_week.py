@@ -102,7 +102,22 @@ def test_explain_works_with_redis_down(away: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     (note,) = result.stderr.splitlines()
-    assert note.startswith("note: queue ping failed: ConnectionError")
+    assert note.startswith(f"note: the queue redis {away['SIDECAR_QUEUE_URL']} does")
+    assert "ConnectionError" in note and "Going on without the queue" in note
+
+
+def test_queue_commands_with_redis_down_say_it_in_one_line(
+    away: dict[str, str],
+) -> None:
+    """jobs, budget, replay and a real reconcile name the unreachable queue, no traceback."""
+    away["SIDECAR_QUEUE_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    for args in (["jobs"], ["budget"], ["replay", "--ticket", "1"], ["reconcile", "1"]):
+        result = run(away, *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "Traceback" not in result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("Error: the queue redis redis://127.0.0.1:"), args
+        assert "does not answer (ConnectionError" in line
 
 
 def test_explain_says_the_verdict_once(away: dict[str, str]) -> None:
