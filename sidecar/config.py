@@ -112,7 +112,7 @@ def _near_plan(name: str) -> str | None:
     """The standard plan ``name`` is a likely typo of, or None."""
     if name in PLANS:
         return None
-    close = difflib.get_close_matches(name, PLANS, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, PLANS, n=1, cutoff=0.85)
     return close[0] if close else None
 
 

@@ -129,6 +129,10 @@ def test_a_misspelt_plan_is_refused_and_a_custom_one_is_warned_about() -> None:
         info.value
     )
     assert Config.from_env({}).warnings() == []
+    # A custom option tag that merely starts like a plan is not a typo.
+    assert Config.from_env({"SIDECAR_ORG_PLANS": "enterprise_plus"}).eligible_plans == (
+        "enterprise_plus",
+    )
     custom = Config.from_env({"SIDECAR_ORG_PLANS": "ultra,premier_plus"})
     (warning,) = custom.warnings()
     assert "'premier_plus' is not a Zendesk plan" in warning
