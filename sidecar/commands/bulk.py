@@ -174,8 +174,10 @@ def backfill_command(
     )
     context = cli_context()
     fields = fields_from(context.config)
-    queue = context.queue()
-    click.echo(f"queue: {queue.description}")
+    # A dry run only reads: it works away from the service, without a queue.
+    queue = context.service_queue() if dry_run else context.queue()
+    if queue is not None:
+        click.echo(f"queue: {queue.description}")
     # Its page reads spend through the deployment's budget, in the bulk lane.
     job = Backfill(
         context.bulk_zendesk(queue), queue, scope=scope, fields=fields, dry_run=dry_run
@@ -183,7 +185,8 @@ def backfill_command(
     progress = job.load(restart=restart)
     if progress.resumed:
         click.echo(
-            f"resuming after page {progress.pages} ({progress.seen} tickets read, "
+            f"resuming after page {progress.pages} "
+            f"({counted(progress.seen, 'ticket')} read, "
             f"{progress.enqueued} enqueued); --restart starts over"
         )
     report = _Reporter(dry_run=dry_run, start_seen=progress.seen)
@@ -201,11 +204,13 @@ def backfill_command(
     p = job.progress
     if p.done:
         click.echo(
-            f"backfill done: {p.pages} pages, {p.seen} tickets read, {verb} {p.enqueued}"
+            f"backfill done: {counted(p.pages, 'page')}, {counted(p.seen, 'ticket')} "
+            f"read, {verb} {p.enqueued}"
         )
     else:
         click.echo(
-            f"backfill stopped after page {p.pages} ({p.seen} tickets read, {verb} "
+            f"backfill stopped after page {p.pages} ({counted(p.seen, 'ticket')} read, "
+            f"{verb} "
             f"{p.enqueued}); run the same command again to resume"
         )
         sys.exit(130)
@@ -235,7 +240,7 @@ class _Reporter:
             elapsed = max(time.monotonic() - self._started, 1e-6)
             rate = (seen - self._start_seen) / elapsed * 60
             click.echo(
-                f"page {pages}: {seen} tickets read, {enqueued} "
+                f"page {pages}: {counted(seen, 'ticket')} read, {enqueued} "
                 f"{'matching' if self._dry_run else 'enqueued'}, {rate:.0f} tickets/min"
             )
         self._last = seen

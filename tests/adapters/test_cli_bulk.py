@@ -184,7 +184,7 @@ def test_backfill_filters_and_dry_run_writes_nothing(
     plain = zendesk.add_ticket(status="open")  # no severity: nothing to reconcile
     dry = run(env, "backfill", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "backfill done: 1 pages, 32 tickets read, would enqueue 30" in dry.output
+    assert "backfill done: 1 page, 32 tickets read, would enqueue 30" in dry.output
     assert reconciles(queue) == Counter()
     assert queue.get_flag("backfill:" + BackfillFilter().key()) is None
     narrow = run(env, "backfill", "--status", "open,hold", "--since", "2026-11-02")

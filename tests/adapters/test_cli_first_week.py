@@ -58,7 +58,7 @@ def closed_port() -> int:
 def test_read_only_commands_create_no_queue_file(
     away: dict[str, str], tmp_path: Path
 ) -> None:
-    """explain, reconcile --dry-run and policy whatif work without a queue and make none."""
+    """explain, reconcile --dry-run, policy whatif and backfill --dry-run need no queue."""
     explained = run(away, "explain", "1")
     assert explained.exit_code == 0, explained.output
     assert "due        " in explained.stdout
@@ -66,6 +66,9 @@ def test_read_only_commands_create_no_queue_file(
     assert dry.exit_code == 0 and "ticket 1: would write" in dry.stdout
     whatif = run(away, "policy", "whatif", away["SIDECAR_POLICY_FILE"])
     assert whatif.exit_code == 0, whatif.output
+    counted = run(away, "backfill", "--dry-run")
+    assert counted.exit_code == 0, counted.output
+    assert "backfill done: 1 page, 1 ticket read, would enqueue 1" in counted.stdout
     assert os.listdir(".") == []
     where = Path("sidecar-queue.db").resolve()
     assert f"note: no queue at {where}" in explained.stderr
