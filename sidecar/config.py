@@ -104,7 +104,7 @@ def _plans(value: str) -> str:
         # "Operator configuration and CLI"). Other names are custom option tags.
         near = _near_plan(name)
         if near is not None:
-            raise ValueError(f"{name!r} is not a Zendesk plan: did you mean {near!r}?")
+            raise ValueError(f"{name!r} is not a Zendesk plan (did you mean {near!r}?)")
     return ",".join(dict.fromkeys(names))
 
 

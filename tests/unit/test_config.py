@@ -125,7 +125,7 @@ def test_a_misspelt_plan_is_refused_and_a_custom_one_is_warned_about() -> None:
     """'enterprize' would silently keep Enterprise orgs from paging: refused, with the fix."""
     with pytest.raises(ConfigError) as info:
         Config.from_env({"SIDECAR_ORG_PLANS": "ultra,enterprize"})
-    assert "'enterprize' is not a Zendesk plan: did you mean 'enterprise'?" in str(
+    assert "'enterprize' is not a Zendesk plan (did you mean 'enterprise'?)" in str(
         info.value
     )
     assert Config.from_env({}).warnings() == []
