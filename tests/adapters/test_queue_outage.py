@@ -109,3 +109,31 @@ def test_a_failed_start_names_the_process_and_its_exit_status(
     err = capsys.readouterr().err
     assert "sidecar serve: the worker (pid " in err
     assert "exited with status 4" in err and "stopping the web (gunicorn)" in err
+
+
+def test_serve_says_the_queue_is_unreachable_and_a_custom_plan_at_start(
+    tmp_path: Path,
+) -> None:
+    """`sidecar serve` starts (web 503, worker waiting), saying both things in its banner."""
+    port = closed_port()
+    env = {
+        **os.environ,
+        "SIDECAR_QUEUE_URL": f"redis://127.0.0.1:{port}/0",
+        "SIDECAR_ORG_PLANS": "ultra,enterprise,premier_plus",
+        "SIDECAR_WEBHOOK_SECRET": "s3cret-for-the-test",
+    }
+    serve = subprocess.Popen(
+        [sys.executable, "-c", "from sidecar.cli import main; main()", "serve",
+         "--port", str(closed_port())],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    time.sleep(3 * PATIENCE)
+    serve.send_signal(signal.SIGTERM)
+    out, err = serve.communicate(timeout=40 * PATIENCE)
+    queue_line = next(x for x in out.splitlines() if "queue   " in x)
+    assert f"redis://127.0.0.1:{port}/0 (unreachable now:" in queue_line
+    assert "the web answers 503 and the worker waits for it" in queue_line
+    assert "sidecar serve: warning: SIDECAR_ORG_PLANS=" in err
+    assert "'premier_plus' is not a Zendesk plan" in err
+    assert "Traceback" not in out + err
