@@ -10,9 +10,11 @@ wrapped in :class:`Secret` so that no repr, log line or error message can show t
 
 from __future__ import annotations
 
+import difflib
+import logging
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,6 +53,14 @@ def split_secrets(secret: Secret) -> list[str]:
     return [part.strip() for part in secret.reveal().split(",") if part.strip()]
 
 
+# Values of Zendesk's "support plan" dropdown (option tags) the sidecar knows;
+# "Enterprise Support is available as an add-on for Ultra and Enterprise customers."
+PLANS = ("free", "team", "pro", "velocity", "ultra", "enterprise")
+ENTERPRISE_SUPPORT_PLANS = ("ultra", "enterprise")
+# The levels the logging module knows by name (its aliases WARN and FATAL included).
+LOG_LEVELS = tuple(name for name in logging.getLevelNamesMapping() if name != "NOTSET")
+
+
 def _text(value: str) -> str | None:
     return value.strip() or None
 
@@ -63,8 +73,19 @@ def _opt_int(value: str) -> int | None:
     return int(value) if value.strip() else None
 
 
-def _float(value: str) -> float:
+def _seconds(value: str) -> float:
     return float(value)
+
+
+def _fraction(value: str) -> float:
+    return float(value)
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError("")
+    return level
 
 
 def _bool(value: str) -> bool:
@@ -73,7 +94,7 @@ def _bool(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ValueError(f"expected a boolean (1/0, true/false), got {value!r}")
+    raise ValueError("")  # the expected form says it all
 
 
 def _plans(value: str) -> str:
@@ -81,8 +102,23 @@ def _plans(value: str) -> str:
     if not names or not all(
         n.replace("_", "").replace("-", "").isalnum() for n in names
     ):
-        raise ValueError("expected plan names (option tags), comma-separated")
+        raise ValueError("")
+    for name in names:
+        # A near miss of a standard plan is a typo that would silently keep
+        # that plan's organizations from paging: refuse it (docs/decisions.md,
+        # "Operator configuration and CLI"). Other names are custom option tags.
+        near = _near_plan(name)
+        if near is not None:
+            raise ValueError(f"{name!r} is not a Zendesk plan (did you mean {near!r}?)")
     return ",".join(dict.fromkeys(names))
+
+
+def _near_plan(name: str) -> str | None:
+    """The standard plan ``name`` is a likely typo of, or None."""
+    if name in PLANS:
+        return None
+    close = difflib.get_close_matches(name, PLANS, n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def _secret(value: str) -> Secret | None:
@@ -94,8 +130,28 @@ def _emoji_names(value: str) -> str:
     if not names or not all(
         n.replace("_", "").replace("-", "").replace("+", "").isalnum() for n in names
     ):
-        raise ValueError("expected emoji names without colons, comma-separated")
+        raise ValueError("")
     return ",".join(dict.fromkeys(names))
+
+
+# What each kind of setting expects, and an example, for error messages and
+# `sidecar doctor`: (expected form, example value).
+_FORMS: dict[Callable[[str], Any], tuple[str, str]] = {
+    _int: ("a whole number", "300"),
+    _opt_int: ("a numeric id (digits only), or empty for none", "360001234567"),
+    _seconds: ("a number of seconds (decimals allowed)", "5.0"),
+    _fraction: ("a fraction between 0 and 1 (0.75 = 75 %)", "0.75"),
+    _bool: ("a boolean: 1/0, true/false, yes/no or on/off", "true"),
+    _log_level: (
+        "a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL",
+        "INFO",
+    ),
+    _plans: (
+        "plan option tags, comma-separated (Zendesk's plans: " + ", ".join(PLANS) + ")",
+        "ultra,enterprise",
+    ),
+    _emoji_names: ("emoji names without colons, comma-separated", "ticket"),
+}
 
 
 def _setting(env: str, parse: Callable[[str], Any], default: Any, doc: str) -> Any:
@@ -126,7 +182,7 @@ class Config:
     )
     body_read_seconds: float = _setting(
         "SIDECAR_BODY_READ_SECONDS",
-        _float,
+        _seconds,
         5.0,
         "Longest a webhook body may take to arrive; a slower upload gets 408 "
         "(Zendesk gives up after 10 s).",
@@ -153,10 +209,15 @@ class Config:
         None,
         "TOML file with settings under [sidecar]; the environment wins.",
     )
-    log_level: str = _setting("SIDECAR_LOG_LEVEL", str, "INFO", "Log level.")
+    log_level: str = _setting(
+        "SIDECAR_LOG_LEVEL",
+        _log_level,
+        "INFO",
+        "Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
     retry_base_seconds: float = _setting(
         "SIDECAR_RETRY_BASE_SECONDS",
-        _float,
+        _seconds,
         5.0,
         "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
     )
@@ -184,7 +245,7 @@ class Config:
     )
     at_risk_fraction: float = _setting(
         "SIDECAR_AT_RISK_FRACTION",
-        _float,
+        _fraction,
         0.75,
         "Share of the target elapsed at which a ticket turns `sla_at_risk`.",
     )
@@ -284,13 +345,13 @@ class Config:
     )
     budget_window_seconds: float = _setting(
         "SIDECAR_ZENDESK_BUDGET_WINDOW",
-        _float,
+        _seconds,
         60.0,
         "Length of the budget's sliding window, in seconds.",
     )
     budget_reserve: float = _setting(
         "SIDECAR_ZENDESK_BUDGET_RESERVE",
-        _float,
+        _fraction,
         0.2,
         "Share of each budget kept for SEV 1/2 work of entitled organizations "
         "(due-time write, page marker); ordinary work stops short of it.",
@@ -459,9 +520,9 @@ class Config:
             env = f.metadata["env"]
             key = env.removeprefix("SIDECAR_").lower()
             if env in environ:
-                raw, where = environ[env], env
+                raw = environ[env]
             elif key in file_values:
-                raw, where = file_values[key], f"{config_path}: [sidecar] {key}"
+                raw = file_values[key]
                 if not isinstance(raw, str):
                     raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
             else:
@@ -469,11 +530,70 @@ class Config:
             try:
                 values[f.name] = f.metadata["parse"](raw)
             except ValueError as exc:
-                # Never echo the raw value: it may be a secret.
-                raise ConfigError(
-                    f"{where}: invalid value ({exc.__class__.__name__})"
+                raise InvalidSetting(
+                    f, raw, in_file=None if env in environ else config_path, why=exc
                 ) from None
         return cls(**values)
+
+    def warnings(self) -> list[str]:
+        """What is allowed but worth saying loudly at start (custom plan names)."""
+        custom = [name for name in self.eligible_plans if name not in PLANS]
+        if not custom:
+            return []
+        return [
+            f"SIDECAR_ORG_PLANS={self.org_plans}: {', '.join(map(repr, custom))} "
+            f"{'is not a Zendesk plan' if len(custom) == 1 else 'are not Zendesk plans'} "
+            f"({', '.join(PLANS)}): organizations get Enterprise Support (and SEV 1/2 "
+            f"pages) only if their {self.org_plan_field!r} field carries exactly that "
+            "option tag; `sidecar orgs check` lists the organizations it decides"
+        ]
+
+
+def expected_form(env: str) -> tuple[str, str]:
+    """Return (expected form, example value) of the setting named ``env``."""
+    for f in fields(Config):
+        if f.metadata["env"] == env:
+            expected, example = _FORMS.get(f.metadata["parse"], ("text", ""))
+            if f.default is not None and not isinstance(f.default, bool):
+                example = str(f.default)  # the default is the best example
+            return expected, example
+    raise KeyError(env)
+
+
+class InvalidSetting(ConfigError):
+    """A setting's value cannot be parsed; the message says what to write instead.
+
+    It names the setting, the value (never a secret's), the expected form and
+    an example; ``setting``, ``expected`` and ``example`` carry them for
+    `sidecar doctor`.
+    """
+
+    def __init__(
+        self,
+        f: Field[Any],
+        raw: str,
+        *,
+        in_file: str | None = None,
+        why: Exception | None = None,
+    ) -> None:
+        self.setting = f.metadata["env"]
+        self.expected, self.example = expected_form(self.setting)
+        secret = f.metadata["parse"] is _secret
+        shown = "<SECRET>" if secret else repr(raw)
+        if in_file is None:
+            where, example = self.setting, f"{self.setting}={self.example}"
+        else:
+            key = self.setting.removeprefix("SIDECAR_").lower()
+            where = f"{in_file}: [sidecar] {key}"
+            example = f"{key} = {self.example!r}"
+        detail = str(why) if why is not None and not secret else ""
+        # float()/int() say only "could not convert": the expected form says more.
+        if detail.startswith(("could not convert", "invalid literal")):
+            detail = ""
+        super().__init__(
+            f"{where}={shown} is not valid{': ' + detail if detail else ''}; "
+            f"expected {self.expected}, e.g. {example}"
+        )
 
 
 def _read_file_settings(path: str) -> Mapping[str, Any]:

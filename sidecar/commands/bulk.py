@@ -22,6 +22,7 @@ from sidecar.tasks.bulk import (
 )
 from sidecar.tasks.handler import fields_from
 from sidecar.tasks.plan import may_carry_sla
+from sidecar.words import counted
 from sidecar.zendesk.budget import BULK, lane
 
 
@@ -91,13 +92,17 @@ def replay_command(
                 if may_carry_sla(t, fields)
             ]
         span = f"{format_utc(start)} .. {format_utc(end) if end else 'now'}"
-        click.echo(f"{len(set(found))} ticket(s) with an SLA changed in {span}")
+        click.echo(
+            f"{counted(len(set(found)), 'ticket')} with an SLA changed in {span}"
+        )
     else:
         found = list(tickets)
     done = replay(found, queue, dry_run=dry_run)  # type: ignore[arg-type]
     verb = "would enqueue" if dry_run else "enqueued"
     shown = " ".join(str(t) for t in done[:20]) + (" ..." if len(done) > 20 else "")
-    click.echo(f"{verb} {len(done)} reconcile(s){': ' + shown if done else ''}")
+    click.echo(
+        f"{verb} {counted(len(done), 'reconcile')}{': ' + shown if done else ''}"
+    )
 
 
 def _statuses(text: str) -> tuple[str, ...]:
@@ -169,8 +174,10 @@ def backfill_command(
     )
     context = cli_context()
     fields = fields_from(context.config)
-    queue = context.queue()
-    click.echo(f"queue: {queue.description}")
+    # A dry run only reads: it works away from the service, without a queue.
+    queue = context.service_queue() if dry_run else context.queue()
+    if queue is not None:
+        click.echo(f"queue: {queue.description}")
     # Its page reads spend through the deployment's budget, in the bulk lane.
     job = Backfill(
         context.bulk_zendesk(queue), queue, scope=scope, fields=fields, dry_run=dry_run
@@ -178,7 +185,8 @@ def backfill_command(
     progress = job.load(restart=restart)
     if progress.resumed:
         click.echo(
-            f"resuming after page {progress.pages} ({progress.seen} tickets read, "
+            f"resuming after page {progress.pages} "
+            f"({counted(progress.seen, 'ticket')} read, "
             f"{progress.enqueued} enqueued); --restart starts over"
         )
     report = _Reporter(dry_run=dry_run, start_seen=progress.seen)
@@ -196,11 +204,13 @@ def backfill_command(
     p = job.progress
     if p.done:
         click.echo(
-            f"backfill done: {p.pages} pages, {p.seen} tickets read, {verb} {p.enqueued}"
+            f"backfill done: {counted(p.pages, 'page')}, {counted(p.seen, 'ticket')} "
+            f"read, {verb} {p.enqueued}"
         )
     else:
         click.echo(
-            f"backfill stopped after page {p.pages} ({p.seen} tickets read, {verb} "
+            f"backfill stopped after page {p.pages} ({counted(p.seen, 'ticket')} read, "
+            f"{verb} "
             f"{p.enqueued}); run the same command again to resume"
         )
         sys.exit(130)
@@ -230,7 +240,7 @@ class _Reporter:
             elapsed = max(time.monotonic() - self._started, 1e-6)
             rate = (seen - self._start_seen) / elapsed * 60
             click.echo(
-                f"page {pages}: {seen} tickets read, {enqueued} "
+                f"page {pages}: {counted(seen, 'ticket')} read, {enqueued} "
                 f"{'matching' if self._dry_run else 'enqueued'}, {rate:.0f} tickets/min"
             )
         self._last = seen

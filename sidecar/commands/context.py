@@ -20,7 +20,7 @@ import click
 
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore
-from sidecar.errors import ConfigError, SidecarError
+from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.sla import Policy
 from sidecar.tasks.handler import load_configured_policy
 from sidecar.tasks.queue import JobQueue, sqlite_path
@@ -80,30 +80,58 @@ class CliContext:
         return client
 
     def service_queue(self) -> JobQueue | None:
-        """The service's queue if it is here (never creates one), else None."""
-        try:
-            return self.queue()
-        except ConfigError:
-            return None
+        """The service's queue if it is here and answers (never creates one), else None.
 
-    def queue(self, *, create: bool = False) -> JobQueue:
-        """Open the configured queue; refuse to create a new, empty SQLite file.
-
-        A queue command run from another directory than the service would
-        otherwise open (and create) a fresh ``sidecar-queue.db`` there and
-        report "nothing" about a queue that is not the service's.
+        For the commands that only read (explain, dry runs, what-if): they work
+        without any queue, and say on stderr what they did without.
         """
         url = self.config.queue_url
-        if not create and url.strip().lower().startswith("sqlite:"):
-            path = sqlite_path(url.strip())
-            if not path.exists():
-                raise ConfigError(
-                    f"no queue at {path.resolve()} (SIDECAR_QUEUE_URL={url}): "
-                    "run the command where the service runs, or set "
-                    "SIDECAR_QUEUE_URL to the service's queue"
-                )
+        missing = _missing_sqlite(url)
+        try:
+            if missing is not None:
+                raise ConfigError(f"no queue at {missing} (SIDECAR_QUEUE_URL={url})")
+            queue = self.queue()  # pings it
+        except SidecarError as exc:
+            said = str(exc).rstrip(".")
+            said += "" if said.endswith("?") else "."
+            click.echo(
+                f"note: {said} Going on without the queue: Zendesk reads are not "
+                "counted in the deployment's budget.",
+                err=True,
+            )
+            return None
+        return queue
+
+    def queue(self, *, create: bool = False) -> JobQueue:
+        """Open the configured queue; only ``create`` (serve, worker) may make a new one.
+
+        A command run from another directory than the service would otherwise
+        open (and create) a fresh ``sidecar-queue.db`` there: it would report
+        "nothing" about a queue that is not the service's, or enqueue into a
+        file no worker reads.
+        """
+        url = self.config.queue_url
+        missing = None if create else _missing_sqlite(url)
+        if missing is not None:
+            raise ConfigError(
+                f"no queue at {missing} (SIDECAR_QUEUE_URL={url}): "
+                "the service creates it when `sidecar serve` or `sidecar worker` "
+                "starts; run this where the service runs, or set "
+                "SIDECAR_QUEUE_URL to the service's queue (e.g. "
+                "sqlite:////srv/sidecar/sidecar-queue.db or redis://host:6379/0)"
+            )
         queue = JobQueue.from_url(url)
         self._closers.append(queue.close)
+        if not create:
+            # Say it in one line now, not as a traceback from the first command.
+            try:
+                queue.ping()
+            except QueueUnavailable as exc:
+                raise QueueUnavailable(
+                    f"the queue {queue.description} does not answer "
+                    f"({str(exc).removeprefix('queue ping failed: ').rstrip('.')}): "
+                    "is it running, and is SIDECAR_QUEUE_URL the service's queue?"
+                ) from None
         return queue
 
     @cached_property
@@ -120,6 +148,14 @@ class CliContext:
         """Close what the command opened, newest first."""
         while self._closers:
             self._closers.pop()()
+
+
+def _missing_sqlite(url: str) -> Path | None:
+    """The absolute path of the SQLite queue ``url`` names, if that file is missing."""
+    if not url.strip().lower().startswith("sqlite:"):
+        return None
+    path = sqlite_path(url.strip())
+    return None if path.exists() else path.resolve()
 
 
 def cli_context() -> CliContext:

@@ -14,6 +14,7 @@ import click
 from sidecar.commands.context import SidecarGroup, cli_context
 from sidecar.sla import format_utc
 from sidecar.tasks.queue import JobQueue, QueuedJob
+from sidecar.words import counted
 from sidecar.zendesk.budget import shares_from
 
 DEFAULT_LIMIT = 50
@@ -26,9 +27,26 @@ def open_queue() -> JobQueue:
     return queue
 
 
-@click.group(cls=SidecarGroup)
-def jobs() -> None:
-    """Inspect the queue: pending and scheduled jobs, failed jobs and their retry."""
+@click.group(cls=SidecarGroup, invoke_without_command=True)
+@click.pass_context
+def jobs(ctx: click.Context) -> None:
+    """Inspect the queue: what is left (alone), pending, scheduled, failed jobs, retry."""
+    if ctx.invoked_subcommand is not None:
+        return
+    # Alone: what is left, as the runbook's "drain the queue" step asks.
+    queue = open_queue()
+    scheduled_jobs = queue.scheduled_jobs()
+    failed_jobs = queue.failed_jobs()
+    _show(
+        queue.pending_jobs(DEFAULT_LIMIT),
+        queue.depth(),
+        what="pending",
+        limit=DEFAULT_LIMIT,
+    )
+    click.echo(
+        f"{counted(len(scheduled_jobs), 'scheduled job')} (`sidecar jobs scheduled`), "
+        f"{counted(len(failed_jobs), 'failed job')} (`sidecar jobs failed`)"
+    )
 
 
 def _subject(task: str) -> str:
@@ -52,7 +70,7 @@ def _show(found: list[QueuedJob], total: int, *, what: str, limit: int) -> None:
         click.echo(f"{job.job_id}  {job.task}{subject}{when}{attempt}{priority}")
     shown = ", ".join(f"{n} {task}" for task, n in sorted(by_task.items()))
     more = f" (first {limit} shown; --limit to see more)" if total > len(found) else ""
-    click.echo(f"{total} {what} job(s){more}: {shown}")
+    click.echo(f"{counted(total, what + ' job')}{more}: {shown}")
 
 
 @jobs.command()
@@ -98,11 +116,11 @@ def retry(job_id: str | None, retry_all: bool) -> None:
         raise click.UsageError("give a job ID or --all (not both)")
     queue = open_queue()
     if retry_all:
-        click.echo(f"re-enqueued {queue.retry_all_failed()} job(s)")
+        click.echo(f"re-enqueued {counted(queue.retry_all_failed(), 'job')}")
         left = queue.failed_jobs()
         if left:
             click.echo(
-                f"{len(left)} job(s) cannot be retried (`sidecar jobs retry ID` "
+                f"{counted(len(left), 'job')} cannot be retried (`sidecar jobs retry ID` "
                 "says why); `sidecar jobs failed` lists them"
             )
     elif queue.retry_failed(job_id or ""):

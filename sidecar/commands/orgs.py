@@ -33,6 +33,7 @@ from sidecar.entitlements.loader import load_entitlements
 from sidecar.entitlements.model import EntitlementsFile
 from sidecar.errors import ConfigError, NotFound, UpstreamError
 from sidecar.sla.schedule import format_duration
+from sidecar.words import counted
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.models import Organization
 
@@ -78,7 +79,12 @@ def _store() -> EntitlementsStore:
 @click.argument("org")
 @_ON_OPTION
 def show(org: str, on_date: datetime | None) -> None:
-    """Show whether ORG (id or ext:<external id>) is entitled, why, and from where."""
+    """Show whether ORG is entitled, why, and from where.
+
+    ORG: an organization id, ext:<external id>, or its name (then, failing
+    that, an external id), the same ways `sla due --org` and `report --org`
+    take.
+    """
     context = cli_context()
     store = _store()
     judge = _judge(on_date)
@@ -89,9 +95,7 @@ def show(org: str, on_date: datetime | None) -> None:
     if not context.config.zendesk_connected:
         notes.append("Zendesk was not read: no Zendesk credentials configured")
     else:
-        organization = read_org(
-            context.zendesk(), org_id=org_id, external_id=external_id
-        )
+        organization = find_org(context.zendesk(), org)
         # The org's entry may be keyed by its other identifier.
         entry = store.entry_for(organization)
     if organization is None and entry is None:
@@ -103,6 +107,25 @@ def show(org: str, on_date: datetime | None) -> None:
         click.echo(line)
     for note in notes:
         click.echo(f"note: {note}")
+
+
+def find_org(client: ZendeskClient, ref: str) -> Organization:
+    """Read the organization ORG names: an id, ext:<external id>, or a name.
+
+    A plain word is a name first (exact, case-insensitive), then an external id:
+    every command that takes an organization accepts the same forms.
+    """
+    org_id, external_id = parse_org_ref(ref)
+    if org_id is None and not ref.strip().startswith("ext:"):
+        word = ref.strip()
+        found = client.find_organization_by_name(word) or client.find_organization(word)
+        if found is None:
+            raise click.ClickException(
+                f"no organization named {ref.strip()!r} (nor with that external id) "
+                "in Zendesk; give its id, ext:<external id> or its exact name"
+            )
+        return found
+    return read_org(client, org_id=org_id, external_id=external_id)
 
 
 def read_org(
@@ -223,7 +246,9 @@ def check(offline: bool, on_date: datetime | None) -> None:
     except EntitlementsError as exc:
         for problem in exc.problems:
             click.echo(f"error: {problem}")
-        click.echo(f"{path}: rejected as a whole ({len(exc.problems)} problems)")
+        click.echo(
+            f"{path}: rejected as a whole ({counted(len(exc.problems), 'problem')})"
+        )
         raise SystemExit(1) from None
     report = CheckReport()
     policy = context.policy
@@ -256,15 +281,15 @@ def check(offline: bool, on_date: datetime | None) -> None:
     for error in report.errors:
         click.echo(f"error: {error}")
     where = f"{path}{' [orgs]' if embedded else ''}" if path else "no file"
-    counts = f"{len(file.orgs)} organizations in the file"
+    counts = f"{counted(len(file.orgs), 'organization')} in the file"
     if report.in_zendesk is not None:
         counts = (
-            f"{report.in_zendesk} organizations in Zendesk, {report.entitled} "
-            f"entitled, {counts}"
+            f"{counted(report.in_zendesk, 'organization')} in Zendesk, "
+            f"{report.entitled} entitled, {counts}"
         )
     click.echo(
-        f"{where}: {counts}, {len(report.errors)} errors, "
-        f"{len(report.warnings)} warnings"
+        f"{where}: {counts}, {counted(len(report.errors), 'error')}, "
+        f"{counted(len(report.warnings), 'warning')}"
     )
     if report.errors:
         raise SystemExit(1)
@@ -325,7 +350,9 @@ def parse_org_ref(ref: str) -> tuple[int | None, str | None]:
         return int(text), None
     external = text.removeprefix("ext:").strip()
     if not external:
-        raise click.UsageError("ORG must be an organization id or ext:<external id>")
+        raise click.UsageError(
+            "ORG must be an organization id, ext:<external id> or a name"
+        )
     return None, external
 
 

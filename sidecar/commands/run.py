@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -16,9 +17,12 @@ import click
 from sidecar import logs, metrics_dir
 from sidecar.commands.context import cli_context
 from sidecar.config import Config
+from sidecar.errors import QueueUnavailable
 from sidecar.tasks.handler import build_handler
 from sidecar.tasks.queue import sqlite_path
 from sidecar.tasks.worker import URGENT_WORKERS, run_worker
+
+log = logging.getLogger("sidecar.worker")
 
 SECRET_SUFFIX = "-webhook-secret"
 STOP_TIMEOUT_SECONDS = 30.0
@@ -36,6 +40,8 @@ def worker(workers: int, urgent_workers: int) -> None:
     """Run the queue worker (Huey consumer) that reconciles tickets."""
     context = cli_context()
     logs.configure(context.config.log_level)
+    for warning in context.config.warnings():  # loud, at start (docs/decisions.md)
+        log.warning(warning, extra={"config": "warning"})
     if context.config.worker_metrics_listen:
         # A worker in its own container: Prometheus scrapes it here (jobs, calls).
         from sidecar.metrics import serve_worker_metrics
@@ -89,8 +95,20 @@ def serve(host: str, port: int | None, workers: int) -> None:
     """Run the webhook receiver (gunicorn) and the worker together."""
     context = cli_context()
     config = context.config
+    for warning in config.warnings():  # the worker logs them too, at its start
+        click.echo(f"sidecar serve: warning: {warning}", err=True)
     # Validates the URL and creates the SQLite file (serve owns its queue).
-    description = context.queue(create=True).description
+    queue = context.queue(create=True)
+    description = queue.description
+    try:
+        queue.ping()
+    except QueueUnavailable as exc:
+        # Not a reason to refuse: the web answers 503 (Zendesk retries) and the
+        # worker waits with backoff (docs/decisions.md, "Operator configuration").
+        description += (
+            f" (unreachable now: {str(exc).rstrip('.')}; the web answers 503 and "
+            "the worker waits for it)"
+        )
     context.close()
     env = dict(os.environ)
     port = port or config.port
@@ -135,14 +153,14 @@ def serve(host: str, port: int | None, workers: int) -> None:
         "worker", "--workers", str(workers),
     ]  # fmt: skip
     try:
-        code = _supervise([web_cmd, worker_cmd], env=env)
+        code = _supervise({"web (gunicorn)": web_cmd, "worker": worker_cmd}, env=env)
     finally:
         metrics_dir.remove(own_metrics_dir)
     sys.exit(code)
 
 
-def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
-    """Run the commands until one exits or we get SIGINT/SIGTERM; stop all of them."""
+def _supervise(commands: dict[str, list[str]], *, env: dict[str, str]) -> int:
+    """Run the named commands until one exits or we get SIGINT/SIGTERM; stop all."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -154,16 +172,25 @@ def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
     }
     # Own process groups: a terminal's Ctrl-C reaches only us, and we stop the
     # children gracefully (SIGTERM) instead of both getting a hard SIGINT.
-    procs = [subprocess.Popen(cmd, env=env, process_group=0) for cmd in commands]
+    named = {
+        name: subprocess.Popen(cmd, env=env, process_group=0)
+        for name, cmd in commands.items()
+    }
+    procs = list(named.values())
     try:
         code = 0
         while not stopping:
-            exited = [p for p in procs if p.poll() is not None]
+            exited = [(n, p) for n, p in named.items() if p.poll() is not None]
             if exited:
-                code = exited[0].returncode or 1
-                args = exited[0].args
-                name = args[-1] if isinstance(args, list | tuple) else args
-                click.echo(f"sidecar serve: {name!s} exited, stopping", err=True)
+                name, proc = exited[0]
+                code = proc.returncode or 1
+                others = ", ".join(n for n in named if n != name)
+                click.echo(
+                    f"sidecar serve: the {name} (pid {proc.pid}) exited with "
+                    f"{_exit_status(proc.returncode)} (its log lines above say "
+                    f"why); stopping the {others}",
+                    err=True,
+                )
                 break
             time.sleep(0.2)
         for proc in procs:
@@ -180,6 +207,16 @@ def _supervise(commands: list[list[str]], *, env: dict[str, str]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _exit_status(returncode: int) -> str:
+    """Describe a child's exit: "status 1", or the signal that killed it."""
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"status {returncode}"
 
 
 COMMANDS = [serve, worker]

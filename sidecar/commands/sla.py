@@ -12,12 +12,11 @@ from typing import Any
 import click
 
 from sidecar.commands.context import BadInputGroup, cli_context
-from sidecar.commands.orgs import parse_org_ref, read_org
+from sidecar.commands.orgs import find_org, parse_org_ref
 from sidecar.commands.whatif import whatif_command
 from sidecar.entitlements.check import Judge
 from sidecar.errors import ConfigError
 from sidecar.sla import (
-    DEFAULT_POLICY,
     Policy,
     explain,
     first_response_due,
@@ -26,6 +25,7 @@ from sidecar.sla import (
     load_policy,
 )
 from sidecar.tasks.plan import effective_policy
+from sidecar.words import counted
 from sidecar.zendesk.models import Organization
 
 
@@ -58,10 +58,16 @@ def _created(text: str) -> datetime:
 
 
 def _policy(path: str | None, name: str | None) -> Policy:
+    """The policy --policy names, else the one the service uses (SIDECAR_POLICY_FILE)."""
     if path is None:
-        if name is not None:
-            raise _BadInput("--policy-name needs --policy FILE")
-        return DEFAULT_POLICY
+        context = cli_context()
+        if name is None:
+            return context.policy  # the same source as the worker's
+        path = context.config.policy_file
+        if path is None:
+            raise _BadInput(
+                "--policy-name needs --policy FILE (or SIDECAR_POLICY_FILE)"
+            )
     return load_policy(path, name)
 
 
@@ -73,12 +79,7 @@ def _org_policy(policy: Policy, ref: str) -> Policy:
     store = context.entitlements
     organization: Organization | None = None
     if config.zendesk_connected:
-        client = context.zendesk()
-        if org_id is None and not ref.strip().startswith("ext:"):
-            # A plain word is a name first (exact, case-insensitive), then an external id.
-            organization = client.find_organization_by_name(ref.strip())
-        if organization is None:
-            organization = read_org(client, org_id=org_id, external_id=external_id)
+        organization = find_org(context.zendesk(), ref)
         entry = store.entry_for(organization)
     else:
         entry = store.file.lookup(org_id=org_id, external_id=external_id)
@@ -104,7 +105,12 @@ _OPTIONS: Sequence[Any] = (
     click.option(
         "--created", required=True, help="ticket creation, e.g. 2026-11-27T15:00:00Z"
     ),
-    click.option("--policy", "policy_file", metavar="FILE", help="policy TOML file"),
+    click.option(
+        "--policy",
+        "policy_file",
+        metavar="FILE",
+        help="policy TOML file (default: SIDECAR_POLICY_FILE, else the built-in one)",
+    ),
     click.option("--policy-name", metavar="NAME", help="policy in FILE to use"),
     click.option(
         "--org",
@@ -181,7 +187,7 @@ def check(file: str) -> None:
 @click.option("--policy-name", metavar="NAME", help="policy in FILE to show")
 @click.option("--markdown", is_flag=True, help="print a markdown table")
 def show(policy_file: str | None, policy_name: str | None, markdown: bool) -> None:
-    """Print a policy's targets (the built-in default without --policy)."""
+    """Print a policy's targets (without --policy: the one the service uses)."""
     click.echo(_policy(policy_file, policy_name).describe(markdown=markdown))
 
 
@@ -202,7 +208,8 @@ def holidays_command(
         seen.add(schedule.name)
         days = schedule.holidays_of(year)
         click.echo(
-            f"schedule {schedule.name} ({schedule.describe()}): {len(days)} day(s)"
+            f"schedule {schedule.name} ({schedule.describe()}): "
+            f"{counted(len(days), 'day')}"
         )
         for day, reason in days.items():
             click.echo(f"  {day.isoformat()} {day.strftime('%a')}  {reason}")

@@ -16,13 +16,17 @@ from sidecar.tasks.reconcile import Reconciler, describe_update
 
 
 def _reconciler(*, dry_run: bool) -> Reconciler:
+    """A reconciler: a dry run needs no queue, a real one the service's (never a new one)."""
     context = cli_context()
     config = context.config
+    context.require_zendesk()
     if dry_run:
         config = dataclasses.replace(config, dry_run=True)
-    context.require_zendesk()
-    factory = ReconcilerFactory(config, queue=context.queue(create=True))
-    return factory.reconciler()
+        queue = context.service_queue()
+    else:
+        # Its follow-ups (page, timers) must reach the service's workers.
+        queue = context.queue()
+    return ReconcilerFactory(config, queue=queue).reconciler()
 
 
 @click.command()
@@ -65,8 +69,8 @@ def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
         f"ticket        #{ticket.id} {ticket.subject!r} ({ticket.status})",
         f"created       {format_utc(ticket.created_at)}",
         "organization  " + (f"{org.name} (id {org.id})" if org else "none"),
-        f"entitlement   {'entitled' if ent.entitled else 'not entitled'}: {ent.reason}"
-        f" [source: {ent.source}]",
+        # The reason starts with the verdict ("entitled: ..."): not said twice.
+        f"entitlement   {ent.reason} [source: {ent.source}]",
     ]
     raw = ticket.custom_fields.get(reconciler.fields.severity)
     if decided.severity_error:

@@ -32,6 +32,7 @@ from sidecar.whatif import (
     WhatIf,
     summarize,
 )
+from sidecar.words import counted
 from sidecar.zendesk.budget import BULK, lane
 
 FORMATS = ("table", "csv", "json")
@@ -313,10 +314,12 @@ def _table(
     lines = [
         f"as of {header['as_of']}: current policy {current['policy']!r} "
         f"({current['file'] or 'built in'}) -> new policy {new['policy']!r} ({new['file']})",
-        f"read: {reads.pages} page(s) of List Tickets ({reads.tickets} tickets), "
-        f"{reads.organizations} organization(s), {reads.comment_reads} comment read(s) "
-        f"({reads.settled_without_read} answered ticket(s) needed none): "
-        f"{reads.calls} call(s); nothing written",
+        f"read: {counted(reads.pages, 'page')} of List Tickets "
+        f"({counted(reads.tickets, 'ticket')}), "
+        f"{counted(reads.organizations, 'organization')}, "
+        f"{counted(reads.comment_reads, 'comment read')} "
+        f"({counted(reads.settled_without_read, 'answered ticket')} needed none): "
+        f"{counted(reads.calls, 'call')}; nothing written",
         f"tickets with an SLA (status {', '.join(header['statuses'])}): {total.tickets}",
         f"move: {total.moved} (earlier {total.earlier}, later {total.later}, "
         f"gain an SLA {total.gain_sla}, lose it {total.lose_sla})",

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import MappingProxyType
 
+# The plan names live with the configuration, which checks SIDECAR_ORG_PLANS against them.
+from sidecar.config import ENTERPRISE_SUPPORT_PLANS as ENTERPRISE_SUPPORT_PLANS
+from sidecar.config import PLANS as PLANS
 from sidecar.config import Secret
 from sidecar.errors import ConfigError
-
-# Values of the Zendesk "support plan" dropdown (option tags) the sidecar knows.
-PLANS = ("free", "team", "pro", "velocity", "ultra", "enterprise")
-# "Enterprise Support is available as an add-on for Ultra and Enterprise customers."
-ENTERPRISE_SUPPORT_PLANS = ("ultra", "enterprise")
 
 
 class EntitlementsError(ConfigError):
@@ -115,7 +113,8 @@ class Entitlement:
     only when ``entitled``: they are part of the add-on. ``routing_key`` is
     always the org's own when it has one, so a page is resolved where it opened.
     ``problem`` is set when Zendesk holds a bad value an admin should fix (the
-    caller logs it); the org is then not entitled.
+    caller logs it); the org is then not entitled. ``reason`` is a whole
+    verdict, starting "entitled: " or "not entitled: ": print it as it is.
     """
 
     entitled: bool

@@ -20,11 +20,12 @@ import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sidecar.sla.errors import PolicyError
 from sidecar.sla.holidays import HolidaySource, PublicHolidays, RecurringDays
 from sidecar.sla.policy import DAY_MODES, Policy, Target, parse_duration
-from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule
+from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule, parse_window
 
 __all__ = ["load_policies", "load_policy", "parse_policies"]
 
@@ -185,21 +186,47 @@ def _table(data: dict[str, Any], key: str, fail: Any, collect: Any) -> dict[str,
 def _schedule(
     name: str, table: dict[str, Any], key: str, fail: Any, collect: Any
 ) -> Schedule:
+    """Build one schedule; every problem of it is collected before one is raised.
+
+    Each part (time zone, each day's windows, holidays) is checked on its own,
+    so a file with several mistakes lists them all in one run.
+    """
+    problems: list[PolicyError] = []
     _only(table, _SCHEDULE_KEYS, key, fail, collect)
     timezone = table.get("timezone", "UTC")
     if not isinstance(timezone, str):
-        raise fail(f"{key}.timezone", f"must be an IANA zone name, got {timezone!r}")
+        problems.append(
+            fail(f"{key}.timezone", f"must be an IANA zone name, got {timezone!r}")
+        )
+    else:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(fail(f"{key}.timezone", f"unknown time zone {timezone!r}"))
     windows: dict[object, list[object]] = {}
     for day in DAY_NAMES:
         values = table.get(day, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise fail(
-                f"{key}.{day}", f"must be a list of 'HH:MM-HH:MM', got {values!r}"
+            problems.append(
+                fail(f"{key}.{day}", f"must be a list of 'HH:MM-HH:MM', got {values!r}")
             )
+            continue
+        for value in values:
+            try:
+                parse_window(value)
+            except ValueError as exc:
+                problems.append(fail(f"{key}.{day}", str(exc)))
         windows[day] = values
-    holidays, calendars = _holiday_spec(
-        table.get("holidays", []), f"{key}.holidays", fail
-    )
+    try:
+        holidays, calendars = _holiday_spec(
+            table.get("holidays", []), f"{key}.holidays", fail
+        )
+    except PolicyError as exc:
+        problems.append(exc)
+    if problems:
+        for found in problems[:-1]:
+            collect(found)
+        raise problems[-1]
     try:
         return Schedule(
             name,
@@ -208,16 +235,13 @@ def _schedule(
             holidays=holidays,
             calendars=calendars,
         )
-    except ValueError as exc:
+    except ValueError as exc:  # what needs the whole schedule: overlaps, no window
         problem = str(exc)
         where = key
-        if problem.startswith("unknown time zone"):
-            where = f"{key}.timezone"
-        else:
-            for day in DAY_NAMES:
-                if any(repr(v) in problem for v in windows[day]):
-                    where = f"{key}.{day}"
-                    break
+        for day in DAY_NAMES:
+            if any(repr(v) in problem for v in windows[day]):
+                where = f"{key}.{day}"
+                break
         raise fail(where, problem) from exc
 
 
@@ -290,13 +314,15 @@ def _policy(
 ) -> Policy | None:
     _only(table, _POLICY_KEYS, key, fail, collect)
     day = table.get("day", "24h")
+    failed = False
     if day not in DAY_MODES:
-        raise fail(f"{key}.day", f'must be "24h" or "schedule", got {day!r}')
+        # Said once; the targets are still checked (as 24 h days).
+        collect(fail(f"{key}.day", f'must be "24h" or "schedule", got {day!r}'))
+        day, failed = "24h", True
     description = table.get("description", "")
     if not isinstance(description, str):
         collect(fail(f"{key}.description", f"must be text, got {description!r}"))
     targets = {}
-    failed = False
     for severity, sev_key in enumerate(_SEVERITY_KEYS, start=1):
         if sev_key not in table:
             continue
@@ -342,22 +368,32 @@ def _target(
         if required not in spec:
             raise fail(f"{where}.{required}", "missing")
     schedule_name = spec["schedule"]
-    if isinstance(schedule_name, str) and schedule_name in broken:
-        return None  # its own problem is reported already
     schedule = schedules.get(schedule_name) if isinstance(schedule_name, str) else None
-    if schedule is None:
-        raise fail(
-            f"{where}.schedule",
-            f"unknown schedule {schedule_name!r} (defined: {', '.join(schedules)})",
+    if schedule is None and not (
+        isinstance(schedule_name, str) and schedule_name in broken
+    ):  # a broken schedule's own problems are reported already
+        collect(
+            fail(
+                f"{where}.schedule",
+                f"unknown schedule {schedule_name!r} (defined: {', '.join(schedules)})",
+            )
         )
     text = spec["target"]
     one_day = timedelta(hours=24)
-    if day == "schedule" and isinstance(text, str) and "d" in text.lower():
+    if (
+        schedule is not None
+        and day == "schedule"
+        and isinstance(text, str)
+        and "d" in text.lower()
+    ):
         one_day = _schedule_day(schedule, f"{where}.target", fail)
     try:
+        # Checked even without a usable schedule: every problem in one run.
         duration = parse_duration(text, day=one_day)
     except ValueError as exc:
         raise fail(f"{where}.target", str(exc)) from exc
+    if schedule is None:
+        return None
     return Target(duration, schedule, text.strip())
 
 

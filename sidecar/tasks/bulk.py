@@ -179,15 +179,17 @@ class Backfill:
     def __init__(
         self,
         zendesk: TicketLister,
-        queue: BulkQueue,
+        queue: BulkQueue | None,
         *,
         scope: BackfillFilter,
         fields: Fields | None,
         dry_run: bool = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if queue is None and not dry_run:
+            raise ValueError("only a dry run may do without the queue")
         self.zendesk = zendesk
-        self.queue = queue
+        self.queue = queue  # None: a dry run away from the service, which needs none
         self.scope = scope
         self.fields = fields
         self.dry_run = dry_run
@@ -198,7 +200,9 @@ class Backfill:
     def load(self, *, restart: bool = False) -> BackfillProgress:
         """Resume the saved progress of this filter's backfill (unless ``restart``)."""
         saved = (
-            None if restart or self.dry_run else self.queue.get_flag(self.state_flag)
+            None
+            if restart or self.queue is None or self.dry_run
+            else self.queue.get_flag(self.state_flag)
         )
         if saved:
             data = json.loads(saved)
@@ -226,7 +230,7 @@ class Backfill:
         for ticket in page.tickets:
             progress.seen += 1
             if self.scope.matches(ticket, self.fields):
-                if not self.dry_run:
+                if self.queue is not None and not self.dry_run:
                     self.queue.enqueue_reconcile(ticket.id, priority=BACKFILL_PRIORITY)
                 progress.enqueued += 1
                 progress.enqueued_ids.append(ticket.id)
@@ -234,7 +238,7 @@ class Backfill:
         progress.cursor = page.after_cursor
         progress.done = page.after_cursor is None
         # The page's jobs are stored: only now may a resume skip it.
-        if not self.dry_run:
+        if self.queue is not None and not self.dry_run:
             self.queue.set_flag(
                 self.state_flag, None if progress.done else self._state()
             )

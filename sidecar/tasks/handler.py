@@ -20,7 +20,7 @@ from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.plan import Fields
-from sidecar.tasks.reconcile import Reconciler
+from sidecar.tasks.reconcile import Reconciler, Scheduler
 from sidecar.tasks.sweep import sweep
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
@@ -63,6 +63,22 @@ def fields_from(config: Config) -> Fields:
     )
 
 
+class NoQueue:
+    """The scheduler of a dry run without the service's queue: it refuses to enqueue.
+
+    A dry run never schedules (the reconciler writes and follows up nothing);
+    should that change, this says so instead of creating a queue no worker reads.
+    """
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise ConfigError(
+            "a dry run without the service's queue cannot enqueue or claim: "
+            "set SIDECAR_QUEUE_URL to the service's queue"
+        )
+
+    enqueue_reconcile = submit_escalate = claim = release = _refuse
+
+
 class ReconcilerFactory:
     """Build reconcilers that share the process-wide parts and own per-thread clients.
 
@@ -71,17 +87,26 @@ class ReconcilerFactory:
     the PagerDuty client (which caches its own per-thread clients) are shared.
     """
 
-    def __init__(self, config: Config, *, queue: JobQueue) -> None:
+    def __init__(self, config: Config, *, queue: JobQueue | None) -> None:
+        if queue is None and not config.dry_run:
+            raise ValueError("only a dry run may do without the queue")
         self.config = config
-        self.queue = queue
+        # A dry run away from the service (`sidecar explain`) has no queue: it
+        # schedules nothing, and reads unmetered, unremembered (NoQueue).
+        self.queue: Scheduler = queue if queue is not None else NoQueue()
         self.policy = load_configured_policy(config)
         self.fields = fields_from(config)
         self.store = EntitlementsStore.from_config(config)
         self._local = threading.local()
         # One Zendesk budget for every thread of this process, counted in the
         # queue store that every process shares (docs/decisions.md "API budget").
-        self.budget = queue.budget(shares_from(config))
-        self.memory = TicketMemory(queue, account=config.zendesk_subdomain or "")
+        self.budget = queue.budget(shares_from(config)) if queue is not None else None
+        self.memory = (
+            TicketMemory(queue, account=config.zendesk_subdomain or "")
+            if queue is not None
+            else None
+        )
+        self._flags = queue
         self.orgs = OrgCache(
             fetch=self._fetch_org,
             ttl=timedelta(seconds=config.org_cache_seconds),
@@ -91,7 +116,11 @@ class ReconcilerFactory:
         self.pager = PagerDutyPager.from_config(config)
         self.notifier = SlackNotifier()
         # The Slack app's hook (None when it is off): the ticket's thread follows it.
-        self.slack = slack_notify.build(config, queue=queue, store=self.store)
+        self.slack = (
+            slack_notify.build(config, queue=queue, store=self.store)
+            if queue is not None
+            else None
+        )
 
     def _fetch_org(self, org_id: int) -> Organization:
         # This thread's own client: no lock held across the network call, so
@@ -99,7 +128,9 @@ class ReconcilerFactory:
         return self.client().get_organization(org_id)
 
     def _org_changed_at(self, org_id: int) -> datetime | None:
-        value = self.queue.get_flag(f"org_changed:{org_id}")
+        if self._flags is None:
+            return None
+        value = self._flags.get_flag(f"org_changed:{org_id}")
         return datetime.fromisoformat(value) if value else None
 
     def client(self) -> ZendeskClient:

@@ -341,7 +341,7 @@ def _paging(
     if paged:
         return False, False, "already paged (tag oncall_paged): never pages twice"
     if not entitlement.entitled:
-        return False, False, f"no page: not entitled ({entitlement.reason})"
+        return False, False, f"no page: {entitlement.reason}"
     if severity not in PAGING_SEVERITIES:
         shown = "no severity" if severity is None else f"SEV {severity}"
         return False, False, f"no page: {shown} (only SEV 1 and SEV 2 page)"

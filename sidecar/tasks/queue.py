@@ -578,7 +578,8 @@ class JobQueue:
                     f"SIDECAR_QUEUE_URL={url}: cannot open "
                     f"({exc.__class__.__name__}: {exc})"
                 ) from None
-            return cls(huey, description=f"sqlite {path}")
+            # Absolute: a relative file means another one in each directory.
+            return cls(huey, description=f"sqlite {path.resolve()}")
         if scheme in {"redis", "rediss"}:
             shown = _redacted(url)
             try:

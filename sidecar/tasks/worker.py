@@ -60,6 +60,7 @@ from sidecar.tasks.jobs import (
     escalation_lease,
     retry_delay,
 )
+from sidecar.tasks.outage import OutageFilter, OutageLog, is_storage_error
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -517,6 +518,13 @@ def run_worker(
         )
         _wait_for_stop()
         return
+    # While the queue's storage is down: one line with backoff, not a traceback
+    # per poll (sidecar.tasks.outage); at start, wait for it the same way.
+    outage = OutageLog(queue.description)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OutageFilter(outage))
+    if not wait_for_queue(queue, outage):
+        return  # stopped while waiting
     runner = serve_jobs(queue, handlers, base_delay=config.retry_base_seconds)
     # Build the handlers now: a missing field id or a bad policy file stops the
     # worker at once with its reason, instead of failing every job later.
@@ -527,7 +535,7 @@ def run_worker(
     watchdog = threading.Thread(
         target=watch_leases,
         args=(queue,),
-        kwargs={"runner": runner},
+        kwargs={"runner": runner, "outage": outage},
         name="lease-watchdog",
         daemon=True,
     )
@@ -601,21 +609,56 @@ def watch_leases(
     *,
     runner: Runner | None = None,
     stop: threading.Event | None = None,
+    outage: OutageLog | None = None,
 ) -> None:
     """Every HEARTBEAT_SECONDS: renew our running jobs, recover dead workers' (forever)."""
     stop = stop or threading.Event()
+    outage = outage or OutageLog(queue.description)
     while True:
         try:
             if runner is not None:
                 runner.keep_inflight()
             recover_escalations(queue)
             recovered = queue.recover_inflight()
+            outage.recovered()  # the queue answered
             if recovered:
                 log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
-            log.warning("lease watchdog: %s", _describe(exc))
+            if is_storage_error(exc):
+                outage.failed(exc)
+            else:
+                log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):
             return
+
+
+def wait_for_queue(queue: JobQueue, outage: OutageLog) -> bool:
+    """Wait, with backoff, until the queue answers; False if SIGINT/SIGTERM came first.
+
+    A worker started before its Redis (compose, Kubernetes) waits for it with
+    one line per attempt instead of crashing into a restart loop.
+    """
+    stop = threading.Event()
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    except ValueError:  # not the main thread (tests): no signals to catch
+        pass
+    try:
+        while True:
+            try:
+                queue.ping()
+            except QueueUnavailable as exc:
+                outage.failed(exc)
+                if stop.wait(outage.interval):
+                    return False
+                continue
+            outage.recovered()
+            return True
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _wait_for_stop() -> None:

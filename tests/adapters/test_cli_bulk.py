@@ -91,10 +91,10 @@ def test_jobs_pending_and_scheduled_name_the_queue(
     assert lines[0] == f"queue: sqlite {tmp_path / 'queue.db'}"
     assert any("reconcile ticket 7" in line for line in lines)
     assert any("escalate ticket 8" in line for line in lines)
-    assert lines[-1] == "2 pending job(s): 1 escalate, 1 reconcile"
+    assert lines[-1] == "2 pending jobs: 1 escalate, 1 reconcile"
     scheduled = run(env, "jobs", "scheduled")
     assert "reconcile ticket 9  at 2030-01-02T03:04:05Z" in scheduled.output
-    assert scheduled.output.splitlines()[-1] == "1 scheduled job(s): 1 reconcile"
+    assert scheduled.output.splitlines()[-1] == "1 scheduled job: 1 reconcile"
     failed = run(env, "jobs", "failed")
     assert failed.output.splitlines() == [
         f"queue: sqlite {tmp_path / 'queue.db'}",
@@ -113,7 +113,7 @@ def test_replay_tickets_enqueues_each_once_below_live_traffic(
     queue = make_queue(env)
     result = run(env, "replay", "--ticket", "5", "--ticket", "6", "--ticket", "5")
     assert result.exit_code == 0, result.output
-    assert "enqueued 2 reconcile(s): 5 6" in result.output
+    assert "enqueued 2 reconciles: 5 6" in result.output
     assert reconciles(queue) == Counter({5: 1, 6: 1})
     assert {job.priority for job in queue.pending_jobs()} == {REPLAY_PRIORITY}
 
@@ -135,7 +135,7 @@ def test_replay_a_time_range(tmp_path: Path, zendesk: FakeZendesk) -> None:
     until = (base + timedelta(hours=3)).isoformat()
     dry = run(env, "replay", "--since", since, "--until", until, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert f"would enqueue 2 reconcile(s): {inside[0]} {inside[1]}" in dry.output
+    assert f"would enqueue 2 reconciles: {inside[0]} {inside[1]}" in dry.output
     assert reconciles(queue) == Counter()
     result = run(env, "replay", "--since", since, "--until", until)
     assert result.exit_code == 0, result.output
@@ -184,7 +184,7 @@ def test_backfill_filters_and_dry_run_writes_nothing(
     plain = zendesk.add_ticket(status="open")  # no severity: nothing to reconcile
     dry = run(env, "backfill", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "backfill done: 1 pages, 32 tickets read, would enqueue 30" in dry.output
+    assert "backfill done: 1 page, 32 tickets read, would enqueue 30" in dry.output
     assert reconciles(queue) == Counter()
     assert queue.get_flag("backfill:" + BackfillFilter().key()) is None
     narrow = run(env, "backfill", "--status", "open,hold", "--since", "2026-11-02")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sidecar.cli import main
+from sidecar.tasks.queue import JobQueue
 from tests.e2e.conftest import DUE_AT_FIELD, SEVERITY_FIELD, connected_env
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fake_zendesk import FakeZendesk
@@ -63,6 +64,9 @@ def test_reconcile_writes_then_finds_nothing(
     zendesk: FakeZendesk, env: dict[str, str]
 ) -> None:
     """A real run writes once; a second run has nothing to write."""
+    JobQueue.from_url(
+        env["SIDECAR_QUEUE_URL"]
+    ).close()  # the service's, as serve makes it
     tid = zendesk.add_ticket(
         organization_id=10, custom_fields={SEVERITY_FIELD: "sev_3"}
     )

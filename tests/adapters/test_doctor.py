@@ -209,11 +209,18 @@ def test_plan_names_that_are_no_option_fail(world: World) -> None:
     assert entry["status"] == "fail" and "SIDECAR_ORG_PLANS" in entry["next"]
 
 
-def test_one_misspelt_plan_name_warns(world: World) -> None:
-    """ultra,enterprize: one name is no option of the plan field, warn naming it."""
-    data = report(world, SIDECAR_ORG_PLANS="ultra,enterprize")
+def test_one_plan_name_that_is_no_option_warns(world: World) -> None:
+    """ultra,enterprise_plus: one name is no option of the plan field, warn naming it."""
+    data = report(world, SIDECAR_ORG_PLANS="ultra,enterprise_plus")
     entry = line(data, "plans")
-    assert entry["status"] == "warn" and "enterprize" in entry["detail"]
+    assert entry["status"] == "warn" and "enterprise_plus" in entry["detail"]
+
+
+def test_a_misspelt_plan_name_fails_as_configuration(world: World) -> None:
+    """ultra,enterprize: a near miss of Zendesk's plan is a setting error, named."""
+    data = report(world, SIDECAR_ORG_PLANS="ultra,enterprize")
+    entry = line(data, "SIDECAR_ORG_PLANS")
+    assert entry["status"] == "fail" and "enterprise" in entry["detail"]
 
 
 # --- queue --------------------------------------------------------------------------------

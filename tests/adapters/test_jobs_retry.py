@@ -143,7 +143,7 @@ def test_jobs_retry_all_from_the_cli(tmp_path: Path) -> None:
         assert f"{CREATE}  attempts" in listed.output  # no "ticket 0"
         retried = CliRunner().invoke(main, ["jobs", "retry", "--all"], env=env)
         assert retried.exit_code == 0, retried.output
-        assert "re-enqueued 3 job(s)" in retried.output
+        assert "re-enqueued 3 jobs" in retried.output
         assert queue.failed_jobs() == []
         names = sorted(t.name.rsplit(".", 1)[-1] for t in queue.huey.pending())
         assert names == [COMMENT, CREATE, SYNC]

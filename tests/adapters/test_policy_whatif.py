@@ -274,7 +274,7 @@ def test_shorter_sev3_counts_match_a_brute_force_recount(
     result = whatif(account, tmp_path, str(policy_file), "--format", "json")
     assert result.exit_code == 0, result.output
     assert writes(account.zendesk) == []
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     expected = recount(account, load_policy(policy_file))
     rows = {row["ticket_id"]: row for row in report["tickets"]}
     assert sorted(rows) == sorted(expected)
@@ -341,7 +341,7 @@ def test_reads_are_one_pass_and_comments_only_where_the_reply_decides(
     }
     assert commented == in_scope - settled_on_record
     assert settled_on_record & in_scope, "the account has settled open tickets"
-    reads = json.loads(result.output)["reads"]
+    reads = json.loads(result.stdout)["reads"]
     assert reads["comment_reads"] == len(commented)
     assert reads["settled_without_comment_read"] == len(settled_on_record & in_scope)
     assert reads["calls"] == len(zendesk.calls())
@@ -355,13 +355,13 @@ def test_csv_and_table_carry_the_same_comparison(
     expected = recount(account, load_policy(policy_file))
     as_csv = whatif(account, tmp_path, str(policy_file), "--format", "csv")
     assert as_csv.exit_code == 0, as_csv.output
-    rows = list(csv.DictReader(io.StringIO(as_csv.output)))
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert sorted(int(r["ticket_id"]) for r in rows) == sorted(expected)
     moved = [r for r in rows if r["moved"] == "True"]
     assert all(int(r["shift_minutes"]) < 0 and r["severity"] == "3" for r in moved)
     table = whatif(account, tmp_path, str(policy_file))
     assert table.exit_code == 0, table.output
-    lines = table.output.splitlines()
+    lines = table.stdout.splitlines()
     assert (
         f"tickets with an SLA (status new, open, pending, hold): {len(expected)}"
         in lines
@@ -381,7 +381,7 @@ def test_status_filter_and_a_new_entitlements_file(
         account, tmp_path, str(policy_file), "--status", "pending", "--format", "json"
     )
     assert pending.exit_code == 0, pending.output
-    rows = json.loads(pending.output)["tickets"]
+    rows = json.loads(pending.stdout)["tickets"]
     assert rows and {r["ticket_status"] for r in rows} == {"pending"}
     expected = recount(account, load_policy(policy_file), statuses=("pending",))
     assert sorted(r["ticket_id"] for r in rows) == sorted(expected)
@@ -400,7 +400,7 @@ def test_status_filter_and_a_new_entitlements_file(
         "json",
     )
     assert granted.exit_code == 0, granted.output
-    report = json.loads(granted.output)
+    report = json.loads(granted.stdout)
     expected = recount(
         account,
         load_policy(policy_file),

@@ -187,7 +187,7 @@ def test_check_flags_one_org_listed_twice(zendesk: FakeZendesk, tmp_path: Path) 
         "org ext:Beta-Co (Beta): organization 103 is also listed as [orgs.'103']; "
         "keep one entry"
     ) in result.output
-    assert "1 errors" in result.output
+    assert "1 error, 0 warnings" in result.output
 
 
 def test_check_reports_a_failed_listing(zendesk: FakeZendesk, tmp_path: Path) -> None:

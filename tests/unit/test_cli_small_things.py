@@ -142,4 +142,6 @@ def test_a_bad_setting_is_a_one_line_error(tmp_path: Path) -> None:
         main, ["jobs", "pending"], env={"SIDECAR_ORG_PLANS": " , "}
     )
     assert result.exit_code == 1
-    assert "SIDECAR_ORG_PLANS: invalid value" in result.output
+    assert "SIDECAR_ORG_PLANS=' , ' is not valid; expected plan option tags" in (
+        result.output
+    )

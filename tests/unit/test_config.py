@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.config import DEFAULT_QUEUE_URL, Config, Secret, settings_table
+from sidecar.config import (
+    DEFAULT_QUEUE_URL,
+    Config,
+    InvalidSetting,
+    Secret,
+    expected_form,
+    settings_table,
+)
 from sidecar.errors import ConfigError
 
 
@@ -73,11 +80,72 @@ def test_unreadable_or_invalid_file_is_a_clear_error(tmp_path: Path) -> None:
         Config.from_env({"SIDECAR_CONFIG": str(bad)})
 
 
-def test_bad_value_names_the_variable_but_not_the_value() -> None:
-    """An unparseable value names its variable and never echoes the value (it may be a secret)."""
-    with pytest.raises(ConfigError, match="SIDECAR_SEVERITY_FIELD_ID") as info:
-        Config.from_env({"SIDECAR_SEVERITY_FIELD_ID": "hunter2-not-a-number"})
-    assert "hunter2" not in str(info.value)
+@pytest.mark.parametrize(
+    ("variable", "value", "expected", "example"),
+    [
+        ("SIDECAR_SEVERITY_FIELD_ID", "90000O", "a numeric id", "=360001234567"),
+        ("SIDECAR_DRY_RUN", "maybe", "a boolean", "SIDECAR_DRY_RUN=true"),
+        ("SIDECAR_RETRY_BASE_SECONDS", "5s", "a number of seconds", "=5.0"),
+        ("SIDECAR_AT_RISK_FRACTION", "75%", "a fraction between 0 and 1", "=0.75"),
+        ("PORT", "80a", "a whole number", "PORT=8000"),
+        ("SIDECAR_LOG_LEVEL", "verbose", "a log level: DEBUG, INFO", "=INFO"),
+    ],
+)
+def test_bad_value_names_the_setting_the_value_the_form_and_an_example(
+    variable: str, value: str, expected: str, example: str
+) -> None:
+    """An unparseable value is named with its variable, what it should be, and an example."""
+    with pytest.raises(InvalidSetting) as info:
+        Config.from_env({variable: value})
+    message = str(info.value)
+    assert f"{variable}={value!r}" in message
+    assert f"expected {expected}" in message and example in message
+    assert "ValueError" not in message
+    assert info.value.setting == variable
+
+
+def test_a_bad_value_in_the_file_is_named_by_file_and_key(tmp_path: Path) -> None:
+    """From SIDECAR_CONFIG, the error names the file, the key and a line to write."""
+    path = tmp_path / "sidecar.toml"
+    path.write_text('[sidecar]\ndry_run = "maybe"\n')
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({"SIDECAR_CONFIG": str(path)})
+    assert f"{path}: [sidecar] dry_run='maybe' is not valid" in str(info.value)
+    assert "dry_run = 'true'" in str(info.value)
+
+
+def test_log_levels_are_the_real_ones() -> None:
+    """SIDECAR_LOG_LEVEL takes logging's level names, in any case, and nothing else."""
+    assert Config.from_env({"SIDECAR_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    with pytest.raises(ConfigError, match="SIDECAR_LOG_LEVEL='verbose'"):
+        Config.from_env({"SIDECAR_LOG_LEVEL": "verbose"})
+
+
+def test_a_misspelt_plan_is_refused_and_a_custom_one_is_warned_about() -> None:
+    """'enterprize' would silently keep Enterprise orgs from paging: refused, with the fix."""
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({"SIDECAR_ORG_PLANS": "ultra,enterprize"})
+    assert "'enterprize' is not a Zendesk plan (did you mean 'enterprise'?)" in str(
+        info.value
+    )
+    assert Config.from_env({}).warnings() == []
+    # A custom option tag that merely starts like a plan is not a typo.
+    assert Config.from_env({"SIDECAR_ORG_PLANS": "enterprise_plus"}).eligible_plans == (
+        "enterprise_plus",
+    )
+    custom = Config.from_env({"SIDECAR_ORG_PLANS": "ultra,premier_plus"})
+    (warning,) = custom.warnings()
+    assert "'premier_plus' is not a Zendesk plan" in warning
+    assert "'support_plan' field" in warning
+
+
+def test_expected_form_is_known_for_every_typed_setting() -> None:
+    """Every setting that can be refused has an expected form and an example to show."""
+    for variable, _, _ in settings_table():
+        expected, example = expected_form(variable)
+        assert expected
+        if expected != "text":
+            assert example, variable
 
 
 def test_secrets_never_print() -> None:

@@ -27,7 +27,7 @@ ENTITLED = Entitlement(
 )
 NOT_ENTITLED = Entitlement(
     entitled=False,
-    reason="plan team has no Enterprise Support",
+    reason="not entitled: plan team has no Enterprise Support",  # as decide() says
     source="zendesk",
     plan="team",
 )

@@ -146,8 +146,8 @@ def test_policy_holidays_command_lists_days_and_reasons(policy_file: Path) -> No
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("schedule ny (") and lines[0].endswith("21 day(s)")
+    assert lines[0].startswith("schedule ny (") and lines[0].endswith("21 days")
     assert "  2027-11-25 Thu  Thanksgiving Day (US-NY)" in lines
     assert "  2027-08-02 Mon  listed" in lines
     default = CliRunner().invoke(main, ["policy", "holidays", "--year", "2027"])
-    assert "schedule core" in default.output and "0 day(s)" in default.output
+    assert "schedule core" in default.output and "0 days" in default.output
