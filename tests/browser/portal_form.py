@@ -120,9 +120,7 @@ def portal_fields(
     for field in order:
         if not field.get("active", True) or not field.get("visible_in_portal"):
             continue
-        options = field.get("custom_field_options") or field.get(
-            "system_field_options"
-        )
+        options = field.get("custom_field_options") or field.get("system_field_options")
         shown.append(
             PortalField(
                 id=int(field["id"]),
@@ -143,7 +141,7 @@ def portal_fields(
 def _control(field: PortalField) -> str:
     name = f"request[custom_fields][{field.id}]"
     fid = f"request_custom_fields_{field.id}"
-    required = " required aria-required=\"true\"" if field.required else ""
+    required = ' required aria-required="true"' if field.required else ""
     hint = f' aria-describedby="{fid}_hint"' if field.description else ""
     if not field.editable:
         # Visible but not editable: shown, never filled in by the customer.
@@ -169,7 +167,9 @@ def _control(field: PortalField) -> str:
             "</div>"
         )
     if field.type in ("description", "textarea"):
-        return f'<textarea id="{fid}" name="{name}" rows="6"{required}{hint}></textarea>'
+        return (
+            f'<textarea id="{fid}" name="{name}" rows="6"{required}{hint}></textarea>'
+        )
     if field.type == "checkbox":
         return f'<input id="{fid}" type="checkbox" name="{name}"{hint}>'
     if field.type == "date":
@@ -181,7 +181,9 @@ def _control(field: PortalField) -> str:
 
 def _field(field: PortalField) -> str:
     fid = f"request_custom_fields_{field.id}"
-    star = '<span class="required" aria-hidden="true">*</span>' if field.required else ""
+    star = (
+        '<span class="required" aria-hidden="true">*</span>' if field.required else ""
+    )
     hint = (
         f'<p class="hint" id="{fid}_hint">{html.escape(field.description)}</p>'
         if field.description
@@ -292,7 +294,7 @@ def render(form: PortalForm, *, brand: str = "Acme Support", extra: str = "") ->
         '<main class="container"><nav class="sub-nav" aria-label="Breadcrumbs">'
         f'<a href="#">{html.escape(brand)}</a><span>›</span>Submit a request</nav>'
         f'<h1>Submit a request</h1><form class="form" data-form="{html.escape(form.name)}"'
-        ' novalidate>'
+        " novalidate>"
         f"{fields}"
         '<footer><button class="button-primary" type="submit">Submit</button></footer>'
         f"</form></main><script>{SCRIPT}</script>{extra}</body></html>"

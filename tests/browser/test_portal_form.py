@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -110,7 +112,8 @@ REPORTER = """<script>
       });
     });
   } else if (q.get('open')) {
-    document.getElementById('request_custom_fields_' + q.get('open')).click();
+    var toOpen = document.getElementById('request_custom_fields_' + q.get('open'));
+    if (toOpen) { toOpen.click(); }
   }
   fetch('/report/' + frame, {method: 'POST', body: JSON.stringify({fields: fields, picks: picks})});
 })();
@@ -142,7 +145,7 @@ def _account(zendesk: FakeZendesk) -> None:
     zendesk.empty_account()
     # System fields as Zendesk ships them: subject and description shown and
     # required for end users; status and priority agent-only.
-    portal = {"visible_in_portal": True, "editable_in_portal": True}
+    portal: dict[str, Any] = {"visible_in_portal": True, "editable_in_portal": True}
     subject = zendesk.add_ticket_field(
         title="Subject",
         type="subject",
@@ -164,7 +167,11 @@ def _account(zendesk: FakeZendesk) -> None:
     fmt = zendesk.add_ticket_field(
         title="Package format",
         type="tagger",
-        options=[("npm", "fmt_npm"), ("Python", "fmt_python"), ("Docker", "fmt_docker")],
+        options=[
+            ("npm", "fmt_npm"),
+            ("Python", "fmt_python"),
+            ("Docker", "fmt_docker"),
+        ],
         title_in_portal="Package format",
         **portal,
     )
@@ -173,10 +180,18 @@ def _account(zendesk: FakeZendesk) -> None:
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
+@dataclass
+class _Site:
+    """The rendered forms, the frames of the one page, what each frame reported."""
+
     pages: dict[str, str]
-    reports: dict[str, Any]
-    done: threading.Event
+    frames: dict[str, str]
+    reports: dict[str, Any] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    site: _Site
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -189,11 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        path, _, query = self.path.partition("?")
+        path = self.path.split("?", 1)[0]
         if path == "/":
             frames = "".join(
                 f'<iframe title="{name}" src="{src}"></iframe>'
-                for name, src in self.pages["frames"].items()  # type: ignore[attr-defined]
+                for name, src in self.site.frames.items()
             )
             page = (
                 "<!DOCTYPE html><html><head><style>body{margin:0}"
@@ -203,17 +218,17 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(200, page.encode(), "text/html")
         elif path.startswith("/form/"):
-            self._send(200, self.pages[path].encode(), "text/html")
+            self._send(200, self.site.pages[path].encode(), "text/html")
         else:
             self._send(404, b"not found", "text/plain")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.reports[self.path.removeprefix("/report/")] = json.loads(
+        self.site.reports[self.path.removeprefix("/report/")] = json.loads(
             self.rfile.read(length)
         )
-        if len(self.reports) == len(FRAMES):
-            self.done.set()
+        if len(self.site.reports) == len(FRAMES):
+            self.site.done.set()
         self._send(204, b"", "text/plain")
 
 
@@ -225,8 +240,6 @@ def _form_page(zendesk: FakeZendesk) -> str:
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Set up three accounts, render their forms, load them once in Chromium."""
-    import subprocess
-
     tmp = tmp_path_factory.mktemp("portal")
     target = Path(os.environ.get("SIDECAR_PORTAL_SCREENSHOT") or tmp / "portal.png")
     with ExitStack() as stack:
@@ -255,17 +268,16 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "/form/optional": _form_page(optional),
             "/form/before": _form_page(before),
         }
-        handler = type(
-            "Handler",
-            (_Handler,),
-            {"pages": pages, "reports": {}, "done": threading.Event()},
+        site = _Site(
+            pages=pages,
+            frames={
+                "shot": f"/form/required?frame=shot&open={severity}",
+                "required": "/form/required?frame=required",
+                "optional": "/form/optional?frame=optional",
+                "before": "/form/before?frame=before",
+            },
         )
-        pages["frames"] = {  # type: ignore[assignment]
-            "shot": f"/form/required?frame=shot&open={severity}",
-            "required": "/form/required?frame=required",
-            "optional": "/form/optional?frame=optional",
-            "before": "/form/before?frame=before",
-        }
+        handler = type("Handler", (_Handler,), {"site": site})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         stack.callback(server.server_close)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -285,8 +297,8 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             capture_output=True,
             timeout=60,
         )
-        handler.done.wait(10)
-        yield {"reports": dict(handler.reports), "envs": envs, "screenshot": target}
+        site.done.wait(10)
+        yield {"reports": dict(site.reports), "envs": envs, "screenshot": target}
 
 
 def _fields(seen: dict[str, Any], frame: str) -> list[dict[str, Any]]:
@@ -331,7 +343,9 @@ def test_every_severity_can_be_picked(seen: dict[str, Any]) -> None:
     """A customer opens the list, picks each title; it shows and submits its tag."""
     severity = _severity(seen, "required")
     assert severity is not None
-    picks = [p for p in seen["reports"]["required"]["picks"] if p["field"] == severity["id"]]
+    picks = [
+        p for p in seen["reports"]["required"]["picks"] if p["field"] == severity["id"]
+    ]
     assert [p["option"] for p in picks] == SEED_TITLES
     for n, pick in enumerate(picks, start=1):
         assert pick["opened"] and pick["closed"], pick
