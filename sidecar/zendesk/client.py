@@ -26,6 +26,18 @@ from urllib3.util.retry import Retry
 from zenpy import Zenpy
 
 from sidecar.config import Config, Secret
+from sidecar.domain.models import (
+    ApiUser,
+    Comment,
+    CommentText,
+    ExportPage,
+    MetricsExportPage,
+    Organization,
+    Ticket,
+    TicketMetricSet,
+    TicketPage,
+    TicketUpdate,
+)
 from sidecar.errors import (
     AuthFailed,
     BadResponse,
@@ -39,18 +51,6 @@ from sidecar.net import is_loopback
 from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
-from sidecar.zendesk.models import (
-    ApiUser,
-    Comment,
-    CommentText,
-    ExportPage,
-    MetricsExportPage,
-    Organization,
-    Ticket,
-    TicketMetricSet,
-    TicketPage,
-    TicketUpdate,
-)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from sidecar.config import Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.errors import AuthFailed, Conflict, NotFound, RateLimited, Transient
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 from tests.fake_zendesk import CONFLICT_BODY, FakeZendesk, WriteEvent
 from tests.zendesk_contract import (
     CLOSED_TICKET_BODY,

@@ -14,6 +14,7 @@ import responses
 from zenpy.lib import api as zenpy_api
 
 from sidecar.config import Config, Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.errors import (
     AuthFailed,
     BadResponse,
@@ -26,7 +27,6 @@ from sidecar.errors import (
     UpstreamError,
 )
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 
 BASE = "https://acme.zendesk.com"
 TOKEN = "T0K-very-secret-api-token"

@@ -38,8 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     # Slack, not Zendesk or PagerDuty.
     "oncall/slack.py": {"requests"},
     "slack/api.py": {"slack_sdk"},
-    "slack/bridge.py": {"slack_sdk"},
-    "slack/web.py": {"slack_bolt", "slack_sdk"},
+    "tasks/slack_bridge.py": {"slack_sdk"},
+    "webhooks/slack.py": {"slack_bolt", "slack_sdk"},
     # The container HEALTHCHECK probes 127.0.0.1 only.
     "healthcheck.py": {"urllib.request"},
 }

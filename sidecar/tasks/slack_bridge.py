@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from slack_sdk import WebClient
 
 from sidecar.config import Config
+from sidecar.domain.models import CommentText, Ticket, TicketUpdate
+from sidecar.domain.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
 from sidecar.errors import ConfigError, Gone, Rejected, SidecarError, Transient
 from sidecar.metrics import count_slack_mismatch
@@ -32,8 +34,6 @@ from sidecar.slack.blocks import (
     unescape,
 )
 from sidecar.slack.links import Links, external_id
-from sidecar.tasks.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
-from sidecar.zendesk.models import CommentText, Ticket, TicketUpdate
 from sidecar.zendesk.severity_options import severity_tags
 
 if TYPE_CHECKING:
