@@ -1711,11 +1711,18 @@ def _list_tickets_by_external_id(
         if ext == wanted and tid in self._tickets
     ]
     return self._ok(
-        {"tickets": found, "count": len(found), "next_page": None, "previous_page": None}
+        {
+            "tickets": found,
+            "count": len(found),
+            "next_page": None,
+            "previous_page": None,
+        }
     )
 
 
-def _search_users(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+def _search_users(
+    self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any
+) -> Any:
     match = re.fullmatch(r"email:(\S+)", query.get("query", "").strip())
     if match is None:
         return Reply(400, {"error": "unsupported user query in the fake"}, {}), None
@@ -1736,7 +1743,11 @@ FakeZendesk._list_tickets_by_external_id = _list_tickets_by_external_id  # type:
 FakeZendesk._search_users = _search_users  # type: ignore[attr-defined]
 _ROUTES[:0] = [
     ("POST", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_create_ticket"),
-    ("GET", re.compile(r"^/api/v2/tickets(?:\.json)?$"), "_list_tickets_by_external_id"),
+    (
+        "GET",
+        re.compile(r"^/api/v2/tickets(?:\.json)?$"),
+        "_list_tickets_by_external_id",
+    ),
     ("GET", re.compile(r"^/api/v2/users/search(?:\.json)?$"), "_search_users"),
 ]
 # === end of the Slack app routes ===============================================
@@ -1759,7 +1770,9 @@ _ROUTES[:0] = [
 # refused, so a new query cannot pass by accident.
 
 
-def _search_count(self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any) -> Any:
+def _search_count(
+    self: FakeZendesk, _: Any, query: Mapping[str, str], payload: Any
+) -> Any:
     match = re.fullmatch(
         r"type:ticket status<solved tags:([a-z0-9_]+)", query.get("query", "").strip()
     )

@@ -118,7 +118,9 @@ def budget() -> None:
     config = cli_context().config
     use = queue.budget(shares_from(config)).usage()
     window = f"{config.budget_window_seconds:g} s"
-    click.echo(f"window: {window}; reserve for SEV 1/2 work: {config.budget_reserve:.0%}")
+    click.echo(
+        f"window: {window}; reserve for SEV 1/2 work: {config.budget_reserve:.0%}"
+    )
     for pool, (used, allowed) in sorted(use.items()):
         share = used / allowed if allowed else 0.0
         click.echo(f"{pool}: {used} of {allowed} per {window} ({share:.0%})")

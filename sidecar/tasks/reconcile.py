@@ -633,7 +633,11 @@ def _known_first_response(
         return None, None
     if seen.version == ticket.updated_stamp:
         return (seen.first_response(),), seen.comment_count
-    if count is not None and count == seen.comment_count and seen.first_response_at is None:
+    if (
+        count is not None
+        and count == seen.comment_count
+        and seen.first_response_at is None
+    ):
         return (None,), count
     return None, None
 

@@ -264,9 +264,7 @@ class SlackJobs:
             first_failure_at=first_failure or now,
             last_failure_at=now,
             args=list(task.args) if keep else None,
-            kwargs={
-                k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE
-            }
+            kwargs={k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE}
             if keep
             else None,
         )

@@ -271,14 +271,18 @@ class Runner:
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
-            BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
+            BUDGET_WAITS.labels(
+                "updates" if "updates" in str(exc) else "requests"
+            ).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except RateLimited as exc:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
             if _patient(first_failure):
-                delay = min(max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+                delay = min(
+                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
+                )
                 log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
                 return Attempt(Outcome.THROTTLED, delay)
             return self._retry(job, task, exc, attempt, first_failure, context)
@@ -593,9 +597,7 @@ def watch_leases(
             recover_escalations(queue)
             recovered = queue.recover_inflight()
             if recovered:
-                log.warning(
-                    "%d job(s) of a stopped worker enqueued again", recovered
-                )
+                log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
             log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):

@@ -90,7 +90,9 @@ def test_the_ticket_update_header_holds_ordinary_updates(tmp_path: Path) -> None
 def _take_many(url: str, count: int, admitted: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """``count`` ordinary takes from 4 threads of this process; put how many got through."""
     queue = JobQueue.from_url(url)
-    budget = queue.budget(Shares(requests=30, updates=30, window_seconds=60, reserve=0.0))
+    budget = queue.budget(
+        Shares(requests=30, updates=30, window_seconds=60, reserve=0.0)
+    )
     ok: list[int] = []
 
     def take(_: int) -> None:
@@ -145,7 +147,9 @@ class _NoScheduler:
 def test_a_reconcile_on_the_urgent_lane_reads_from_the_reserve(tmp_path: Path) -> None:
     """Ordinary requests used up: an urgent-lane reconcile still reads; a SEV 3's write then waits."""
     queue = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
-    budget = queue.budget(Shares(requests=10, updates=5, window_seconds=60, reserve=0.2))
+    budget = queue.budget(
+        Shares(requests=10, updates=5, window_seconds=60, reserve=0.2)
+    )
     for _ in range(8):  # the ordinary part of the request pool (10 - 20 %)
         budget.take(update=False, urgent=False)
     with FakeZendesk() as zd:
@@ -168,12 +172,16 @@ def test_a_reconcile_on_the_urgent_lane_reads_from_the_reserve(tmp_path: Path) -
             reconciler.reconcile_event(sev3)  # the normal lane: nothing sent
         assert zd.calls() == []
         with pytest.raises(BudgetWait):
-            reconciler.reconcile_event(sev3, urgent=True)  # read, then an ordinary write
+            reconciler.reconcile_event(
+                sev3, urgent=True
+            )  # read, then an ordinary write
         assert [(c.method, c.path) for c in zd.calls()] == [
             ("GET", f"/api/v2/tickets/{sev3}.json")
         ]
         outcome = reconciler.reconcile_event(sev1, urgent=True)
-        assert outcome is not None and outcome.wrote  # an entitled SEV 1: read and write
+        assert (
+            outcome is not None and outcome.wrote
+        )  # an entitled SEV 1: read and write
     queue.close()
 
 

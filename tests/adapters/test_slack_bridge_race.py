@@ -58,7 +58,11 @@ def world(tmp_path: Path) -> Iterator[tuple[FakeZendesk, FakeSlack, SlackBridge]
         queue = JobQueue.from_url(config.queue_url)
         try:
             factory = ReconcilerFactory(config, queue=queue)
-            yield zendesk, slack, slack_bridge.build(config, queue=queue, factory=factory)
+            yield (
+                zendesk,
+                slack,
+                slack_bridge.build(config, queue=queue, factory=factory),
+            )
         finally:
             queue.close()
 
@@ -68,9 +72,13 @@ def test_a_sync_between_the_write_and_its_record_does_not_echo_the_reply(
 ) -> None:
     zendesk, slack, bridge = world
     org = zendesk.add_org(name="Acme Corp", fields={"support_plan": "enterprise"})
-    vendor = zendesk.add_user(role="agent", name="Vera Vendor", email="vera@vendor.example")
+    vendor = zendesk.add_user(
+        role="agent", name="Vera Vendor", email="vera@vendor.example"
+    )
     agent = zendesk.add_user(role="agent", name="Agent Smith")
-    tid = zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"})
+    tid = zendesk.add_ticket(
+        organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"}
+    )
     ts = slack.add_message(CHANNEL, user=VENDOR, text="Docker pulls are slow")
     bridge.links.remember(tid, MessageRef(CHANNEL, ts, ts))
     bridge.links.say_once(tid, "opened", lambda: None)
@@ -81,8 +89,10 @@ def test_a_sync_between_the_write_and_its_record_does_not_echo_the_reply(
     def sync_on_the_trigger(event: WriteEvent) -> None:
         # The trigger's webhook, and the sync it brings, before the bridge has
         # read Zendesk's answer.
-        if event.resource == "ticket" and event.id == tid and "comment" in event.body.get(
-            "ticket", {}
+        if (
+            event.resource == "ticket"
+            and event.id == tid
+            and "comment" in event.body.get("ticket", {})
         ):
             try:
                 bridge.follow(tid)

@@ -329,9 +329,7 @@ def test_update_ticket_omits_empty_parts(mocked, client):
         f"{BASE}/api/v2/tickets/42.json", json={"ticket": TICKET_JSON, "audit": {}}
     )
 
-    client.update_ticket(
-        TicketUpdate(42, "2024-05-01T10:05:07Z", tags=frozenset())
-    )
+    client.update_ticket(TicketUpdate(42, "2024-05-01T10:05:07Z", tags=frozenset()))
 
     # An empty tag list is a change (every tag removed), so it is sent.
     assert body_of(mocked.calls[0]) == {

@@ -39,7 +39,9 @@ def define_fields(zendesk: FakeZendesk) -> None:
         SEVERITY_FIELD, title="Issue Severity", type="tagger", options=SEVERITY_OPTIONS
     )
     zendesk.add_ticket_field(DUE_AT_FIELD, title="First response due", type="text")
-    zendesk.add_ticket_field(DUE_DATE_FIELD, title="First response due date", type="date")
+    zendesk.add_ticket_field(
+        DUE_DATE_FIELD, title="First response due date", type="date"
+    )
 
 
 # The severity part of the trigger body `sidecar zendesk setup` creates.
@@ -136,7 +138,11 @@ class Stack:
         ]
 
 
-HANDLED = {"reconciled", "change already seen: nothing to do", "own change: nothing to do"}
+HANDLED = {
+    "reconciled",
+    "change already seen: nothing to do",
+    "own change: nothing to do",
+}
 
 
 def handled_in(logs: list[dict[str, Any]], ticket_id: int) -> list[dict[str, Any]]:
@@ -146,7 +152,9 @@ def handled_in(logs: list[dict[str, Any]], ticket_id: int) -> list[dict[str, Any
     provably inside the state an earlier job read) depends on which job runs
     first: count both when counting jobs.
     """
-    return [e for e in logs if e.get("msg") in HANDLED and e.get("ticket_id") == ticket_id]
+    return [
+        e for e in logs if e.get("msg") in HANDLED and e.get("ticket_id") == ticket_id
+    ]
 
 
 def connected_env(

@@ -98,7 +98,12 @@ def deliver(url: str, secret: str, ticket_id: int, n: int, severity: str) -> int
     lane hint `sidecar zendesk setup` puts in it).
     """
     body = json.dumps(
-        {"ticket_id": str(ticket_id), "event": "ticket.changed", "n": n, "severity": severity}
+        {
+            "ticket_id": str(ticket_id),
+            "event": "ticket.changed",
+            "n": n,
+            "severity": severity,
+        }
     )
     return post_webhook(
         url, body.encode(), secret=secret, invocation_id=f"burst-{ticket_id}-{n}"
@@ -167,7 +172,9 @@ def test_a_burst_keeps_to_the_share_pages_on_time_and_loses_nothing(
                 first_round.wait(60)
                 sent = time.monotonic()
                 for i, tid in enumerate(sev1):
-                    assert deliver(webs[i % 2].url, secret, tid, 0, rendered[tid]) == 202
+                    assert (
+                        deliver(webs[i % 2].url, secret, tid, 0, rendered[tid]) == 202
+                    )
                 for tid in sev1:
                     wait_for(
                         lambda t=tid: "oncall_paged" in zendesk.ticket(t).tags,
@@ -220,7 +227,9 @@ def test_a_burst_keeps_to_the_share_pages_on_time_and_loses_nothing(
             max(i for i, c in enumerate(calls) if c.method == "PUT" and c.path == path)
             for path in (f"/api/v2/tickets/{t}.json" for t in sev1)
         ]
-        assert max(markers) < max(first_writes.values()), "a page waited behind the backlog"
+        assert max(markers) < max(first_writes.values()), (
+            "a page waited behind the backlog"
+        )
         assert len(pagerduty.triggers()) == SEV1_TICKETS
         # Nothing lost; each ticket written once (its events collapsed).
         assert set(first_writes) == ordinary

@@ -100,8 +100,7 @@ def test_an_organization_with_1500_open_tickets_is_fully_reconciled(
     with running_stack(tmp_path, zendesk_options=options, **budget) as stack:
         org = stack.plain_org
         tickets = [
-            stack.ticket(severity="sev_3", org=org, status="open")
-            for _ in range(1500)
+            stack.ticket(severity="sev_3", org=org, status="open") for _ in range(1500)
         ]
         closed = stack.ticket(severity="sev_3", org=org, status="closed")
         stack.zendesk.set_org_fields(
@@ -119,9 +118,7 @@ def test_an_organization_with_1500_open_tickets_is_fully_reconciled(
         assert status == 202
 
         def done() -> bool:
-            return all(
-                "sla_pending" in stack.zendesk.ticket(t).tags for t in tickets
-            )
+            return all("sla_pending" in stack.zendesk.ticket(t).tags for t in tickets)
 
         wait_for(done, timeout=150, interval=1.0)
         # Listing, not Search (search/count samples only feed the dashboard).

@@ -63,7 +63,9 @@ def _entitled_ticket(zendesk: FakeZendesk, severity: str) -> int:
         name="Acme Corp",
         fields={"support_plan": "enterprise", "enterprise_support": True},
     )
-    return zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: severity})
+    return zendesk.add_ticket(
+        organization_id=org, custom_fields={SEVERITY_FIELD: severity}
+    )
 
 
 def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
@@ -84,9 +86,7 @@ def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
             with start_worker(env, cwd=tmp_path) as restarted:
                 for n in range(2, 5):
                     _notify(web.url, env, tid, n)
-                wait_for(
-                    lambda: "oncall_paged" in zendesk.ticket(tid).tags, timeout=45
-                )
+                wait_for(lambda: "oncall_paged" in zendesk.ticket(tid).tags, timeout=45)
                 restarted.wait_for_log(
                     lambda e: e.get("msg") == "paged" and e.get("ticket_id") == tid,
                     timeout=10,
@@ -99,7 +99,9 @@ def _crash_during_page(tmp_path: Path, queue: dict[str, str]) -> None:
         assert zendesk.errors == []
 
 
-def test_sigkill_during_a_reconcile_is_recovered_before_any_sweep(tmp_path: Path) -> None:
+def test_sigkill_during_a_reconcile_is_recovered_before_any_sweep(
+    tmp_path: Path,
+) -> None:
     """A reconcile whose worker is killed mid-read is enqueued again by the next worker within seconds."""
     with (
         FakeZendesk() as zendesk,
@@ -119,9 +121,7 @@ def test_sigkill_during_a_reconcile_is_recovered_before_any_sweep(tmp_path: Path
             with start_worker(env, cwd=tmp_path) as restarted:
                 # No new event: only the in-flight record can bring the job back.
                 # (The sweep could too, but not before the export's one-minute lag.)
-                wait_for(
-                    lambda: "sla_pending" in zendesk.ticket(tid).tags, timeout=40
-                )
+                wait_for(lambda: "sla_pending" in zendesk.ticket(tid).tags, timeout=40)
                 assert any(
                     "enqueued again" in e.get("msg", "") for e in restarted.json_logs()
                 )

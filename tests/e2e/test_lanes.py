@@ -167,7 +167,9 @@ def test_the_receiver_learns_which_organizations_are_not_entitled(
         assert lane_of(plain[1]) == "normal"  # a reconcile found it not entitled
         assert lane_of(entitled) == "urgent"
         # The lane is only where the read waited: the entitled SEV 1 alone pages.
-        wait_for(lambda: "oncall_paged" in stack.zendesk.ticket(entitled).tags, timeout=30)
+        wait_for(
+            lambda: "oncall_paged" in stack.zendesk.ticket(entitled).tags, timeout=30
+        )
         (trigger,) = stack.pagerduty.triggers()
         assert trigger["dedup_key"].endswith(f"-{entitled}")
 

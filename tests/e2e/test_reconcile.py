@@ -133,8 +133,7 @@ def test_rate_limit_storm_and_server_errors_delay_but_lose_nothing(
         )
     for tid in tickets:
         assert len(stack.puts(tid)) == 1 or all(
-            "sla_pending" in p.json["ticket"].get("tags", [])
-            for p in stack.puts(tid)
+            "sla_pending" in p.json["ticket"].get("tags", []) for p in stack.puts(tid)
         )
     retried = [e for e in stack.serve.json_logs() if "retrying" in e.get("msg", "")]
     assert retried, "the faults were never hit"

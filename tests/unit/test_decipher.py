@@ -43,12 +43,24 @@ INVALID_FIELD = {
 @pytest.mark.parametrize(
     ("status", "body", "headers", "kind", "disposition"),
     [
-        (429, {"error": "APIRateLimitExceeded"}, {"Retry-After": "7"}, RateLimited, Disposition.RETRY),
+        (
+            429,
+            {"error": "APIRateLimitExceeded"},
+            {"Retry-After": "7"},
+            RateLimited,
+            Disposition.RETRY,
+        ),
         (409, {"error": "UpdateConflict"}, {}, Conflict, Disposition.RETRY),
         (503, None, {"Retry-After": "3"}, Transient, Disposition.RETRY),
         (404, {"error": "RecordNotFound"}, {}, NotFound, Disposition.DROP),
         (422, CLOSED, {}, TicketClosed, Disposition.DROP),
-        (401, {"error": "Couldn't authenticate you"}, {}, AuthFailed, Disposition.DEAD_LETTER),
+        (
+            401,
+            {"error": "Couldn't authenticate you"},
+            {},
+            AuthFailed,
+            Disposition.DEAD_LETTER,
+        ),
         (403, {"error": "Forbidden"}, {}, AuthFailed, Disposition.DEAD_LETTER),
         (422, INVALID_FIELD, {}, Rejected, Disposition.DEAD_LETTER),
         (400, {"error": "InvalidJSON"}, {}, Rejected, Disposition.DEAD_LETTER),
