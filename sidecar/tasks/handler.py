@@ -65,7 +65,7 @@ def fields_from(config: Config) -> Fields:
 class ReconcilerFactory:
     """Build reconcilers that share the process-wide parts and own per-thread clients.
 
-    zenpy clients are not thread-safe (shared per-call state), so each worker thread
+    Zendesk clients are not thread-safe (a session, per-call state), so each worker thread
     gets its own Zendesk client; the organization cache, the entitlements and
     the PagerDuty client (which caches its own per-thread clients) are shared.
     """

@@ -1,7 +1,7 @@
 """The worker side of the Slack app: tickets from messages, comments from replies, the thread follows.
 
 Built once per worker process (``build``); each job uses this thread's Zendesk
-client (zenpy clients are not thread-safe). The Slack ``WebClient`` opens a
+client (Zendesk clients are not thread-safe). The Slack ``WebClient`` opens a
 connection per call and is shared.
 """
 

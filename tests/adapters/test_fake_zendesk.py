@@ -440,16 +440,6 @@ def test_stop_releases_a_delayed_request():
     assert results == [503]
 
 
-def test_zenpy_object_api_follows_the_override(fake, client):
-    """zenpy's object API on the client's session reaches the fake and deserializes."""
-    tid = fake.add_ticket(subject="via zenpy")
-
-    ticket = client.zenpy.tickets(id=tid)
-
-    assert ticket.subject == "via zenpy"  # a zenpy Ticket, not a raw Response
-    assert fake.calls()[0].path == f"/api/v2/tickets/{tid}.json"
-
-
 def test_open_ticket_ids_of_an_organization_over_pages() -> None:
     """The client finds an organization's unsolved tickets by listing them, across pages."""
     with FakeZendesk() as fake:

@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     # The Zendesk adapter: every request it sends is a contract case.
     "zendesk/client.py": {"requests", "urllib3", "zenpy"},
     # The PagerDuty adapter: every event it sends is a contract case.
-    "oncall/pagerduty.py": {"httpx2", "pagerduty"},
+    "oncall/pagerduty.py": {"httpx2"},
     # Slack, not Zendesk or PagerDuty.
     "oncall/slack.py": {"requests"},
     "slack/api.py": {"slack_sdk"},
