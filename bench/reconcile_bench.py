@@ -481,9 +481,10 @@ def describe(values: Sequence[float]) -> str:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every phase against one queue; print and return the results."""
-    with contextlib.ExitStack() as scratch, tempfile.TemporaryDirectory(
-        prefix="sidecar-rbench-"
-    ) as tmp:
+    with (
+        contextlib.ExitStack() as scratch,
+        tempfile.TemporaryDirectory(prefix="sidecar-rbench-") as tmp,
+    ):
         workdir = Path(tmp)
         # Redis: a queue name of its own, and only its keys deleted after.
         queue_url = (
@@ -630,7 +631,9 @@ def main() -> None:
     parser.add_argument("--idle-gap", type=float, default=3.0, help="min idle s")
     parser.add_argument("--baseline-n", type=int, default=30)
     parser.add_argument(
-        "--redis", action="store_true", help=f"queue on {REDIS_URL} (a queue name of its own, its keys deleted after)"
+        "--redis",
+        action="store_true",
+        help=f"queue on {REDIS_URL} (a queue name of its own, its keys deleted after)",
     )
     run(parser.parse_args())
 

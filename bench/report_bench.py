@@ -31,15 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sidecar.report.collect import ReportData, collect  # noqa: E402
-from sidecar.report.render import ReportView, render_html  # noqa: E402
-from sidecar.report.source import ExportReader, ReportFields  # noqa: E402
-from sidecar.sla import DEFAULT_POLICY, first_response_due, format_utc  # noqa: E402
-from sidecar.zendesk.models import (  # noqa: E402
+from sidecar.domain.models import (  # noqa: E402
     MetricsExportPage,
     Ticket,
     TicketMetricSet,
 )
+from sidecar.report.collect import ReportData, collect  # noqa: E402
+from sidecar.report.render import ReportView, render_html  # noqa: E402
+from sidecar.report.source import ExportReader, ReportFields  # noqa: E402
+from sidecar.sla import DEFAULT_POLICY, first_response_due, format_utc  # noqa: E402
 
 SEV, DUE, FR_AT, LATE = 1, 2, 3, 4
 FIELDS = ReportFields(

@@ -11,16 +11,17 @@ from werkzeug.exceptions import HTTPException
 
 from sidecar.agentapp import blueprint as agentapp
 from sidecar.config import Config
+from sidecar.domain.plan import Plan
 from sidecar.errors import ConfigError, QueueUnavailable
 from sidecar.ingress import BodyDeadline, Watchdog
-from sidecar.metrics import REQUESTS, BudgetCollector, queue_registry, render
+from sidecar.metrics import REQUESTS, BudgetCollector, render
+from sidecar.scrape import queue_registry
 from sidecar.tasks.memo import TicketMemory
-from sidecar.tasks.plan import Plan
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
 from sidecar.webhooks import blueprint
-from sidecar.webhooks.events import INVOCATION_HEADER
 from sidecar.zendesk.budget import shares_from
+from sidecar.zendesk.events import INVOCATION_HEADER
 
 log = logging.getLogger("sidecar.app")
 # A webhook body arrives with its headers; one still arriving after this is slow.
@@ -74,7 +75,7 @@ def create_app(
     agentapp.init_app(app, config, queue=queue, make_planner=planner)
     if config.slack_enabled:
         # The Slack app (POST /slack/events, /slack/interactions), only when set up.
-        from sidecar.slack import web as slack_web
+        from sidecar.webhooks import slack as slack_web
 
         slack_web.init_app(app, config, queue=queue)
     # Read bodies under a deadline before Flask does: a slow upload is cut (408,

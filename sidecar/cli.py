@@ -7,7 +7,6 @@ import click
 from sidecar import __version__
 from sidecar.commands import (
     bulk,
-    doctor,
     jobs,
     orgs,
     report,
@@ -17,6 +16,7 @@ from sidecar.commands import (
     zendesk,
 )
 from sidecar.commands.context import SidecarGroup
+from sidecar.doctor import command as doctor
 
 
 @click.group(cls=SidecarGroup)

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the web process, and the queue gauges read at scrape time.
+"""Prometheus counters and histograms of every process, and their exposition.
 
 Under gunicorn the counters and histograms are summed over all workers: the
 gunicorn master (``sidecar.gunicorn_conf``) and ``sidecar serve`` give their
@@ -6,15 +6,15 @@ processes a shared ``PROMETHEUS_MULTIPROC_DIR`` (``sidecar.metrics_dir``), and
 ``sidecar serve`` puts the queue worker's metrics there too. A worker in its own
 container serves its own /metrics instead (SIDECAR_WORKER_METRICS_LISTEN). The
 queue gauges come from the shared queue, so any web worker reports the same
-values, and the worker never reports them (no double counting).
+values, and the worker never reports them (no double counting). Those gauges and
+the worker's own /metrics live in ``sidecar.scrape``: they read the queue, and
+this module sits below it (the adapters count their calls here).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,19 +23,12 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
-    start_http_server,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from sidecar import metrics_dir
-from sidecar.errors import ConfigError, QueueUnavailable
-from sidecar.tasks.jobs import JOBS
-from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
-
-if TYPE_CHECKING:
-    from sidecar.tasks.queue import JobQueue
 
 OUTCOMES = (
     "queued",
@@ -126,7 +119,11 @@ JOB_ATTEMPTS = Counter(
     "Job attempts by job (reconcile, escalate, refresh_org) and outcome.",
     ["job", "outcome"],
 )
-for _job in JOBS:
+# Every job x outcome is exported from the start, at zero, in every process that
+# counts. The names are the queue's job names (sidecar.tasks.jobs.JOBS; a test
+# keeps the two equal): this module sits below the application and cannot import them.
+JOB_NAMES = ("reconcile", "escalate", "refresh_org")
+for _job in JOB_NAMES:
     for _label in JOB_OUTCOMES.values():
         JOB_ATTEMPTS.labels(_job, _label)
 
@@ -226,104 +223,6 @@ class BudgetCollector(Collector):
         yield allowed
 
 
-# Services whose refusal of our credentials is kept as a flag in the queue store
-# (``<service>_auth_failed``, set by the worker, cleared by a job that gets through).
-AUTH_SERVICES = ("zendesk", "pagerduty")
-
-
-class QueueCollector(Collector):
-    """Read queue depth and dead letters from the shared queue at scrape time."""
-
-    def __init__(self, queue: JobQueue) -> None:
-        self._queue = queue
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            values = (
-                self._queue.depth(),
-                self._queue.scheduled(),
-                len(self._queue.failed_jobs()),
-                self._queue.dead_letters_total(),
-            )
-        except QueueUnavailable:
-            yield GaugeMetricFamily("sidecar_queue_up", "Queue reachable.", value=0)
-            return
-        yield GaugeMetricFamily("sidecar_queue_up", "Queue reachable.", value=1)
-        yield GaugeMetricFamily(
-            "sidecar_queue_depth", "Reconcile jobs ready to run.", value=values[0]
-        )
-        yield GaugeMetricFamily(
-            "sidecar_queue_scheduled",
-            "Jobs waiting for an eta (timers, retry delays).",
-            value=values[1],
-        )
-        yield GaugeMetricFamily(
-            "sidecar_dead_letter_jobs",
-            "Dead-lettered jobs waiting for `sidecar jobs retry`.",
-            value=values[2],
-        )
-        yield CounterMetricFamily(
-            "sidecar_dead_lettered",
-            "Jobs ever dead-lettered.",
-            value=values[3],
-        )
-        auth = GaugeMetricFamily(
-            "sidecar_upstream_auth_failed",
-            "1 while a service refuses our credentials (401/403), until a job gets through.",
-            labels=["service"],
-        )
-        for service in AUTH_SERVICES:
-            try:
-                failed = self._queue.get_flag(f"{service}_auth_failed") is not None
-            except QueueUnavailable:
-                return
-            auth.add_metric([service], 1 if failed else 0)
-        yield auth
-        yield from _queue_age(self._queue)
-        yield from _open_ticket_counts(self._queue)
-
-
-def _queue_age(queue: JobQueue) -> Iterator[Metric]:
-    """How long the oldest ready job of each lane has waited (sidecar.tasks.ready)."""
-    try:
-        oldest = queue.oldest_ready()
-    except QueueUnavailable:
-        return
-    now = time.time()
-    age = GaugeMetricFamily(
-        "sidecar_queue_age_seconds",
-        "Seconds the oldest ready job of the lane has waited to run (0 when none is ready).",
-        labels=["lane"],
-    )
-    for lane, since in sorted(oldest.items(), key=lambda item: item[0].value):
-        age.add_metric([lane.value], 0.0 if since is None else max(0.0, now - since))
-    yield age
-
-
-def _open_ticket_counts(queue: JobQueue) -> Iterator[Metric]:
-    """The last Search sample of unsolved tickets per SLA status (sidecar.tasks.open_counts)."""
-    try:
-        sample = OpenCounts.from_json(queue.get_flag(SAMPLE_FLAG))
-    except QueueUnavailable:
-        return
-    if sample is None:  # nothing sampled yet (or sampling off): no made-up zeros
-        return
-    counts = GaugeMetricFamily(
-        "sidecar_sla_open_tickets",
-        "Unsolved tickets per SLA status tag, counted by Zendesk Search "
-        "(lags minutes; see sidecar_sla_open_tickets_sampled_timestamp_seconds).",
-        labels=["status"],
-    )
-    for status, count in sorted(sample.counts.items()):
-        counts.add_metric([status], count)
-    yield counts
-    yield GaugeMetricFamily(
-        "sidecar_sla_open_tickets_sampled_timestamp_seconds",
-        "When sidecar_sla_open_tickets was counted (Unix time).",
-        value=sample.sampled_at,
-    )
-
-
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:
     """Return the exposition text of this process (or all workers) plus the queue."""
     if metrics_dir.enabled(os.environ):
@@ -334,33 +233,3 @@ def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:
     return generate_latest(registry) + generate_latest(
         queue_registry
     ), CONTENT_TYPE_LATEST
-
-
-def queue_registry(queue: JobQueue) -> CollectorRegistry:
-    """Return a registry holding only the queue collector."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(QueueCollector(queue))
-    return registry
-
-
-def serve_worker_metrics(listen: str) -> None:
-    """Serve this process's metrics on ``[HOST:]PORT`` (a thread; the worker's /metrics).
-
-    Only this process's own values: the queue gauges come from the web's /metrics.
-    """
-    host, _, port_text = listen.rpartition(":")
-    try:
-        port = int(port_text)
-        if not 0 < port < 65536:
-            raise ValueError(port_text)
-    except ValueError:
-        raise ConfigError(
-            f"SIDECAR_WORKER_METRICS_LISTEN={listen!r}: expected [HOST:]PORT, e.g. 9100"
-        ) from None
-    host = host.strip("[]") or "0.0.0.0"
-    try:
-        start_http_server(port, addr=host, registry=REGISTRY)
-    except OSError as exc:
-        raise ConfigError(
-            f"SIDECAR_WORKER_METRICS_LISTEN={listen}: cannot listen ({exc.strerror})"
-        ) from None

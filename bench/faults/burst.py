@@ -135,7 +135,9 @@ def run_burst(
             time.sleep(SETTLE_SECONDS)
             # A ticket caught mid-flip (its timer due, its write waiting for the
             # budget) is not lost: give late flips a while before the verdict.
-            wait_until_right(world, queue, started=time.monotonic(), deadline=VERDICT_PATIENCE)
+            wait_until_right(
+                world, queue, started=time.monotonic(), deadline=VERDICT_PATIENCE
+            )
             verdict = world.check()
             figures = {
                 **_ingest_figures(ingest, world),

@@ -25,8 +25,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from sidecar.agentapp.view import ticket_sla
 from sidecar.config import Config, Secret, split_secrets
+from sidecar.domain.plan import Plan
 from sidecar.errors import AuthFailed, ConfigError, NotFound, Transient, UpstreamError
-from sidecar.tasks.plan import Plan
 from sidecar.tasks.queue import JobQueue
 
 EXTENSION = "sidecar.agentapp"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sidecar.domain.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
 from sidecar.oncall.pagerduty import dedup_key
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
 from sidecar.sla import explain as explain_due
-from sidecar.tasks.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
 
 
 def _utc(moment: datetime | None) -> str | None:

@@ -11,6 +11,7 @@ from types import FrameType
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.domain.plan import may_carry_sla
 from sidecar.sla import format_utc
 from sidecar.tasks.bulk import (
     DEFAULT_STATUSES,
@@ -21,7 +22,6 @@ from sidecar.tasks.bulk import (
     replay,
 )
 from sidecar.tasks.handler import fields_from
-from sidecar.tasks.plan import may_carry_sla
 from sidecar.words import counted
 from sidecar.zendesk.budget import BULK, lane
 

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 import click
 
 from sidecar.commands.context import SidecarGroup, cli_context
+from sidecar.domain.entitlement import EntitlementsFile
+from sidecar.domain.models import Organization
 from sidecar.entitlements import (
     PLANS,
     Entitlement,
@@ -30,12 +32,10 @@ from sidecar.entitlements.check import (
     plan_field_change,
 )
 from sidecar.entitlements.loader import load_entitlements
-from sidecar.entitlements.model import EntitlementsFile
 from sidecar.errors import ConfigError, NotFound, UpstreamError
 from sidecar.sla.schedule import format_duration
 from sidecar.words import counted
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import Organization
 
 
 @click.group(cls=SidecarGroup)

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.domain.models import Organization
 from sidecar.errors import ConfigError
 from sidecar.sla import Policy
-from sidecar.zendesk.models import Organization
 
 FORMATS = ("html", "csv", "json")
 DEFAULT_PACE = 7.5

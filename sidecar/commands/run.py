@@ -44,7 +44,7 @@ def worker(workers: int, urgent_workers: int) -> None:
         log.warning(warning, extra={"config": "warning"})
     if context.config.worker_metrics_listen:
         # A worker in its own container: Prometheus scrapes it here (jobs, calls).
-        from sidecar.metrics import serve_worker_metrics
+        from sidecar.scrape import serve_worker_metrics
 
         serve_worker_metrics(context.config.worker_metrics_listen)
     # Setup errors (field ids, policy or entitlements file) say what to fix.

@@ -14,6 +14,8 @@ import click
 from sidecar.commands.context import BadInputGroup, cli_context
 from sidecar.commands.orgs import find_org, parse_org_ref
 from sidecar.commands.whatif import whatif_command
+from sidecar.domain.models import Organization
+from sidecar.domain.plan import effective_policy
 from sidecar.entitlements.check import Judge
 from sidecar.errors import ConfigError
 from sidecar.sla import (
@@ -24,9 +26,7 @@ from sidecar.sla import (
     load_policies,
     load_policy,
 )
-from sidecar.tasks.plan import effective_policy
 from sidecar.words import counted
-from sidecar.zendesk.models import Organization
 
 
 class _BadInput(click.ClickException):

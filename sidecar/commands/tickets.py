@@ -8,10 +8,10 @@ import json
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.domain.plan import Plan
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
-from sidecar.tasks.plan import Plan
 from sidecar.tasks.reconcile import Reconciler, describe_update
 
 

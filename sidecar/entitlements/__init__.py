@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sidecar.entitlements.decide import decide
-from sidecar.entitlements.loader import load_entitlements, parse_entitlements
-from sidecar.entitlements.model import (
+from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
     PLANS,
     Entitlement,
@@ -12,6 +10,8 @@ from sidecar.entitlements.model import (
     EntitlementsFile,
     OrgEntitlement,
 )
+from sidecar.entitlements.decide import decide
+from sidecar.entitlements.loader import load_entitlements, parse_entitlements
 from sidecar.entitlements.store import EntitlementsStore, entitlements_source
 
 __all__ = [

@@ -12,15 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sidecar.entitlements.decide import FILE, decide, describe_plans
-from sidecar.entitlements.model import (
+from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
     Entitlement,
     EntitlementsFile,
     OrgEntitlement,
 )
+from sidecar.domain.models import Organization
+from sidecar.entitlements.decide import FILE, decide, describe_plans
 from sidecar.errors import ConfigError
-from sidecar.zendesk.models import Organization
 
 
 @dataclass

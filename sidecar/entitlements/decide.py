@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sidecar.entitlements.model import (
+from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
     PLANS,
     Entitlement,
     OrgEntitlement,
 )
-from sidecar.zendesk.models import Organization
+from sidecar.domain.models import Organization
 
 ZENDESK = "zendesk"
 FILE = "file"

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sidecar.config import Secret
-from sidecar.entitlements.model import (
+from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
     PLANS,
     EntitlementsError,

@@ -10,16 +10,16 @@ from datetime import date
 from pathlib import Path
 
 from sidecar.config import Config, Secret
-from sidecar.entitlements.decide import decide
-from sidecar.entitlements.loader import load_entitlements
-from sidecar.entitlements.model import (
+from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
     Entitlement,
     EntitlementsError,
     EntitlementsFile,
     OrgEntitlement,
 )
-from sidecar.zendesk.models import Organization
+from sidecar.domain.models import Organization
+from sidecar.entitlements.decide import decide
+from sidecar.entitlements.loader import load_entitlements
 
 log = logging.getLogger("sidecar.entitlements")
 

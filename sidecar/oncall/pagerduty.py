@@ -1,10 +1,12 @@
-"""Page on-call through PagerDuty Events API v2 with the official ``pagerduty`` client.
+"""Page on-call through PagerDuty Events API v2: one JSON POST per call, on httpx2.
 
-The client (``pagerduty.EventsApiV2Client``, an ``httpx2.Client``) is built once
-per process, thread and routing key, because building one costs ~21 ms (an SSL
-context). It is configured never to retry or sleep inside a call: the worker
-owns retries (bounded backoff, Retry-After), so each ``trigger``/``resolve``
-makes exactly one HTTP request and maps the outcome to :mod:`sidecar.errors`.
+An ``httpx2.Client`` is built once per process, thread and routing key, because
+building one costs ~21 ms (an SSL context). Nothing retries or sleeps inside a
+call: the worker owns retries (bounded backoff, Retry-After), so each
+``trigger``/``resolve`` makes exactly one HTTP request and maps the outcome to
+:mod:`sidecar.errors`. (The official ``pagerduty`` client was dropped: of its
+work we used only the event's assembly, and undid its retries and its base URL;
+docs/decisions.md.)
 
 https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 """
@@ -14,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-import pagerduty
 
+from sidecar import __version__
 from sidecar.config import Config, Secret
 from sidecar.errors import (
     AuthFailed,
@@ -46,11 +48,8 @@ DEFAULT_TIMEOUT = 10.0
 # Overview", API Limits). So 30 s three times (the window has moved on by
 # then), then every 3 minutes for as long as the page is wanted.
 THROTTLE_BACKOFF = Backoff(first=30.0, tries=3, then=180.0)
-
-# The client always believes it talks to PagerDuty (it refuses non-https base
-# URLs); a request hook sends each request to the configured endpoint instead.
-_CLIENT_BASE_URL = "https://events.pagerduty.com"
 _SERVICE = "pagerduty"
+_USER_AGENT = f"sidecar/{__version__}"
 
 
 class MissingRoutingKey(Rejected, ConfigError):
@@ -67,25 +66,6 @@ class MissingRoutingKey(Rejected, ConfigError):
             "organization's pagerduty_routing_key in the entitlements file",
             service=_SERVICE,
         )
-
-
-class _NoRetry(Exception):
-    """Carry a 429 out of the client's retry loop, which would sleep without limit."""
-
-    def __init__(self, response: httpx2.Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
-class _EventsClient(pagerduty.EventsApiV2Client):
-    """The official client with its in-call retries turned off."""
-
-    def postprocess(self, response: httpx2.Response) -> None:
-        # ``retry[429] = 0`` means "retry without limit" in this client and any
-        # positive count still sleeps inside the call; raising from the
-        # documented per-response hook ends the loop after one request.
-        if response.status_code == 429:
-            raise _NoRetry(response)
 
 
 def dedup_key(account: str, ticket_id: int) -> str:
@@ -167,32 +147,32 @@ class PagerDutyPager:
         _check_dedup_key(dedup_key)
         if len(summary) > MAX_SUMMARY:
             summary = summary[: MAX_SUMMARY - 1] + "…"
+        event: dict[str, Any] = {
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {
+                "summary": summary,
+                "source": source,
+                "severity": severity,
+                "custom_details": dict(custom_details),
+            },
+        }
         event_links = [{"href": link["href"], "text": link["text"]} for link in links]
-        key = self._key(routing_key)
-        self._call(
-            "trigger",
-            key,
-            lambda client: client.trigger(
-                summary,
-                source,
-                dedup_key=dedup_key,
-                severity=severity,
-                custom_details=dict(custom_details),
-                links=event_links,
-            ),
-        )
+        if event_links:
+            event["links"] = event_links
+        self._post_event("trigger", self._key(routing_key), event)
 
     def resolve(
         self, *, dedup_key: str, routing_key: Secret | str | None = None
     ) -> None:
         """Resolve the incident for ``dedup_key`` (PagerDuty ignores unknown keys)."""
         _check_dedup_key(dedup_key)
-        key = self._key(routing_key)
-        self._call("resolve", key, lambda client: client.resolve(dedup_key))
+        event = {"event_action": "resolve", "dedup_key": dedup_key}
+        self._post_event("resolve", self._key(routing_key), event)
 
     def close(self) -> None:
         """Close this thread's clients."""
-        clients: dict[str, _EventsClient] = getattr(self._local, "clients", {})
+        clients: dict[str, httpx2.Client] = getattr(self._local, "clients", {})
         for client in clients.values():
             client.close()
         clients.clear()
@@ -208,7 +188,7 @@ class PagerDutyPager:
             return self._routing_key.reveal()
         raise MissingRoutingKey()
 
-    def _client(self, routing_key: str) -> _EventsClient:
+    def _client(self, routing_key: str) -> httpx2.Client:
         # One client per thread (httpx2 pools are not shared across a fork, and
         # the contract is one client per thread) and per routing key (the key is
         # part of the client's auth); after a fork the child builds its own.
@@ -216,34 +196,33 @@ class PagerDutyPager:
         if getattr(local, "pid", None) != os.getpid():
             local.pid = os.getpid()
             local.clients = {}
-        client = local.clients.get(routing_key)
+        client: httpx2.Client | None = local.clients.get(routing_key)
         if client is None:
-            client = _EventsClient(
-                routing_key,
+            # httpx2 never retries a request by itself (its transport's
+            # retries default to 0) and follows no redirect unless asked.
+            client = httpx2.Client(
                 transport=self._transport,
-                event_hooks={"request": [self._endpoint.rewrite]},
+                timeout=self._timeout,
+                headers={"User-Agent": _USER_AGENT},
             )
-            client.retry = {}  # 5xx: answer at once; the worker retries
-            client.max_network_attempts = 0  # connection errors/timeouts: no retry
-            client.sleep_timer = 0.01  # belt and braces: never a long sleep
-            # Typed int in the client; it hands the value to httpx2, which takes seconds.
-            client.timeout = self._timeout  # type: ignore[assignment]
             local.clients[routing_key] = client
-        return cast(_EventsClient, client)
+        return client
 
-    def _call(
-        self, action: str, routing_key: str, send: Callable[[_EventsClient], object]
-    ) -> None:
+    def _post_event(self, action: str, routing_key: str, event: dict[str, Any]) -> None:
+        """POST one event; any answer but a 2xx naming the dedup key raises."""
+        body = {**event, "routing_key": routing_key}
         try:
-            send(self._client(routing_key))
-        except _NoRetry as exc:
-            raise _translate_response(action, exc.response, routing_key) from None
-        except pagerduty.HttpError as exc:
-            if exc.response is None:  # documented as always set; be safe
-                raise _translate_network(action, exc, self.host) from None
-            raise _translate_response(action, exc.response, routing_key) from None
-        except pagerduty.Error as exc:
-            raise _translate_network(action, exc, self.host) from None
+            response = self._client(routing_key).post(self._endpoint.url, json=body)
+        except httpx2.TimeoutException:
+            raise _network_error(action, "timed out", self.host) from None
+        except httpx2.TransportError as exc:
+            what = f"connection failed ({type(exc).__name__})"
+            raise _network_error(action, what, self.host) from None
+        if 200 <= response.status_code < 300 and _names_dedup_key(response):
+            return
+        # A 2xx without the dedup key is deciphered as Transient (the event may
+        # not have been taken); every other status by its meaning.
+        raise _translate_response(action, response, routing_key) from None
 
 
 class _Endpoint:
@@ -255,15 +234,12 @@ class _Endpoint:
         self.port = port
         self.path = path
 
-    def rewrite(self, request: httpx2.Request) -> None:
-        """Point the request at the configured endpoint (an httpx2 request hook)."""
-        # A hook runs before the client picks a transport, so proxies from the
-        # environment (HTTPS_PROXY/NO_PROXY) apply to the real destination.
-        request.url = request.url.copy_with(
+    @property
+    def url(self) -> httpx2.URL:
+        """The configured endpoint (proxies from the environment apply to it)."""
+        return httpx2.URL(
             scheme=self.scheme, host=self.host, port=self.port, path=self.path
         )
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        request.headers["Host"] = host if self.port is None else f"{host}:{self.port}"
 
 
 def _endpoint(url: str) -> _Endpoint:
@@ -365,12 +341,14 @@ def _scrub(text: str, routing_key: str) -> str:
     return text.replace(routing_key, "<SECRET>") if routing_key else text
 
 
-def _translate_network(action: str, exc: pagerduty.Error, host: str) -> Transient:
-    cause = exc.__cause__
-    if isinstance(cause, httpx2.TimeoutException):
-        what = "timed out"
-    elif isinstance(cause, httpx2.TransportError):
-        what = f"connection failed ({type(cause).__name__})"
-    else:
-        what = f"failed ({type(exc).__name__})"
+def _names_dedup_key(response: httpx2.Response) -> bool:
+    """Whether a 2xx answer's JSON carries the ``dedup_key`` (the event was taken)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "dedup_key" in body
+
+
+def _network_error(action: str, what: str, host: str) -> Transient:
     return Transient(f"PagerDuty {action}: {what} talking to {host}", service=_SERVICE)

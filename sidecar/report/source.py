@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO
 
+from sidecar.domain.models import MetricsExportPage, Ticket, TicketMetricSet
+from sidecar.domain.plan import STATUS_TAGS
 from sidecar.errors import RateLimited, Transient
 from sidecar.report.attainment import TicketFacts
 from sidecar.sla import SeverityError, parse_severity
-from sidecar.tasks.plan import STATUS_TAGS
-from sidecar.zendesk.models import MetricsExportPage, Ticket, TicketMetricSet
 
 __all__ = [
     "ExportReader",

@@ -1,7 +1,10 @@
-"""The Slack app: 🎫 on a message in a customer's shared channel opens a Zendesk ticket.
+"""The Slack Web API adapter: one place decides what Slack's answers mean.
 
-``sidecar.slack.web`` (Bolt, Flask) answers Slack; ``sidecar.slack.jobs`` are the
-queue's Slack jobs; ``sidecar.slack.bridge`` does their work in the worker;
-``sidecar.slack.notify`` is the hook the reconciler calls so the thread follows
-the ticket. This package file stays import-light: the queue imports the jobs.
+``api`` talks to Slack (chat, views, users); ``blocks`` builds Block Kit and the
+message references; ``links`` records which thread follows which ticket. The
+Slack app that uses them sits above: ``sidecar.webhooks.slack`` answers Slack
+(Bolt, Flask), ``sidecar.tasks.slack_jobs`` are the queue's Slack jobs,
+``sidecar.tasks.slack_bridge`` does their work in the worker, and
+``sidecar.tasks.slack_notify`` is the hook the reconciler calls so the thread
+follows the ticket.
 """

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from sidecar.domain.models import ExportPage, Ticket, TicketPage
+from sidecar.domain.plan import Fields, may_carry_sla
 from sidecar.errors import BudgetWait, RateLimited
-from sidecar.tasks.plan import Fields, may_carry_sla
-from sidecar.zendesk.models import ExportPage, Ticket, TicketPage
 
 # Huey runs higher priorities first (default 0): live webhooks and timers win.
 REPLAY_PRIORITY = -5

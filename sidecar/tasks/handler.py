@@ -8,23 +8,22 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sidecar.domain.models import Organization
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import ConfigError, Transient
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
-from sidecar.slack import bridge as slack_bridge
-from sidecar.slack import notify as slack_notify
+from sidecar.tasks import slack_bridge, slack_notify
 from sidecar.tasks.jobs import ESCALATE, RECONCILE, REFRESH_ORG, SWEEP, Handlers
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
-from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler, Scheduler
 from sidecar.tasks.sweep import sweep
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import Organization
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -82,7 +81,7 @@ class NoQueue:
 class ReconcilerFactory:
     """Build reconcilers that share the process-wide parts and own per-thread clients.
 
-    zenpy clients are not thread-safe (shared per-call state), so each worker thread
+    Zendesk clients are not thread-safe (a session, per-call state), so each worker thread
     gets its own Zendesk client; the organization cache, the entitlements and
     the PagerDuty client (which caches its own per-thread clients) are shared.
     """

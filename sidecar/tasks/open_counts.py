@@ -14,7 +14,7 @@ lane of the API budget, only while less than half of the ordinary requests of
 the current window are spent, and a refusal (BudgetWait) or an error skips the
 round instead of waiting. A sample is stored whole (every status or none) with
 the instant it was taken; the web's /metrics publishes it from the queue store
-(sidecar.metrics.QueueCollector), so the dashboard shows its age. Search
+(sidecar.scrape.QueueCollector), so the dashboard shows its age. Search
 indexes changes "up to a few minutes" late (Search page), so the counts lag
 the tickets by that much.
 """
@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from sidecar.domain.plan import STATUS_TAGS
 from sidecar.errors import BudgetWait, UpstreamError
-from sidecar.tasks.plan import STATUS_TAGS
 from sidecar.zendesk.budget import BULK, Budget, lane
 
 log = logging.getLogger("sidecar.open_counts")

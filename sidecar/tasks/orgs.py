@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sidecar.config import Secret
+from sidecar.domain.models import Organization, Ticket
 from sidecar.entitlements import Entitlement, EntitlementsStore
 from sidecar.errors import NotFound
-from sidecar.zendesk.models import Organization, Ticket
 
 log = logging.getLogger("sidecar.orgs")
 

@@ -28,7 +28,7 @@ from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
-from sidecar.slack import jobs as slack_jobs
+from sidecar.tasks import slack_jobs
 from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
 from sidecar.tasks.jobs import (
     ESCALATE,
@@ -449,7 +449,9 @@ class JobQueue:
         self.tasks = self._register_lane(Lane.NORMAL, huey)
         self.urgent_tasks = self._register_lane(Lane.URGENT, self.urgent_huey)
         self._register_periodic(huey)
-        self.slack = slack_jobs.register(self)  # the Slack app's jobs (sidecar/slack)
+        self.slack = slack_jobs.register(
+            self
+        )  # the Slack app's jobs (sidecar/tasks/slack_jobs.py)
 
     # --- the jobs' Huey tasks -------------------------------------------------
 

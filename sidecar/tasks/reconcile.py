@@ -2,7 +2,7 @@
 
 The reconciler is level-triggered (README, "How it works"): a webhook only says "look at
 ticket N". It reads the ticket as it is now, plans what the ticket should carry
-(:mod:`sidecar.tasks.plan`), and writes only the difference, in one safe update.
+(:mod:`sidecar.domain.plan`), and writes only the difference, in one safe update.
 Paging runs as its own job (``escalate``) so that PagerDuty being slow or down
 never holds back the due-time write, and a claim in the shared queue store makes
 sure a ticket pages once, however many reconciles race.
@@ -19,6 +19,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sidecar.config import Secret
+from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.plan import (
+    PAGED_TAG,
+    PAGERDUTY_SEVERITY,
+    PAGING_SEVERITIES,
+    RESOLVED_TAG,
+    Fields,
+    Plan,
+    needs_comments,
+    plan,
+)
 from sidecar.entitlements import Entitlement
 from sidecar.errors import BudgetWait, Conflict, Rejected, UpstreamError
 from sidecar.metrics import count_page, count_sla_outcomes
@@ -31,18 +42,7 @@ from sidecar.oncall.pagerduty import (
 from sidecar.sla import Policy, format_utc
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Seen, TicketMemory, already_seen
-from sidecar.tasks.plan import (
-    PAGED_TAG,
-    PAGERDUTY_SEVERITY,
-    PAGING_SEVERITIES,
-    RESOLVED_TAG,
-    Fields,
-    Plan,
-    needs_comments,
-    plan,
-)
 from sidecar.zendesk.budget import NORMAL, URGENT, current_lane, lane, set_lane
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 log = logging.getLogger("sidecar.reconcile")
 
@@ -114,7 +114,7 @@ class Notifier(Protocol):
 
 
 class SlackHook(Protocol):
-    """The Slack app's hook (sidecar.slack.notify.ThreadNotifier); both calls are best effort."""
+    """The Slack app's hook (sidecar.tasks.slack_notify.ThreadNotifier); both calls are best effort."""
 
     def notify_reconciled(self, decided: Plan) -> None: ...
     def notify_paged(self, decided: Plan) -> bool: ...

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sidecar.domain.models import ExportPage
+from sidecar.domain.plan import Fields, may_carry_sla
 from sidecar.tasks.memo import TicketMemory
-from sidecar.tasks.plan import Fields, may_carry_sla
-from sidecar.zendesk.models import ExportPage
 
 log = logging.getLogger("sidecar.sweep")
 

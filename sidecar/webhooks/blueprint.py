@@ -16,20 +16,20 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from sidecar.domain.plan import PAGING_SEVERITIES
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
 from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Hint, TicketMemory
-from sidecar.tasks.plan import PAGING_SEVERITIES
 from sidecar.tasks.queue import JobQueue
-from sidecar.webhooks.events import (
+from sidecar.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from sidecar.zendesk.events import (
     INVOCATION_HEADER,
     WEBHOOK_ID_HEADER,
     WebhookEvent,
     parse_event,
     replay_key,
 )
-from sidecar.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 MAX_BODY_BYTES = 256 * 1024
 RETRY_AFTER_SECONDS = 10

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sidecar.domain.models import Comment, Organization, Ticket, TicketPage
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.errors import NotFound
 from sidecar.tasks.bulk import patiently
-from sidecar.tasks.plan import Fields
 from sidecar.whatif.compare import (
     Comparison,
     Reads,
@@ -34,7 +35,6 @@ from sidecar.whatif.compare import (
     severity_of,
     verdict,
 )
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketPage
 
 
 class TicketReader(Protocol):

@@ -1,7 +1,7 @@
 """Compare what open tickets carry under two configurations: the pure part of `policy whatif`.
 
 Nothing here reads the network, a clock or the environment. Each side is what
-one reconcile would leave on the ticket (:func:`sidecar.tasks.plan.plan`): its
+one reconcile would leave on the ticket (:func:`sidecar.domain.plan.plan`): its
 first-response due time and status tag, or nothing when no SLA applies. A
 ticket whose record proves it was answered (``sla_met``, or ``sla_breached``
 with the first-response time recorded) is settled: its verdict stands under
@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sidecar.domain.models import Comment, Organization, Ticket
+from sidecar.domain.plan import SETTLED_TAGS, STATUS_TAGS, Fields, plan
 from sidecar.entitlements import Entitlement
 from sidecar.sla import Policy, SeverityError, parse_severity
-from sidecar.tasks.plan import SETTLED_TAGS, STATUS_TAGS, Fields, plan
-from sidecar.zendesk.models import Comment, Organization, Ticket
 
 _STATUS_OF_TAG = {tag: status for status, tag in STATUS_TAGS.items()}
 

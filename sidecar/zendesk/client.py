@@ -1,10 +1,11 @@
-"""The Zendesk REST adapter: a zenpy-authorized session, JSON in, sidecar models out.
+"""The Zendesk REST adapter: one ``requests`` session, JSON in, sidecar models out.
 
-zenpy builds and authorizes the ``requests`` session (API token or OAuth); the
-requests themselves are issued on that session with exact paths and bodies and
-parsed here, because zenpy's object layer carries the traps listed in
-docs/decisions.md (object cache, sleeps on 429, datetimes truncated to dates, dirty
-objects shared between threads, raw ``Response`` objects returned silently).
+The session carries the credentials (Basic ``email/token:…`` or Bearer); every
+request is issued here with an exact path and body (each one a contract case in
+tests/contract) and parsed here. No Zendesk library: zenpy was dropped because its
+object layer carries the traps listed in docs/decisions.md (object cache, sleeps
+on 429, datetimes truncated to dates, dirty objects shared between threads) and
+all it still did for us was set the Authorization header.
 A client is cheap (about a millisecond) and NOT thread-safe: one per thread.
 """
 
@@ -23,9 +24,21 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
-from zenpy import Zenpy
 
+from sidecar import __version__
 from sidecar.config import Config, Secret
+from sidecar.domain.models import (
+    ApiUser,
+    Comment,
+    CommentText,
+    ExportPage,
+    MetricsExportPage,
+    Organization,
+    Ticket,
+    TicketMetricSet,
+    TicketPage,
+    TicketUpdate,
+)
 from sidecar.errors import (
     AuthFailed,
     BadResponse,
@@ -39,18 +52,6 @@ from sidecar.net import is_loopback
 from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
-from sidecar.zendesk.models import (
-    ApiUser,
-    Comment,
-    CommentText,
-    ExportPage,
-    MetricsExportPage,
-    Organization,
-    Ticket,
-    TicketMetricSet,
-    TicketPage,
-    TicketUpdate,
-)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -93,7 +94,7 @@ class _BaseUrlAdapter(HTTPAdapter):
     """Send requests for the canonical Zendesk base to an override base instead.
 
     The original request is put back on the response so that anything looking at
-    ``response.request.url`` (zenpy's response handlers, our error messages) sees
+    ``response.request.url`` (our error messages, the budget) sees
     the canonical URL.
     """
 
@@ -159,7 +160,7 @@ def _seconds(timeout: float | tuple[float, float], *, connect: bool) -> float:
 def _raise_for_status(
     response: requests.Response, *args: Any, account: Account, **kwargs: Any
 ) -> None:
-    """Session response hook: raise before zenpy could see (and sleep on) a 429."""
+    """Session response hook: every status >= 400 raises a sidecar error (429: RateLimited)."""
     if response.status_code < 400:
         return
     # Read the body now so the pooled connection is released before we raise.
@@ -312,20 +313,15 @@ class ZendeskClient:
         session.hooks["response"].append(
             functools.partial(_raise_for_status, account=self._account)
         )
-        # zenpy authorizes the session (Basic "email/token:..." or Bearer) and sets
-        # its User-Agent; secrets are revealed here only, never stored by us.
+        # Zendesk's two ways in ("Security and authentication", developer docs):
+        # an API token as Basic "{email}/token:{token}", or an OAuth access token
+        # as Bearer. Secrets are revealed here only, into the session, never logged.
         if oauth_token:
-            auth: dict[str, str] = {"oauth_token": oauth_token.reveal()}
+            session.headers["Authorization"] = f"Bearer {oauth_token.reveal()}"
         else:
             assert api_token is not None
-            auth = {"email": email or "", "token": api_token.reveal()}
-        self._zenpy = Zenpy(
-            subdomain=subdomain,
-            session=session,
-            timeout=timeout,
-            disable_cache=True,
-            **auth,
-        )
+            session.auth = (f"{email or ''}/token", api_token.reveal())
+        session.headers["User-Agent"] = f"sidecar/{__version__}"
         self._session = session
 
     @classmethod
@@ -366,16 +362,6 @@ class ZendeskClient:
     def _base(self) -> str:
         """Where agents and requests go: the override if set, else the account."""
         return self._override or self._canonical
-
-    @property
-    def zenpy(self) -> Zenpy:
-        """The underlying Zenpy (cache off, same session), for setup tooling.
-
-        Its requests share our session, so the URL override applies and HTTP
-        errors (429 included) raise sidecar errors before zenpy could sleep;
-        network errors surface as ``requests`` exceptions there.
-        """
-        return self._zenpy
 
     def ticket_url(self, ticket_id: int) -> str:
         """The agent workspace URL of a ticket (the account's, even behind a proxy)."""
@@ -1013,7 +999,7 @@ def ticket_update_body(update: TicketUpdate) -> dict[str, Any]:
     body: dict[str, Any] = {"safe_update": True, "updated_stamp": update.updated_stamp}
     if update.custom_fields:
         for field_id, value in update.custom_fields.items():
-            # zenpy's trap in reverse: a datetime here would be sent as a date.
+            # Values are formatted strings: a datetime here has no one right text form.
             if value is not None and not isinstance(value, str):
                 raise TypeError(
                     f"custom field {field_id}: value must be str or None, "

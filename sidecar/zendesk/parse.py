@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from sidecar.domain.models import Comment, CommentText, Organization, Ticket
 from sidecar.errors import BadResponse
-from sidecar.zendesk.models import Comment, CommentText, Organization, Ticket
 
 SERVICE = "zendesk"
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from sidecar.config import Config
 from sidecar.errors import AuthFailed, ConfigError
 from sidecar.net import unreachable_reason
-from sidecar.webhooks.events import trigger_body
 from sidecar.zendesk.app_install import install_app
+from sidecar.zendesk.events import trigger_body
 from sidecar.zendesk.severity_options import severity_tags
 
 SEVERITY_TITLE = "Issue Severity"
@@ -56,7 +56,7 @@ VIEW_AT_RISK = "SLA at risk"
 VIEW_BREACHED = "SLA breached"
 VIEW_PAGED = "Paged on-call"
 # The tag each view lists: the status tags of the plan and the page's own tag
-# (sidecar/tasks/plan.py PAGED_TAG).
+# (sidecar/domain/plan.py PAGED_TAG).
 VIEW_TAGS = (
     (VIEW_AT_RISK, "sla_at_risk"),
     (VIEW_BREACHED, "sla_breached"),

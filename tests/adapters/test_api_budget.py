@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.domain.models import Organization, Ticket
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.errors import BudgetWait
 from sidecar.sla import DEFAULT_POLICY
 from sidecar.tasks.memo import TicketMemory
-from sidecar.tasks.plan import Fields
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.reconcile import Reconciler
 from sidecar.tasks.sweep import CURSOR_FLAG, sweep
 from sidecar.zendesk.budget import Budget, Shares, sqlite_buckets
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import Organization, Ticket
 from tests.fake_zendesk import FakeZendesk
 from tests.support import wait_for
 

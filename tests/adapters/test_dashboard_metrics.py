@@ -19,7 +19,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from sidecar.errors import BudgetWait, NotFound, RateLimited, Rejected, Transient
-from sidecar.metrics import queue_registry
+from sidecar.scrape import queue_registry
 from sidecar.tasks.jobs import MAX_ATTEMPTS, Lane
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.ready import LEFTOVER_MARGIN_SECONDS

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from sidecar.config import Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.errors import AuthFailed, Conflict, NotFound, RateLimited, Transient
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 from tests.fake_zendesk import CONFLICT_BODY, FakeZendesk, WriteEvent
 from tests.zendesk_contract import (
     CLOSED_TICKET_BODY,
@@ -438,16 +438,6 @@ def test_stop_releases_a_delayed_request():
     worker.join(10)
 
     assert results == [503]
-
-
-def test_zenpy_object_api_follows_the_override(fake, client):
-    """zenpy's object API on the client's session reaches the fake and deserializes."""
-    tid = fake.add_ticket(subject="via zenpy")
-
-    ticket = client.zenpy.tickets(id=tid)
-
-    assert ticket.subject == "via zenpy"  # a zenpy Ticket, not a raw Response
-    assert fake.calls()[0].path == f"/api/v2/tickets/{tid}.json"
 
 
 def test_open_ticket_ids_of_an_organization_over_pages() -> None:

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from sidecar.cli import main
 from sidecar.errors import Rejected
 from sidecar.slack.blocks import MessageRef, TicketRequest
-from sidecar.slack.jobs import COMMENT, CREATE, SYNC
 from sidecar.tasks.queue import JobQueue, NotRetryable
+from sidecar.tasks.slack_jobs import COMMENT, CREATE, SYNC
 from tests.support import sidecar_env
 
 REQUEST = TicketRequest(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.metrics import queue_registry
+from sidecar.scrape import queue_registry
 from sidecar.tasks.handler import build_handler
 from sidecar.tasks.jobs import SWEEP
 from sidecar.tasks.open_counts import (

@@ -22,11 +22,11 @@ import pytest
 
 from sidecar.config import Config
 from sidecar.errors import Transient
-from sidecar.slack import bridge as slack_bridge
 from sidecar.slack.blocks import MessageRef
-from sidecar.slack.bridge import SlackBridge
+from sidecar.tasks import slack_bridge
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.slack_bridge import SlackBridge
 from tests.e2e.conftest import SEVERITY_FIELD, connected_env, define_fields
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack

@@ -18,11 +18,11 @@ from sidecar.cli import main
 from sidecar.config import Config
 from sidecar.errors import ConfigError
 from sidecar.metrics import SLACK_TICKET_MISMATCHES
-from sidecar.slack import bridge as slack_bridge
 from sidecar.slack.blocks import MessageRef, TicketRequest
-from sidecar.slack.bridge import SlackBridge
+from sidecar.tasks import slack_bridge
 from sidecar.tasks.handler import ReconcilerFactory, build_handler
 from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.slack_bridge import SlackBridge
 from sidecar.zendesk.client import ZendeskClient
 from tests.e2e.conftest import (
     DUE_AT_FIELD,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.domain.plan import Fields
 from sidecar.errors import Transient
-from sidecar.tasks.plan import Fields
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.sweep import CURSOR_FLAG, sweep
 from sidecar.zendesk.client import ZendeskClient

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pytest
 import requests
 import responses
-from zenpy.lib import api as zenpy_api
 
 from sidecar.config import Config, Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.errors import (
     AuthFailed,
     BadResponse,
@@ -26,7 +26,6 @@ from sidecar.errors import (
     UpstreamError,
 )
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 
 BASE = "https://acme.zendesk.com"
 TOKEN = "T0K-very-secret-api-token"
@@ -62,14 +61,12 @@ def client():
 
 @pytest.fixture
 def no_sleep(monkeypatch):
-    """Make any time.sleep (zenpy's 429 loop, urllib3 backoff) fail the test."""
+    """Make any time.sleep (a 429 loop, urllib3 backoff) fail the test."""
 
     def forbidden(seconds: float) -> None:
         raise AssertionError(f"slept {seconds}s inside the client")
 
     monkeypatch.setattr(time, "sleep", forbidden)
-    # zenpy imported sleep by name; its 429 loop must never get to it either.
-    monkeypatch.setattr(zenpy_api, "sleep", forbidden)
 
 
 def body_of(call) -> object:
@@ -812,16 +809,3 @@ def test_override_with_credentials_in_url_is_refused():
             base_url="https://user:hunter2@proxy.example",
         )
     assert "hunter2" not in str(info.value)
-
-
-def test_zenpy_object_api_raises_on_429_without_sleeping(mocked, client, no_sleep):
-    """Even zenpy's own calls on our session raise RateLimited instead of sleeping."""
-    mocked.get(
-        f"{BASE}/api/v2/tickets/42.json", status=429, headers={"Retry-After": "3"}
-    )
-
-    with pytest.raises(RateLimited) as info:
-        client.zenpy.tickets(id=42)
-
-    assert info.value.retry_after == 3.0
-    assert len(mocked.calls) == 1

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sidecar.cli import main
-from sidecar.webhooks.events import trigger_body
+from sidecar.zendesk.events import trigger_body
 from sidecar.zendesk.setup import (
     SEVERITY_OPTIONS,
     TRIGGER,

@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 
 import sidecar.zendesk.client as client_module
 from sidecar.config import Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 from tests.contract import pagerduty_events
 from tests.contract.checker import (
     ALL_OPERATIONS,

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sidecar.config import Config, Secret
+from sidecar.domain.models import TicketUpdate
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import TicketUpdate
 from tests.contract.admin_cases import drive_setup
 from tests.contract.checker import Captured, find_operation, zendesk_violations
 from tests.contract.zendesk_double import STAMP, SUBDOMAIN, ContractZendesk
@@ -137,7 +137,7 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
         c.find_user_id_by_email("nobody@acme.test"),
     ),
     "list_comment_texts": lambda c: c.list_comment_texts(42),
-    # The body sidecar/slack/bridge.py builds for a ticket from a Slack message.
+    # The body sidecar/tasks/slack_bridge.py builds for a ticket from a Slack message.
     "create_ticket": lambda c: c.create_ticket(
         {
             "subject": "Checkout fails",
@@ -184,9 +184,6 @@ NO_REQUESTS: dict[str, Callable[[ZendeskClient], object]] = {
             zendesk_api_token=Secret("contract-token"),
         )
     ).close(),
-    # The Zenpy object shares our session: a request through it would bypass
-    # these cases, so tests/contract/test_funnel.py forbids its use in sidecar/.
-    "zenpy": lambda c: c.zenpy,
 }
 
 

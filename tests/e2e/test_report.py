@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
+from sidecar.domain.models import Organization, Ticket
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.sla import DEFAULT_POLICY, first_response_due
-from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler
 from sidecar.zendesk.client import ZendeskClient
-from sidecar.zendesk.models import Organization, Ticket
 from tests.e2e.conftest import (
     DUE_AT_FIELD,
     DUE_DATE_FIELD,

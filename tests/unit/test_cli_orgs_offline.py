@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sidecar.commands.orgs import orgs
+from sidecar.domain.entitlement import EntitlementsError
 from sidecar.entitlements.loader import load_entitlements
-from sidecar.entitlements.model import EntitlementsError
 
 FILE = """
 [orgs."101"]

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 
 from sidecar.cli import main
 from sidecar.commands.context import SidecarGroup, cli_context
+from sidecar.domain.models import Organization
 from sidecar.entitlements import decide
 from sidecar.errors import ConfigError
-from sidecar.zendesk.models import Organization
 from tests.fake_zendesk import FakeZendesk
 
 ENTITLEMENTS = """

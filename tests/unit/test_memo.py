@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from sidecar.domain.models import Ticket
 from sidecar.tasks.memo import (
     PER_TICKET_WINDOW_SECONDS,
     Seen,
@@ -15,7 +16,6 @@ from sidecar.tasks.memo import (
     parse_version,
 )
 from sidecar.tasks.reconcile import _known_first_response
-from sidecar.zendesk.models import Ticket
 
 BASE = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sidecar.domain.models import Organization
 from sidecar.errors import NotFound
 from sidecar.tasks.orgs import OrgCache
-from sidecar.zendesk.models import Organization
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from sidecar.zendesk.models import Comment
+from sidecar.domain.models import Comment
 from tests.unit.test_reconciler import (
     NOW,
     FakeScheduler,

@@ -1,4 +1,4 @@
-"""Tests for sidecar.tasks.plan: what a reconcile decides to write, page and schedule."""
+"""Tests for sidecar.domain.plan: what a reconcile decides to write, page and schedule."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sidecar.config import Secret
+from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.plan import Fields, plan
 from sidecar.entitlements import Entitlement
 from sidecar.sla import DEFAULT_POLICY
-from sidecar.tasks.plan import Fields, plan
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 SEV, DUE, DATE = 100, 200, 300
 FIELDS = Fields(severity=SEV, due_at=DUE, due_date=DATE)

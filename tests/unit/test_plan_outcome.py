@@ -10,10 +10,10 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.plan import Fields, Plan, plan
 from sidecar.entitlements import Entitlement
 from sidecar.sla import DEFAULT_POLICY
-from sidecar.tasks.plan import Fields, Plan, plan
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 SEV, DUE, DATE, FR_AT, FR_DATE, LATE = 100, 200, 300, 400, 500, 600
 FIELDS = Fields(

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from sidecar.config import Secret
+from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.errors import Conflict, Rejected, Transient
 from sidecar.sla import DEFAULT_POLICY
 from sidecar.tasks.jobs import Lane
-from sidecar.tasks.plan import Fields
 from sidecar.tasks.reconcile import Reconciler, key_tag
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 SEV, DUE = 100, 200
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sidecar.domain.models import Comment, Ticket
+from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.sla import DEFAULT_POLICY, Target, format_utc
-from sidecar.tasks.plan import Fields
 from sidecar.whatif import Side, summarize
 from sidecar.whatif.compare import Comparison, Verdict, recorded_verdict, verdict
-from sidecar.zendesk.models import Comment, Ticket
 
 SEV, DUE, FIRST = 100, 200, 300
 FIELDS = Fields(severity=SEV, due_at=DUE, first_response_at=FIRST)

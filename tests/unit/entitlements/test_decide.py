@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sidecar.config import Secret
+from sidecar.domain.models import Organization
 from sidecar.entitlements import Entitlement, OrgEntitlement, decide
-from sidecar.zendesk.models import Organization
 
 TODAY = date(2026, 6, 15)
 PLAN, ENTERPRISE = "support_plan", "enterprise_support"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.config import Config
+from sidecar.domain.models import Organization
 from sidecar.entitlements import EntitlementsError, EntitlementsStore
-from sidecar.zendesk.models import Organization
 
 TODAY = date(2026, 6, 15)
 ACME = Organization(

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from sidecar.domain.models import Organization
 from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import Transient
 from sidecar.slack.blocks import MessageRef
 from sidecar.slack.links import COMMENTING_SECONDS, Links, external_id
-from sidecar.slack.notify import ThreadNotifier
 from sidecar.tasks.queue import JobQueue
-from sidecar.zendesk.models import Organization
+from sidecar.tasks.slack_notify import ThreadNotifier
 
 REF = MessageRef(channel="C0SHARED01", ts="1.000200", thread_ts="1.000100", author="U1")
 

@@ -1,4 +1,4 @@
-"""Tests for sidecar.webhooks.events: samples on disk parse into normalized events."""
+"""Tests for sidecar.zendesk.events: samples on disk parse into normalized events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sidecar.errors import BadEvent
-from sidecar.webhooks.events import (
+from sidecar.zendesk.events import (
     TRIGGER_BODY,
     WebhookEvent,
     parse_event,

@@ -1,7 +1,7 @@
 """The worker side of the Slack app: tickets from messages, comments from replies, the thread follows.
 
 Built once per worker process (``build``); each job uses this thread's Zendesk
-client (zenpy clients are not thread-safe). The Slack ``WebClient`` opens a
+client (Zendesk clients are not thread-safe). The Slack ``WebClient`` opens a
 connection per call and is shared.
 """
 
@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from slack_sdk import WebClient
 
 from sidecar.config import Config
+from sidecar.domain.models import CommentText, Ticket, TicketUpdate
+from sidecar.domain.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
 from sidecar.errors import (
     ConfigError,
@@ -39,8 +41,6 @@ from sidecar.slack.blocks import (
     unescape,
 )
 from sidecar.slack.links import Links, external_id
-from sidecar.tasks.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
-from sidecar.zendesk.models import CommentText, Ticket, TicketUpdate
 from sidecar.zendesk.severity_options import severity_tags
 
 if TYPE_CHECKING:

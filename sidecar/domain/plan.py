@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sidecar.entitlements import Entitlement
+from sidecar.domain.entitlement import Entitlement
+from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
 from sidecar.sla import (
     Policy,
     SeverityError,
@@ -22,7 +23,6 @@ from sidecar.sla import (
     format_utc,
     parse_severity,
 )
-from sidecar.zendesk.models import Comment, Organization, Ticket, TicketUpdate
 
 STATUS_TAGS = {
     "pending": "sla_pending",

@@ -63,7 +63,7 @@ SYNC_QUEUED_SECONDS = 600.0
 
 
 class Handlers(Protocol):
-    """What the worker process does for each Slack job (sidecar.slack.bridge)."""
+    """What the worker process does for each Slack job (sidecar.tasks.slack_bridge)."""
 
     def create_ticket(self, request: TicketRequest) -> None: ...
     def add_comment(self, message: Mapping[str, Any]) -> None: ...

@@ -27,9 +27,9 @@ from sidecar.entitlements import EntitlementsStore
 from sidecar.slack.links import Links
 
 if TYPE_CHECKING:
-    from sidecar.slack.jobs import SlackJobs
-    from sidecar.tasks.plan import Plan
+    from sidecar.domain.plan import Plan
     from sidecar.tasks.queue import JobQueue
+    from sidecar.tasks.slack_jobs import SlackJobs
 
 log = logging.getLogger("sidecar.slack")
 

@@ -66,7 +66,7 @@ class TicketUpdate:
     ``updated_stamp`` we read makes a concurrent agent edit a 409, never a loss.
     ``previous_tags`` are the tags as read (not sent; for logs). Empty
     collections mean "leave alone". ``custom_fields`` values are already
-    formatted strings (never datetimes: zenpy truncates those to dates) or None
+    formatted strings (never datetimes) or None
     to clear the field. ``private_note`` adds one internal comment.
     """
 
