@@ -374,10 +374,42 @@ def _target(
     """
     if not isinstance(spec, dict):
         raise fail(where, 'must be a table like { target = "6h", schedule = "core" }')
-    allowed = _TARGET_KEYS
+    allowed: tuple[str, ...] = _TARGET_KEYS
     if metric is not None:
         allowed = _METRIC_KEYS if metric != "first_response" else (*allowed, "at_risk")
     _only(spec, allowed, where, fail, collect)
+    # at_risk and pause are reported even when the schedule or target is bad.
+    at_risk = spec.get("at_risk")
+    bad = False
+    if at_risk is not None and (
+        isinstance(at_risk, bool)
+        or not isinstance(at_risk, int | float)
+        or not 0 <= at_risk <= 1
+    ):
+        collect(
+            fail(
+                f"{where}.at_risk",
+                "must be a fraction of the target from 0 to 1 (like 0.75), "
+                f"got {at_risk!r}",
+            )
+        )
+        bad = True
+    pause = spec.get("pause", [])
+    if not isinstance(pause, list) or not all(isinstance(p, str) for p in pause):
+        collect(
+            fail(f"{where}.pause", f'must be a list like ["pending"], got {pause!r}')
+        )
+        bad, pause = True, []
+    unknown = [p for p in pause if p not in PAUSABLE_STATUSES]
+    if unknown:
+        collect(
+            fail(
+                f"{where}.pause",
+                f"cannot pause in {', '.join(map(repr, unknown))}: expected some of "
+                f"{', '.join(PAUSABLE_STATUSES)} (solved and closed always stop it)",
+            )
+        )
+        bad = True
     for required in _TARGET_KEYS:
         if required not in spec:
             raise fail(f"{where}.{required}", "missing")
@@ -398,26 +430,8 @@ def _target(
         duration = parse_duration(text, day=one_day)
     except ValueError as exc:
         raise fail(f"{where}.target", str(exc)) from exc
-    at_risk = spec.get("at_risk")
-    if at_risk is not None and (
-        isinstance(at_risk, bool)
-        or not isinstance(at_risk, int | float)
-        or not 0 <= at_risk <= 1
-    ):
-        raise fail(
-            f"{where}.at_risk",
-            f"must be a fraction of the target from 0 to 1 (like 0.75), got {at_risk!r}",
-        )
-    pause = spec.get("pause", [])
-    if not isinstance(pause, list) or not all(isinstance(p, str) for p in pause):
-        raise fail(f"{where}.pause", f'must be a list like ["pending"], got {pause!r}')
-    unknown = [p for p in pause if p not in PAUSABLE_STATUSES]
-    if unknown:
-        raise fail(
-            f"{where}.pause",
-            f"cannot pause in {', '.join(map(repr, unknown))}: expected some of "
-            f"{', '.join(PAUSABLE_STATUSES)} (solved and closed always stop it)",
-        )
+    if bad:
+        return None
     return Target(
         duration,
         schedule,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from sidecar.sla.due import EARLIEST, LATEST
 from sidecar.sla.errors import SlaInputError
@@ -188,7 +189,9 @@ def measure(
         cycles = [clock.cycle(a, b) for a, b in _updates(ordered, first)]
         active = bool(cycles) and not solved_now
     if not cycles:
-        return MetricState(name, target, "inactive", None, None, None, False, (), (), ())
+        return MetricState(
+            name, target, "inactive", None, None, None, False, (), (), ()
+        )
     current = cycles[-1]
     end = min(current.stop, now) if current.stop else now
     paused = current.stop is None and not clock.running_at(now)
@@ -322,7 +325,7 @@ def _updates(
     marks = [
         r.at for r in replies[1:] if r.public and r.author == "agent" and r.at >= first
     ]
-    return [*zip(marks, marks[1:], strict=False), (marks[-1], None)]
+    return [*pairwise(marks), (marks[-1], None)]
 
 
 class _Clock:
@@ -397,4 +400,3 @@ class _Clock:
             if lo < hi:
                 found.extend(self.target.schedule.segments(lo, hi))
         return tuple(found)
-

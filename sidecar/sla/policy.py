@@ -193,9 +193,7 @@ class Policy:
             severity = parse_severity(key)
             if severity is None:
                 raise NoTargetError(severity, policy=self.name)
-            named = (
-                {"first_response": value} if isinstance(value, timedelta) else value
-            )
+            named = {"first_response": value} if isinstance(value, timedelta) else value
             for metric, duration in named.items():
                 if metric == "first_response" and severity in targets:
                     targets[severity] = targets[severity].with_duration(duration)
@@ -205,9 +203,7 @@ class Policy:
                 elif metric == "first_response" or metric not in METRICS:
                     raise NoTargetError(severity, policy=self.name)
                 else:
-                    raise NoTargetError(
-                        severity, policy=self.name, metric=metric
-                    )
+                    raise NoTargetError(severity, policy=self.name, metric=metric)
         return Policy(
             name if name is not None else f"{self.name}+enhanced",
             targets,

@@ -142,7 +142,9 @@ def test_resolution_case() -> None:
     assert (running.state, running.due) == ("pending", at(2, 14))
     assert [(p.start, p.end) for p in running.pauses] == [(at(0, 12), at(1, 12))]
     assert sum((w.duration for w in running.windows), timedelta()) == 2 * H + 1 * H
-    paused = measure("resolution", target, statuses=statuses[:2], now=at(1, 0), **common)
+    paused = measure(
+        "resolution", target, statuses=statuses[:2], now=at(1, 0), **common
+    )
     assert (paused.state, paused.due, paused.paused) == ("pending", None, True)
     solved = measure(
         "resolution",
@@ -164,9 +166,12 @@ def test_measure_all_follows_the_policy() -> None:
         now=at(0, 11),
     )
     assert [s.name for s in states] == ["first_response"]
-    assert measure_all(
-        created_at=at(0, 10), severity=None, replies=[], statuses=[], now=at(0, 11)
-    ) == ()
+    assert (
+        measure_all(
+            created_at=at(0, 10), severity=None, replies=[], statuses=[], now=at(0, 11)
+        )
+        == ()
+    )
     policy = Policy(
         "p",
         {},
@@ -190,7 +195,9 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(SlaInputError, match="naive"):
         measure("resolution", target, **{**good, "now": datetime(2026, 1, 1)})
     with pytest.raises(SlaInputError, match="author 'bot'"):
-        measure("next_reply", target, **{**good, "replies": [Reply(at(0, 1), "bot", True)]})
+        measure(
+            "next_reply", target, **{**good, "replies": [Reply(at(0, 1), "bot", True)]}
+        )
     with pytest.raises(SlaInputError, match="unknown metric"):
         measure("first_reply", target, **good)
 

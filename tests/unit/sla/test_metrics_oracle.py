@@ -54,7 +54,9 @@ def random_schedule(draw: st.DrawFn) -> tuple[Schedule, ReferenceClock | None]:
         start = draw(st.integers(16, 48)) * 15
         length = draw(st.integers(2, 64)) * 15
         end = start + length
-        texts[day] = [f"{start // 60:02d}:{start % 60:02d}-{end // 60 % 24:02d}:{end % 60:02d}"]
+        texts[day] = [
+            f"{start // 60:02d}:{start % 60:02d}-{end // 60 % 24:02d}:{end % 60:02d}"
+        ]
         plain[index] = [(start * 60, end * 60)]
     holidays = frozenset(
         date(2026, 1, 1) + timedelta(days=d)
@@ -102,9 +104,7 @@ def _engine(name: str, target: Target, history: tuple) -> object:
     )
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(METRICS),
     schedule=random_schedule(),
