@@ -273,3 +273,19 @@ def test_first_response_is_todays(
         today.at_risk_at,
     )
     assert state.cycles[0].stop == first
+
+
+def test_a_targets_own_at_risk_wins_in_evaluate() -> None:
+    """A first-response target with at_risk = 0.5 is at risk at half its time."""
+    policy = Policy("p", {2: Target(2 * H, TWENTY_FOUR_SEVEN, at_risk=0.5)})
+    state = evaluate(
+        created_at=at(0, 10),
+        severity=2,
+        first_response_at=None,
+        now=at(0, 11),
+        policy=policy,
+        at_risk_fraction=0.75,
+    )
+    assert state is not None
+    assert (state.at_risk_at, state.status) == (at(0, 11), "at_risk")
+    assert DEFAULT_POLICY.targets[2].at_risk is None  # the seed's stays as it was
