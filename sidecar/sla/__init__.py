@@ -1,6 +1,7 @@
 """The SLA engine: pure business-time arithmetic, policies and due times (no I/O).
 
-The rest of the product uses :func:`first_response_due` and :func:`evaluate`;
+The rest of the product uses :func:`first_response_due` and :func:`evaluate`
+(first response) and :func:`measure_all` (every metric a policy sets);
 conventions are in the README ("SLA semantics") and ``schedule.py``.
 """
 
@@ -16,10 +17,21 @@ from sidecar.sla.due import (
 )
 from sidecar.sla.errors import NoTargetError, PolicyError, SeverityError, SlaInputError
 from sidecar.sla.loader import load_policies, load_policy, parse_policies
+from sidecar.sla.metrics import (
+    Cycle,
+    MetricState,
+    Reply,
+    StatusChange,
+    author_of,
+    measure,
+    measure_all,
+)
 from sidecar.sla.policy import (
     CORE_HOURS,
     DAY_MODES,
     DEFAULT_POLICY,
+    METRICS,
+    PAUSABLE_STATUSES,
     Policy,
     Target,
     parse_duration,
@@ -41,20 +53,27 @@ __all__ = [
     "DAY_MODES",
     "DAY_NAMES",
     "DEFAULT_POLICY",
+    "METRICS",
+    "PAUSABLE_STATUSES",
     "SEVERITIES",
     "STATUSES",
     "TWENTY_FOUR_SEVEN",
+    "Cycle",
     "Explanation",
+    "MetricState",
     "NoTargetError",
     "Policy",
     "PolicyError",
+    "Reply",
     "Schedule",
     "Segment",
     "SeverityError",
     "SlaInputError",
     "SlaState",
+    "StatusChange",
     "Target",
     "Window",
+    "author_of",
     "evaluate",
     "explain",
     "first_response_due",
@@ -62,6 +81,8 @@ __all__ = [
     "format_utc",
     "load_policies",
     "load_policy",
+    "measure",
+    "measure_all",
     "parse_duration",
     "parse_policies",
     "parse_severity",

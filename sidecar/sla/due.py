@@ -153,7 +153,9 @@ def evaluate(
     except NoTargetError:
         return None
     due_at = first_response_due(created_at, severity, policy)
-    at_risk_at = target.schedule.add(created_at, target.duration * at_risk_fraction)
+    # A policy's own at-risk fraction for the target wins over the caller's.
+    fraction = target.at_risk if target.at_risk is not None else at_risk_fraction
+    at_risk_at = target.schedule.add(created_at, target.duration * fraction)
     if first_response_at is not None:
         status = "met" if first_response_at <= due_at else "breached"
     elif now >= due_at:

@@ -23,14 +23,19 @@ class SeverityError(SlaInputError):
 class NoTargetError(SlaInputError):
     """No due time: the severity is empty or the policy has no target for it."""
 
-    def __init__(self, severity: int | None, *, policy: str) -> None:
+    def __init__(
+        self, severity: int | None, *, policy: str, metric: str = "first_response"
+    ) -> None:
         if severity is None:
             message = "no severity set: no SLA applies, so there is no due time"
-        else:
+        elif metric == "first_response":
             message = f"policy {policy!r} has no target for SEV{severity}"
+        else:
+            message = f"policy {policy!r} has no {metric} target for SEV{severity}"
         super().__init__(message)
         self.severity = severity
         self.policy = policy
+        self.metric = metric
 
 
 class PolicyError(ConfigError):

@@ -11,7 +11,12 @@ Shape (see README, "Policy file")::
     [policies.enterprise]
     day = "24h"                         # "24h" (default) or "schedule"
     description = "..."                 # optional
-    sev1 = { target = "1h", schedule = "24/7" }
+    sev1 = { target = "1h", schedule = "24/7" }   # first response only
+    [policies.enterprise.sev2]          # or a table of metrics, each optional
+    first_response = { target = "2h", schedule = "24/7" }
+    next_reply = { target = "4h", schedule = "core", at_risk = 0.5 }
+    periodic_update = { target = "1d", schedule = "core" }
+    resolution = { target = "5d", schedule = "core", pause = ["pending", "hold"] }
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sidecar.sla.errors import PolicyError
 from sidecar.sla.holidays import HolidaySource, PublicHolidays, RecurringDays
-from sidecar.sla.policy import DAY_MODES, Policy, Target, parse_duration
+from sidecar.sla.policy import (
+    DAY_MODES,
+    METRICS,
+    PAUSABLE_STATUSES,
+    Policy,
+    Target,
+    parse_duration,
+)
 from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule, parse_window
 
 __all__ = ["load_policies", "load_policy", "parse_policies"]
@@ -34,6 +46,7 @@ _SCHEDULE_KEYS = ("timezone", "holidays", *DAY_NAMES)
 _SEVERITY_KEYS = tuple(f"sev{n}" for n in range(1, 6))
 _POLICY_KEYS = ("day", "description", *_SEVERITY_KEYS)
 _TARGET_KEYS = ("target", "schedule")
+_METRIC_KEYS = (*_TARGET_KEYS, "at_risk", "pause")
 
 
 def load_policy(path: str | Path, name: str | None = None) -> Policy:
@@ -322,33 +335,51 @@ def _policy(
     description = table.get("description", "")
     if not isinstance(description, str):
         collect(fail(f"{key}.description", f"must be text, got {description!r}"))
-    targets = {}
+    targets: dict[int, Target] = {}
+    metrics: dict[int, dict[str, Target]] = {}
     for severity, sev_key in enumerate(_SEVERITY_KEYS, start=1):
         if sev_key not in table:
             continue
-        try:
-            target = _target(
-                table[sev_key],
-                f"{key}.{sev_key}",
-                day,
-                schedules,
-                fail,
-                collect,
-                broken,
-            )
-        except PolicyError as exc:
-            collect(exc)
-            failed = True
-            continue
-        if target is None:
-            failed = True
-        else:
-            targets[severity] = target
+        spec = table[sev_key]
+        where = f"{key}.{sev_key}"
+        # A table naming no target/schedule is the metrics form.
+        named = (
+            spec
+            if isinstance(spec, dict) and spec and not set(spec) & set(_TARGET_KEYS)
+            else {"first_response": spec}
+        )
+        if named is spec:
+            _only(spec, METRICS, where, fail, collect)
+        for metric in METRICS:
+            if metric not in named:
+                continue
+            at = where if named is not spec else f"{where}.{metric}"
+            try:
+                target = _target(
+                    named[metric],
+                    at,
+                    day,
+                    schedules,
+                    fail,
+                    collect,
+                    broken,
+                    metric=metric if named is spec else None,
+                )
+            except PolicyError as exc:
+                collect(exc)
+                failed = True
+                continue
+            if target is None:
+                failed = True
+            elif metric == "first_response":
+                targets[severity] = target
+            else:
+                metrics.setdefault(severity, {})[metric] = target
     if failed:
         return None
-    if not targets:
+    if not targets and not metrics:
         raise fail(key, "defines no targets (sev1..sev5)")
-    return Policy(name, targets, day=day, description=description)
+    return Policy(name, targets, day=day, description=description, metrics=metrics)
 
 
 def _target(
@@ -359,11 +390,52 @@ def _target(
     fail: Any,
     collect: Any,
     broken: set[str],
+    *,
+    metric: str | None = None,
 ) -> Target | None:
-    """One ``sevN = { target, schedule }``; None when its schedule was reported."""
+    """One ``{ target, schedule }``; None when its schedule was reported.
+
+    ``metric`` is set in the metrics form, where ``at_risk`` and (but for the
+    first response) ``pause`` are allowed too.
+    """
     if not isinstance(spec, dict):
         raise fail(where, 'must be a table like { target = "6h", schedule = "core" }')
-    _only(spec, _TARGET_KEYS, where, fail, collect)
+    allowed: tuple[str, ...] = _TARGET_KEYS
+    if metric is not None:
+        allowed = _METRIC_KEYS if metric != "first_response" else (*allowed, "at_risk")
+    _only(spec, allowed, where, fail, collect)
+    # at_risk and pause are reported even when the schedule or target is bad.
+    at_risk = spec.get("at_risk")
+    bad = False
+    if at_risk is not None and (
+        isinstance(at_risk, bool)
+        or not isinstance(at_risk, int | float)
+        or not 0 <= at_risk <= 1
+    ):
+        collect(
+            fail(
+                f"{where}.at_risk",
+                "must be a fraction of the target from 0 to 1 (like 0.75), "
+                f"got {at_risk!r}",
+            )
+        )
+        bad = True
+    pause = spec.get("pause", [])
+    if not isinstance(pause, list) or not all(isinstance(p, str) for p in pause):
+        collect(
+            fail(f"{where}.pause", f'must be a list like ["pending"], got {pause!r}')
+        )
+        bad, pause = True, []
+    unknown = [p for p in pause if p not in PAUSABLE_STATUSES]
+    if unknown:
+        collect(
+            fail(
+                f"{where}.pause",
+                f"cannot pause in {', '.join(map(repr, unknown))}: expected some of "
+                f"{', '.join(PAUSABLE_STATUSES)} (solved and closed always stop it)",
+            )
+        )
+        bad = True
     for required in _TARGET_KEYS:
         if required not in spec:
             raise fail(f"{where}.{required}", "missing")
@@ -392,9 +464,15 @@ def _target(
         duration = parse_duration(text, day=one_day)
     except ValueError as exc:
         raise fail(f"{where}.target", str(exc)) from exc
-    if schedule is None:
+    if schedule is None or bad:
         return None
-    return Target(duration, schedule, text.strip())
+    return Target(
+        duration,
+        schedule,
+        text.strip(),
+        at_risk=float(at_risk) if at_risk is not None else None,
+        pause=frozenset(pause),
+    )
 
 
 def _schedule_day(schedule: Schedule, key: str, fail: Any) -> timedelta:
