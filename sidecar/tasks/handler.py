@@ -176,7 +176,10 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
 
     return {
         RECONCILE: reconcile,
-        ESCALATE: lambda ticket_id: factory.reconciler().escalate(ticket_id),
+        # ``page``: a decision to page made before the job (a reconcile's).
+        ESCALATE: lambda ticket_id, **page: factory.reconciler().escalate(
+            ticket_id, **page
+        ),
         REFRESH_ORG: refresh_org,
         SWEEP: run_sweep,
     }

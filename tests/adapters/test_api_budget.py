@@ -165,7 +165,7 @@ class _Entitled:
 
 class _NoScheduler:
     def enqueue_reconcile(self, ticket_id: int, **kw: object) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def submit_escalate(self, ticket_id: int, **page: object) -> bool:
         return False
 
     def claim(self, key: str, **kw: object) -> bool:

@@ -82,7 +82,7 @@ class Scheduler:
     """The queue calls the reconciler makes; nothing needs to run later here."""
 
     def enqueue_reconcile(self, ticket_id: int, **kw: Any) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def submit_escalate(self, ticket_id: int, **page: object) -> bool:
         return True
 
     def enqueue_escalate(self, ticket_id: int) -> None: ...

@@ -208,7 +208,13 @@ def test_a_hostile_zendesk_during_a_sev1_burst_does_not_hold_back_pages(
             paged = latencies(sent, clock.first)
             recovered = time.monotonic()
             zendesk.clear_faults()
-            wait_for(lambda: converged(zendesk, tickets), timeout=40, interval=0.2)
+            try:
+                wait_for(lambda: converged(zendesk, tickets), timeout=10, interval=0.2)
+            except TimeoutError:
+                for t in tickets:
+                    print(t, sorted(zendesk.ticket(t).tags), zendesk.ticket(t).custom_fields)
+                print(sidecar.queue.failed_jobs(), sidecar.queue.scheduled_jobs(), sidecar.queue.pending_jobs())
+                raise
             took = time.monotonic() - recovered
         print(f"\nhostile: {len(paged)}/12 SEV 1 paged within {PAGE_WITHIN:g} s"
               + (f" ({describe(paged)})" if paged else "")

@@ -36,7 +36,7 @@ class FakeZendesk:
         self.conflicts_left = 0
         self.reads = 0
 
-    def get_ticket(self, ticket_id: int) -> Ticket:
+    def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket:
         self.reads += 1
         return self.ticket
 
@@ -102,7 +102,7 @@ class FakeScheduler:
         if eta is not None:
             self.timer_lanes.append(lane)
 
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def submit_escalate(self, ticket_id: int, **page: object) -> bool:
         # Like the queue: only while no live job holds the escalation's lease.
         if ticket_id in self.leases:
             return False
