@@ -243,8 +243,11 @@ def test_escalate_triggers_then_records_tag_and_note() -> None:
     assert event["dedup_key"] == "zendesk-acme-ticket-42"
     assert event["severity"] == "critical"
     assert event["summary"] == "[SEV 1] Acme Corp: Pushes fail"
-    record = zendesk.updates[-1]
-    assert record.tags_added == {"oncall_paged", key_tag(DEFAULT_KEY)}
+    (record,) = zendesk.updates
+    # The record carries what the plan writes too (the reconcile's own write
+    # may still wait for the budget): one write, nothing lost.
+    assert record.tags_added == {"oncall_paged", key_tag(DEFAULT_KEY), "sla_pending"}
+    assert record.custom_fields[DUE]
     assert record.private_note and "SEV 1" in record.private_note
     assert DEFAULT_KEY.reveal() not in record.private_note
 
