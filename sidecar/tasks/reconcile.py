@@ -20,7 +20,14 @@ from typing import Any, Protocol
 
 from sidecar.config import Secret
 from sidecar.entitlements import Entitlement
-from sidecar.errors import BudgetWait, Conflict, Rejected, Transient, UpstreamError
+from sidecar.errors import (
+    BudgetWait,
+    Conflict,
+    Gone,
+    Rejected,
+    Transient,
+    UpstreamError,
+)
 from sidecar.metrics import count_page, count_sla_outcomes
 from sidecar.oncall.pagerduty import (
     MissingRoutingKey,
@@ -682,7 +689,16 @@ class Reconciler:
         sent = self.memory.page_sent(ticket_id) if self.memory is not None else None
         # A read that decides a page gives up within seconds (the job is then
         # retried); one that only records a page already sent takes its time.
-        ticket = self.zendesk.get_ticket(ticket_id, quick=sent is None)
+        try:
+            ticket = self.zendesk.get_ticket(ticket_id, quick=sent is None)
+        except Gone:
+            if sent is not None:
+                # Paged on a webhook's word for a ticket Zendesk no longer has.
+                self._resolve_sent(dedup_key(self.zendesk.account, ticket_id), sent)
+                count_page("resolve")
+                if self.memory is not None:
+                    self.memory.forget_page(ticket_id)
+            raise
         decided, count = self._plan(ticket_id, seen, ticket=ticket)
         first_read = (decided, count, seen)
         if not (decided.page or decided.resolve_page):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sidecar.entitlements import Entitlement
-from sidecar.errors import BudgetWait, RateLimited, Transient
+from sidecar.errors import BudgetWait, NotFound, RateLimited, Transient
 from sidecar.oncall.pagerduty import key_fingerprint
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.reconcile import PageOrder
@@ -245,3 +245,16 @@ def test_an_escalate_job_with_a_decision_triggers_before_it_reads() -> None:
     rec.escalate(42, page=page)  # the worker's retry
     assert len(pager.triggers) == 1
     assert "oncall_paged" in zendesk.ticket.tags and memory.page_sent(42) is None
+
+
+def test_a_hint_page_for_a_ticket_zendesk_does_not_have_is_resolved() -> None:
+    """A signed body named a ticket that does not exist (deleted, or forged with the secret)."""
+    zendesk = Unreadable(ticket("sev_1"), Transient("503", service="zendesk", status=503))
+    rec, _, pager, memory = hinted(zendesk, ENTITLED)
+    with pytest.raises(Transient):
+        rec.reconcile_event(42, urgent=True, severity=1, organization_id=9)
+    zendesk.error = NotFound("404", service="zendesk", status=404)
+    with pytest.raises(NotFound):
+        rec.escalate(42)
+    assert pager.resolves == ["zendesk-acme-ticket-42"]
+    assert memory.page_sent(42) is None
