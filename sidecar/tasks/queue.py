@@ -691,6 +691,25 @@ class JobQueue:
         return True
 
     @_unavailable("lease")
+    def hold_escalation(self, ticket_id: int) -> bool:
+        """Take the escalation's lease without enqueueing its job (False: a live one holds it).
+
+        For a caller that pages first and enqueues the job (``enqueue_escalate``)
+        right after: if it dies in between, the short lease lapses and the
+        watchdog enqueues the escalation.
+        """
+        return bool(
+            self._leases.take(
+                escalation_lease(ticket_id), ENQUEUE_LEASE_SECONDS, time.time()
+            )
+        )
+
+    @_unavailable("lease")
+    def release_escalation(self, ticket_id: int) -> None:
+        """Give the escalation's lease back (its job could not be enqueued)."""
+        self._leases.end(escalation_lease(ticket_id))
+
+    @_unavailable("lease")
     def renew_lease(self, key: str, *, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` more from now."""
         self._leases.renew(key, seconds, time.time())

@@ -144,10 +144,18 @@ class Scheduler(Protocol):
         wake_key: str | None = None,
         lane: Lane = ...,
     ) -> None: ...
-    def submit_escalate(
+    def hold_escalation(self, ticket_id: int) -> bool:
+        """Take the escalation's lease (False: a live job holds it); enqueue its job next."""
+        ...
+
+    def enqueue_escalate(
         self, ticket_id: int, *, page: Mapping[str, Any] | None = None
-    ) -> bool:
-        """Enqueue escalate(ticket_id) in the urgent lane unless a live job holds its lease."""
+    ) -> None:
+        """Enqueue escalate(ticket_id) in the urgent lane (its lease already held)."""
+        ...
+
+    def release_escalation(self, ticket_id: int) -> None:
+        """Give the escalation's lease back (its job could not be enqueued)."""
         ...
 
     def claim(self, key: str, *, ttl_seconds: float = ...) -> bool: ...
@@ -290,11 +298,13 @@ class Reconciler:
             set_lane(URGENT)  # SEV 1/2 of an entitled org, as last seen
         version: str | None = None
         escalated = False
+        escalation: Callable[[], None] | None = None
         while True:
             decided, known = self._plan(ticket_id, seen, ticket=first)
             first = None  # a conflict reads again
             if not escalated and not self.dry_run:
-                escalated = self._hand_over_escalation(decided)
+                escalated = decided.page or decided.resolve_page
+                escalation = self._start_escalation(decided)
             update = decided.update
             if _urgent(decided):
                 set_lane(URGENT)  # the due-time write of a SEV 1/2 never waits
@@ -304,8 +314,8 @@ class Reconciler:
                 set_lane(NORMAL)
             if update.is_empty() or self.dry_run:
                 break
-            self._check_ticket_writes(seen, ticket_id)
             try:
+                self._check_ticket_writes(seen, ticket_id)
                 version = self.zendesk.update_ticket(update)
                 break
             except Conflict:
@@ -313,7 +323,18 @@ class Reconciler:
                 # recompute, rather than overwrite their change.
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ROUNDS:
+                    if escalation is not None:
+                        escalation()
                     raise
+            except Exception:
+                # The write waits (budget) or failed: the page is out already;
+                # its job records it meanwhile.
+                if escalation is not None:
+                    escalation()
+                raise
+        if escalation is not None:
+            # After our write, so the job's read usually finds it done.
+            escalation()
         wrote = not update.is_empty() and not self.dry_run
         if wrote:
             count_sla_outcomes(update.tags_added, decided.severity)
@@ -476,24 +497,36 @@ class Reconciler:
                 ),
             )
 
-    def _hand_over_escalation(self, decided: Plan) -> bool:
-        """Hand a page (or its resolve) to the escalate job now; True when one is wanted.
+    def _start_escalation(self, decided: Plan) -> Callable[[], None] | None:
+        """Take a page's (or resolve's) lease and trigger now; return the enqueue of its job.
 
         The escalation's lease in the queue store is the durable "page wanted"
-        record: this enqueues only when no live job holds it, so a job lost to
-        a crash is enqueued again (here, or by the worker's lease watchdog)
-        once its lease lapses. A page carries its decision, so the trigger goes
-        out before any Zendesk call of the escalate job.
+        record: None when a live job holds it (that job pages). Else the page
+        goes to PagerDuty at once, before this reconcile's own write (which may
+        wait for the budget); the returned call enqueues the escalate job that
+        records it (or triggers itself, if this trigger did not get through),
+        carrying the decision. A crash before that call leaves a short lease
+        that lapses, and the worker's watchdog enqueues the escalation.
         """
         if not (decided.page or decided.resolve_page):
-            return False
+            return None
+        ticket_id = decided.ticket.id
+        if not self.scheduler.hold_escalation(ticket_id):
+            return None
         order = self._order_from(decided) if decided.page else None
-        submitted = self.scheduler.submit_escalate(
-            decided.ticket.id, page=order.as_kwargs() if order else None
-        )
-        if submitted and order is not None:
-            self._page_now(decided.ticket.id, order)
-        return True
+        if order is not None:
+            self._page_now(ticket_id, order)
+        page = order.as_kwargs() if order else None
+        return functools.partial(self._enqueue_escalation, ticket_id, page)
+
+    def _enqueue_escalation(self, ticket_id: int, page: Mapping[str, Any] | None) -> None:
+        try:
+            self.scheduler.enqueue_escalate(ticket_id, page=page)
+        except Exception:
+            # Given back, so this job's retry enqueues it again (not only the
+            # watchdog once the lease lapses).
+            self.scheduler.release_escalation(ticket_id)
+            raise
 
     def _page_now(self, ticket_id: int, order: PageOrder) -> None:
         """Trigger in this job, right after the escalation was stored (best effort).
@@ -568,13 +601,14 @@ class Reconciler:
         if order is None:
             log.info("zendesk cannot be read; the organization's entitlement is not known", extra=context)
             return
-        if self.scheduler.submit_escalate(ticket_id, page=order.as_kwargs()):
+        if self.scheduler.hold_escalation(ticket_id):
             log.warning(
                 "zendesk cannot be read (%s): paging on the webhook's word",
                 type(cause).__name__,
                 extra=context,
             )
             self._page_now(ticket_id, order)
+            self._enqueue_escalation(ticket_id, order.as_kwargs())
 
     def _order_from_hint(self, severity: int, org_id: int) -> PageOrder | None:
         """A page from the webhook's severity and organization and the entitlement we hold."""

@@ -165,8 +165,11 @@ class _Entitled:
 
 class _NoScheduler:
     def enqueue_reconcile(self, ticket_id: int, **kw: object) -> None: ...
-    def submit_escalate(self, ticket_id: int, **page: object) -> bool:
+    def hold_escalation(self, ticket_id: int) -> bool:
         return False
+
+    def enqueue_escalate(self, ticket_id: int, **page: object) -> None: ...
+    def release_escalation(self, ticket_id: int) -> None: ...
 
     def claim(self, key: str, **kw: object) -> bool:
         return False

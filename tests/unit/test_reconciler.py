@@ -86,6 +86,7 @@ class FakeScheduler:
         self.timer_lanes: list[Lane] = []
         self.escalations: list[int] = []
         self.leases: set[int] = set()
+        self.pages: list[dict[str, Any] | None] = []
         self.fail_enqueue = False
 
     def enqueue_reconcile(
@@ -102,15 +103,21 @@ class FakeScheduler:
         if eta is not None:
             self.timer_lanes.append(lane)
 
-    def submit_escalate(self, ticket_id: int, **page: object) -> bool:
+    def hold_escalation(self, ticket_id: int) -> bool:
         # Like the queue: only while no live job holds the escalation's lease.
         if ticket_id in self.leases:
             return False
+        self.leases.add(ticket_id)
+        return True
+
+    def release_escalation(self, ticket_id: int) -> None:
+        self.leases.discard(ticket_id)
+
+    def enqueue_escalate(self, ticket_id: int, **page: object) -> None:
         if self.fail_enqueue:
             raise Transient("queue down", service="queue")
-        self.leases.add(ticket_id)
         self.escalations.append(ticket_id)
-        return True
+        self.pages.append(page.get("page"))  # type: ignore[arg-type]
 
     def claim(self, key: str, *, ttl_seconds: float = 7 * 86400) -> bool:
         if key in self.claims:
