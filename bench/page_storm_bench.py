@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, define_fields  # noqa: E402
-from tests.e2e.test_budget_burst import max_in_window  # noqa: E402
-from tests.e2e.test_urgent_storm import (  # noqa: E402
+from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, define_fields
+from tests.e2e.test_budget_burst import max_in_window
+from tests.e2e.test_urgent_storm import (
     ARRIVAL_JITTER,
     WINDOW,
     PageClock,
@@ -38,12 +38,11 @@ from tests.e2e.test_urgent_storm import (  # noqa: E402
     latencies,
     send_storm,
     sidecar_config,
-    trigger_body,
 )
-from tests.fake_pagerduty import FakePagerDuty  # noqa: E402
-from tests.fake_zendesk import FakeZendesk  # noqa: E402
-from tests.inprocess import running_sidecar  # noqa: E402
-from tests.support import wait_for  # noqa: E402
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk
+from tests.inprocess import running_sidecar
+from tests.support import wait_for
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,13 +72,18 @@ def one_round(workdir: Path, idle: int) -> list[str]:
 
         def sev1(n: int) -> list[int]:
             return [
-                zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"})
+                zendesk.add_ticket(
+                    organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
+                )
                 for _ in range(n)
             ]
 
         config = sidecar_config(workdir, zendesk, pagerduty)
         rows = []
-        with running_sidecar(config) as sidecar, PageClock(pagerduty).running() as clock:
+        with (
+            running_sidecar(config) as sidecar,
+            PageClock(pagerduty).running() as clock,
+        ):
             # Baseline: one at a time, after a quiet second.
             base: list[float] = []
             for tid in sev1(idle):

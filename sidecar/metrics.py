@@ -86,6 +86,7 @@ def count_sla_outcomes(tags_added: Iterable[str], severity: int | None) -> None:
         if outcome is not None:
             SLA_OUTCOMES.labels(outcome, str(severity)).inc()
 
+
 # Zendesk calls by endpoint (ids replaced by {id}) and outcome (HTTP status,
 # "timeout", "connection"): what the API budget is spent on (issue 10).
 ZENDESK_CALLS = Counter(
@@ -155,7 +156,9 @@ def count_page(action: str) -> None:
     PAGES.labels(action).inc()
 
 
-def count_zendesk_call(method: str, endpoint: str, outcome: str, seconds: float) -> None:
+def count_zendesk_call(
+    method: str, endpoint: str, outcome: str, seconds: float
+) -> None:
     """Count one Zendesk call (the client calls this after every exchange)."""
     ZENDESK_CALLS.labels(method, endpoint, outcome).inc()
     ZENDESK_CALL_SECONDS.labels(method).observe(seconds)

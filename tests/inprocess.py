@@ -58,7 +58,9 @@ class Sidecar:
             invocation_id=invocation_id,
         )
         with self.app.test_client() as client:
-            return client.post("/webhooks/zendesk", data=raw, headers=headers).status_code
+            return client.post(
+                "/webhooks/zendesk", data=raw, headers=headers
+            ).status_code
 
 
 @contextlib.contextmanager
@@ -69,7 +71,9 @@ def running_sidecar(
     queue = JobQueue.from_url(config.queue_url)
     # Huey's Consumer.start() installs SIGINT/SIGTERM/SIGHUP handlers; give the
     # test process its own back afterwards.
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    saved = {
+        s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     stop = threading.Event()
     consumer: LanesConsumer | None = None
     try:

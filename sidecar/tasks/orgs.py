@@ -92,7 +92,9 @@ class TicketEntitlements:
         """Every organization routing key the entitlements file configures."""
         return self._store.routing_keys()
 
-    def known_for_org(self, org_id: int) -> tuple[Organization | None, Entitlement] | None:
+    def known_for_org(
+        self, org_id: int
+    ) -> tuple[Organization | None, Entitlement] | None:
         """The organization's entitlement from what we hold, without a Zendesk read.
 
         The organization as last read (the cache), else the entitlements file

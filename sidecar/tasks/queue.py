@@ -47,7 +47,11 @@ from sidecar.tasks.memo import Hint
 from sidecar.tasks.ready import ready_clock
 from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
 
-__all__ = ["FailedJob", "JobQueue", "QueuedJob"]  # FailedJob lives in sidecar.tasks.jobs
+__all__ = [
+    "FailedJob",
+    "JobQueue",
+    "QueuedJob",
+]  # FailedJob lives in sidecar.tasks.jobs
 
 QUEUE_NAME = "sidecar"
 # The urgent lane's queue: same storage, its own name (and worker threads).
@@ -200,7 +204,8 @@ class _SqliteClaims:
                     return Taken.ENQUEUE
                 key, ttl, take = pending
                 curs.execute(
-                    "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
+                    "delete from sidecar_claim where key = ? and at < ?",
+                    (key, now - ttl),
                 )
                 curs.execute("select 1 from sidecar_claim where key = ?", (key,))
                 if curs.fetchone() is not None:
@@ -296,7 +301,9 @@ class _SqliteLeases:
         )
 
     def end(self, key: str) -> None:
-        self._storage.sql("delete from sidecar_lease where key = ?", (key,), commit=True)
+        self._storage.sql(
+            "delete from sidecar_lease where key = ?", (key,), commit=True
+        )
 
     def lapsed(self, now: float) -> list[str]:
         rows = self._storage.sql(
@@ -338,7 +345,6 @@ end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
-
 
 
 class _RedisLeases:
@@ -550,7 +556,9 @@ class JobQueue:
                 log.info("pruned %d old webhook dedup claims", removed)
 
         huey_periodic_task(huey, sweep, crontab(minute="*"), name=SWEEP)
-        huey_periodic_task(huey, prune_claims, crontab(minute="17"), name="prune_claims")
+        huey_periodic_task(
+            huey, prune_claims, crontab(minute="17"), name="prune_claims"
+        )
 
     def _quietly(self, action: Callable[[Any], object], arg: Any, *, what: str) -> None:
         try:
@@ -615,7 +623,10 @@ class JobQueue:
         if isinstance(self.huey, RedisHuey):
             name = self.huey.storage.name
             return Budget(
-                shares, bucket=redis_buckets(self.huey.storage.conn, prefix=f"sidecar.budget.{name}")
+                shares,
+                bucket=redis_buckets(
+                    self.huey.storage.conn, prefix=f"sidecar.budget.{name}"
+                ),
             )
         return Budget(shares, bucket=sqlite_buckets(self.huey.storage.filename))
 
@@ -838,7 +849,12 @@ class JobQueue:
 
     @_unavailable("enqueue")
     def wait_for_budget(
-        self, task: Any, ticket_id: int | None, *, delay: float, lane: Lane = Lane.NORMAL
+        self,
+        task: Any,
+        ticket_id: int | None,
+        *,
+        delay: float,
+        lane: Lane = Lane.NORMAL,
     ) -> bool:
         """Put a job that waits for Zendesk budget back in its lane, ``delay`` s from now.
 

@@ -519,7 +519,9 @@ class Reconciler:
         page = order.as_kwargs() if order else None
         return functools.partial(self._enqueue_escalation, ticket_id, page)
 
-    def _enqueue_escalation(self, ticket_id: int, page: Mapping[str, Any] | None) -> None:
+    def _enqueue_escalation(
+        self, ticket_id: int, page: Mapping[str, Any] | None
+    ) -> None:
         try:
             self.scheduler.enqueue_escalate(ticket_id, page=page)
         except Exception:
@@ -582,7 +584,9 @@ class Reconciler:
         job's) then confirms the page or resolves it with a note saying why.
         """
         if self.memory is not None and self.memory.page_sent(ticket_id):
-            return self.zendesk.get_ticket(ticket_id)  # paged: the read can take its time
+            return self.zendesk.get_ticket(
+                ticket_id
+            )  # paged: the read can take its time
         try:
             return self.zendesk.get_ticket(ticket_id, quick=True)
         except Transient as exc:
@@ -599,7 +603,10 @@ class Reconciler:
         order = self._order_from_hint(severity, org_id)
         context = {"ticket_id": ticket_id, "org_id": org_id, "severity": severity}
         if order is None:
-            log.info("zendesk cannot be read; the organization's entitlement is not known", extra=context)
+            log.info(
+                "zendesk cannot be read; the organization's entitlement is not known",
+                extra=context,
+            )
             return
         if self.scheduler.hold_escalation(ticket_id):
             log.warning(
@@ -814,7 +821,11 @@ class Reconciler:
             count_page("resolve")
             log.warning(
                 "page resolved: the ticket as read does not call for one",
-                extra={"ticket_id": ticket_id, "dedup_key": key, "reason": decided.page_reason},
+                extra={
+                    "ticket_id": ticket_id,
+                    "dedup_key": key,
+                    "reason": decided.page_reason,
+                },
             )
             note = (
                 "On-call was paged for this ticket while Zendesk could not be read, on "
@@ -1034,7 +1045,11 @@ def _known_first_response(
         return None, None
     if seen.version == ticket.updated_stamp:
         return (seen.first_response(),), seen.comment_count
-    if count is not None and count == seen.comment_count and seen.first_response_at is None:
+    if (
+        count is not None
+        and count == seen.comment_count
+        and seen.first_response_at is None
+    ):
         return (None,), count
     return None, None
 

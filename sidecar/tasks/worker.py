@@ -279,7 +279,9 @@ class Runner:
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
             if _patient(first_failure):
-                delay = min(max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+                delay = min(
+                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
+                )
                 log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
                 return Attempt(Outcome.THROTTLED, delay)
             return self._retry(job, task, exc, attempt, first_failure, context)
@@ -594,9 +596,7 @@ def watch_leases(
             recover_escalations(queue)
             recovered = queue.recover_inflight()
             if recovered:
-                log.warning(
-                    "%d job(s) of a stopped worker enqueued again", recovered
-                )
+                log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
             log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):

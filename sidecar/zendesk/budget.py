@@ -170,10 +170,13 @@ class Budget:
         pools = ("requests", "updates") if update else ("requests",)
         for pool in pools:
             if not urgent:
-                held = max(
-                    self._held_until.get(pool, 0.0),
-                    self._urgent_waiting.get(pool, 0.0),
-                ) - now / 1000
+                held = (
+                    max(
+                        self._held_until.get(pool, 0.0),
+                        self._urgent_waiting.get(pool, 0.0),
+                    )
+                    - now / 1000
+                )
                 if held > 0:
                     self._wait(pool, held)
                 self._put(pool, now, ordinary=True)
@@ -352,7 +355,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 # others' but whose stamp was earlier did not see them: more than the share got
 # through (docs/decisions.md, "One governor for the whole deployment").
 # KEYS[1]: the sorted set; ARGV: window (ms), limit, member.
-_PUT = _NOW + """
+_PUT = (
+    _NOW
+    + """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
     return 0
 end
@@ -360,10 +365,14 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], 2 * window)
 return 1
 """
+)
 # The items in the window now. ARGV: window (ms).
-_COUNT = _NOW + """
+_COUNT = (
+    _NOW
+    + """
 return redis.call('ZCARD', KEYS[1])
 """
+)
 
 
 class RedisWindow:
@@ -383,7 +392,9 @@ class RedisWindow:
 
     def put(self, item: RateItem) -> bool:
         member = f"{item.name}:{uuid.uuid4().hex}"
-        return bool(self._put(keys=[self._key], args=[self._window, self._limit, member]))
+        return bool(
+            self._put(keys=[self._key], args=[self._window, self._limit, member])
+        )
 
     def waiting(self, item: RateItem) -> int:
         """Milliseconds until the oldest item leaves the window (by this host's clock)."""

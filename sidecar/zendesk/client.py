@@ -212,7 +212,9 @@ def _metric_sets_from_json(
     for ticket in tickets:
         embedded = ticket.get("metric_set")
         if isinstance(embedded, dict):
-            found[int(ticket["id"])] = _metric_set_from_json(embedded, int(ticket["id"]))
+            found[int(ticket["id"])] = _metric_set_from_json(
+                embedded, int(ticket["id"])
+            )
     return found
 
 
@@ -350,7 +352,9 @@ class ZendeskClient:
     def current_user_id(self) -> int:
         """Id of the API user we act as (read once per client)."""
         if self._me is None:
-            user = self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            user = (
+                self._get_json("/api/v2/users/me.json", kind="read").get("user") or {}
+            )
             if user.get("id") is None:
                 # Zendesk answers unauthenticated calls with an anonymous user.
                 raise AuthFailed(
@@ -523,7 +527,9 @@ class ZendeskClient:
         elif start_time is not None:
             params["start_time"] = str(int(start_time))
         else:
-            raise ValueError("export_tickets_with_metrics needs a cursor or a start_time")
+            raise ValueError(
+                "export_tickets_with_metrics needs a cursor or a start_time"
+            )
         body = self._get_json(path, params)
 
         def build(data: Mapping[str, Any]) -> MetricsExportPage:
@@ -655,7 +661,9 @@ class ZendeskClient:
                 method, url, params=params, json=json, timeout=timeout
             )
         except UpstreamError as exc:
-            self._observed(method, path, exc.status, getattr(exc, "headers", {}), started)
+            self._observed(
+                method, path, exc.status, getattr(exc, "headers", {}), started
+            )
             raise
         except requests.Timeout as exc:
             self._observed(method, path, None, {}, started, outcome="timeout")
@@ -745,7 +753,9 @@ class ZendeskClient:
 
         def build(count: Any) -> int:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise BadResponse(f"search count is not a count: {count!r}", service=SERVICE)
+                raise BadResponse(
+                    f"search count is not a count: {count!r}", service=SERVICE
+                )
             return count
 
         return self._parse(path, build, body.get("count"))
@@ -905,8 +915,12 @@ class ZendeskClient:
                 CommentText(
                     id=int(c["id"]),
                     author_id=int(c["author_id"]),
-                    author_role=str(users.get(int(c["author_id"]), {}).get("role") or ""),
-                    author_name=str(users.get(int(c["author_id"]), {}).get("name") or ""),
+                    author_role=str(
+                        users.get(int(c["author_id"]), {}).get("role") or ""
+                    ),
+                    author_name=str(
+                        users.get(int(c["author_id"]), {}).get("name") or ""
+                    ),
                     public=bool(c.get("public", True)),
                     created_at=parse_datetime(c["created_at"]),
                     body=str(c.get("plain_body") or c.get("body") or ""),

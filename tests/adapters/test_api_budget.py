@@ -63,12 +63,14 @@ def test_ordinary_work_yields_to_urgent_work_that_waits(tmp_path: Path) -> None:
     )
     budget.take(update=True, urgent=True)
     budget.take(update=True, urgent=True)
-    with pytest.raises(BudgetWait) as urgent_wait:
+    with pytest.raises(BudgetWait):
         budget.take(update=True, urgent=True)
     budget.take(update=False, urgent=False)  # a read: another pool
     now[0] += 1001  # the window has passed: the pool is free again...
     with pytest.raises(BudgetWait) as ordinary_wait:
-        budget.take(update=True, urgent=False)  # ...but its next place is the urgent job's
+        budget.take(
+            update=True, urgent=False
+        )  # ...but its next place is the urgent job's
     assert 0 < (ordinary_wait.value.retry_after or 0) <= YIELD_SECONDS
     budget.take(update=True, urgent=True)  # the urgent job, back from the queue
 
@@ -122,7 +124,9 @@ def test_the_ticket_update_header_holds_ordinary_updates(tmp_path: Path) -> None
 def _take_many(url: str, count: int, admitted: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """``count`` ordinary takes from 4 threads of this process; put how many got through."""
     queue = JobQueue.from_url(url)
-    budget = queue.budget(Shares(requests=30, updates=30, window_seconds=60, reserve=0.0))
+    budget = queue.budget(
+        Shares(requests=30, updates=30, window_seconds=60, reserve=0.0)
+    )
     ok: list[int] = []
 
     def take(_: int) -> None:
@@ -181,7 +185,9 @@ def test_a_reconcile_on_the_urgent_lane_reads_from_the_reserve(tmp_path: Path) -
     """Ordinary requests used up: an urgent-lane reconcile still reads; a SEV 3's write then waits."""
     queue = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
     # The reserve (3) holds the urgent calls below: two reads and one write.
-    budget = queue.budget(Shares(requests=10, updates=5, window_seconds=60, reserve=0.3))
+    budget = queue.budget(
+        Shares(requests=10, updates=5, window_seconds=60, reserve=0.3)
+    )
     for _ in range(7):  # the ordinary part of the request pool (10 - 30 %)
         budget.take(update=False, urgent=False)
     with FakeZendesk() as zd:
@@ -204,12 +210,16 @@ def test_a_reconcile_on_the_urgent_lane_reads_from_the_reserve(tmp_path: Path) -
             reconciler.reconcile_event(sev3)  # the normal lane: nothing sent
         assert zd.calls() == []
         with pytest.raises(BudgetWait):
-            reconciler.reconcile_event(sev3, urgent=True)  # read, then an ordinary write
+            reconciler.reconcile_event(
+                sev3, urgent=True
+            )  # read, then an ordinary write
         assert [(c.method, c.path) for c in zd.calls()] == [
             ("GET", f"/api/v2/tickets/{sev3}.json")
         ]
         outcome = reconciler.reconcile_event(sev1, urgent=True)
-        assert outcome is not None and outcome.wrote  # an entitled SEV 1: read and write
+        assert (
+            outcome is not None and outcome.wrote
+        )  # an entitled SEV 1: read and write
     queue.close()
 
 

@@ -111,8 +111,13 @@ def send_storm(
     """Deliver one webhook per ticket; return when each was sent, by dedup key."""
     sent: dict[str, float] = {}
     for tid in tickets:
-        sent[f"zendesk-{sidecar.config.zendesk_subdomain}-ticket-{tid}"] = time.monotonic()
-        assert sidecar.deliver(trigger_body(zendesk, tid), invocation_id=f"storm-{tid}") == 202
+        sent[f"zendesk-{sidecar.config.zendesk_subdomain}-ticket-{tid}"] = (
+            time.monotonic()
+        )
+        assert (
+            sidecar.deliver(trigger_body(zendesk, tid), invocation_id=f"storm-{tid}")
+            == 202
+        )
     return sent
 
 
@@ -147,11 +152,16 @@ def test_a_storm_of_sev1_pages_at_once_and_keeps_writes_within_the_share(
             fields={"support_plan": "enterprise", "enterprise_support": True},
         )
         tickets = [
-            zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"})
+            zendesk.add_ticket(
+                organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
+            )
             for _ in range(30)
         ]
         config = sidecar_config(tmp_path, zendesk, pagerduty)
-        with running_sidecar(config) as sidecar, PageClock(pagerduty).running() as clock:
+        with (
+            running_sidecar(config) as sidecar,
+            PageClock(pagerduty).running() as clock,
+        ):
             zendesk.reset_calls()
             sent = send_storm(sidecar, zendesk, tickets)
             wait_for(lambda: len(clock.first) == len(tickets), timeout=20)
@@ -159,8 +169,10 @@ def test_a_storm_of_sev1_pages_at_once_and_keeps_writes_within_the_share(
         puts = [c.at for c in zendesk.calls(method="PUT")]
         busiest = max_in_window(puts, WINDOW - ARRIVAL_JITTER)
         paged = latencies(sent, clock.first)
-        print(f"\nstorm: 30 SEV 1 paged after {describe(paged)}; {len(puts)} writes, "
-              f"busiest {WINDOW - ARRIVAL_JITTER:g} s window {busiest} (share {UPDATES})")
+        print(
+            f"\nstorm: 30 SEV 1 paged after {describe(paged)}; {len(puts)} writes, "
+            f"busiest {WINDOW - ARRIVAL_JITTER:g} s window {busiest} (share {UPDATES})"
+        )
         assert busiest <= UPDATES, "urgent writes went past the update share"
         assert max(paged) <= PAGE_WITHIN
         assert len(pagerduty.incidents()) == len(tickets)
@@ -181,15 +193,25 @@ def test_a_hostile_zendesk_during_a_sev1_burst_does_not_hold_back_pages(
             name="Acme Corp",
             fields={"support_plan": "enterprise", "enterprise_support": True},
         )
-        warm = zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"})
+        warm = zendesk.add_ticket(
+            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"}
+        )
         tickets = [
-            zendesk.add_ticket(organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"})
+            zendesk.add_ticket(
+                organization_id=org, custom_fields={SEVERITY_FIELD: "sev_1"}
+            )
             for _ in range(12)
         ]
         config = sidecar_config(tmp_path, zendesk, pagerduty)
-        with running_sidecar(config) as sidecar, PageClock(pagerduty).running() as clock:
+        with (
+            running_sidecar(config) as sidecar,
+            PageClock(pagerduty).running() as clock,
+        ):
             # The organization is in the worker's cache from an earlier ticket.
-            assert sidecar.deliver(trigger_body(zendesk, warm), invocation_id="warm") == 202
+            assert (
+                sidecar.deliver(trigger_body(zendesk, warm), invocation_id="warm")
+                == 202
+            )
             wait_for(lambda: "sla_pending" in zendesk.ticket(warm).tags)
             # Each ticket's reads and writes fail, four ways, until Zendesk recovers.
             for i, tid in enumerate(tickets):
@@ -204,7 +226,9 @@ def test_a_hostile_zendesk_during_a_sev1_burst_does_not_hold_back_pages(
                     zendesk.fail_next(10**6, 503, path_contains=path)
             sent = send_storm(sidecar, zendesk, tickets)
             with contextlib.suppress(TimeoutError):
-                wait_for(lambda: len(clock.first) == len(tickets), timeout=PAGE_WITHIN + 1)
+                wait_for(
+                    lambda: len(clock.first) == len(tickets), timeout=PAGE_WITHIN + 1
+                )
             paged = latencies(sent, clock.first)
             recovered = time.monotonic()
             zendesk.clear_faults()
@@ -212,13 +236,23 @@ def test_a_hostile_zendesk_during_a_sev1_burst_does_not_hold_back_pages(
                 wait_for(lambda: converged(zendesk, tickets), timeout=10, interval=0.2)
             except TimeoutError:
                 for t in tickets:
-                    print(t, sorted(zendesk.ticket(t).tags), zendesk.ticket(t).custom_fields)
-                print(sidecar.queue.failed_jobs(), sidecar.queue.scheduled_jobs(), sidecar.queue.pending_jobs())
+                    print(
+                        t,
+                        sorted(zendesk.ticket(t).tags),
+                        zendesk.ticket(t).custom_fields,
+                    )
+                print(
+                    sidecar.queue.failed_jobs(),
+                    sidecar.queue.scheduled_jobs(),
+                    sidecar.queue.pending_jobs(),
+                )
                 raise
             took = time.monotonic() - recovered
-        print(f"\nhostile: {len(paged)}/12 SEV 1 paged within {PAGE_WITHIN:g} s"
-              + (f" ({describe(paged)})" if paged else "")
-              + f"; converged {took:.1f} s after Zendesk recovered")
+        print(
+            f"\nhostile: {len(paged)}/12 SEV 1 paged within {PAGE_WITHIN:g} s"
+            + (f" ({describe(paged)})" if paged else "")
+            + f"; converged {took:.1f} s after Zendesk recovered"
+        )
         assert len(paged) == len(tickets), "a page waited on Zendesk"
         assert max(paged) <= PAGE_WITHIN
         # Each incident opened once, still open, recorded once on its ticket.

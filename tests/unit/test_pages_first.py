@@ -25,7 +25,9 @@ from tests.unit.test_reconciler import (
     ticket,
 )
 
-NOT_ENTITLED = Entitlement(entitled=False, reason="not entitled: team plan", source="zendesk")
+NOT_ENTITLED = Entitlement(
+    entitled=False, reason="not entitled: team plan", source="zendesk"
+)
 
 
 class DictStore:
@@ -59,14 +61,18 @@ class Unreadable(FakeZendesk):
 class Known:
     """Entitlements with what our cache or file says of organization 9 (or nothing)."""
 
-    def __init__(self, known: Entitlement | None, ticket_entitlement: Entitlement = ENTITLED):
+    def __init__(
+        self, known: Entitlement | None, ticket_entitlement: Entitlement = ENTITLED
+    ):
         self.known = known
         self.ticket_entitlement = ticket_entitlement
 
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]:
         return ORG, self.ticket_entitlement
 
-    def known_for_org(self, org_id: int) -> tuple[Organization | None, Entitlement] | None:
+    def known_for_org(
+        self, org_id: int
+    ) -> tuple[Organization | None, Entitlement] | None:
         return None if self.known is None else (ORG, self.known)
 
     def routing_keys(self) -> list[Any]:
@@ -93,7 +99,9 @@ UNREADABLE = [
 
 
 @pytest.mark.parametrize("error", UNREADABLE, ids=lambda e: str(e))
-def test_a_sev1_the_webhook_names_pages_when_zendesk_cannot_be_read(error: Exception) -> None:
+def test_a_sev1_the_webhook_names_pages_when_zendesk_cannot_be_read(
+    error: Exception,
+) -> None:
     """The read fails: the page goes out on the signed webhook's word and the error goes up."""
     zendesk = Unreadable(ticket("sev_1"), error)
     rec, scheduler, pager, memory = hinted(zendesk, ENTITLED)
@@ -123,7 +131,9 @@ def test_no_page_on_the_hint_without_an_entitlement_we_hold(
     known: Entitlement | None, severity: int
 ) -> None:
     """A body naming SEV 1 pages only for an organization our cache or file holds as entitled."""
-    zendesk = Unreadable(ticket("sev_1"), Transient("503", service="zendesk", status=503))
+    zendesk = Unreadable(
+        ticket("sev_1"), Transient("503", service="zendesk", status=503)
+    )
     rec, scheduler, pager, _ = hinted(zendesk, known)
     with pytest.raises(Transient):
         rec.reconcile_event(42, urgent=True, severity=severity, organization_id=9)
@@ -132,7 +142,9 @@ def test_no_page_on_the_hint_without_an_entitlement_we_hold(
 
 def test_the_org_memo_stands_in_for_the_cache_of_another_process() -> None:
     """A reconcile of another SEV 1/2 found the organization entitled lately: that is enough."""
-    zendesk = Unreadable(ticket("sev_2"), Transient("503", service="zendesk", status=503))
+    zendesk = Unreadable(
+        ticket("sev_2"), Transient("503", service="zendesk", status=503)
+    )
     rec, _, pager, memory = hinted(zendesk, None)
     memory.remember_org(9, entitled=True, route=key_fingerprint(DEFAULT_KEY))
     with pytest.raises(Transient):
@@ -152,8 +164,10 @@ def test_a_readable_ticket_decides_not_the_hint() -> None:
 
 def test_a_wrong_hint_page_is_resolved_with_a_note_saying_why() -> None:
     """Paged on the hint; the ticket, once read, is SEV 3: the incident is resolved, the note says why."""
-    zendesk = Unreadable(ticket("sev_1"), Transient("503", service="zendesk", status=503))
-    rec, scheduler, pager, memory = hinted(zendesk, ENTITLED)
+    zendesk = Unreadable(
+        ticket("sev_1"), Transient("503", service="zendesk", status=503)
+    )
+    rec, _scheduler, pager, memory = hinted(zendesk, ENTITLED)
     with pytest.raises(Transient):
         rec.reconcile_event(42, urgent=True, severity=1, organization_id=9)
     zendesk.error = None  # Zendesk is back; an agent had set SEV 3 meanwhile
@@ -186,7 +200,9 @@ def test_a_hint_page_for_a_ticket_with_an_open_incident_changes_nothing() -> Non
 
 def test_a_confirmed_hint_page_is_recorded_without_a_second_trigger() -> None:
     """Zendesk recovers and the ticket is SEV 1: the record is written, nothing triggered again."""
-    zendesk = Unreadable(ticket("sev_1"), Transient("503", service="zendesk", status=503))
+    zendesk = Unreadable(
+        ticket("sev_1"), Transient("503", service="zendesk", status=503)
+    )
     rec, _, pager, memory = hinted(zendesk, ENTITLED)
     with pytest.raises(Transient):
         rec.reconcile_event(42, urgent=True, severity=1, organization_id=9)
@@ -194,7 +210,10 @@ def test_a_confirmed_hint_page_is_recorded_without_a_second_trigger() -> None:
     rec.escalate(42)
     assert len(pager.triggers) == 1
     (record,) = zendesk.updates
-    assert {"oncall_paged", "sla_pending"} <= record.tags_added and record.custom_fields[DUE]
+    assert {
+        "oncall_paged",
+        "sla_pending",
+    } <= record.tags_added and record.custom_fields[DUE]
     assert memory.page_sent(42) is None
 
 
@@ -217,7 +236,9 @@ def test_a_decided_page_goes_out_before_the_due_time_write() -> None:
     class Zendesk(FakeZendesk):
         def update_ticket(self, update: TicketUpdate) -> None:
             order.events.append("write")
-            raise BudgetWait("our updates share is used", service="zendesk", retry_after=20)
+            raise BudgetWait(
+                "our updates share is used", service="zendesk", retry_after=20
+            )
 
     zendesk, scheduler = Zendesk(ticket("sev_1")), FakeScheduler()
     rec = reconciler(zendesk, scheduler, Pager())
@@ -232,8 +253,13 @@ def test_an_escalate_job_with_a_decision_triggers_before_it_reads() -> None:
     zendesk = Unreadable(ticket("sev_1"), Transient("timed out", service="zendesk"))
     rec, _, pager, memory = hinted(zendesk, ENTITLED)
     page = PageOrder(
-        severity=1, organization_id=9, organization="Acme Corp", subject="Pushes fail",
-        due_at="2026-11-27T16:00:00Z", reason="enterprise", route=key_fingerprint(DEFAULT_KEY),
+        severity=1,
+        organization_id=9,
+        organization="Acme Corp",
+        subject="Pushes fail",
+        due_at="2026-11-27T16:00:00Z",
+        reason="enterprise",
+        route=key_fingerprint(DEFAULT_KEY),
         basis="ticket",
     ).as_kwargs()
     with pytest.raises(Transient):
@@ -249,7 +275,9 @@ def test_an_escalate_job_with_a_decision_triggers_before_it_reads() -> None:
 
 def test_a_hint_page_for_a_ticket_zendesk_does_not_have_is_resolved() -> None:
     """A signed body named a ticket that does not exist (deleted, or forged with the secret)."""
-    zendesk = Unreadable(ticket("sev_1"), Transient("503", service="zendesk", status=503))
+    zendesk = Unreadable(
+        ticket("sev_1"), Transient("503", service="zendesk", status=503)
+    )
     rec, _, pager, memory = hinted(zendesk, ENTITLED)
     with pytest.raises(Transient):
         rec.reconcile_event(42, urgent=True, severity=1, organization_id=9)

@@ -213,9 +213,12 @@ def test_timers_are_claimed_once_per_instant() -> None:
 
 
 @pytest.mark.parametrize(
-    ("severity", "lane"), [("sev_1", Lane.URGENT), ("sev_2", Lane.URGENT), ("sev_3", Lane.NORMAL)]
+    ("severity", "lane"),
+    [("sev_1", Lane.URGENT), ("sev_2", Lane.URGENT), ("sev_3", Lane.NORMAL)],
 )
-def test_timers_of_sev_1_and_2_run_in_the_urgent_lane(severity: str, lane: Lane) -> None:
+def test_timers_of_sev_1_and_2_run_in_the_urgent_lane(
+    severity: str, lane: Lane
+) -> None:
     """An entitled SEV 1/2 ticket's at-risk and due flips never wait behind ordinary jobs."""
     zendesk, scheduler = FakeZendesk(ticket(severity)), FakeScheduler()
     reconciler(zendesk, scheduler).reconcile(42)
