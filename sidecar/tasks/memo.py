@@ -29,6 +29,8 @@ ORG_ENTITLEMENT_TTL_SECONDS = 600.0
 # A trigger sent but not yet recorded on its ticket (the marker waits for the
 # budget or for Zendesk): long enough for any retry, short enough to be harmless.
 PAGE_SENT_TTL_SECONDS = 24 * 3600.0
+# After the record: covers reconciles that read the ticket just before it.
+PAGE_RECORDED_TTL_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,20 @@ class TicketMemory:
         except Exception:
             return None
 
+    def recorded_page(self, ticket_id: int, *, route: str) -> None:
+        """The trigger is recorded on the ticket: keep it known a little longer.
+
+        A reconcile that read the ticket just before the record would
+        otherwise trigger again (PagerDuty would fold it into the same
+        incident, but it is one more event for the responders' tools).
+        """
+        with contextlib.suppress(Exception):
+            self._store.set_memo(
+                self._page_key(ticket_id), route, ttl_seconds=PAGE_RECORDED_TTL_SECONDS
+            )
+
     def forget_page(self, ticket_id: int) -> None:
-        """The trigger is recorded on the ticket (or resolved): forget it."""
+        """The page was resolved: forget it."""
         with contextlib.suppress(Exception):
             self._store.set_memo(self._page_key(ticket_id), "", ttl_seconds=1.0)
 

@@ -531,12 +531,12 @@ class Reconciler:
             raise
 
     def _page_now(self, ticket_id: int, order: PageOrder) -> None:
-        """Trigger in this job, right after the escalation was stored (best effort).
+        """Trigger in this job, its escalation's lease held (best effort).
 
-        The escalate job just enqueued holds the lease and triggers itself
-        if this one did not get through (PagerDuty slow or down, a crash):
-        the page never waits for a thread of the urgent lane, and a failure
-        here never holds back this job's own write.
+        The escalate job enqueued next triggers itself if this one did not
+        get through (PagerDuty slow or down; after a crash the watchdog's job
+        does): the page never waits for a thread of the urgent lane, and a
+        failure here never holds back this job's own write.
         """
         if self.pager is None:
             return
@@ -770,8 +770,10 @@ class Reconciler:
                 first_read,
             )
             if recorded is not None:
-                if self.memory is not None:
-                    self.memory.forget_page(ticket_id)  # the ticket records it now
+                if self.memory is not None:  # the ticket records it now
+                    self.memory.recorded_page(
+                        ticket_id, route=key_fingerprint(routing_key)
+                    )
                 count_page("trigger")  # sidecar_pages_total: once, with its record
                 log.info("paged", extra={"ticket_id": ticket_id, "dedup_key": key})
                 self._notify_slack(recorded.ticket, recorded)
