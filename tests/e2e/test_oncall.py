@@ -194,7 +194,7 @@ def test_slack_notice_and_csm_follower(tmp_path: Path) -> None:
             assert "custom_fields" in first_write
             wait_for(lambda: slack.posts, timeout=10)
             # (An echo may be skipped as already seen when the next write came first.)
-    wait_for(lambda: len(stack.handled(tid)) >= 3, timeout=15)
+            wait_for(lambda: len(stack.handled(tid)) >= 3, timeout=15)
             ((_, body),) = slack.posts
             assert body["text"].startswith("[SEV 1] Acme Corp:")
 
