@@ -257,7 +257,7 @@ def test_a_decided_page_goes_out_before_the_due_time_write() -> None:
 def test_an_escalate_job_with_a_decision_triggers_before_it_reads() -> None:
     """The escalate job carries the page: PagerDuty first, then the (failing) read; the retry only records."""
     zendesk = Unreadable(ticket("sev_1"), Transient("timed out", service="zendesk"))
-    rec, _, pager, memory = hinted(zendesk, ENTITLED)
+    rec, _, pager, _memory = hinted(zendesk, ENTITLED)
     page = PageOrder(
         severity=1,
         organization_id=9,
