@@ -666,10 +666,21 @@ class JobQueue:
 
     @_unavailable("enqueue")
     def enqueue_escalate(
-        self, ticket_id: int, *, page: Mapping[str, Any] | None = None
+        self,
+        ticket_id: int,
+        *,
+        page: Mapping[str, Any] | None = None,
+        record_only: bool = False,
     ) -> None:
-        """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it."""
-        kwargs = {"page": dict(page)} if page else {}
+        """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it.
+
+        ``record_only``: the page went out already; the job only writes its
+        record, so it waits behind the urgent jobs that may still page (SQLite;
+        Redis's queue has no priorities).
+        """
+        kwargs: dict[str, Any] = {"page": dict(page)} if page else {}
+        if record_only and self.urgent_huey.storage.priority:
+            kwargs["priority"] = -1
         self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id, **kwargs))
 
     @_unavailable("enqueue")

@@ -149,7 +149,11 @@ class Scheduler(Protocol):
         ...
 
     def enqueue_escalate(
-        self, ticket_id: int, *, page: Mapping[str, Any] | None = None
+        self,
+        ticket_id: int,
+        *,
+        page: Mapping[str, Any] | None = None,
+        record_only: bool = False,
     ) -> None:
         """Enqueue escalate(ticket_id) in the urgent lane (its lease already held)."""
         ...
@@ -514,23 +518,23 @@ class Reconciler:
         if not self.scheduler.hold_escalation(ticket_id):
             return None
         order = self._order_from(decided) if decided.page else None
-        if order is not None:
-            self._page_now(ticket_id, order)
+        sent = order is not None and self._page_now(ticket_id, order)
         page = order.as_kwargs() if order else None
-        return functools.partial(self._enqueue_escalation, ticket_id, page)
+        return functools.partial(self._enqueue_escalation, ticket_id, page, sent)
 
     def _enqueue_escalation(
-        self, ticket_id: int, page: Mapping[str, Any] | None
+        self, ticket_id: int, page: Mapping[str, Any] | None, sent: bool = False
     ) -> None:
         try:
-            self.scheduler.enqueue_escalate(ticket_id, page=page)
+            # A job that only records waits behind those that may still page.
+            self.scheduler.enqueue_escalate(ticket_id, page=page, record_only=sent)
         except Exception:
             # Given back, so this job's retry enqueues it again (not only the
             # watchdog once the lease lapses).
             self.scheduler.release_escalation(ticket_id)
             raise
 
-    def _page_now(self, ticket_id: int, order: PageOrder) -> None:
+    def _page_now(self, ticket_id: int, order: PageOrder) -> bool:
         """Trigger in this job, its escalation's lease held (best effort).
 
         The escalate job enqueued next triggers itself if this one did not
@@ -539,15 +543,16 @@ class Reconciler:
         failure here never holds back this job's own write.
         """
         if self.pager is None:
-            return
+            return False
         try:
-            self._page_first(ticket_id, order)
+            return self._page_first(ticket_id, order)
         except UpstreamError as exc:
             log.warning(
                 "page left to the escalate job: %s",
                 exc,
                 extra={"ticket_id": ticket_id, "status": exc.status},
             )
+            return False
 
     def _order_from(self, decided: Plan) -> PageOrder | None:
         """The page a plan decided, as plain data (None: let the job decide after its read)."""
@@ -614,8 +619,8 @@ class Reconciler:
                 type(cause).__name__,
                 extra=context,
             )
-            self._page_now(ticket_id, order)
-            self._enqueue_escalation(ticket_id, order.as_kwargs())
+            sent = self._page_now(ticket_id, order)
+            self._enqueue_escalation(ticket_id, order.as_kwargs(), sent)
 
     def _order_from_hint(self, severity: int, org_id: int) -> PageOrder | None:
         """A page from the webhook's severity and organization and the entitlement we hold."""
@@ -688,14 +693,17 @@ class Reconciler:
                 self._page_first(ticket_id, order)
             self._escalate(ticket_id)
 
-    def _page_first(self, ticket_id: int, order: PageOrder) -> None:
-        """Trigger on a decision made before this job's read (once: remembered until recorded)."""
+    def _page_first(self, ticket_id: int, order: PageOrder) -> bool:
+        """Trigger on a decision made before this job's read (once: remembered until recorded).
+
+        True when the page is out (now or before).
+        """
         assert self.pager is not None
         if self.memory is not None and self.memory.page_sent(ticket_id):
-            return
+            return True
         routing_key = self._key_by_route(order.route)
         if routing_key is None:
-            return  # that key is no longer configured: decide after the read
+            return False  # that key is no longer configured: decide after the read
         key = dedup_key(self.zendesk.account, ticket_id)
         self._send_trigger(
             ticket_id,
@@ -714,6 +722,7 @@ class Reconciler:
             "paged before the record",
             extra={"ticket_id": ticket_id, "dedup_key": key, "basis": order.basis},
         )
+        return True
 
     def _key_by_route(self, route: str) -> Secret | None:
         """The configured routing key with this fingerprint."""
