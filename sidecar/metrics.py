@@ -94,13 +94,16 @@ ZENDESK_CALL_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 # Jobs put back in the queue because our share of the budget was used (not failures).
+# lane="urgent": SEV 1/2 writes (due times, page markers) waiting: a storm
+# outran the share (their pages went out already; PagerDuty is not Zendesk).
 BUDGET_WAITS = Counter(
     "sidecar_zendesk_budget_waits",
-    "Jobs put back in the queue to wait for the Zendesk budget, by pool.",
-    ["pool"],
+    "Jobs put back in the queue to wait for the Zendesk budget, by pool and lane.",
+    ["pool", "lane"],
 )
 for _pool in ("requests", "updates"):
-    BUDGET_WAITS.labels(_pool)
+    for _lane in ("normal", "urgent"):
+        BUDGET_WAITS.labels(_pool, _lane)
 
 # How each attempt of a job ended (the worker's Runner counts it; issue 14):
 # done, dropped (nothing to do), retried (failed, tried again later),

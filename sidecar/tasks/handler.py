@@ -75,7 +75,9 @@ class NoQueue:
             "set SIDECAR_QUEUE_URL to the service's queue"
         )
 
-    enqueue_reconcile = submit_escalate = claim = release = _refuse
+    enqueue_reconcile = _refuse
+    hold_escalation = enqueue_escalate = release_escalation = _refuse
+    submit_escalate = claim = release = _refuse
 
 
 class ReconcilerFactory:
@@ -213,7 +215,10 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
 
     return {
         RECONCILE: reconcile,
-        ESCALATE: lambda ticket_id: factory.reconciler().escalate(ticket_id),
+        # ``page``: a decision to page made before the job (a reconcile's).
+        ESCALATE: lambda ticket_id, **page: factory.reconciler().escalate(
+            ticket_id, **page
+        ),
         REFRESH_ORG: refresh_org,
         SWEEP: run_sweep,
     }

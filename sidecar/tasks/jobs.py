@@ -7,11 +7,17 @@ their handlers; the worker is given the handlers by whoever starts it.
 
 Jobs of one id (a ticket, or an organization for ``refresh_org``):
 
-- ``reconcile(ticket_id, *, wake=None, actor_id=None, version=None)``: read
-  the ticket, write the SLA difference. ``wake`` is the claim of the timer
-  that enqueued it; ``actor_id``/``version`` are the webhook's hint
-  (sidecar.tasks.memo.Hint) that may let it skip its read.
-- ``escalate(ticket_id)``: page on-call (or resolve the page), record it on the ticket.
+- ``reconcile(ticket_id, *, wake=None, actor_id=None, version=None,
+  severity=None, organization_id=None)``: read the ticket, write the SLA
+  difference. ``wake`` is the claim of the timer that enqueued it;
+  ``actor_id``/``version`` are the webhook's hint (sidecar.tasks.memo.Hint)
+  that may let it skip its read; ``severity``/``organization_id`` (urgent
+  lane only) what the signed trigger body named, to page on while Zendesk
+  cannot be read.
+- ``escalate(ticket_id, *, page=None)``: page on-call (or resolve the page),
+  record it on the ticket; ``page`` is a decision already made
+  (sidecar.tasks.reconcile.PageOrder): the trigger goes out before any
+  Zendesk call.
 - ``refresh_org(org_id)``: reconcile the organization's open tickets.
 
 Every job also carries the worker's run state (``attempt``, ``first_failure``).

@@ -26,6 +26,11 @@ PER_TICKET_WINDOW_SECONDS = 600.0
 # How long the receiver trusts "this organization is (not) entitled" for its lane
 # choice: a stale answer only puts one read in the other lane.
 ORG_ENTITLEMENT_TTL_SECONDS = 600.0
+# A trigger sent but not yet recorded on its ticket (the marker waits for the
+# budget or for Zendesk): long enough for any retry, short enough to be harmless.
+PAGE_SENT_TTL_SECONDS = 24 * 3600.0
+# After the record: covers reconciles that read the ticket just before it.
+PAGE_RECORDED_TTL_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,11 @@ class Hint:
 
     actor_id: int | None = None
     version: str | None = None
+    # What the signed trigger body named: the Issue Severity (1..5) and the
+    # organization. On the urgent lane they let a page go out while Zendesk
+    # cannot be read (docs/decisions.md, "Pages before writes").
+    severity: int | None = None
+    organization_id: int | None = None
 
     def as_kwargs(self) -> dict[str, object]:
         """The hint as plain job arguments."""
@@ -145,22 +155,73 @@ class TicketMemory:
         except Exception as exc:
             log.warning("could not store ticket memo (%s)", type(exc).__name__)
 
-    def remember_org(self, org_id: int, *, entitled: bool) -> None:
-        """Note whether an organization holds Enterprise Support (best effort)."""
+    def remember_org(
+        self, org_id: int, *, entitled: bool, route: str | None = None
+    ) -> None:
+        """Note whether an organization holds Enterprise Support (best effort).
+
+        ``route``: the fingerprint of the routing key its pages go to (never
+        the key), for a page on a webhook's hint while Zendesk cannot be read.
+        """
+        value = ("1" if entitled else "0") + (f":{route}" if entitled and route else "")
         with contextlib.suppress(Exception):
             self._store.set_memo(
                 f"org_entitled:{self._account}:{int(org_id)}",
-                "1" if entitled else "0",
+                value,
                 ttl_seconds=ORG_ENTITLEMENT_TTL_SECONDS,
             )
 
-    def org_entitled(self, org_id: int) -> bool | None:
-        """Whether a reconcile lately found the organization entitled; None: not known."""
+    def _org_memo(self, org_id: int) -> str | None:
         try:
-            raw = self._store.get_memo(f"org_entitled:{self._account}:{int(org_id)}")
+            return self._store.get_memo(f"org_entitled:{self._account}:{int(org_id)}")
         except Exception:
             return None
-        return None if raw is None else raw == "1"
+
+    def org_entitled(self, org_id: int) -> bool | None:
+        """Whether a reconcile lately found the organization entitled; None: not known."""
+        raw = self._org_memo(org_id)
+        return None if raw is None else raw.split(":", 1)[0] == "1"
+
+    def org_route(self, org_id: int) -> str | None:
+        """The routing key fingerprint an entitled organization's pages lately went to."""
+        raw = self._org_memo(org_id)
+        if raw is None or not raw.startswith("1:"):
+            return None
+        return raw.split(":", 1)[1] or None
+
+    def _page_key(self, ticket_id: int) -> str:
+        return f"page_sent:{self._account}:{int(ticket_id)}"
+
+    def remember_page(self, ticket_id: int, *, route: str) -> None:
+        """Note that a trigger went out for the ticket, not yet recorded on it."""
+        with contextlib.suppress(Exception):
+            self._store.set_memo(
+                self._page_key(ticket_id), route, ttl_seconds=PAGE_SENT_TTL_SECONDS
+            )
+
+    def page_sent(self, ticket_id: int) -> str | None:
+        """The routing key fingerprint of a trigger not yet recorded on the ticket, else None."""
+        try:
+            return self._store.get_memo(self._page_key(ticket_id)) or None
+        except Exception:
+            return None
+
+    def recorded_page(self, ticket_id: int, *, route: str) -> None:
+        """The trigger is recorded on the ticket: keep it known a little longer.
+
+        A reconcile that read the ticket just before the record would
+        otherwise trigger again (PagerDuty would fold it into the same
+        incident, but it is one more event for the responders' tools).
+        """
+        with contextlib.suppress(Exception):
+            self._store.set_memo(
+                self._page_key(ticket_id), route, ttl_seconds=PAGE_RECORDED_TTL_SECONDS
+            )
+
+    def forget_page(self, ticket_id: int) -> None:
+        """The page was resolved: forget it."""
+        with contextlib.suppress(Exception):
+            self._store.set_memo(self._page_key(ticket_id), "", ttl_seconds=1.0)
 
     def own_user_id(self) -> int | None:
         """Our API user's id (``users/me``) as some process already learned it."""

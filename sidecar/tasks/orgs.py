@@ -57,6 +57,12 @@ class OrgCache:
             self._entries[org_id] = (now, org)
         return org
 
+    def peek(self, org_id: int) -> Organization | None:
+        """The organization as last read, however old, without reading it (None: not cached)."""
+        with self._lock:
+            entry = self._entries.get(org_id)
+        return entry[1] if entry is not None else None
+
     def put(self, org: Organization) -> None:
         """Keep an organization read elsewhere (e.g. sideloaded with a ticket)."""
         with self._lock:
@@ -85,6 +91,24 @@ class TicketEntitlements:
     def routing_keys(self) -> list[Secret]:
         """Every organization routing key the entitlements file configures."""
         return self._store.routing_keys()
+
+    def known_for_org(
+        self, org_id: int
+    ) -> tuple[Organization | None, Entitlement] | None:
+        """The organization's entitlement from what we hold, without a Zendesk read.
+
+        The organization as last read (the cache), else the entitlements file
+        alone (an entry by organization id that grants the add-on). None when
+        neither decides: the caller must read.
+        """
+        self._store.reload_if_changed()
+        today = self._clock().date()
+        org = self._orgs.peek(org_id)
+        if org is not None:
+            return org, self._store.for_org(org, today=today)
+        bare = Organization(id=org_id, name="", external_id=None, fields={})
+        entitlement = self._store.for_org(bare, today=today)
+        return (None, entitlement) if entitlement.entitled else None
 
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]:
         """Return the ticket's organization and whether it holds Enterprise Support."""

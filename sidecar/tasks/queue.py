@@ -487,6 +487,8 @@ class JobQueue:
             wake: str | None = None,
             actor_id: int | None = None,
             version: str | None = None,
+            severity: int | None = None,
+            organization_id: int | None = None,
         ) -> None:
             hint = hint_of({"actor_id": actor_id, "version": version})
             if not hint:
@@ -502,7 +504,12 @@ class JobQueue:
             # On the urgent lane (a webhook named SEV 1/2 of an organization
             # not known to be plain, or an entitled SEV 1/2's timer) the
             # reconcile's calls, its first read included, spend the reserve.
-            urgent = {"urgent": True} if lane is Lane.URGENT else {}
+            urgent: dict[str, Any] = {}
+            if lane is Lane.URGENT:
+                # What the signed webhook named, for a page while Zendesk
+                # cannot be read (sidecar.tasks.reconcile).
+                named = {"severity": severity, "organization_id": organization_id}
+                urgent = {"urgent": True, **{k: v for k, v in named.items() if v}}
             self._run().run(
                 RECONCILE, ticket_id, task=task, lane=lane, attempt=attempt,
                 first_failure=first_failure, hint={**hint, **urgent},
@@ -513,10 +520,13 @@ class JobQueue:
             task: Task,
             attempt: int = 1,
             first_failure: str | None = None,
+            page: dict[str, Any] | None = None,
         ) -> None:
+            # ``page``: the decision to page, made by a reconcile (or on a
+            # webhook's hint): the trigger goes out before any Zendesk call.
             self._run().run(
                 ESCALATE, ticket_id, task=task, lane=lane, attempt=attempt,
-                first_failure=first_failure, hint={},
+                first_failure=first_failure, hint={"page": page} if page else {},
             )  # fmt: skip
 
         def refresh_org(
@@ -658,12 +668,28 @@ class JobQueue:
             huey.add_schedule(task)
 
     @_unavailable("enqueue")
-    def enqueue_escalate(self, ticket_id: int) -> None:
-        """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it."""
-        self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id))
+    def enqueue_escalate(
+        self,
+        ticket_id: int,
+        *,
+        page: Mapping[str, Any] | None = None,
+        record_only: bool = False,
+    ) -> None:
+        """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it.
+
+        ``record_only``: the page went out already; the job only writes its
+        record, so it waits behind the urgent jobs that may still page (SQLite;
+        Redis's queue has no priorities).
+        """
+        kwargs: dict[str, Any] = {"page": dict(page)} if page else {}
+        if record_only and self.urgent_huey.storage.priority:
+            kwargs["priority"] = -1
+        self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id, **kwargs))
 
     @_unavailable("enqueue")
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def submit_escalate(
+        self, ticket_id: int, *, page: Mapping[str, Any] | None = None
+    ) -> bool:
         """Enqueue escalate(ticket_id) unless a live job holds its lease.
 
         The lease is the durable "escalation wanted" record: short
@@ -672,7 +698,8 @@ class JobQueue:
         retry, ended by the job when done. A job lost to a crash, even one
         taken off the queue and lost before its first heartbeat, lets it lapse
         within seconds; then the next reconcile, or the worker's watchdog,
-        enqueues the escalation again.
+        enqueues the escalation again. ``page``: the decision to page, so the
+        job triggers before it reads (a job enqueued again without it reads first).
         """
         key = escalation_lease(ticket_id)
         # Taken short first: a process killed between taking the lease and
@@ -682,11 +709,30 @@ class JobQueue:
         if not self._leases.take(key, ENQUEUE_LEASE_SECONDS, now):
             return False
         try:
-            self.enqueue_escalate(ticket_id)
+            self.enqueue_escalate(ticket_id, page=page)
         except Exception:
             self._leases.end(key)
             raise
         return True
+
+    @_unavailable("lease")
+    def hold_escalation(self, ticket_id: int) -> bool:
+        """Take the escalation's lease without enqueueing its job (False: a live one holds it).
+
+        For a caller that pages first and enqueues the job (``enqueue_escalate``)
+        right after: if it dies in between, the short lease lapses and the
+        watchdog enqueues the escalation.
+        """
+        return bool(
+            self._leases.take(
+                escalation_lease(ticket_id), ENQUEUE_LEASE_SECONDS, time.time()
+            )
+        )
+
+    @_unavailable("lease")
+    def release_escalation(self, ticket_id: int) -> None:
+        """Give the escalation's lease back (its job could not be enqueued)."""
+        self._leases.end(escalation_lease(ticket_id))
 
     @_unavailable("lease")
     def renew_lease(self, key: str, *, seconds: float) -> None:
@@ -783,7 +829,11 @@ class JobQueue:
             return False
         if taken is Taken.COLLAPSED:
             return True
-        kwargs = hint.as_kwargs() if skippable and hint is not None else {}
+        kwargs = hint.as_kwargs() if hint is not None else {}
+        if lane is not Lane.URGENT:
+            # Only the urgent lane pages on what the webhook named.
+            kwargs.pop("severity", None)
+            kwargs.pop("organization_id", None)
         claimed = [*keys, *([] if skippable else [waiting])]
         task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
         self._enqueue_or_release(task, claimed, lane)

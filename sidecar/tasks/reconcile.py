@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Set
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -31,7 +31,14 @@ from sidecar.domain.plan import (
     plan,
 )
 from sidecar.entitlements import Entitlement
-from sidecar.errors import BudgetWait, Conflict, Rejected, UpstreamError
+from sidecar.errors import (
+    BudgetWait,
+    Conflict,
+    Gone,
+    Rejected,
+    Transient,
+    UpstreamError,
+)
 from sidecar.metrics import count_page, count_sla_outcomes
 from sidecar.oncall.pagerduty import (
     MissingRoutingKey,
@@ -65,7 +72,7 @@ class Zendesk(Protocol):
         """The Zendesk subdomain (for dedup keys)."""
         ...
 
-    def get_ticket(self, ticket_id: int) -> Ticket: ...
+    def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
     def update_ticket(self, update: TicketUpdate) -> str | None:
         """Write; return the ticket's version after the write when Zendesk shows it."""
@@ -79,6 +86,12 @@ class Entitlements(Protocol):
     """Decides whether a ticket's organization holds Enterprise Support."""
 
     def for_ticket(self, ticket: Ticket) -> tuple[Organization | None, Entitlement]: ...
+    def known_for_org(
+        self, org_id: int
+    ) -> tuple[Organization | None, Entitlement] | None:
+        """The entitlement from the org cache or the file alone; None: not known."""
+        ...
+
     def routing_keys(self) -> list[Secret]:
         """Every organization routing key configured (to find an incident's opener)."""
         ...
@@ -131,12 +144,60 @@ class Scheduler(Protocol):
         wake_key: str | None = None,
         lane: Lane = ...,
     ) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool:
-        """Enqueue escalate(ticket_id) in the urgent lane unless a live job holds its lease."""
+    def hold_escalation(self, ticket_id: int) -> bool:
+        """Take the escalation's lease (False: a live job holds it); enqueue its job next."""
+        ...
+
+    def enqueue_escalate(
+        self,
+        ticket_id: int,
+        *,
+        page: Mapping[str, Any] | None = None,
+        record_only: bool = False,
+    ) -> None:
+        """Enqueue escalate(ticket_id) in the urgent lane (its lease already held)."""
+        ...
+
+    def release_escalation(self, ticket_id: int) -> None:
+        """Give the escalation's lease back (its job could not be enqueued)."""
         ...
 
     def claim(self, key: str, *, ttl_seconds: float = ...) -> bool: ...
     def release(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PageOrder:
+    """A decision to page, handed to the escalate job so it triggers before any Zendesk call.
+
+    Plain data (it is stored with the job): the routing key is named by its
+    fingerprint only. ``basis`` is "ticket" (decided from a read of the
+    ticket) or "webhook" (the signed webhook's severity and organization, with
+    the entitlement from our cache or file, while Zendesk could not be read).
+    """
+
+    severity: int
+    organization_id: int | None
+    organization: str
+    subject: str | None
+    due_at: str | None
+    reason: str
+    route: str
+    basis: str
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The order as job arguments."""
+        return asdict(self)
+
+    @classmethod
+    def from_kwargs(cls, data: Mapping[str, Any] | None) -> PageOrder | None:
+        """The order a job carries, or None (absent or not understood: read first)."""
+        if not data:
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -192,6 +253,8 @@ class Reconciler:
         actor_id: int | None = None,
         version: str | None = None,
         urgent: bool = False,
+        severity: int | None = None,
+        organization_id: int | None = None,
     ) -> Outcome | None:
         """Reconcile for a webhook, unless what it announces is provably known (then None).
 
@@ -199,7 +262,10 @@ class Reconciler:
         was made by our own API user (event payloads name the actor), or it is
         stamped before a version we already fully know. Anything else reads.
         ``urgent``: the job runs on the urgent lane, so its calls use the
-        reserved budget from the first read on.
+        reserved budget from the first read on. ``severity`` and
+        ``organization_id``: what the signed trigger body named; when they
+        decide a page and Zendesk cannot be read within a few seconds, the
+        page goes out on them (:meth:`_read_or_page`).
         """
         with lane(URGENT if urgent else NORMAL):
             if actor_id is not None and actor_id == self._own_user_id():
@@ -218,17 +284,31 @@ class Reconciler:
                     extra={"ticket_id": ticket_id, "skipped": "seen_version"},
                 )
                 return None
-            return self.reconcile(ticket_id)
+            first = None
+            if urgent and severity in PAGING_SEVERITIES and organization_id:
+                first = self._read_or_page(ticket_id, severity, organization_id)
+            return self.reconcile(ticket_id, first=first)
 
-    def reconcile(self, ticket_id: int) -> Outcome:
-        """Bring one ticket's SLA fields and tags in line with the policy."""
+    def reconcile(self, ticket_id: int, *, first: Ticket | None = None) -> Outcome:
+        """Bring one ticket's SLA fields and tags in line with the policy.
+
+        ``first``: the ticket as this job already read it. A page (or its
+        resolve) is handed to the escalate job as soon as it is decided,
+        before this job's own write, which may wait for the budget.
+        """
         conflicts = 0
         seen = self._recall(ticket_id)
         if seen is not None and seen.urgent:
             set_lane(URGENT)  # SEV 1/2 of an entitled org, as last seen
         version: str | None = None
+        escalated = False
+        escalation: Callable[[], None] | None = None
         while True:
-            decided, known = self._plan(ticket_id, seen)
+            decided, known = self._plan(ticket_id, seen, ticket=first)
+            first = None  # a conflict reads again
+            if not escalated and not self.dry_run:
+                escalated = decided.page or decided.resolve_page
+                escalation = self._start_escalation(decided)
             update = decided.update
             if _urgent(decided):
                 set_lane(URGENT)  # the due-time write of a SEV 1/2 never waits
@@ -238,8 +318,8 @@ class Reconciler:
                 set_lane(NORMAL)
             if update.is_empty() or self.dry_run:
                 break
-            self._check_ticket_writes(seen, ticket_id)
             try:
+                self._check_ticket_writes(seen, ticket_id)
                 version = self.zendesk.update_ticket(update)
                 break
             except Conflict:
@@ -247,7 +327,18 @@ class Reconciler:
                 # recompute, rather than overwrite their change.
                 conflicts += 1
                 if conflicts >= MAX_CONFLICT_ROUNDS:
+                    if escalation is not None:
+                        escalation()
                     raise
+            except Exception:
+                # The write waits (budget) or failed: the page is out already;
+                # its job records it meanwhile.
+                if escalation is not None:
+                    escalation()
+                raise
+        if escalation is not None:
+            # After our write, so the job's read usually finds it done.
+            escalation()
         wrote = not update.is_empty() and not self.dry_run
         if wrote:
             count_sla_outcomes(update.tags_added, decided.severity)
@@ -285,13 +376,17 @@ class Reconciler:
         """Read the ticket and what it depends on, and plan without writing."""
         return self._plan(ticket_id, self._recall(ticket_id))[0]
 
-    def _plan(self, ticket_id: int, seen: Seen | None) -> tuple[Plan, int | None]:
+    def _plan(
+        self, ticket_id: int, seen: Seen | None, *, ticket: Ticket | None = None
+    ) -> tuple[Plan, int | None]:
         """Plan from one ticket read; the comments only when they can change the answer.
 
         Returns the plan and the comment count its first response was found
         at (None when the first response did not matter or is not known).
+        ``ticket``: already read by the caller.
         """
-        ticket = self.zendesk.get_ticket(ticket_id)
+        if ticket is None:
+            ticket = self.zendesk.get_ticket(ticket_id)
         organization, entitlement = self.entitlements.for_ticket(ticket)
         known: tuple[datetime | None] | None = None
         count: int | None = None
@@ -347,7 +442,9 @@ class Reconciler:
             # The receiver's lane choice for the next SEV 1/2 webhook of this
             # organization: not entitled, so not the urgent lane.
             self.memory.remember_org(
-                ticket.organization_id, entitled=decided.entitlement.entitled
+                ticket.organization_id,
+                entitled=decided.entitlement.entitled,
+                route=self._route_of(decided.entitlement),
             )
         first = decided.first_response_at
         now = time.time()
@@ -388,12 +485,6 @@ class Reconciler:
     def _follow_up(self, decided: Plan) -> None:
         ticket_id = decided.ticket.id
         account = self.zendesk.account
-        if decided.page or decided.resolve_page:
-            # The escalation's lease in the queue store is the durable "page
-            # wanted" record: this enqueues only when no live job holds it, so
-            # a job lost to a crash is enqueued again (here, or by the worker's
-            # lease watchdog) once its lease lapses.
-            self.scheduler.submit_escalate(ticket_id)
         # The timers of a SEV 1/2 ticket of an entitled organization run in the
         # urgent lane: its at-risk and breach flips never wait behind ordinary jobs.
         lane = Lane.URGENT if _urgent(decided) else Lane.NORMAL
@@ -409,6 +500,159 @@ class Reconciler:
                     lane=lane,
                 ),
             )
+
+    def _start_escalation(self, decided: Plan) -> Callable[[], None] | None:
+        """Take a page's (or resolve's) lease and trigger now; return the enqueue of its job.
+
+        The escalation's lease in the queue store is the durable "page wanted"
+        record: None when a live job holds it (that job pages). Else the page
+        goes to PagerDuty at once, before this reconcile's own write (which may
+        wait for the budget); the returned call enqueues the escalate job that
+        records it (or triggers itself, if this trigger did not get through),
+        carrying the decision. A crash before that call leaves a short lease
+        that lapses, and the worker's watchdog enqueues the escalation.
+        """
+        if not (decided.page or decided.resolve_page):
+            return None
+        ticket_id = decided.ticket.id
+        if not self.scheduler.hold_escalation(ticket_id):
+            return None
+        order = self._order_from(decided) if decided.page else None
+        sent = order is not None and self._page_now(ticket_id, order)
+        page = order.as_kwargs() if order else None
+        return functools.partial(self._enqueue_escalation, ticket_id, page, sent)
+
+    def _enqueue_escalation(
+        self, ticket_id: int, page: Mapping[str, Any] | None, sent: bool = False
+    ) -> None:
+        try:
+            # A job that only records waits behind those that may still page.
+            self.scheduler.enqueue_escalate(ticket_id, page=page, record_only=sent)
+        except Exception:
+            # Given back, so this job's retry enqueues it again (not only the
+            # watchdog once the lease lapses).
+            self.scheduler.release_escalation(ticket_id)
+            raise
+
+    def _page_now(self, ticket_id: int, order: PageOrder) -> bool:
+        """Trigger in this job, its escalation's lease held (best effort).
+
+        The escalate job enqueued next triggers itself if this one did not
+        get through (PagerDuty slow or down; after a crash the watchdog's job
+        does): the page never waits for a thread of the urgent lane, and a
+        failure here never holds back this job's own write.
+        """
+        if self.pager is None:
+            return False
+        try:
+            return self._page_first(ticket_id, order)
+        except UpstreamError as exc:
+            log.warning(
+                "page left to the escalate job: %s",
+                exc,
+                extra={"ticket_id": ticket_id, "status": exc.status},
+            )
+            return False
+
+    def _order_from(self, decided: Plan) -> PageOrder | None:
+        """The page a plan decided, as plain data (None: let the job decide after its read)."""
+        route = self._route_of(decided.entitlement)
+        if route is None or decided.severity is None:
+            return None  # no routing key: the escalate job reports it
+        ticket = decided.ticket
+        return PageOrder(
+            severity=decided.severity,
+            organization_id=ticket.organization_id,
+            organization=org_name(decided),
+            subject=ticket.subject,
+            due_at=format_utc(decided.sla.due_at) if decided.sla else None,
+            reason=decided.entitlement.reason,
+            route=route,
+            basis="ticket",
+        )
+
+    def _route_of(self, entitlement: Entitlement) -> str | None:
+        """The fingerprint of the routing key an organization's pages go to."""
+        key = entitlement.routing_key or (
+            self.pager.default_routing_key if self.pager is not None else None
+        )
+        return key_fingerprint(key) if key is not None else None
+
+    def _read_or_page(self, ticket_id: int, severity: int, org_id: int) -> Ticket:
+        """Read the ticket for a SEV 1/2 the webhook named; page on that word if Zendesk cannot answer.
+
+        Zendesk "cannot be read" is a 429, a 5xx, a read that did not answer
+        within the page read's few seconds, or our own budget's wait: the page
+        goes to the escalate job on what the signed webhook named and the
+        entitlement we hold (org cache or file, never the body), and the
+        error goes up so this reconcile is retried; its read (and the escalate
+        job's) then confirms the page or resolves it with a note saying why.
+        """
+        if self.memory is not None and self.memory.page_sent(ticket_id):
+            return self.zendesk.get_ticket(
+                ticket_id
+            )  # paged: the read can take its time
+        try:
+            return self.zendesk.get_ticket(ticket_id, quick=True)
+        except Transient as exc:
+            self._page_on_hint(ticket_id, severity, org_id, exc)
+            raise
+
+    def _page_on_hint(
+        self, ticket_id: int, severity: int, org_id: int, cause: Exception
+    ) -> None:
+        if self.pager is None or self.dry_run:
+            return
+        if self.memory is not None and self.memory.page_sent(ticket_id):
+            return  # paged already; the record waits for Zendesk
+        order = self._order_from_hint(severity, org_id)
+        context = {"ticket_id": ticket_id, "org_id": org_id, "severity": severity}
+        if order is None:
+            log.info(
+                "zendesk cannot be read; the organization's entitlement is not known",
+                extra=context,
+            )
+            return
+        if self.scheduler.hold_escalation(ticket_id):
+            log.warning(
+                "zendesk cannot be read (%s): paging on the webhook's word",
+                type(cause).__name__,
+                extra=context,
+            )
+            sent = self._page_now(ticket_id, order)
+            self._enqueue_escalation(ticket_id, order.as_kwargs(), sent)
+
+    def _order_from_hint(self, severity: int, org_id: int) -> PageOrder | None:
+        """A page from the webhook's severity and organization and the entitlement we hold."""
+        known = self.entitlements.known_for_org(org_id)
+        if known is not None:
+            org, entitlement = known
+            if not entitlement.entitled:
+                return None
+            name = (org.name if org is not None else "") or f"organization {org_id}"
+            reason, route = entitlement.reason, self._route_of(entitlement)
+        elif self.memory is not None and self.memory.org_entitled(org_id):
+            # A reconcile of another SEV 1/2 of this organization found it
+            # entitled within ORG_ENTITLEMENT_TTL_SECONDS (the shared store).
+            name = f"organization {org_id}"
+            reason = "Enterprise Support (found by a recent reconcile)"
+            route = self.memory.org_route(org_id) or self._route_of(
+                Entitlement(entitled=True, reason=reason, source="memo")
+            )
+        else:
+            return None
+        if route is None:
+            return None
+        return PageOrder(
+            severity=severity,
+            organization_id=org_id,
+            organization=name,
+            subject=None,
+            due_at=None,
+            reason=reason,
+            route=route,
+            basis="webhook",
+        )
 
     def _claim_then(
         self, key: str, enqueue: Callable[[], None], **claim_options: float
@@ -426,27 +670,91 @@ class Reconciler:
 
     # --- escalate --------------------------------------------------------
 
-    def escalate(self, ticket_id: int) -> None:
+    def escalate(
+        self, ticket_id: int, *, page: Mapping[str, Any] | None = None
+    ) -> None:
         """Page on-call for the ticket (or resolve its page), then record it on the ticket.
 
-        The ticket write comes right after PagerDuty answered, before anything
-        optional (Slack), so a page that went out is always on the ticket. A
-        conflict on that write re-reads the ticket and writes the record again;
-        it does not trigger again.
+        ``page``: a decision already made (:class:`PageOrder`): the trigger
+        goes to PagerDuty first, then the ticket is read and the record
+        written, inside the budget (it may wait in the queue; the trigger is
+        remembered, so the wait does not trigger again). Without it the ticket
+        is read first. The record comes before anything optional (Slack), so a
+        page that went out is always on the ticket. A conflict on that write
+        re-reads the ticket and writes the record again; it does not trigger again.
         """
         if self.pager is None:
             raise Rejected(
                 "paging is not configured in this process", service="pagerduty"
             )
-        with lane(URGENT):  # the page and its marker never wait for budget
+        with lane(URGENT):  # the urgent part of the budget
+            order = PageOrder.from_kwargs(page)
+            if order is not None:
+                self._page_first(ticket_id, order)
             self._escalate(ticket_id)
+
+    def _page_first(self, ticket_id: int, order: PageOrder) -> bool:
+        """Trigger on a decision made before this job's read (once: remembered until recorded).
+
+        True when the page is out (now or before).
+        """
+        assert self.pager is not None
+        if self.memory is not None and self.memory.page_sent(ticket_id):
+            return True
+        routing_key = self._key_by_route(order.route)
+        if routing_key is None:
+            return False  # that key is no longer configured: decide after the read
+        key = dedup_key(self.zendesk.account, ticket_id)
+        self._send_trigger(
+            ticket_id,
+            severity=order.severity,
+            organization=order.organization,
+            organization_id=order.organization_id,
+            subject=order.subject,
+            due_at=order.due_at,
+            reason=order.reason,
+            dedup=key,
+            routing_key=routing_key,
+        )
+        if self.memory is not None:
+            self.memory.remember_page(ticket_id, route=order.route)
+        log.info(
+            "paged before the record",
+            extra={"ticket_id": ticket_id, "dedup_key": key, "basis": order.basis},
+        )
+        return True
+
+    def _key_by_route(self, route: str) -> Secret | None:
+        """The configured routing key with this fingerprint."""
+        assert self.pager is not None
+        candidates = [self.pager.default_routing_key, *self.entitlements.routing_keys()]
+        for candidate in candidates:
+            if candidate is not None and key_fingerprint(candidate) == route:
+                return candidate
+        return None
 
     def _escalate(self, ticket_id: int) -> None:
         assert self.pager is not None
         seen = self._recall(ticket_id)
-        decided, count = self._plan(ticket_id, seen)
+        sent = self.memory.page_sent(ticket_id) if self.memory is not None else None
+        # A read that decides a page gives up within seconds (the job is then
+        # retried); one that only records a page already sent takes its time.
+        try:
+            ticket = self.zendesk.get_ticket(ticket_id, quick=sent is None)
+        except Gone:
+            if sent is not None:
+                # Paged on a webhook's word for a ticket Zendesk no longer has.
+                self._resolve_sent(dedup_key(self.zendesk.account, ticket_id), sent)
+                count_page("resolve")
+                if self.memory is not None:
+                    self.memory.forget_page(ticket_id)
+            raise
+        decided, count = self._plan(ticket_id, seen, ticket=ticket)
         first_read = (decided, count, seen)
         if not (decided.page or decided.resolve_page):
+            if sent is not None:
+                self._correct(ticket_id, decided, sent, first_read)
+                return
             log.info(
                 "escalation not needed",
                 extra={"ticket_id": ticket_id, "reason": decided.page_reason},
@@ -455,24 +763,34 @@ class Reconciler:
         key = dedup_key(self.zendesk.account, ticket_id)
         if decided.page:
             routing_key = self._routing_key(decided.entitlement)
-            self._trigger(decided.ticket, decided, key, routing_key)
+            if sent != key_fingerprint(routing_key):
+                if sent is not None:
+                    # Paged on another key (the cache was stale): that one is wrong.
+                    self._resolve_sent(key, sent)
+                self._trigger(decided.ticket, decided, key, routing_key)
             recorded = self._record(
                 ticket_id,
                 lambda d: d.page,
-                lambda d: TicketUpdate.retag(
-                    d.ticket,
+                lambda d: with_plan(
+                    d,
                     add={PAGED_TAG, key_tag(routing_key)},
-                    private_note=page_note(d, routing_hint(d.entitlement)),
+                    note=page_note(d, routing_hint(d.entitlement)),
                 ),
                 first_read,
             )
             if recorded is not None:
+                if self.memory is not None:  # the ticket records it now
+                    self.memory.recorded_page(
+                        ticket_id, route=key_fingerprint(routing_key)
+                    )
                 count_page("trigger")  # sidecar_pages_total: once, with its record
                 log.info("paged", extra={"ticket_id": ticket_id, "dedup_key": key})
                 self._notify_slack(recorded.ticket, recorded)
             return
         routing_key = self._opening_key(decided, key)
         self.pager.resolve(dedup_key=key, routing_key=routing_key)
+        if self.memory is not None:
+            self.memory.forget_page(ticket_id)
         if decided.ticket.status == "closed":
             # Zendesk refuses updates to closed tickets: nothing to record.
             count_page("resolve")
@@ -481,11 +799,69 @@ class Reconciler:
         if self._record(
             ticket_id,
             lambda d: d.resolve_page,
-            lambda d: TicketUpdate.retag(d.ticket, add={RESOLVED_TAG}),
+            lambda d: with_plan(d, add={RESOLVED_TAG}),
             first_read,
         ):
             count_page("resolve")
             log.info("page resolved", extra={"ticket_id": ticket_id, "dedup_key": key})
+
+    def _resolve_sent(self, dedup: str, route: str) -> None:
+        assert self.pager is not None
+        routing_key = self._key_by_route(route)
+        if routing_key is not None:
+            self.pager.resolve(dedup_key=dedup, routing_key=routing_key)
+
+    def _correct(
+        self,
+        ticket_id: int,
+        decided: Plan,
+        route: str,
+        first_read: tuple[Plan, int | None, Seen | None],
+    ) -> None:
+        """A page went out that the ticket, as read now, does not call for: resolve it, say why.
+
+        When the ticket records an incident that is still open (``oncall_paged``
+        without ``oncall_resolved``), the trigger only joined it (same dedup
+        key): nothing to undo.
+        """
+        assert self.pager is not None
+        tags = decided.ticket.tags
+        key = dedup_key(self.zendesk.account, ticket_id)
+        if not (PAGED_TAG in tags and RESOLVED_TAG not in tags):
+            self._resolve_sent(key, route)
+            count_page("resolve")
+            log.warning(
+                "page resolved: the ticket as read does not call for one",
+                extra={
+                    "ticket_id": ticket_id,
+                    "dedup_key": key,
+                    "reason": decided.page_reason,
+                },
+            )
+            note = (
+                "On-call was paged for this ticket while Zendesk could not be read, on "
+                "what the signed webhook named (its severity and organization) and the "
+                "organization's entitlement as the sidecar held it.\n"
+                f"The ticket as read afterwards does not call for a page ({decided.page_reason}), "
+                f"so the PagerDuty incident {key} was resolved."
+            )
+            if decided.ticket.status != "closed":
+                recorded = self._record(
+                    ticket_id,
+                    lambda d: not d.page,
+                    lambda d: with_plan(d, note=note),
+                    first_read,
+                )
+                if recorded is None and decided.ticket.status != "closed":
+                    if self.memory is not None:
+                        self.memory.forget_page(ticket_id)
+                    # Changed meanwhile so that it does call for a page: page again.
+                    raise Transient(
+                        f"ticket {ticket_id} changed while its page was corrected",
+                        service="zendesk",
+                    )
+        if self.memory is not None:
+            self.memory.forget_page(ticket_id)
 
     def _record(
         self,
@@ -513,6 +889,11 @@ class Reconciler:
                 seen = self._recall(ticket_id)
                 decided, count = self._plan(ticket_id, seen)
                 continue
+            count_sla_outcomes(update.tags_added, decided.severity)
+            # The write carried the plan's difference too (the reconcile's own
+            # write may still wait for the budget): this is a whole reconcile,
+            # so its timers are set and what it knows is remembered.
+            self._follow_up(decided)
             self._remember(
                 decided,
                 count,
@@ -563,27 +944,54 @@ class Reconciler:
     def _trigger(
         self, ticket: Ticket, decided: Plan, key: str, routing_key: Secret
     ) -> None:
-        assert self.pager is not None and decided.severity is not None
-        name = org_name(decided)
-        url = self.zendesk.ticket_url(ticket.id)
+        assert decided.severity is not None
+        self._send_trigger(
+            ticket.id,
+            severity=decided.severity,
+            organization=org_name(decided),
+            organization_id=ticket.organization_id,
+            subject=ticket.subject,
+            due_at=format_utc(decided.sla.due_at) if decided.sla else None,
+            reason=decided.entitlement.reason,
+            dedup=key,
+            routing_key=routing_key,
+        )
+        if self.memory is not None:
+            self.memory.remember_page(ticket.id, route=key_fingerprint(routing_key))
+
+    def _send_trigger(
+        self,
+        ticket_id: int,
+        *,
+        severity: int,
+        organization: str,
+        organization_id: int | None,
+        subject: str | None,
+        due_at: str | None,
+        reason: str,
+        dedup: str,
+        routing_key: Secret,
+    ) -> None:
+        assert self.pager is not None
+        url = self.zendesk.ticket_url(ticket_id)
         details: dict[str, Any] = {
-            "ticket_id": ticket.id,
+            "ticket_id": ticket_id,
             "ticket_url": url,
-            "organization": name,
-            "organization_id": ticket.organization_id,
-            "severity": f"SEV {decided.severity}",
-            "first_response_due": format_utc(decided.sla.due_at)
-            if decided.sla
-            else None,
-            "entitlement": decided.entitlement.reason,
+            "organization": organization,
+            "organization_id": organization_id,
+            "severity": f"SEV {severity}",
+            "first_response_due": due_at,
+            "entitlement": reason,
         }
         self.pager.trigger(
-            dedup_key=key,
-            summary=summary(decided.severity, name, ticket.subject),
-            severity=PAGERDUTY_SEVERITY[decided.severity],
+            dedup_key=dedup,
+            summary=summary(
+                severity, organization, subject or f"Zendesk ticket #{ticket_id}"
+            ),
+            severity=PAGERDUTY_SEVERITY[severity],
             source=f"zendesk:{self.zendesk.account}",
             custom_details=details,
-            links=[{"href": url, "text": f"Zendesk ticket #{ticket.id}"}],
+            links=[{"href": url, "text": f"Zendesk ticket #{ticket_id}"}],
             routing_key=routing_key,
         )
 
@@ -609,6 +1017,21 @@ class Reconciler:
                 exc,
                 extra={"ticket_id": ticket.id, "status": exc.status},
             )
+
+
+def with_plan(
+    decided: Plan, *, add: Set[str] = frozenset(), note: str | None = None
+) -> TicketUpdate:
+    """An escalation's record plus whatever else the plan writes, as one update."""
+    diff = decided.update
+    return TicketUpdate.retag(
+        decided.ticket,
+        add=set(add) | diff.tags_added,
+        remove=diff.tags_removed - set(add),
+        custom_fields=diff.custom_fields,
+        add_follower_ids=diff.add_follower_ids,
+        private_note=note,
+    )
 
 
 def _urgent(decided: Plan) -> bool:

@@ -273,9 +273,8 @@ class Runner:
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
-            BUDGET_WAITS.labels(
-                "updates" if "updates" in str(exc) else "requests"
-            ).inc()
+            pool = "updates" if "updates" in str(exc) else "requests"
+            BUDGET_WAITS.labels(pool, context.get("lane", "normal")).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except RateLimited as exc:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a

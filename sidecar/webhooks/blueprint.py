@@ -184,11 +184,19 @@ def receive() -> Response:
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
         started = time.perf_counter()
         lane = receiver.lane_for(event)
+        urgent = lane is Lane.URGENT
         queued = receiver.queue.submit_reconcile(
             event.ticket_id,
             dedup_key=dedup_key,
             replay_key=replay,
-            hint=Hint(actor_id=event.actor_id, version=event.version),
+            hint=Hint(
+                actor_id=event.actor_id,
+                version=event.version,
+                # Signed, and only ever a reason to page while Zendesk cannot
+                # be read, with the entitlement from our own cache or file.
+                severity=event.severity if urgent else None,
+                organization_id=event.organization_id if urgent else None,
+            ),
             # A SEV 1/2 named by the trigger body waits on the urgent lane's own
             # threads, not behind a backlog of ordinary reconciles.
             lane=lane,

@@ -10,8 +10,11 @@ several processes of the embedded mode) or in its Redis database.
 Two pools, each a sliding window of ``window_seconds``: all our requests, and
 our ticket updates. Part of each pool (``reserve``) is kept for urgent work
 (SEV 1/2 of entitled organizations: the due-time write, the page's marker), so
-ordinary work never crowds it out; urgent work is never made to wait by our own
-share (only Zendesk's 429 can stop it). What the budget refuses raises
+ordinary work never crowds it out. Nothing takes more than the share, urgent
+work included: a storm of urgent tickets waits for the window like anything
+else (the pages themselves go to PagerDuty, which is not Zendesk's budget),
+and while urgent work waits, ordinary work of that pool in this process waits
+too, so the urgent writes go first. What the budget refuses raises
 :class:`~sidecar.errors.BudgetWait` before the request is sent; the worker puts
 the job back in the queue for that long, without holding a thread.
 
@@ -46,6 +49,10 @@ URGENT, NORMAL, BULK = "urgent", "normal", "bulk"
 _LANE: ContextVar[str] = ContextVar("sidecar_zendesk_lane", default=NORMAL)
 UPDATE_ENDPOINT = "tickets-update"  # Zendesk-RateLimit-tickets-update
 POOLS = ("requests", "updates")
+# How long after its due time a refused urgent call keeps the pool's next
+# place from ordinary work: the queue's scheduler runs the waiting job within
+# a one-second tick of its due time.
+YIELD_SECONDS = 1.0
 
 
 def current_lane() -> str:
@@ -142,6 +149,8 @@ class Budget:
         self._lock = threading.Lock()
         # Until when ordinary work of a pool waits (Zendesk said it is nearly out).
         self._held_until: dict[str, float] = {}
+        # Until when an urgent call of this process waits for a pool's window.
+        self._urgent_waiting: dict[str, float] = {}
         self._last_leak = 0
         self.waits: dict[str, int] = dict.fromkeys(POOLS, 0)
 
@@ -150,8 +159,11 @@ class Budget:
     def take(self, *, update: bool, urgent: bool | None = None) -> None:
         """Count one request (and one ticket update) or raise BudgetWait.
 
-        ``urgent`` defaults to the thread's lane. Urgent work is counted but
-        never refused: the reserve exists so that it fits.
+        ``urgent`` defaults to the thread's lane. Ordinary work must fit its
+        part of the pool and the whole pool; urgent work the whole pool (the
+        reserve is what only it may use). A refused urgent call also holds
+        this process's ordinary work of that pool until it is due, so the
+        urgent call gets the next free place.
         """
         urgent = current_lane() == URGENT if urgent is None else urgent
         now = self._clock()
@@ -159,20 +171,39 @@ class Budget:
         pools = ("requests", "updates") if update else ("requests",)
         for pool in pools:
             if not urgent:
-                held = self._held_until.get(pool, 0.0) - now / 1000
+                held = (
+                    max(
+                        self._held_until.get(pool, 0.0),
+                        self._urgent_waiting.get(pool, 0.0),
+                    )
+                    - now / 1000
+                )
                 if held > 0:
                     self._wait(pool, held)
                 self._put(pool, now, ordinary=True)
-            if not self._put(pool, now, ordinary=False, refuse=not urgent):
-                log.info("urgent Zendesk call beyond our %s share", pool)
+            try:
+                self._put(pool, now, ordinary=False)
+            except BudgetWait as wait:
+                if urgent:
+                    due = now / 1000 + (wait.retry_after or 1.0)
+                    self._yield_to_urgent(pool, due + YIELD_SECONDS)
+                raise
 
-    def _put(self, pool: str, now: int, *, ordinary: bool, refuse: bool = True) -> bool:
+    def _yield_to_urgent(self, pool: str, until: float) -> None:
+        # Ordinary work of this process leaves the pool's next places to the
+        # urgent call that was refused (a process does not see the others'
+        # waiting jobs; each one yields to its own).
+        with self._lock:
+            self._urgent_waiting[pool] = max(self._urgent_waiting.get(pool, 0.0), until)
+        log.info(
+            "urgent Zendesk call waits for our %s share", pool, extra={"pool": pool}
+        )
+
+    def _put(self, pool: str, now: int, *, ordinary: bool) -> bool:
         bucket = self._buckets[pool, not ordinary]
         item = RateItem(pool, now)
         if bucket.put(item):
             return True
-        if not refuse:
-            return False
         waited = bucket.waiting(item)
         seconds = max(0.05, (waited if waited and waited > 0 else 1000) / 1000)
         self._wait(pool, seconds)

@@ -19,7 +19,7 @@ from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.reconcile import Reconciler
 from sidecar.tasks.sweep import CURSOR_FLAG, sweep
-from sidecar.zendesk.budget import Budget, Shares, sqlite_buckets
+from sidecar.zendesk.budget import YIELD_SECONDS, Budget, Shares, sqlite_buckets
 from sidecar.zendesk.client import ZendeskClient
 from tests.fake_zendesk import FakeZendesk
 from tests.support import wait_for
@@ -39,6 +39,40 @@ def test_ordinary_work_stops_short_of_the_reserve_urgent_work_does_not(
     assert 0 < (waited.value.retry_after or 0) <= 60
     budget.take(update=False, urgent=True)  # the reserve
     assert budget.usage()["requests"] == (5, 5)
+
+
+def test_urgent_work_waits_at_the_share_too(queue: JobQueue) -> None:
+    """Urgent work may use the reserve, never more than the share (issue 19: 80 of 100)."""
+    budget = queue.budget(SHARES)
+    for _ in range(2):
+        budget.take(update=True, urgent=True)
+    with pytest.raises(BudgetWait) as waited:
+        budget.take(update=True, urgent=True)
+    assert "updates" in str(waited.value)
+    assert 0 < (waited.value.retry_after or 0) <= 60
+    assert budget.usage()["updates"] == (2, 2)
+
+
+def test_ordinary_work_yields_to_urgent_work_that_waits(tmp_path: Path) -> None:
+    """After an urgent update was refused, ordinary updates wait until it is due; reads go on."""
+    now = [1_000_000]
+    budget = Budget(
+        Shares(requests=10, updates=2, window_seconds=1, reserve=0.5),
+        bucket=sqlite_buckets(str(tmp_path / "b.db")),
+        clock=lambda: now[0],
+    )
+    budget.take(update=True, urgent=True)
+    budget.take(update=True, urgent=True)
+    with pytest.raises(BudgetWait):
+        budget.take(update=True, urgent=True)
+    budget.take(update=False, urgent=False)  # a read: another pool
+    now[0] += 1001  # the window has passed: the pool is free again...
+    with pytest.raises(BudgetWait) as ordinary_wait:
+        budget.take(
+            update=True, urgent=False
+        )  # ...but its next place is the urgent job's
+    assert 0 < (ordinary_wait.value.retry_after or 0) <= YIELD_SECONDS
+    budget.take(update=True, urgent=True)  # the urgent job, back from the queue
 
 
 def test_every_process_draws_from_one_budget(queue: JobQueue) -> None:
@@ -135,8 +169,11 @@ class _Entitled:
 
 class _NoScheduler:
     def enqueue_reconcile(self, ticket_id: int, **kw: object) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def hold_escalation(self, ticket_id: int) -> bool:
         return False
+
+    def enqueue_escalate(self, ticket_id: int, **page: object) -> None: ...
+    def release_escalation(self, ticket_id: int) -> None: ...
 
     def claim(self, key: str, **kw: object) -> bool:
         return False
@@ -147,10 +184,11 @@ class _NoScheduler:
 def test_a_reconcile_on_the_urgent_lane_reads_from_the_reserve(tmp_path: Path) -> None:
     """Ordinary requests used up: an urgent-lane reconcile still reads; a SEV 3's write then waits."""
     queue = JobQueue.from_url(f"sqlite:///{tmp_path / 'queue.db'}")
+    # The reserve (3) holds the urgent calls below: two reads and one write.
     budget = queue.budget(
-        Shares(requests=10, updates=5, window_seconds=60, reserve=0.2)
+        Shares(requests=10, updates=5, window_seconds=60, reserve=0.3)
     )
-    for _ in range(8):  # the ordinary part of the request pool (10 - 20 %)
+    for _ in range(7):  # the ordinary part of the request pool (10 - 30 %)
         budget.take(update=False, urgent=False)
     with FakeZendesk() as zd:
         zd.add_ticket_field(

@@ -107,7 +107,7 @@ def test_a_crash_between_lease_and_job_costs_seconds_not_minutes(
     """A process killed after taking the lease but before storing the job: the lease lapses soon."""
     import time as clock
 
-    def killed(ticket_id: int) -> None:
+    def killed(ticket_id: int, **page: object) -> None:
         raise SystemExit("killed")  # not an Exception: nothing gives the lease back
 
     monkeypatch.setattr(queue, "enqueue_escalate", killed)

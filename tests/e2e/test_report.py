@@ -82,10 +82,11 @@ class Scheduler:
     """The queue calls the reconciler makes; nothing needs to run later here."""
 
     def enqueue_reconcile(self, ticket_id: int, **kw: Any) -> None: ...
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def hold_escalation(self, ticket_id: int) -> bool:
         return True
 
-    def enqueue_escalate(self, ticket_id: int) -> None: ...
+    def enqueue_escalate(self, ticket_id: int, **page: object) -> None: ...
+    def release_escalation(self, ticket_id: int) -> None: ...
     def claim(self, key: str, **kw: Any) -> bool:
         return True
 

@@ -36,7 +36,7 @@ class FakeZendesk:
         self.conflicts_left = 0
         self.reads = 0
 
-    def get_ticket(self, ticket_id: int) -> Ticket:
+    def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket:
         self.reads += 1
         return self.ticket
 
@@ -86,6 +86,7 @@ class FakeScheduler:
         self.timer_lanes: list[Lane] = []
         self.escalations: list[int] = []
         self.leases: set[int] = set()
+        self.pages: list[dict[str, Any] | None] = []
         self.fail_enqueue = False
 
     def enqueue_reconcile(
@@ -102,15 +103,21 @@ class FakeScheduler:
         if eta is not None:
             self.timer_lanes.append(lane)
 
-    def submit_escalate(self, ticket_id: int) -> bool:
+    def hold_escalation(self, ticket_id: int) -> bool:
         # Like the queue: only while no live job holds the escalation's lease.
         if ticket_id in self.leases:
             return False
+        self.leases.add(ticket_id)
+        return True
+
+    def release_escalation(self, ticket_id: int) -> None:
+        self.leases.discard(ticket_id)
+
+    def enqueue_escalate(self, ticket_id: int, **page: object) -> None:
         if self.fail_enqueue:
             raise Transient("queue down", service="queue")
-        self.leases.add(ticket_id)
         self.escalations.append(ticket_id)
-        return True
+        self.pages.append(page.get("page"))  # type: ignore[arg-type]
 
     def claim(self, key: str, *, ttl_seconds: float = 7 * 86400) -> bool:
         if key in self.claims:
@@ -246,8 +253,11 @@ def test_escalate_triggers_then_records_tag_and_note() -> None:
     assert event["dedup_key"] == "zendesk-acme-ticket-42"
     assert event["severity"] == "critical"
     assert event["summary"] == "[SEV 1] Acme Corp: Pushes fail"
-    record = zendesk.updates[-1]
-    assert record.tags_added == {"oncall_paged", key_tag(DEFAULT_KEY)}
+    (record,) = zendesk.updates
+    # The record carries what the plan writes too (the reconcile's own write
+    # may still wait for the budget): one write, nothing lost.
+    assert record.tags_added == {"oncall_paged", key_tag(DEFAULT_KEY), "sla_pending"}
+    assert record.custom_fields[DUE]
     assert record.private_note and "SEV 1" in record.private_note
     assert DEFAULT_KEY.reveal() not in record.private_note
 
