@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, Task, TaskWrapper
-from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.slack import jobs as slack_jobs
+from sidecar.tasks.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
 from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
 from sidecar.tasks.jobs import (
     ESCALATE,
@@ -47,7 +47,11 @@ from sidecar.tasks.memo import Hint
 from sidecar.tasks.ready import ready_clock
 from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
 
-__all__ = ["FailedJob", "JobQueue", "QueuedJob"]  # FailedJob lives in sidecar.tasks.jobs
+__all__ = [
+    "FailedJob",
+    "JobQueue",
+    "QueuedJob",
+]  # FailedJob lives in sidecar.tasks.jobs
 
 QUEUE_NAME = "sidecar"
 # The urgent lane's queue: same storage, its own name (and worker threads).
@@ -61,6 +65,12 @@ _FLAG = "flag:"
 # (sidecar.tasks.worker.recover_escalations); one that a worker took off the
 # queue and lost before its heartbeat began lets it lapse within these seconds.
 ENQUEUE_LEASE_SECONDS = 20.0
+# A taken job's in-flight record lapses this long after its last renewal (the
+# worker's watchdog renews it every few seconds: sidecar.tasks.worker).
+INFLIGHT_LEASE_SECONDS = 20.0
+# Jobs taken without an in-flight record: the periodic ones (the next minute
+# runs them again) and escalate (its lease brings a lost page back).
+_UNTRACKED = frozenset({SWEEP, "prune_claims", ESCALATE})
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
 
@@ -121,22 +131,6 @@ def _unavailable(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return wrapper
 
     return decorate
-
-
-# huey ships no type information, so its storage class is Any to mypy.
-class _SqliteStorage(SqliteStorage):  # type: ignore[misc]
-    """Huey's SQLite storage with WAL + synchronous=NORMAL.
-
-    In WAL mode NORMAL commits survive a crash of any process (the write is in
-    the WAL before commit returns) and skip the per-commit fsync, which halves
-    ingest latency; only an OS crash or power loss can drop the last commits,
-    which the periodic sweep re-reads (docs/decisions.md).
-    """
-
-    def _create_connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection = super()._create_connection()
-        conn.execute("pragma synchronous=NORMAL")
-        return conn
 
 
 class _ClaimHeld(Exception):
@@ -200,7 +194,8 @@ class _SqliteClaims:
                     return Taken.ENQUEUE
                 key, ttl, take = pending
                 curs.execute(
-                    "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
+                    "delete from sidecar_claim where key = ? and at < ?",
+                    (key, now - ttl),
                 )
                 curs.execute("select 1 from sidecar_claim where key = ?", (key,))
                 if curs.fetchone() is not None:
@@ -296,7 +291,9 @@ class _SqliteLeases:
         )
 
     def end(self, key: str) -> None:
-        self._storage.sql("delete from sidecar_lease where key = ?", (key,), commit=True)
+        self._storage.sql(
+            "delete from sidecar_lease where key = ?", (key,), commit=True
+        )
 
     def lapsed(self, now: float) -> list[str]:
         rows = self._storage.sql(
@@ -338,7 +335,6 @@ end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
-
 
 
 class _RedisLeases:
@@ -437,6 +433,16 @@ class JobQueue:
             self._claims = _SqliteClaims(huey)
             self._leases = _SqliteLeases(huey)
             self._inflight = SqliteInflight(huey.storage)
+        # Every job a worker takes is recorded in flight in the same write that
+        # takes it (sidecar.tasks.huey_inside), Slack's jobs included.
+        for lane, lane_huey in ((Lane.NORMAL, huey), (Lane.URGENT, self.urgent_huey)):
+            if hasattr(lane_huey, "track_inflight"):
+                lane_huey.track_inflight(
+                    self._inflight,
+                    lane=lane.value,
+                    seconds=INFLIGHT_LEASE_SECONDS,
+                    untracked=_UNTRACKED,
+                )
         # When each lane's oldest ready job became ready (the queue-age gauge).
         self._ready = ready_clock({Lane.NORMAL: huey, Lane.URGENT: self.urgent_huey})
         self._executor: Executor | None = None
@@ -501,7 +507,10 @@ class JobQueue:
             )  # fmt: skip
 
         def escalate(
-            ticket_id: int, task: Task, attempt: int = 1, first_failure: str | None = None
+            ticket_id: int,
+            task: Task,
+            attempt: int = 1,
+            first_failure: str | None = None,
         ) -> None:
             self._run().run(
                 ESCALATE, ticket_id, task=task, lane=lane, attempt=attempt,
@@ -537,7 +546,9 @@ class JobQueue:
                 log.info("pruned %d old webhook dedup claims", removed)
 
         huey_periodic_task(huey, sweep, crontab(minute="*"), name=SWEEP)
-        huey_periodic_task(huey, prune_claims, crontab(minute="17"), name="prune_claims")
+        huey_periodic_task(
+            huey, prune_claims, crontab(minute="17"), name="prune_claims"
+        )
 
     def _quietly(self, action: Callable[[Any], object], arg: Any, *, what: str) -> None:
         try:
@@ -554,9 +565,8 @@ class JobQueue:
             path = sqlite_path(url)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                huey = SqliteHuey(
+                huey = SidecarSqliteHuey(
                     QUEUE_NAME,
-                    storage_class=_SqliteStorage,
                     filename=str(path),
                     results=False,
                     journal_mode="wal",
@@ -580,7 +590,7 @@ class JobQueue:
             except ValueError as exc:
                 raise ConfigError(f"SIDECAR_QUEUE_URL={shown}: {exc}") from None
             # Results off: reconcile returns nothing, and failures go to dead letters.
-            huey = RedisHuey(name, url=url, results=False, blocking=True)
+            huey = SidecarRedisHuey(name, url=url, results=False)
             described = shown if name == QUEUE_NAME else f"{shown} (queue {name})"
             return cls(huey, description=f"redis {described}")
         raise ConfigError(
@@ -602,7 +612,10 @@ class JobQueue:
         if isinstance(self.huey, RedisHuey):
             name = self.huey.storage.name
             return Budget(
-                shares, bucket=redis_buckets(self.huey.storage.conn, prefix=f"sidecar.budget.{name}")
+                shares,
+                bucket=redis_buckets(
+                    self.huey.storage.conn, prefix=f"sidecar.budget.{name}"
+                ),
             )
         return Budget(shares, bucket=sqlite_buckets(self.huey.storage.filename))
 
@@ -703,6 +716,22 @@ class JobQueue:
         data = self.lane_huey(lane).serialize_task(task)
         self._inflight.hold(str(task.id), lane.value, data, time.time() + seconds)
 
+    def inflight_key(self, task: Any, lane: Lane) -> str | None:
+        """The in-flight record this process's worker wrote when it took ``task``."""
+        huey = self.lane_huey(lane)
+        return (
+            huey.inflight_key(str(task.id)) if hasattr(huey, "inflight_key") else None
+        )
+
+    def held_inflight(self) -> list[str]:
+        """The in-flight records of every job this process took and runs now."""
+        return [
+            key
+            for tasks in self.lanes().values()
+            if hasattr(tasks.huey, "held_inflight")
+            for key in tasks.huey.held_inflight()
+        ]
+
     @_unavailable("in-flight write")
     def renew_inflight(self, job_ids: Sequence[str], *, seconds: float) -> None:
         """Keep this process's running jobs recorded for ``seconds`` more."""
@@ -796,7 +825,12 @@ class JobQueue:
 
     @_unavailable("enqueue")
     def wait_for_budget(
-        self, task: Any, ticket_id: int | None, *, delay: float, lane: Lane = Lane.NORMAL
+        self,
+        task: Any,
+        ticket_id: int | None,
+        *,
+        delay: float,
+        lane: Lane = Lane.NORMAL,
     ) -> bool:
         """Put a job that waits for Zendesk budget back in its lane, ``delay`` s from now.
 
@@ -1036,12 +1070,9 @@ def _urgent_huey(huey: Huey) -> Huey:
     """The urgent lane's Huey: a queue of its own name on ``huey``'s storage."""
     name = huey.storage.name + URGENT_SUFFIX
     if isinstance(huey, RedisHuey):
-        return RedisHuey(
-            name, connection_pool=huey.storage.pool, results=False, blocking=True
-        )
-    return SqliteHuey(
+        return SidecarRedisHuey(name, connection_pool=huey.storage.pool, results=False)
+    return SidecarSqliteHuey(
         name,
-        storage_class=_SqliteStorage,
         filename=huey.storage.filename,
         results=False,
         journal_mode="wal",

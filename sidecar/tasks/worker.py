@@ -208,8 +208,16 @@ class Runner:
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         # Every other job is recorded as in flight while it runs, so a worker
-        # killed mid-job has it enqueued again (sidecar.tasks.inflight).
-        tracked = lease is None and self._hold_inflight(task, lane)
+        # killed mid-job has it enqueued again (sidecar.tasks.inflight). A job
+        # a worker took from the queue was recorded in the same write that took
+        # it, and its record is dropped only after Huey put the job where it
+        # goes next (sidecar.tasks.huey_inside); one run another way (a test,
+        # a direct call) is recorded here.
+        taken = None if lease is not None else self._queue.inflight_key(task, lane)
+        tracked = lease is None and taken is None and self._hold_inflight(task, lane)
+        if taken is not None:
+            with self._lock:
+                self._running.add(taken)
         try:
             with _Heartbeat(self._queue, lease):
                 result = self._attempt(
@@ -218,6 +226,9 @@ class Runner:
         finally:
             if tracked:
                 self._release_inflight(str(task.id))
+            elif taken is not None:
+                with self._lock:
+                    self._running.discard(taken)
         if lease is not None:
             self._settle_lease(lease, result)
         count_job(job, result.outcome.value)  # sidecar_jobs_total{job, outcome}
@@ -253,7 +264,9 @@ class Runner:
     def keep_inflight(self) -> None:
         """Renew the in-flight records of the jobs this process is running."""
         with self._lock:
-            running = sorted(self._running)
+            mine = set(self._running)
+        # Every job this process took, whichever code runs it (Slack's too).
+        running = sorted(mine | set(self._queue.held_inflight()))
         if running:
             self._queue.renew_inflight(running, seconds=RUNNING_LEASE_SECONDS)
 
@@ -271,14 +284,18 @@ class Runner:
         try:
             self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
-            BUDGET_WAITS.labels("updates" if "updates" in str(exc) else "requests").inc()
+            BUDGET_WAITS.labels(
+                "updates" if "updates" in str(exc) else "requests"
+            ).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
         except RateLimited as exc:
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
             if _patient(first_failure):
-                delay = min(max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+                delay = min(
+                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
+                )
                 log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
                 return Attempt(Outcome.THROTTLED, delay)
             return self._retry(job, task, exc, attempt, first_failure, context)
@@ -593,9 +610,7 @@ def watch_leases(
             recover_escalations(queue)
             recovered = queue.recover_inflight()
             if recovered:
-                log.warning(
-                    "%d job(s) of a stopped worker enqueued again", recovered
-                )
+                log.warning("%d job(s) of a stopped worker enqueued again", recovered)
         except Exception as exc:  # the queue may be briefly down; try again
             log.warning("lease watchdog: %s", _describe(exc))
         if stop.wait(HEARTBEAT_SECONDS):
