@@ -11,8 +11,10 @@ nowhere.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,11 +24,46 @@ import pytest
 
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.queue import JobQueue
-from tests.support import Process, redis_queue_url, wait_for
+from tests.e2e.conftest import ROUTING_KEY, SEVERITY_FIELD, connected_env
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk
+from tests.support import (
+    Process,
+    post_webhook,
+    redis_queue_url,
+    start_gunicorn,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
 TIMERS = 1000
+
+
+def _kill_when_taken(queue: JobQueue, url: str, timers: int, worker: Process) -> None:
+    """SIGKILL ``worker`` the moment its scheduler takes due timers off the schedule.
+
+    On SQLite the kill lands while this test holds the file's write lock, as
+    a slow disk or a busy web process would: whatever the scheduler has not
+    written by the instant it took the timers is still unwritten at the kill.
+    """
+    deadline = time.monotonic() + 40
+    while queue.scheduled() >= timers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert queue.scheduled() < timers, "the scheduler never took the timers"
+    if not url.startswith("sqlite:"):
+        worker.stop(sig=signal.SIGKILL)
+        return
+    lock = sqlite3.connect(
+        url.removeprefix("sqlite:///"), timeout=5, isolation_level=None
+    )
+    try:
+        lock.execute("begin immediate")
+        worker.stop(sig=signal.SIGKILL)
+        lock.execute("rollback")
+    finally:
+        lock.close()
 
 
 def _runs(path: Path) -> set[int]:
@@ -63,11 +100,7 @@ def test_sigkill_during_the_scheduler_tick_loses_no_timer(
             queue.enqueue_reconcile(ticket_id, eta=due, lane=Lane.NORMAL)
         worker = _start(url, runs, tmp_path)
         try:
-            # Kill the worker the moment its scheduler has taken the timers.
-            deadline = time.monotonic() + 30
-            while queue.scheduled() == TIMERS and time.monotonic() < deadline:
-                time.sleep(0.001)
-            assert queue.scheduled() < TIMERS, "the scheduler never took the timers"
+            _kill_when_taken(queue, url, TIMERS, worker)
         finally:
             worker.stop(sig=signal.SIGKILL)
         ran_before = len(_runs(runs))
@@ -85,3 +118,81 @@ def test_sigkill_during_the_scheduler_tick_loses_no_timer(
         finally:
             restarted.stop()
         assert _runs(runs) == set(range(1, TIMERS + 1))
+
+
+SEV1_TICKETS = 15
+# The seed's SEV 1 target is 1 h (FAST_POLICY): at risk after 45 min.
+AT_RISK_AFTER = timedelta(minutes=45)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_sev1_tickets_sharing_an_at_risk_instant_all_flip_after_a_sigkill(
+    tmp_path: Path, backend: str
+) -> None:
+    """15 SEV 1 tickets at risk at one instant; the worker dies as the timers fire."""
+    with contextlib.ExitStack() as stack:
+        queue_env = (
+            {}
+            if backend == "sqlite"
+            else {"SIDECAR_QUEUE_URL": stack.enter_context(redis_queue_url())}
+        )
+        zendesk = stack.enter_context(FakeZendesk())
+        pagerduty = stack.enter_context(FakePagerDuty(routing_keys=[ROUTING_KEY]))
+        org = zendesk.add_org(
+            name="Acme Corp",
+            fields={"support_plan": "enterprise", "enterprise_support": True},
+        )
+        env = connected_env(tmp_path, zendesk, pagerduty, **queue_env)
+        web = stack.enter_context(start_gunicorn(env, cwd=tmp_path))
+        queue = JobQueue.from_url(env.get("SIDECAR_QUEUE_URL"))
+        stack.callback(queue.close)
+        with start_worker(env, cwd=tmp_path) as worker:
+            # Created together, so their at-risk timers share one instant, 10 s away.
+            created = datetime.now(UTC).replace(microsecond=0) - AT_RISK_AFTER
+            created += timedelta(seconds=10)
+            tickets = [
+                zendesk.add_ticket(
+                    organization_id=org,
+                    created_at=created,
+                    custom_fields={SEVERITY_FIELD: "sev_1"},
+                )
+                for _ in range(SEV1_TICKETS)
+            ]
+            for n, tid in enumerate(tickets):
+                _notify(web.url, env, tid, n)
+            wait_for(
+                lambda: all("sla_pending" in zendesk.ticket(t).tags for t in tickets),
+                timeout=20,
+            )
+            wait_for(lambda: queue.scheduled() >= SEV1_TICKETS)
+            time.sleep(0.5)  # the last reconciles set their timers after their write
+            timers = queue.scheduled()
+            _kill_when_taken(queue, env.get("SIDECAR_QUEUE_URL", ""), timers, worker)
+        with start_worker(env, cwd=tmp_path):
+            try:
+                wait_for(
+                    lambda: all(
+                        "sla_at_risk" in zendesk.ticket(t).tags for t in tickets
+                    ),
+                    timeout=45,
+                )
+            except TimeoutError:
+                unflipped = [
+                    t for t in tickets if "sla_at_risk" not in zendesk.ticket(t).tags
+                ]
+                raise AssertionError(
+                    f"{len(unflipped)} of {SEV1_TICKETS} SEV 1 tickets never flipped "
+                    "to sla_at_risk"
+                ) from None
+        assert zendesk.errors == []
+
+
+def _notify(url: str, env: dict[str, str], ticket_id: int, n: int) -> None:
+    body = json.dumps({"ticket_id": str(ticket_id), "event": "ticket.changed", "n": n})
+    status, _ = post_webhook(
+        url,
+        body.encode(),
+        secret=env["SIDECAR_WEBHOOK_SECRET"],
+        invocation_id=f"timers-{ticket_id}-{n}",
+    )
+    assert status == 202
