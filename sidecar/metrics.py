@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from sidecar import metrics_dir
 from sidecar.errors import ConfigError, QueueUnavailable
-from sidecar.tasks.jobs import JOBS
+from sidecar.tasks.jobs import JOBS, SLACK_JOBS
 from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
 
 if TYPE_CHECKING:
@@ -123,10 +123,10 @@ JOB_OUTCOMES = {
 }
 JOB_ATTEMPTS = Counter(
     "sidecar_jobs",
-    "Job attempts by job (reconcile, escalate, refresh_org) and outcome.",
+    "Job attempts by job (reconcile, escalate, refresh_org, slack_create, slack_comment, slack_sync) and outcome.",
     ["job", "outcome"],
 )
-for _job in JOBS:
+for _job in (*JOBS, *SLACK_JOBS):
     for _label in JOB_OUTCOMES.values():
         JOB_ATTEMPTS.labels(_job, _label)
 

@@ -35,6 +35,10 @@ RECONCILE, ESCALATE, REFRESH_ORG, SWEEP = (
 )
 # Jobs of one id: `sidecar jobs retry` re-enqueues their dead letters by id.
 JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
+# The Slack app's jobs (sidecar.slack.jobs registers them); the same runner
+# runs them (sidecar.tasks.worker.Runner).
+SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC = "slack_create", "slack_comment", "slack_sync"
+SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)
 HINT_KWARGS = ("actor_id", "version")
 RUN_STATE_KWARGS = ("attempt", "first_failure")
 # Huey names a task "<module of its function>.<name>" in the stored job. These

@@ -466,6 +466,10 @@ class JobQueue:
             raise RuntimeError("no job handlers in this process")
         return self._executor
 
+    def executor(self) -> Executor | None:
+        """The runner of this process's jobs, if it runs any (the worker)."""
+        return self._executor
+
     def lane_huey(self, lane: Lane) -> Huey:
         """The Huey queue of ``lane``."""
         return self.urgent_huey if lane is Lane.URGENT else self.huey
@@ -1024,6 +1028,7 @@ class Executor(Protocol):
         attempt: int,
         first_failure: str | None,
         hint: Mapping[str, Any],
+        work: Callable[[], None] | None = None,
     ) -> None: ...
 
     def sweep(self, now: datetime) -> None: ...

@@ -50,6 +50,7 @@ from sidecar.tasks.jobs import (
     LEASED_JOBS,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
+    SLACK_JOBS,
     FailedJob,
     Handler,
     Handlers,
@@ -90,6 +91,8 @@ RUNNING_LEASE_SECONDS = 20.0
 HEARTBEAT_SECONDS = 5.0
 # After a dead letter the escalation is tried again this much later.
 DEAD_LETTER_HOLD_SECONDS = 30 * 60.0
+# What a retried dead letter must not carry over: the failed run's attempt count.
+_RUN_STATE = ("attempt", "first_failure")
 # Threads of the urgent lane in each worker process (pages are rare; two let
 # one page wait on a slow PagerDuty while another goes out).
 URGENT_WORKERS = 2
@@ -194,8 +197,12 @@ class Runner:
         attempt: int,
         first_failure: str | None,
         hint: Mapping[str, Any] | None = None,
+        work: Callable[[], None] | None = None,
     ) -> None:
         """Run one job; map the handler's errors to retry, drop or dead letter.
+
+        ``work`` runs instead of this process's handler for ``job`` (the Slack
+        jobs bring their own: sidecar.slack.jobs); the rules are the same.
 
         An escalate job holds its lease (the durable "escalation wanted"
         record) while it runs, renewed by a heartbeat; a retry keeps it until
@@ -221,7 +228,14 @@ class Runner:
         try:
             with _Heartbeat(self._queue, lease):
                 result = self._attempt(
-                    job, ticket_id, task, attempt, first_failure, context, hint or {}
+                    job,
+                    ticket_id,
+                    task,
+                    attempt,
+                    first_failure,
+                    context,
+                    hint or {},
+                    work,
                 )
         finally:
             if tracked:
@@ -279,10 +293,14 @@ class Runner:
         first_failure: str | None,
         context: Mapping[str, Any],
         hint: Mapping[str, Any],
+        work: Callable[[], None] | None = None,
     ) -> Attempt:
         """Run the handler once and say how it ended (dead letters are recorded here)."""
         try:
-            self.handlers()[job](ticket_id, **hint)
+            if work is not None:
+                work()
+            else:
+                self.handlers()[job](ticket_id, **hint)
         except BudgetWait as exc:
             BUDGET_WAITS.labels(
                 "updates" if "updates" in str(exc) else "requests"
@@ -399,7 +417,11 @@ class Runner:
         # admin rotated the token): /readyz turns green. Every job reads
         # Zendesk; only escalate reaches PagerDuty. Checked at most every 10 s.
         now = time.monotonic()
-        services = ("zendesk", "pagerduty") if job == "escalate" else ("zendesk",)
+        services: tuple[str, ...] = ("zendesk",)
+        if job == "escalate":
+            services = ("zendesk", "pagerduty")
+        elif job in SLACK_JOBS:
+            services = ("zendesk", "slack")
         for service in services:
             if now - self._auth_checked_at.get(service, 0.0) < 10.0:
                 continue
@@ -419,6 +441,11 @@ class Runner:
         first_failure: str | None,
     ) -> None:
         now = _now()
+        # A job whose argument is a payload (a Slack modal submission, a thread
+        # reply), not an id, is its payload: the dead letter keeps it, so
+        # `sidecar jobs retry` can enqueue the same job again.
+        args = list(task.args or ())
+        keep = bool(args) and not isinstance(args[0], int)
         failed = FailedJob(
             job_id=task.id,
             task=job,
@@ -427,6 +454,10 @@ class Runner:
             attempts=attempt,
             first_failure_at=first_failure or now,
             last_failure_at=now,
+            args=args if keep else None,
+            kwargs={k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE}
+            if keep
+            else None,
         )
         self._queue.record_failed(failed)
         log.error(
