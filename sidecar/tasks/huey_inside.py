@@ -127,12 +127,11 @@ class _SafeMoves:
         except Exception as exc:  # its record lapses: one more run at worst
             log.warning("could not release in-flight job %s: %s", key, exc)
 
+    def _untracked(self, task: Any) -> bool:
+        return _short(task.name) in self.taking.untracked
+
     def execute(self, task: Any, timestamp: Any = None) -> Any:
         key = self.taking.key_of(str(task.id))
-        if key is not None and _short(task.name) in self.taking.untracked:
-            self.taking.drop(str(task.id))
-            self._release(key)
-            key = None
         try:
             # Huey's execute puts a retried (or early) job back in the
             # schedule before it returns: only then is the record dropped.
@@ -198,7 +197,7 @@ class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
             if curs.rowcount != 1:
                 return None
             task = self.deserialize_task(data)
-            if store is not None:
+            if store is not None and not self._untracked(task):
                 curs.execute(
                     "insert or replace into sidecar_inflight (id, lane, until, data) "
                     "values (?, ?, ?, ?)",
@@ -209,7 +208,7 @@ class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
                         sqlite3.Binary(bytes(data)),
                     ),
                 )
-        if store is not None:
+        if store is not None and not self._untracked(task):
             self.taking.hold(str(task.id), str(task.id))
         return task
 
@@ -291,6 +290,8 @@ class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
         if data is None:
             return None
         task = self.deserialize_task(data)
-        if tracked:
+        if tracked and self._untracked(task):
+            self._release(key)  # a script cannot read the job's name
+        elif tracked:
             self.taking.hold(str(task.id), key)
         return task

@@ -1,0 +1,146 @@
+"""One runner for every job kind, Slack's included (SQLite and the real Redis server).
+
+Slack's jobs once had a retry loop of their own: a killed worker lost them, a
+budget wait or a 429 spent an attempt, and ``sidecar_jobs_total`` never counted
+them. They now run on the worker's Runner like reconcile, escalate and
+refresh_org, and a job a worker took is recorded in flight in the same write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from sidecar.errors import BudgetWait, RateLimited
+from sidecar.metrics import JOB_OUTCOMES
+from sidecar.slack.blocks import MessageRef, TicketRequest
+from sidecar.slack.jobs import COMMENT, CREATE, SYNC
+from sidecar.tasks.jobs import Lane
+from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.worker import serve_jobs
+
+REQUEST = TicketRequest(
+    message=MessageRef(
+        channel="C1", ts="1714550000.000100", thread_ts="1714550000.000100"
+    ),
+    severity=1,
+    subject="Checkout fails",
+    description="Since 10:00",
+    submitted_by="U42",
+    team="T1",
+)
+REPLY = {"channel": "C1", "ts": "1714550100.000200", "text": "still", "user": "U42"}
+
+
+class Slack:
+    """Slack job handlers that record each run (and can fail the first ones)."""
+
+    def __init__(self, failures: list[Exception] | None = None) -> None:
+        self.failures = list(failures or [])
+        self.runs: list[tuple[str, Any]] = []
+
+    def _do(self, what: str, value: Any) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.runs.append((what, value))
+
+    def create_ticket(self, request: TicketRequest) -> None:
+        self._do(CREATE, request.message.ts)
+
+    def add_comment(self, message: Mapping[str, Any]) -> None:
+        self._do(COMMENT, message["ts"])
+
+    def follow(self, ticket_id: int) -> None:
+        self._do(SYNC, ticket_id)
+
+
+KINDS = [CREATE, COMMENT, SYNC, "reconcile", "refresh_org"]
+
+
+def _submit(queue: JobQueue, kind: str) -> None:
+    if kind == CREATE:
+        assert queue.slack.submit_create(REQUEST)
+    elif kind == COMMENT:
+        assert queue.slack.submit_comment(REPLY)
+    elif kind == SYNC:
+        assert queue.slack.schedule_sync(7)
+    elif kind == "reconcile":
+        assert queue.submit_reconcile(7, dedup_key="d-7")
+    else:
+        queue.enqueue_refresh_org(7)
+
+
+def _run_all(queue: JobQueue, *, later: bool = False) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1 if later else 0)
+    huey = queue.huey
+    huey.read_schedule(now)
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task, timestamp=now)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_killed_workers_job_of_every_kind_runs_again_once(
+    queue: JobQueue, kind: str
+) -> None:
+    """Taken, its worker dead before it ended: the watchdog brings it back; it runs once."""
+    slack = Slack()
+    ran: list[tuple[str, int]] = []
+    queue.slack.use(lambda: slack)
+    serve_jobs(
+        queue,
+        lambda: {
+            "reconcile": lambda t, **_: ran.append(("reconcile", t)),
+            "refresh_org": lambda t, **_: ran.append(("refresh_org", t)),
+        },
+    )
+    _submit(queue, kind)
+    taken = queue.huey.dequeue()  # ...and the worker is SIGKILLed here
+    assert taken is not None and queue.depth() == 0
+    # Its record lapses (no watchdog of that process renews it any more).
+    queue.renew_inflight(queue.held_inflight(), seconds=-1)
+    queue.huey.taking.drop(str(taken.id))  # the dead process's memory is gone
+    assert queue.recover_inflight() == 1
+    _run_all(queue)
+    assert len(slack.runs) + len(ran) == 1, (slack.runs, ran)
+    assert queue.recover_inflight() == 0 and queue.depth() == 0
+
+
+@pytest.mark.parametrize("error", [BudgetWait, RateLimited])
+def test_a_slack_job_waiting_for_budget_or_a_429_spends_no_attempt(
+    queue: JobQueue, error: type[Exception]
+) -> None:
+    """Budget waits and 429s put the job back without counting an attempt; each is counted."""
+    waits = [error("wait", service="zendesk", retry_after=1.0) for _ in range(10)]
+    slack = Slack(failures=waits)
+    queue.slack.use(lambda: slack, base_delay=0.01)
+    before = _jobs_total(CREATE)
+    assert queue.slack.submit_create(REQUEST)
+    for _ in range(11):  # more waits than MAX_ATTEMPTS (8) allows failures
+        _run_all(queue, later=True)
+    assert slack.runs == [(CREATE, REQUEST.message.ts)]
+    assert queue.failed_jobs() == []
+    assert _jobs_total(CREATE) - before == 11
+
+
+def test_a_lane_name_is_kept_on_recovery(queue: JobQueue) -> None:
+    """A job taken from the urgent lane comes back to the urgent lane."""
+    queue.enqueue_reconcile(3, lane=Lane.URGENT)
+    task = queue.urgent_huey.dequeue()
+    assert task is not None
+    queue.renew_inflight(queue.held_inflight(), seconds=-1)
+    assert queue.recover_inflight() == 1
+    assert [job.lane for job in queue.pending_jobs()] == [Lane.URGENT]
+
+
+def _jobs_total(job: str) -> float:
+    return sum(
+        REGISTRY.get_sample_value(
+            "sidecar_jobs_total", {"job": job, "outcome": outcome}
+        )
+        or 0.0
+        for outcome in JOB_OUTCOMES.values()
+    )
