@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from sidecar import metrics_dir
 from sidecar.errors import ConfigError, QueueUnavailable
-from sidecar.tasks.jobs import JOBS, SLACK_JOBS
+from sidecar.tasks.jobs import AUTH_SERVICES, JOBS, SLACK_JOBS
 from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
 
 if TYPE_CHECKING:
@@ -206,7 +206,6 @@ class BudgetCollector(Collector):
 
 # Services whose refusal of our credentials is kept as a flag in the queue store
 # (``<service>_auth_failed``, set by the worker, cleared by a job that gets through).
-AUTH_SERVICES = ("zendesk", "pagerduty")
 
 
 class QueueCollector(Collector):

@@ -100,6 +100,10 @@ def auth_failed_flag(service: str) -> str:
     return f"{service}_auth_failed"
 
 
+# Services whose refusal of our credentials the worker keeps as a flag; read
+# by /metrics (sidecar_upstream_auth_failed) and `sidecar doctor`, cleared by
+# the next job that gets through to the service.
+AUTH_SERVICES = ("zendesk", "pagerduty", "slack")
 AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it is up
 
 

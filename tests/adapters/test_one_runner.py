@@ -144,3 +144,32 @@ def _jobs_total(job: str) -> float:
         or 0.0
         for outcome in JOB_OUTCOMES.values()
     )
+
+
+def test_a_slack_refusal_raises_a_flag_that_metrics_read_and_the_next_job_clears(
+    queue: JobQueue,
+) -> None:
+    """Slack answers 401: the job is dead-lettered, slack_auth_failed is up; a later job clears it."""
+    from sidecar.errors import AuthFailed
+    from sidecar.metrics import QueueCollector
+
+    slack = Slack(failures=[AuthFailed("invalid_auth", service="slack", status=401)])
+    queue.slack.use(lambda: slack)
+    assert queue.slack.schedule_sync(7)
+    _run_all(queue)
+    assert queue.get_flag("slack_auth_failed") is not None
+    assert _auth_gauge(QueueCollector(queue), "slack") == 1
+    assert queue.slack.schedule_sync(8)
+    _run_all(queue)
+    assert slack.runs == [(SYNC, 8)]
+    assert queue.get_flag("slack_auth_failed") is None
+    assert _auth_gauge(QueueCollector(queue), "slack") == 0
+
+
+def _auth_gauge(collector: Any, service: str) -> float:
+    for family in collector.collect():
+        if family.name == "sidecar_upstream_auth_failed":
+            for sample in family.samples:
+                if sample.labels == {"service": service}:
+                    return float(sample.value)
+    raise AssertionError("no sidecar_upstream_auth_failed sample")
