@@ -12,6 +12,9 @@ class SidecarError(Exception):
 class ConfigError(SidecarError):
     """The configuration (environment or TOML file) is missing or invalid."""
 
+    # A job that meets one cannot succeed until an operator fixes the setting.
+    disposition: Disposition  # set below, once Disposition exists
+
 
 # --- webhook boundary -------------------------------------------------------
 
@@ -47,6 +50,16 @@ class Disposition(enum.Enum):
     DEAD_LETTER = "dead_letter"  # retrying cannot help: an operator must look
 
 
+ConfigError.disposition = Disposition.DEAD_LETTER
+
+
+class Wait(enum.Enum):
+    """Why a RETRY is a wait, not a failure: it spends no attempt."""
+
+    BUDGET = "budget"  # our own share of the budget is used for now
+    THROTTLE = "throttle"  # the upstream answered 429
+
+
 class UpstreamError(SidecarError):
     """A call to an upstream service failed.
 
@@ -59,6 +72,8 @@ class UpstreamError(SidecarError):
     """
 
     disposition = Disposition.DEAD_LETTER
+    # Set on a RETRY that is a wait: the worker spends no attempt on it.
+    wait: Wait | None = None
     # Set on errors that prove the credentials for ``service`` are refused: the
     # worker raises the service's health flag, which /readyz reports.
     credentials_refused = False
@@ -91,6 +106,8 @@ class Transient(UpstreamError):
 class RateLimited(Transient):
     """HTTP 429; ``retry_after`` holds the upstream's Retry-After when given."""
 
+    wait = Wait.THROTTLE
+
 
 class Conflict(Transient):
     """HTTP 409 from a safe update: re-read and recompute."""
@@ -101,8 +118,21 @@ class BudgetWait(Transient):
 
     Raised before any request is sent. The worker puts the job back in the
     queue for that long without counting an attempt: waiting for budget is not
-    a failure.
+    a failure. ``pool`` names the budget's pool ("requests" or "updates").
     """
+
+    wait = Wait.BUDGET
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        retry_after: float | None = None,
+        pool: str = "requests",
+    ) -> None:
+        super().__init__(message, service=service, retry_after=retry_after)
+        self.pool = pool
 
 
 class Rejected(UpstreamError):

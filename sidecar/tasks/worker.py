@@ -34,14 +34,7 @@ from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
-from sidecar.errors import (
-    BudgetWait,
-    ConfigError,
-    Disposition,
-    QueueUnavailable,
-    RateLimited,
-    UpstreamError,
-)
+from sidecar.errors import Disposition, QueueUnavailable, Wait
 from sidecar.metrics import BUDGET_WAITS, count_job
 from sidecar.tasks.jobs import (
     AUTH_FAILED_FLAG,
@@ -301,41 +294,55 @@ class Runner:
                 work()
             else:
                 self.handlers()[job](ticket_id, **hint)
-        except BudgetWait as exc:
-            BUDGET_WAITS.labels(
-                "updates" if "updates" in str(exc) else "requests"
-            ).inc()
-            return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
-        except RateLimited as exc:
+        except Exception as exc:
+            return self._decide(
+                job, task, ticket_id, exc, attempt, first_failure, context
+            )
+        self._clear_auth_flags(job)
+        return DONE
+
+    def _decide(
+        self,
+        job: str,
+        task: Task,
+        ticket_id: int,
+        exc: Exception,
+        attempt: int,
+        first_failure: str | None,
+        context: Mapping[str, Any],
+    ) -> Attempt:
+        """What the error's disposition says: the one thing read (sidecar.errors).
+
+        DROP ends the job; DEAD_LETTER records it for an operator (raising the
+        service's flag when it proved our credentials refused); RETRY backs
+        off, unless it is a wait: for our budget (no attempt spent, no thread
+        held) or a 429 (no attempt spent for an hour of them). An error
+        without a disposition (a bug, an unforeseen failure) is a RETRY.
+        """
+        disposition = getattr(exc, "disposition", Disposition.RETRY)
+        wait = getattr(exc, "wait", None)
+        retry_after = getattr(exc, "retry_after", None)
+        if disposition is Disposition.DROP:
+            log.info("nothing to do, dropping job: %s", exc, extra=context)
+            return DROPPED
+        if disposition is Disposition.DEAD_LETTER:
+            # Retrying cannot fix a refused request or a bad setting: an operator must.
+            if getattr(exc, "credentials_refused", False):
+                service = str(getattr(exc, "service", "zendesk"))
+                self._queue.set_flag(auth_failed_flag(service), _now())
+            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
+            return DEAD_LETTERED
+        if wait is Wait.BUDGET:
+            BUDGET_WAITS.labels(getattr(exc, "pool", "requests")).inc()
+            return Attempt(Outcome.WAIT_FOR_BUDGET, retry_after or 1.0)
+        if wait is Wait.THROTTLE and _patient(first_failure):
             # A 429 asks us to wait, not to give up: it uses no attempt, so a
             # rate-limit storm cannot dead-letter a page. Past an hour of
             # failing, attempts count again, so nothing retries forever.
-            if _patient(first_failure):
-                delay = min(
-                    max(exc.retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS
-                )
-                log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
-                return Attempt(Outcome.THROTTLED, delay)
-            return self._retry(job, task, exc, attempt, first_failure, context)
-        except UpstreamError as exc:
-            if exc.disposition is Disposition.DROP:
-                log.info("nothing to do, dropping job: %s", exc, extra=context)
-                return DROPPED
-            if exc.disposition is Disposition.RETRY:
-                return self._retry(job, task, exc, attempt, first_failure, context)
-            # Retrying cannot fix a refused request: an operator must.
-            if exc.credentials_refused:
-                self._queue.set_flag(auth_failed_flag(exc.service), _now())
-            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-            return DEAD_LETTERED
-        except ConfigError as exc:
-            # A bad setting: retrying cannot fix it either.
-            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-            return DEAD_LETTERED
-        except Exception as exc:  # a bug or an unforeseen failure: bounded retries
-            return self._retry(job, task, exc, attempt, first_failure, context)
-        self._clear_auth_flags(job)
-        return DONE
+            delay = min(max(retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
+            log.info("%s rate limited, again in %.1f s", job, delay, extra=context)
+            return Attempt(Outcome.THROTTLED, delay)
+        return self._retry(job, task, exc, attempt, first_failure, context)
 
     def _wait_for_budget(
         self,
@@ -389,7 +396,7 @@ class Runner:
                 job, task, ticket_id, exc, attempt, first_failure or _now()
             )
             return DEAD_LETTERED
-        retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
+        retry_after = getattr(exc, "retry_after", None)
         delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
         log.warning(
             "%s failed (%s), retrying in %.1f s",

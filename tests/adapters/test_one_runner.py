@@ -173,3 +173,32 @@ def _auth_gauge(collector: Any, service: str) -> float:
                 if sample.labels == {"service": service}:
                     return float(sample.value)
     raise AssertionError("no sidecar_upstream_auth_failed sample")
+
+
+def test_the_disposition_alone_decides(queue: JobQueue) -> None:
+    """An error of no known class is dropped, dead-lettered or waited on by its disposition and wait."""
+    from sidecar.errors import Disposition, SidecarError, Wait
+    from sidecar.metrics import BUDGET_WAITS
+
+    class Odd(SidecarError):
+        def __init__(self, disposition: Disposition, wait: Wait | None = None) -> None:
+            super().__init__(f"odd {disposition.value}")
+            self.disposition, self.wait, self.retry_after = disposition, wait, 0.5
+            self.pool = "updates"
+
+    slack = Slack(failures=[Odd(Disposition.RETRY, Wait.BUDGET)])
+    queue.slack.use(lambda: slack, base_delay=0.01)
+    waits = BUDGET_WAITS.labels("updates")._value.get()
+    assert queue.slack.submit_create(REQUEST)
+    _run_all(queue)  # waits for budget (no attempt), then runs
+    assert BUDGET_WAITS.labels("updates")._value.get() == waits + 1
+    _run_all(queue, later=True)
+    slack.failures = [Odd(Disposition.DROP)]
+    assert queue.slack.submit_comment(REPLY)
+    _run_all(queue)  # dropped
+    slack.failures = [Odd(Disposition.DEAD_LETTER)]
+    assert queue.slack.schedule_sync(9)
+    _run_all(queue)  # dead-lettered at once
+    assert slack.runs == [(CREATE, REQUEST.message.ts)]
+    assert [job.task for job in queue.failed_jobs()] == [SYNC]
+    assert queue.failed_jobs()[0].attempts == 1
