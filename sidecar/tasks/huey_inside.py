@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from huey import RedisHuey, SqliteHuey
@@ -53,6 +54,42 @@ class SidecarSqliteStorage(SqliteStorage):  # type: ignore[misc]
         conn: sqlite3.Connection = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
         return conn
+
+
+@dataclass(frozen=True)
+class ReadyJob:
+    """A job as Huey's storage keeps a ready one, to store inside a write of ours.
+
+    ``queue`` is the queue's name (SQLite's ``task.queue`` column) or its list's
+    key (Redis); ``data`` Huey's serialized task.
+    """
+
+    queue: str
+    data: bytes
+    priority: int = 0
+
+
+def ready_job(huey: Any, task: Any) -> ReadyJob:
+    """``task`` serialized for ``huey``'s ready queue (what Huey's enqueue would store)."""
+    storage = huey.storage
+    queue = storage.queue_key if isinstance(huey, RedisHuey) else storage.name
+    return ReadyJob(queue, bytes(huey.serialize_task(task)), int(task.priority or 0))
+
+
+def sqlite_enqueue(curs: sqlite3.Cursor, job: ReadyJob) -> None:
+    """Insert ``job`` into Huey's ``task`` table within the caller's transaction."""
+    curs.execute(
+        "insert into task (queue, data, priority) values (?, ?, ?)",
+        (job.queue, sqlite3.Binary(job.data), job.priority),
+    )
+
+
+def announce_enqueued(huey: Any, task: Any) -> None:
+    """Send Huey's ``enqueued`` signal for a job we stored ourselves (the queue-age clock)."""
+    try:
+        huey._emit(SIGNAL_ENQUEUED, task)
+    except Exception as exc:  # the signal only feeds the queue-age gauge
+        log.debug("enqueued signal failed: %s", exc)
 
 
 class _Taking:

@@ -28,7 +28,14 @@ from huey.api import Huey, Task, TaskWrapper
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.slack import jobs as slack_jobs
-from sidecar.tasks.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
+from sidecar.tasks.huey_inside import (
+    ReadyJob,
+    SidecarRedisHuey,
+    SidecarSqliteHuey,
+    announce_enqueued,
+    ready_job,
+    sqlite_enqueue,
+)
 from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
 from sidecar.tasks.jobs import (
     ESCALATE,
@@ -178,8 +185,13 @@ class _SqliteClaims:
         self._storage.sql(self.ddl, commit=True)
         self._storage.sql(self.memo_ddl, commit=True)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none (one transaction); then look at the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: ReadyJob | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at the pending key, store ``job``: one transaction."""
         now = time.time()
         try:
             with self._storage.db(commit=True) as curs:
@@ -190,20 +202,24 @@ class _SqliteClaims:
                     )
                     if curs.rowcount != 1:
                         raise _ClaimHeld  # roll back the keys claimed before it
-                if pending is None:
-                    return Taken.ENQUEUE
-                key, ttl, take = pending
-                curs.execute(
-                    "delete from sidecar_claim where key = ? and at < ?",
-                    (key, now - ttl),
-                )
-                curs.execute("select 1 from sidecar_claim where key = ?", (key,))
-                if curs.fetchone() is not None:
-                    return Taken.COLLAPSED
-                if take:
+                if pending is not None:
+                    key, ttl, take = pending
                     curs.execute(
-                        "insert into sidecar_claim (key, at) values (?, ?)", (key, now)
+                        "delete from sidecar_claim where key = ? and at < ?",
+                        (key, now - ttl),
                     )
+                    curs.execute("select 1 from sidecar_claim where key = ?", (key,))
+                    if curs.fetchone() is not None:
+                        return Taken.COLLAPSED
+                    if take:
+                        curs.execute(
+                            "insert into sidecar_claim (key, at) values (?, ?)",
+                            (key, now),
+                        )
+                if job is not None:
+                    sqlite_enqueue(
+                        curs, job
+                    )  # the claims and their job commit together
                 return Taken.ENQUEUE
         except _ClaimHeld:
             return Taken.DUPLICATE
@@ -305,23 +321,29 @@ class _SqliteLeases:
 
 
 # Take every claim or none, then look at the pending key, in one round trip.
-# KEYS: the claims, then the pending key (or none). ARGV: claim TTL, pending
-# TTL, "take" or "check" ("" without a pending key). Returns 0 duplicate,
-# 1 enqueue, 2 collapsed.
+# KEYS: the claims, then the pending key (or none), then the lane's Huey list
+# (or none). ARGV: claim TTL, pending TTL, "take" or "check" ("" without a
+# pending key), the serialized job ("" for none: LPUSHed, as Huey's
+# RedisStorage.enqueue does, when the claims are taken). Returns 0 duplicate,
+# 1 enqueue (job stored), 2 collapsed.
 _TAKE_LUA = """
 local claims = #KEYS
 if ARGV[3] ~= '' then claims = claims - 1 end
+if ARGV[4] ~= '' then claims = claims - 1 end
 for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, claims do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
 end
-if ARGV[3] == '' then return 1 end
-if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return 2 end
-if ARGV[3] == 'take' then
-  redis.call('SET', KEYS[#KEYS], '1', 'EX', ARGV[2])
+if ARGV[3] ~= '' then
+  local waiting = KEYS[claims + 1]
+  if redis.call('EXISTS', waiting) == 1 then return 2 end
+  if ARGV[3] == 'take' then
+    redis.call('SET', waiting, '1', 'EX', ARGV[2])
+  end
 end
+if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[#KEYS], ARGV[4]) end
 return 1
 """
 
@@ -373,16 +395,25 @@ class _RedisClaims:
         self._memo_prefix = f"sidecar.memo.{huey.storage.name}."
         self._take = self._conn.register_script(_TAKE_LUA)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none; then look at (and maybe take) the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: ReadyJob | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at the pending key, store ``job``: one script."""
         names = [self._prefix + k for k in keys]
         mode, pending_ttl = "", 1
         if pending is not None:
             key, ttl, take = pending
             names.append(self._prefix + key)
             mode, pending_ttl = ("take" if take else "check"), max(1, round(ttl))
+        data = b""
+        if job is not None:
+            names.append(job.queue)
+            data = job.data
         answer = int(
-            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode])
+            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data])
         )
         return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
 
@@ -780,9 +811,10 @@ class JobQueue:
         """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id) in ``lane``.
 
         False (nothing enqueued, nothing claimed) when either key was claimed
-        before. The claims are taken together or not at all; the job goes in
-        through Huey's public enqueue, and if that fails the claims are given
-        back, so Zendesk's retry is not answered "duplicate".
+        before. The claims and the job are stored together or not at all (one
+        SQLite transaction, one Redis script: sidecar.tasks.huey_inside), so a
+        crash never leaves a claim without its job, which would answer
+        Zendesk's retry "duplicate" and lose the event.
 
         Several changes to one ticket collapse into one job: while a reconcile
         of the ticket waits in the queue (it holds ``pending:<ticket>``), a new
@@ -794,37 +826,32 @@ class JobQueue:
         keys = [key for key in (dedup_key, replay_key) if key]
         skippable = hint is not None and hint.may_skip
         waiting = pending_key(ticket_id, lane)
-        taken = self._claims.take(keys, (waiting, PENDING_TTL_SECONDS, not skippable))
+        kwargs = hint.as_kwargs() if skippable and hint is not None else {}
+        task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
+        huey = self.lane_huey(lane)
+        taken = self._claims.take(
+            keys,
+            (waiting, PENDING_TTL_SECONDS, not skippable),
+            ready_job(huey, task),
+        )
         if taken is Taken.DUPLICATE:
             return False
-        if taken is Taken.COLLAPSED:
-            return True
-        kwargs = hint.as_kwargs() if skippable and hint is not None else {}
-        claimed = [*keys, *([] if skippable else [waiting])]
-        task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
-        self._enqueue_or_release(task, claimed, lane)
+        if taken is Taken.ENQUEUE:
+            announce_enqueued(huey, task)
         return True
-
-    def _enqueue_or_release(
-        self, task: Any, claimed: Sequence[str], lane: Lane = Lane.NORMAL
-    ) -> None:
-        try:
-            self.lane_huey(lane).enqueue(task)
-        except Exception:
-            for key in claimed:
-                self._claims.release(key)
-            raise
 
     @_unavailable("enqueue")
     def submit_task(self, task: Any, *, dedup_key: str) -> bool:
         """Claim ``dedup_key``, then enqueue ``task`` (a Huey signature).
 
-        As :meth:`submit_reconcile`, for any job: False when the key was claimed;
-        a failed enqueue gives the claim back.
+        As :meth:`submit_reconcile`, for any job: False when the key was
+        claimed; the claim and the job are one write.
         """
-        if self._claims.take([dedup_key]) is Taken.DUPLICATE:
+        if self._claims.take([dedup_key], None, ready_job(self.huey, task)) is (
+            Taken.DUPLICATE
+        ):
             return False
-        self._enqueue_or_release(task, [dedup_key])
+        announce_enqueued(self.huey, task)
         return True
 
     @_unavailable("enqueue")
