@@ -72,11 +72,10 @@ def _runs(path: Path) -> set[int]:
     return {int(line) for line in path.read_text().split()}
 
 
-def _start(url: str, runs: Path, cwd: Path) -> Process:
+def _start(url: str, runs: Path, cwd: Path, *, hold: Path | None = None) -> Process:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = Process(
-        [sys.executable, "-m", "tests.timer_worker", url, str(runs)], env=env, cwd=cwd
-    )
+    args = [sys.executable, "-m", "tests.timer_worker", url, str(runs)]
+    proc = Process([*args, *([str(hold)] if hold else [])], env=env, cwd=cwd)
     wait_for(lambda: "worker started" in proc.output(), timeout=20)
     return proc
 
@@ -196,3 +195,76 @@ def _notify(url: str, env: dict[str, str], ticket_id: int, n: int) -> None:
         invocation_id=f"timers-{ticket_id}-{n}",
     )
     assert status == 202
+
+
+KINDS = (
+    "slack_create",
+    "slack_comment",
+    "slack_sync",
+    "reconcile",
+    "escalate",
+    "refresh_org",
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_sigkill_during_every_job_kind_runs_each_again_once(
+    tmp_path: Path, backend: str
+) -> None:
+    """One job of each kind running when the worker is SIGKILLed: each runs again, once."""
+    from sidecar.slack.blocks import MessageRef, TicketRequest
+
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'queue.db'}"
+            if backend == "sqlite"
+            else stack.enter_context(redis_queue_url())
+        )
+        queue = JobQueue.from_url(url)
+        stack.callback(queue.close)
+        message = MessageRef(channel="C1", ts="1.000100", thread_ts="1.000100")
+        request = TicketRequest(
+            message=message,
+            severity=2,
+            subject="Down",
+            description="Since 10:00",
+            submitted_by="U1",
+            team=None,
+        )
+        assert queue.slack.submit_create(request)
+        assert queue.slack.submit_comment({"channel": "C1", "ts": "2.0", "text": "x"})
+        assert queue.slack.schedule_sync(5)
+        assert queue.submit_reconcile(5, dedup_key="crash-kinds-5")
+        assert queue.submit_escalate(5)
+        queue.enqueue_refresh_org(9)
+        runs, hold = tmp_path / "runs.txt", tmp_path / "hold"
+        hold.touch()
+        worker = _start(url, runs, tmp_path, hold=hold)
+        try:
+            wait_for(lambda: _lines(runs, "start") == set(KINDS), timeout=20)
+        finally:
+            worker.stop(sig=signal.SIGKILL)  # every kind is mid-run
+        hold.unlink()
+        started = time.monotonic()
+        restarted = _start(url, runs, tmp_path, hold=hold)
+        try:
+            wait_for(lambda: _lines(runs, "done") == set(KINDS), timeout=45)
+        finally:
+            restarted.stop()
+        took = time.monotonic() - started
+        done = [
+            line for line in runs.read_text().split("\n") if line.startswith("done")
+        ]
+        assert sorted(done) == sorted(f"done {kind}" for kind in KINDS), done
+        # Within the in-flight lease (20 s) and a watchdog round (5 s), plus start-up.
+        assert took < 40, took
+
+
+def _lines(runs: Path, what: str) -> set[str]:
+    if not runs.exists():
+        return set()
+    return {
+        line.split(" ", 1)[1]
+        for line in runs.read_text().split("\n")
+        if line.startswith(f"{what} ")
+    }
