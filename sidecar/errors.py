@@ -13,6 +13,9 @@ class SidecarError(Exception):
 class ConfigError(SidecarError):
     """The configuration (environment or TOML file) is missing or invalid."""
 
+    # A job that meets one cannot succeed until an operator fixes the setting.
+    disposition: Disposition  # set below, once Disposition exists
+
 
 # --- webhook boundary -------------------------------------------------------
 
@@ -48,6 +51,16 @@ class Disposition(enum.Enum):
     DEAD_LETTER = "dead_letter"  # retrying cannot help: an operator must look
 
 
+ConfigError.disposition = Disposition.DEAD_LETTER
+
+
+class Wait(enum.Enum):
+    """Why a RETRY is a wait, not a failure: it spends no attempt."""
+
+    BUDGET = "budget"  # our own share of the budget is used for now
+    THROTTLE = "throttle"  # the upstream answered 429
+
+
 class UpstreamError(SidecarError):
     """A call to an upstream service failed.
 
@@ -60,6 +73,8 @@ class UpstreamError(SidecarError):
     """
 
     disposition = Disposition.DEAD_LETTER
+    # Set on a RETRY that is a wait: the worker spends no attempt on it.
+    wait: Wait | None = None
     # Set on errors that prove the credentials for ``service`` are refused: the
     # worker raises the service's health flag, which /readyz reports.
     credentials_refused = False
@@ -129,13 +144,15 @@ class RateLimited(Transient):
         )
         self.backoff = backoff
 
-    def wait(self, *, throttled_for: float, default: float) -> float:
+    def delay(self, *, throttled_for: float, default: float) -> float:
         """Seconds before the next try: Retry-After, else the upstream's backoff, else ``default``."""
         if self.retry_after is not None and self.retry_after > 0:
             return self.retry_after
         if self.backoff is not None:
             return self.backoff.delay(throttled_for=throttled_for)
         return default
+
+    wait = Wait.THROTTLE
 
 
 class Conflict(Transient):
@@ -147,8 +164,21 @@ class BudgetWait(Transient):
 
     Raised before any request is sent. The worker puts the job back in the
     queue for that long without counting an attempt: waiting for budget is not
-    a failure.
+    a failure. ``pool`` names the budget's pool ("requests" or "updates").
     """
+
+    wait = Wait.BUDGET
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        retry_after: float | None = None,
+        pool: str = "requests",
+    ) -> None:
+        super().__init__(message, service=service, retry_after=retry_after)
+        self.pool = pool
 
 
 class Rejected(UpstreamError):

@@ -15,14 +15,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.tasks.jobs import AUTH_SERVICES
 from sidecar.tasks.open_counts import SAMPLE_FLAG, OpenCounts
 
 if TYPE_CHECKING:
     from sidecar.tasks.queue import JobQueue
-
-# Services whose refusal of our credentials is kept as a flag in the queue store
-# (``<service>_auth_failed``, set by the worker, cleared by a job that gets through).
-AUTH_SERVICES = ("zendesk", "pagerduty")
 
 
 class QueueCollector(Collector):

@@ -34,6 +34,7 @@ from sidecar.errors import (
 )
 from sidecar.slack import api as slack_api
 from sidecar.tasks.handler import load_configured_policy
+from sidecar.tasks.jobs import AUTH_SERVICES, auth_failed_flag
 from sidecar.tasks.queue import sqlite_path
 from sidecar.zendesk.budget import Shares, headroom
 from sidecar.zendesk.client import ZendeskClient
@@ -147,6 +148,11 @@ def _queue_state(
             scheduled=queue.scheduled(),
             dead_letters=len(queue.failed_jobs()),
             oldest_ready_age=max(0.0, clock() - min(oldest)) if oldest else None,
+            refused=tuple(
+                (service, since)
+                for service in AUTH_SERVICES
+                if (since := queue.get_flag(auth_failed_flag(service))) is not None
+            ),
         )
     except (ConfigError, QueueUnavailable) as exc:
         return checks.QueueState(where=where, error=str(exc))

@@ -101,6 +101,10 @@ class RedisInflight:
         self._until = f"sidecar.inflight_until.{name}"
         self._take = conn.register_script(_TAKE_LAPSED_LUA)
 
+    def redis_keys(self) -> tuple[str, str]:
+        """The hash and the sorted set (a worker's take writes them in one script)."""
+        return self._data, self._until
+
     def hold(self, job_id: str, lane: str, data: bytes, until: float) -> None:
         pipe = self._conn.pipeline(transaction=True)
         pipe.hset(self._data, job_id, lane.encode() + b"\n" + data)

@@ -41,6 +41,10 @@ RECONCILE, ESCALATE, REFRESH_ORG, SWEEP = (
 )
 # Jobs of one id: `sidecar jobs retry` re-enqueues their dead letters by id.
 JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
+# The Slack app's jobs (sidecar.slack.jobs registers them); the same runner
+# runs them (sidecar.tasks.worker.Runner).
+SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC = "slack_create", "slack_comment", "slack_sync"
+SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)
 HINT_KWARGS = ("actor_id", "version")
 RUN_STATE_KWARGS = ("attempt", "first_failure")
 # Huey names a task "<module of its function>.<name>" in the stored job. These
@@ -102,6 +106,10 @@ def auth_failed_flag(service: str) -> str:
     return f"{service}_auth_failed"
 
 
+# Services whose refusal of our credentials the worker keeps as a flag; read
+# by /metrics (sidecar_upstream_auth_failed) and `sidecar doctor`, cleared by
+# the next job that gets through to the service.
+AUTH_SERVICES = ("zendesk", "pagerduty", "slack")
 AUTH_FAILED_FLAG = auth_failed_flag("zendesk")  # /readyz answers 503 while it is up
 
 

@@ -24,11 +24,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey, Task, TaskWrapper
-from huey.storage import SqliteStorage
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
 from sidecar.tasks import slack_jobs
+from sidecar.tasks.huey_inside import (
+    ReadyJob,
+    SidecarRedisHuey,
+    SidecarSqliteHuey,
+    announce_enqueued,
+    ready_job,
+    sqlite_enqueue,
+)
 from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
 from sidecar.tasks.jobs import (
     ESCALATE,
@@ -65,6 +72,12 @@ _FLAG = "flag:"
 # (sidecar.tasks.worker.recover_escalations); one that a worker took off the
 # queue and lost before its heartbeat began lets it lapse within these seconds.
 ENQUEUE_LEASE_SECONDS = 20.0
+# A taken job's in-flight record lapses this long after its last renewal (the
+# worker's watchdog renews it every few seconds: sidecar.tasks.worker).
+INFLIGHT_LEASE_SECONDS = 20.0
+# Jobs taken without an in-flight record: the periodic ones (the next minute
+# runs them again) and escalate (its lease brings a lost page back).
+_UNTRACKED = frozenset({SWEEP, "prune_claims", ESCALATE})
 _DEAD = "dead:"
 _DEAD_TOTAL = "dead_letters_total"
 
@@ -127,22 +140,6 @@ def _unavailable(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-# huey ships no type information, so its storage class is Any to mypy.
-class _SqliteStorage(SqliteStorage):  # type: ignore[misc]
-    """Huey's SQLite storage with WAL + synchronous=NORMAL.
-
-    In WAL mode NORMAL commits survive a crash of any process (the write is in
-    the WAL before commit returns) and skip the per-commit fsync, which halves
-    ingest latency; only an OS crash or power loss can drop the last commits,
-    which the periodic sweep re-reads (docs/decisions.md).
-    """
-
-    def _create_connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection = super()._create_connection()
-        conn.execute("pragma synchronous=NORMAL")
-        return conn
-
-
 class _ClaimHeld(Exception):
     """A key of an atomic submit is already claimed (rolls the transaction back)."""
 
@@ -188,8 +185,13 @@ class _SqliteClaims:
         self._storage.sql(self.ddl, commit=True)
         self._storage.sql(self.memo_ddl, commit=True)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none (one transaction); then look at the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: ReadyJob | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at the pending key, store ``job``: one transaction."""
         now = time.time()
         try:
             with self._storage.db(commit=True) as curs:
@@ -200,20 +202,24 @@ class _SqliteClaims:
                     )
                     if curs.rowcount != 1:
                         raise _ClaimHeld  # roll back the keys claimed before it
-                if pending is None:
-                    return Taken.ENQUEUE
-                key, ttl, take = pending
-                curs.execute(
-                    "delete from sidecar_claim where key = ? and at < ?",
-                    (key, now - ttl),
-                )
-                curs.execute("select 1 from sidecar_claim where key = ?", (key,))
-                if curs.fetchone() is not None:
-                    return Taken.COLLAPSED
-                if take:
+                if pending is not None:
+                    key, ttl, take = pending
                     curs.execute(
-                        "insert into sidecar_claim (key, at) values (?, ?)", (key, now)
+                        "delete from sidecar_claim where key = ? and at < ?",
+                        (key, now - ttl),
                     )
+                    curs.execute("select 1 from sidecar_claim where key = ?", (key,))
+                    if curs.fetchone() is not None:
+                        return Taken.COLLAPSED
+                    if take:
+                        curs.execute(
+                            "insert into sidecar_claim (key, at) values (?, ?)",
+                            (key, now),
+                        )
+                if job is not None:
+                    sqlite_enqueue(
+                        curs, job
+                    )  # the claims and their job commit together
                 return Taken.ENQUEUE
         except _ClaimHeld:
             return Taken.DUPLICATE
@@ -315,23 +321,29 @@ class _SqliteLeases:
 
 
 # Take every claim or none, then look at the pending key, in one round trip.
-# KEYS: the claims, then the pending key (or none). ARGV: claim TTL, pending
-# TTL, "take" or "check" ("" without a pending key). Returns 0 duplicate,
-# 1 enqueue, 2 collapsed.
+# KEYS: the claims, then the pending key (or none), then the lane's Huey list
+# (or none). ARGV: claim TTL, pending TTL, "take" or "check" ("" without a
+# pending key), the serialized job ("" for none: LPUSHed, as Huey's
+# RedisStorage.enqueue does, when the claims are taken). Returns 0 duplicate,
+# 1 enqueue (job stored), 2 collapsed.
 _TAKE_LUA = """
 local claims = #KEYS
 if ARGV[3] ~= '' then claims = claims - 1 end
+if ARGV[4] ~= '' then claims = claims - 1 end
 for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, claims do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
 end
-if ARGV[3] == '' then return 1 end
-if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return 2 end
-if ARGV[3] == 'take' then
-  redis.call('SET', KEYS[#KEYS], '1', 'EX', ARGV[2])
+if ARGV[3] ~= '' then
+  local waiting = KEYS[claims + 1]
+  if redis.call('EXISTS', waiting) == 1 then return 2 end
+  if ARGV[3] == 'take' then
+    redis.call('SET', waiting, '1', 'EX', ARGV[2])
+  end
 end
+if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[#KEYS], ARGV[4]) end
 return 1
 """
 
@@ -383,16 +395,25 @@ class _RedisClaims:
         self._memo_prefix = f"sidecar.memo.{huey.storage.name}."
         self._take = self._conn.register_script(_TAKE_LUA)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none; then look at (and maybe take) the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: ReadyJob | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at the pending key, store ``job``: one script."""
         names = [self._prefix + k for k in keys]
         mode, pending_ttl = "", 1
         if pending is not None:
             key, ttl, take = pending
             names.append(self._prefix + key)
             mode, pending_ttl = ("take" if take else "check"), max(1, round(ttl))
+        data = b""
+        if job is not None:
+            names.append(job.queue)
+            data = job.data
         answer = int(
-            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode])
+            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data])
         )
         return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
 
@@ -443,6 +464,16 @@ class JobQueue:
             self._claims = _SqliteClaims(huey)
             self._leases = _SqliteLeases(huey)
             self._inflight = SqliteInflight(huey.storage)
+        # Every job a worker takes is recorded in flight in the same write that
+        # takes it (sidecar.tasks.huey_inside), Slack's jobs included.
+        for lane, lane_huey in ((Lane.NORMAL, huey), (Lane.URGENT, self.urgent_huey)):
+            if hasattr(lane_huey, "track_inflight"):
+                lane_huey.track_inflight(
+                    self._inflight,
+                    lane=lane.value,
+                    seconds=INFLIGHT_LEASE_SECONDS,
+                    untracked=_UNTRACKED,
+                )
         # When each lane's oldest ready job became ready (the queue-age gauge).
         self._ready = ready_clock({Lane.NORMAL: huey, Lane.URGENT: self.urgent_huey})
         self._executor: Executor | None = None
@@ -466,6 +497,10 @@ class JobQueue:
     def _run(self) -> Executor:
         if self._executor is None:
             raise RuntimeError("no job handlers in this process")
+        return self._executor
+
+    def executor(self) -> Executor | None:
+        """The runner of this process's jobs, if it runs any (the worker)."""
         return self._executor
 
     def lane_huey(self, lane: Lane) -> Huey:
@@ -577,9 +612,8 @@ class JobQueue:
             path = sqlite_path(url)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                huey = SqliteHuey(
+                huey = SidecarSqliteHuey(
                     QUEUE_NAME,
-                    storage_class=_SqliteStorage,
                     filename=str(path),
                     results=False,
                     journal_mode="wal",
@@ -604,7 +638,7 @@ class JobQueue:
             except ValueError as exc:
                 raise ConfigError(f"SIDECAR_QUEUE_URL={shown}: {exc}") from None
             # Results off: reconcile returns nothing, and failures go to dead letters.
-            huey = RedisHuey(name, url=url, results=False, blocking=True)
+            huey = SidecarRedisHuey(name, url=url, results=False)
             described = shown if name == QUEUE_NAME else f"{shown} (queue {name})"
             return cls(huey, description=f"redis {described}")
         raise ConfigError(
@@ -766,6 +800,22 @@ class JobQueue:
         data = self.lane_huey(lane).serialize_task(task)
         self._inflight.hold(str(task.id), lane.value, data, time.time() + seconds)
 
+    def inflight_key(self, task: Any, lane: Lane) -> str | None:
+        """The in-flight record this process's worker wrote when it took ``task``."""
+        huey = self.lane_huey(lane)
+        return (
+            huey.inflight_key(str(task.id)) if hasattr(huey, "inflight_key") else None
+        )
+
+    def held_inflight(self) -> list[str]:
+        """The in-flight records of every job this process took and runs now."""
+        return [
+            key
+            for tasks in self.lanes().values()
+            if hasattr(tasks.huey, "held_inflight")
+            for key in tasks.huey.held_inflight()
+        ]
+
     @_unavailable("in-flight write")
     def renew_inflight(self, job_ids: Sequence[str], *, seconds: float) -> None:
         """Keep this process's running jobs recorded for ``seconds`` more."""
@@ -810,9 +860,10 @@ class JobQueue:
         """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id) in ``lane``.
 
         False (nothing enqueued, nothing claimed) when either key was claimed
-        before. The claims are taken together or not at all; the job goes in
-        through Huey's public enqueue, and if that fails the claims are given
-        back, so Zendesk's retry is not answered "duplicate".
+        before. The claims and the job are stored together or not at all (one
+        SQLite transaction, one Redis script: sidecar.tasks.huey_inside), so a
+        crash never leaves a claim without its job, which would answer
+        Zendesk's retry "duplicate" and lose the event.
 
         Several changes to one ticket collapse into one job: while a reconcile
         of the ticket waits in the queue (it holds ``pending:<ticket>``), a new
@@ -824,41 +875,36 @@ class JobQueue:
         keys = [key for key in (dedup_key, replay_key) if key]
         skippable = hint is not None and hint.may_skip
         waiting = pending_key(ticket_id, lane)
-        taken = self._claims.take(keys, (waiting, PENDING_TTL_SECONDS, not skippable))
-        if taken is Taken.DUPLICATE:
-            return False
-        if taken is Taken.COLLAPSED:
-            return True
         kwargs = hint.as_kwargs() if hint is not None else {}
         if lane is not Lane.URGENT:
             # Only the urgent lane pages on what the webhook named.
             kwargs.pop("severity", None)
             kwargs.pop("organization_id", None)
-        claimed = [*keys, *([] if skippable else [waiting])]
         task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
-        self._enqueue_or_release(task, claimed, lane)
+        huey = self.lane_huey(lane)
+        taken = self._claims.take(
+            keys,
+            (waiting, PENDING_TTL_SECONDS, not skippable),
+            ready_job(huey, task),
+        )
+        if taken is Taken.DUPLICATE:
+            return False
+        if taken is Taken.ENQUEUE:
+            announce_enqueued(huey, task)
         return True
-
-    def _enqueue_or_release(
-        self, task: Any, claimed: Sequence[str], lane: Lane = Lane.NORMAL
-    ) -> None:
-        try:
-            self.lane_huey(lane).enqueue(task)
-        except Exception:
-            for key in claimed:
-                self._claims.release(key)
-            raise
 
     @_unavailable("enqueue")
     def submit_task(self, task: Any, *, dedup_key: str) -> bool:
         """Claim ``dedup_key``, then enqueue ``task`` (a Huey signature).
 
-        As :meth:`submit_reconcile`, for any job: False when the key was claimed;
-        a failed enqueue gives the claim back.
+        As :meth:`submit_reconcile`, for any job: False when the key was
+        claimed; the claim and the job are one write.
         """
-        if self._claims.take([dedup_key]) is Taken.DUPLICATE:
+        if self._claims.take([dedup_key], None, ready_job(self.huey, task)) is (
+            Taken.DUPLICATE
+        ):
             return False
-        self._enqueue_or_release(task, [dedup_key])
+        announce_enqueued(self.huey, task)
         return True
 
     @_unavailable("enqueue")
@@ -1062,6 +1108,7 @@ class Executor(Protocol):
         attempt: int,
         first_failure: str | None,
         hint: Mapping[str, Any],
+        work: Callable[[], None] | None = None,
     ) -> None: ...
 
     def sweep(self, now: datetime) -> None: ...
@@ -1108,12 +1155,9 @@ def _urgent_huey(huey: Huey) -> Huey:
     """The urgent lane's Huey: a queue of its own name on ``huey``'s storage."""
     name = huey.storage.name + URGENT_SUFFIX
     if isinstance(huey, RedisHuey):
-        return RedisHuey(
-            name, connection_pool=huey.storage.pool, results=False, blocking=True
-        )
-    return SqliteHuey(
+        return SidecarRedisHuey(name, connection_pool=huey.storage.pool, results=False)
+    return SidecarSqliteHuey(
         name,
-        storage_class=_SqliteStorage,
         filename=huey.storage.filename,
         results=False,
         journal_mode="wal",

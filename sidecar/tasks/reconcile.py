@@ -422,6 +422,7 @@ class Reconciler:
                 f"10 minutes, waiting {wait:.0f} s",
                 service="zendesk",
                 retry_after=wait,
+                pool="updates",
             )
 
     def _remember(

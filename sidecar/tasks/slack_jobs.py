@@ -12,9 +12,11 @@ job is stored. Three jobs:
   (opened with its due time, on-call paged, the first agent reply, breached,
   solved), each once.
 
-The retry rules are the worker's (sidecar.tasks.jobs): the error's
-``disposition`` decides; retries back off exponentially; dead letters go to
-``sidecar jobs failed``. This module registers its own Huey tasks so that the
+They run on the worker's one runner (sidecar.tasks.worker.Runner), as every
+job kind does: the error decides (retry with backoff, wait for budget or a
+429 without spending an attempt, drop, dead-letter to ``sidecar jobs
+failed``), a killed worker's job comes back from its in-flight record, and
+each attempt counts in ``sidecar_jobs_total``. This module registers its own Huey tasks so that the
 queue and worker modules only need to call :func:`register`.
 """
 
@@ -27,30 +29,28 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from huey.api import Task, TaskWrapper
-from huey.exceptions import RetryTask
 
-from sidecar.errors import ConfigError, Disposition, UpstreamError
+from sidecar.errors import ConfigError
 from sidecar.slack.blocks import MessageRef, TicketRequest
 from sidecar.tasks.jobs import (
-    MAX_ATTEMPTS,
-    FailedJob,
+    SLACK_COMMENT,
+    SLACK_CREATE,
+    SLACK_JOBS,
+    SLACK_SYNC,
+    Lane,
     LazyHandlers,
-    auth_failed_flag,
-    retry_delay,
 )
 
 if TYPE_CHECKING:
-    from sidecar.tasks.queue import JobQueue
+    from sidecar.tasks.queue import Executor, JobQueue
 
 log = logging.getLogger("sidecar.slack")
 
-CREATE, COMMENT, SYNC = "slack_create", "slack_comment", "slack_sync"
-JOB_NAMES = (CREATE, COMMENT, SYNC)
+CREATE, COMMENT, SYNC = SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC
+JOB_NAMES = SLACK_JOBS
 # Jobs whose argument is a payload, not an id: their dead letters keep it, so
 # `sidecar jobs retry` can enqueue them again.
 PAYLOAD_JOBS = frozenset({CREATE, COMMENT})
-# What a retry must not carry over: the failed run's attempt count.
-_RUN_STATE = ("attempt", "first_failure")
 # Slack's retries and a second click on "Create ticket" carry the same message:
 # one job per message for as long as the queue keeps claims (7 days); after
 # that the external id lookup still finds the ticket.
@@ -100,6 +100,7 @@ class SlackJobs:
             )
         )
         self.base_delay = 5.0
+        self._runner: Executor | None = None
         huey = queue.huey
 
         def slack_create(
@@ -192,6 +193,7 @@ class SlackJobs:
         """Run jobs with the handlers ``factory`` builds (on the first job, once)."""
         self._handlers.use(factory)
         self.base_delay = base_delay
+        self._runner = None
 
     def handlers(self) -> Handlers:
         """This process's handlers; ConfigError when the Slack app is off here."""
@@ -207,72 +209,29 @@ class SlackJobs:
         first_failure: str | None,
         ticket_id: int = 0,
     ) -> None:
-        context = {"job": name, "job_id": task.id, "attempt": attempt}
-        if ticket_id:
-            context["ticket_id"] = ticket_id
-        try:
-            work(self.handlers())
-            return
-        except UpstreamError as exc:
-            if exc.disposition is Disposition.DROP:
-                log.info("nothing to do, dropping job: %s", exc, extra=context)
-                return
-            if exc.disposition is not Disposition.RETRY:
-                if exc.credentials_refused:
-                    self._queue.set_flag(auth_failed_flag(exc.service), _now())
-                self._dead_letter(name, task, ticket_id, exc, attempt, first_failure)
-                return
-            error: Exception = exc
-        except ConfigError as exc:
-            self._dead_letter(name, task, ticket_id, exc, attempt, first_failure)
-            return
-        except Exception as exc:  # a bug or an unforeseen failure: bounded retries
-            error = exc
-        first_failure = first_failure or _now()
-        if attempt >= MAX_ATTEMPTS:
-            self._dead_letter(name, task, ticket_id, error, attempt, first_failure)
-            return
-        retry_after = error.retry_after if isinstance(error, UpstreamError) else None
-        delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
-        log.warning(
-            "%s failed (%s), retrying in %.1f s", name, _describe(error), delay,
-            extra=context,
-        )  # fmt: skip
-        task.kwargs["attempt"] = attempt + 1
-        task.kwargs["first_failure"] = first_failure
-        raise RetryTask(delay=delay)
-
-    def _dead_letter(
-        self,
-        name: str,
-        task: Task,
-        ticket_id: int,
-        exc: BaseException,
-        attempt: int,
-        first_failure: str | None,
-    ) -> None:
-        now = _now()
-        # A create or comment job is its payload: keep it, so a retry can
-        # enqueue the same job again (a sync needs only the ticket id).
-        keep = name in PAYLOAD_JOBS
-        failed = FailedJob(
-            job_id=task.id,
-            task=name,
-            ticket_id=ticket_id,
-            error=_describe(exc),
-            attempts=attempt,
-            first_failure_at=first_failure or now,
-            last_failure_at=now,
-            args=list(task.args) if keep else None,
-            kwargs={k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE}
-            if keep
-            else None,
+        """Run the job with the worker's runner: its retries, budget waits, dead letters."""
+        runner = self._queue.executor() or self._own_runner()
+        runner.run(
+            name,
+            ticket_id,
+            task=task,
+            lane=Lane.NORMAL,
+            attempt=attempt,
+            first_failure=first_failure,
+            hint={},
+            work=lambda: work(self.handlers()),
         )
-        self._queue.record_failed(failed)
-        log.error(
-            "%s dead-lettered: %s", name, failed.error,
-            extra={"job": name, "job_id": task.id, "ticket_id": ticket_id},
-        )  # fmt: skip
+
+    def _own_runner(self) -> Executor:
+        """A runner for a process that runs Slack jobs without the worker's (tests, tools)."""
+        if self._runner is None:
+            # Imported here: the worker module imports the queue, which imports this.
+            from sidecar.tasks.worker import Runner
+
+            runner = Runner(self._queue)
+            runner.base_delay = self.base_delay
+            self._runner = runner
+        return self._runner
 
 
 def register(queue: JobQueue) -> SlackJobs:

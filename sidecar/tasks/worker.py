@@ -34,14 +34,7 @@ from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
-from sidecar.errors import (
-    BudgetWait,
-    ConfigError,
-    Disposition,
-    QueueUnavailable,
-    RateLimited,
-    UpstreamError,
-)
+from sidecar.errors import Disposition, QueueUnavailable, RateLimited, Wait
 from sidecar.metrics import BUDGET_WAITS, THROTTLED, count_job
 from sidecar.tasks.jobs import (
     AUTH_FAILED_FLAG,
@@ -51,6 +44,7 @@ from sidecar.tasks.jobs import (
     LEASED_JOBS,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
+    SLACK_JOBS,
     FailedJob,
     Handler,
     Handlers,
@@ -92,6 +86,8 @@ RUNNING_LEASE_SECONDS = 20.0
 HEARTBEAT_SECONDS = 5.0
 # After a dead letter the escalation is tried again this much later.
 DEAD_LETTER_HOLD_SECONDS = 30 * 60.0
+# What a retried dead letter must not carry over: the failed run's attempt count.
+_RUN_STATE = ("attempt", "first_failure")
 # Threads of the urgent lane in each worker process (pages are rare; two let
 # one page wait on a slow PagerDuty while another goes out).
 URGENT_WORKERS = 2
@@ -196,8 +192,12 @@ class Runner:
         attempt: int,
         first_failure: str | None,
         hint: Mapping[str, Any] | None = None,
+        work: Callable[[], None] | None = None,
     ) -> None:
         """Run one job; map the handler's errors to retry, drop or dead letter.
+
+        ``work`` runs instead of this process's handler for ``job`` (the Slack
+        jobs bring their own: sidecar.slack.jobs); the rules are the same.
 
         An escalate job holds its lease (the durable "escalation wanted"
         record) while it runs, renewed by a heartbeat; a retry keeps it until
@@ -210,16 +210,34 @@ class Runner:
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         # Every other job is recorded as in flight while it runs, so a worker
-        # killed mid-job has it enqueued again (sidecar.tasks.inflight).
-        tracked = lease is None and self._hold_inflight(task, lane)
+        # killed mid-job has it enqueued again (sidecar.tasks.inflight). A job
+        # a worker took from the queue was recorded in the same write that took
+        # it, and its record is dropped only after Huey put the job where it
+        # goes next (sidecar.tasks.huey_inside); one run another way (a test,
+        # a direct call) is recorded here.
+        taken = None if lease is not None else self._queue.inflight_key(task, lane)
+        tracked = lease is None and taken is None and self._hold_inflight(task, lane)
+        if taken is not None:
+            with self._lock:
+                self._running.add(taken)
         try:
             with _Heartbeat(self._queue, lease):
                 result = self._attempt(
-                    job, ticket_id, task, attempt, first_failure, context, hint or {}
+                    job,
+                    ticket_id,
+                    task,
+                    attempt,
+                    first_failure,
+                    context,
+                    hint or {},
+                    work,
                 )
         finally:
             if tracked:
                 self._release_inflight(str(task.id))
+            elif taken is not None:
+                with self._lock:
+                    self._running.discard(taken)
         if lease is not None:
             self._settle_lease(lease, result)
         count_job(job, result.outcome.value)  # sidecar_jobs_total{job, outcome}
@@ -255,7 +273,9 @@ class Runner:
     def keep_inflight(self) -> None:
         """Renew the in-flight records of the jobs this process is running."""
         with self._lock:
-            running = sorted(self._running)
+            mine = set(self._running)
+        # Every job this process took, whichever code runs it (Slack's too).
+        running = sorted(mine | set(self._queue.held_inflight()))
         if running:
             self._queue.renew_inflight(running, seconds=RUNNING_LEASE_SECONDS)
 
@@ -268,57 +288,83 @@ class Runner:
         first_failure: str | None,
         context: Mapping[str, Any],
         hint: Mapping[str, Any],
+        work: Callable[[], None] | None = None,
     ) -> Attempt:
         """Run the handler once and say how it ended (dead letters are recorded here)."""
         try:
-            self.handlers()[job](ticket_id, **hint)
-        except BudgetWait as exc:
-            pool = "updates" if "updates" in str(exc) else "requests"
+            if work is not None:
+                work()
+            else:
+                self.handlers()[job](ticket_id, **hint)
+        except Exception as exc:
+            return self._decide(
+                job, task, ticket_id, exc, attempt, first_failure, context
+            )
+        self._clear_auth_flags(job)
+        return DONE
+
+    def _decide(
+        self,
+        job: str,
+        task: Task,
+        ticket_id: int,
+        exc: Exception,
+        attempt: int,
+        first_failure: str | None,
+        context: Mapping[str, Any],
+    ) -> Attempt:
+        """What the error's disposition says: the one thing read (sidecar.errors).
+
+        DROP ends the job; DEAD_LETTER records it for an operator (raising the
+        service's flag when it proved our credentials refused); RETRY backs
+        off, unless it is a wait: for our budget (no attempt spent, no thread
+        held) or a 429 (no attempt spent for an hour of them). An error
+        without a disposition (a bug, an unforeseen failure) is a RETRY.
+        """
+        disposition = getattr(exc, "disposition", Disposition.RETRY)
+        wait = getattr(exc, "wait", None)
+        retry_after = getattr(exc, "retry_after", None)
+        if disposition is Disposition.DROP:
+            log.info("nothing to do, dropping job: %s", exc, extra=context)
+            return DROPPED
+        if disposition is Disposition.DEAD_LETTER:
+            # Retrying cannot fix a refused request or a bad setting: an operator must.
+            if getattr(exc, "credentials_refused", False):
+                service = str(getattr(exc, "service", "zendesk"))
+                self._queue.set_flag(auth_failed_flag(service), _now())
+            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
+            return DEAD_LETTERED
+        if wait is Wait.BUDGET:
+            pool = str(getattr(exc, "pool", "requests"))
             BUDGET_WAITS.labels(pool, context.get("lane", "normal")).inc()
-            return Attempt(Outcome.WAIT_FOR_BUDGET, exc.retry_after or 1.0)
-        except RateLimited as exc:
-            # A 429 asks us to wait, not to give up: it uses no attempt, so a
-            # rate-limit storm cannot dead-letter a page. Past an hour of
-            # failing, attempts count again, so nothing retries forever.
+            return Attempt(Outcome.WAIT_FOR_BUDGET, retry_after or 1.0)
+        if wait is Wait.THROTTLE:
+            service = str(getattr(exc, "service", "zendesk"))
+            THROTTLED.labels(service).inc()
             # How long: the upstream's Retry-After, else its own documented
             # backoff (PagerDuty: minutes), else the usual base delay.
-            wait = exc.wait(
-                throttled_for=_failing_for(first_failure), default=self.base_delay
-            )
-            THROTTLED.labels(exc.service).inc()
+            if isinstance(exc, RateLimited):
+                retry_after = exc.delay(
+                    throttled_for=_failing_for(first_failure), default=self.base_delay
+                )
             if _patient(first_failure):
-                delay = min(max(wait, 1.0), MAX_DELAY_SECONDS)
+                # A 429 asks us to wait, not to give up: it uses no attempt, so a
+                # rate-limit storm cannot dead-letter a page. Past an hour of
+                # failing, attempts count again, so nothing retries forever.
+                delay = min(max(retry_after or self.base_delay, 1.0), MAX_DELAY_SECONDS)
                 # A delayed page is the operator's business; Zendesk's 429s are routine.
                 log.log(
                     logging.WARNING if job == ESCALATE else logging.INFO,
                     "%s rate limited by %s, again in %.1f s",
                     job,
-                    exc.service,
+                    service,
                     delay,
-                    extra={**context, "service": exc.service, "delay": delay},
+                    extra={**context, "service": service, "delay": delay},
                 )
                 return Attempt(Outcome.THROTTLED, delay)
-            exc.retry_after = wait
-            return self._retry(job, task, exc, attempt, first_failure, context)
-        except UpstreamError as exc:
-            if exc.disposition is Disposition.DROP:
-                log.info("nothing to do, dropping job: %s", exc, extra=context)
-                return DROPPED
-            if exc.disposition is Disposition.RETRY:
-                return self._retry(job, task, exc, attempt, first_failure, context)
-            # Retrying cannot fix a refused request: an operator must.
-            if exc.credentials_refused:
-                self._queue.set_flag(auth_failed_flag(exc.service), _now())
-            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-            return DEAD_LETTERED
-        except ConfigError as exc:
-            # A bad setting: retrying cannot fix it either.
-            self._dead_letter(job, task, ticket_id, exc, attempt, first_failure)
-            return DEAD_LETTERED
-        except Exception as exc:  # a bug or an unforeseen failure: bounded retries
-            return self._retry(job, task, exc, attempt, first_failure, context)
-        self._clear_auth_flags(job)
-        return DONE
+            if isinstance(exc, RateLimited):
+                exc.retry_after = retry_after
+        return self._retry(job, task, exc, attempt, first_failure, context)
 
     def _wait_for_budget(
         self,
@@ -372,7 +418,7 @@ class Runner:
                 job, task, ticket_id, exc, attempt, first_failure or _now()
             )
             return DEAD_LETTERED
-        retry_after = exc.retry_after if isinstance(exc, UpstreamError) else None
+        retry_after = getattr(exc, "retry_after", None)
         delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
         log.warning(
             "%s failed (%s), retrying in %.1f s",
@@ -400,7 +446,11 @@ class Runner:
         # admin rotated the token): /readyz turns green. Every job reads
         # Zendesk; only escalate reaches PagerDuty. Checked at most every 10 s.
         now = time.monotonic()
-        services = ("zendesk", "pagerduty") if job == "escalate" else ("zendesk",)
+        services: tuple[str, ...] = ("zendesk",)
+        if job == "escalate":
+            services = ("zendesk", "pagerduty")
+        elif job in SLACK_JOBS:
+            services = ("zendesk", "slack")
         for service in services:
             if now - self._auth_checked_at.get(service, 0.0) < 10.0:
                 continue
@@ -420,6 +470,11 @@ class Runner:
         first_failure: str | None,
     ) -> None:
         now = _now()
+        # A job whose argument is a payload (a Slack modal submission, a thread
+        # reply), not an id, is its payload: the dead letter keeps it, so
+        # `sidecar jobs retry` can enqueue the same job again.
+        args = list(task.args or ())
+        keep = bool(args) and not isinstance(args[0], int)
         failed = FailedJob(
             job_id=task.id,
             task=job,
@@ -428,6 +483,10 @@ class Runner:
             attempts=attempt,
             first_failure_at=first_failure or now,
             last_failure_at=now,
+            args=args if keep else None,
+            kwargs={k: v for k, v in (task.kwargs or {}).items() if k not in _RUN_STATE}
+            if keep
+            else None,
         )
         self._queue.record_failed(failed)
         log.error(

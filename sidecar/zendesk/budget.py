@@ -217,6 +217,7 @@ class Budget:
             f"waiting {seconds:.2f} s",
             service=SERVICE,
             retry_after=seconds,
+            pool=pool,
         )
 
     def _leak(self, now: int) -> None:

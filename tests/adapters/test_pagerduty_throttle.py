@@ -166,15 +166,15 @@ def test_decipher_gives_a_429_pagerdutys_backoff() -> None:
     error = decipher("trigger", 429, {}, "", host="events.pagerduty.com")
     assert isinstance(error, RateLimited) and error.retryable
     assert error.backoff == THROTTLE_BACKOFF and error.retry_after is None
-    assert error.wait(throttled_for=0, default=5) == 30
-    assert error.wait(throttled_for=89, default=5) == 30
-    assert error.wait(throttled_for=90, default=5) == 180
+    assert error.delay(throttled_for=0, default=5) == 30
+    assert error.delay(throttled_for=89, default=5) == 30
+    assert error.delay(throttled_for=90, default=5) == 180
     told = decipher("trigger", 429, {"Retry-After": "45"}, "", host="h")
-    assert told.retry_after == 45 and told.wait(throttled_for=500, default=5) == 45
+    assert told.retry_after == 45 and told.delay(throttled_for=500, default=5) == 45
 
 
 def test_other_services_keep_their_own_rate_limit_waits() -> None:
     """Without a backoff of its own, a 429 waits Retry-After or the worker's default."""
     plain = RateLimited("429", service="zendesk", status=429)
-    assert plain.wait(throttled_for=1000, default=5) == 5
+    assert plain.delay(throttled_for=1000, default=5) == 5
     assert Backoff(first=1, tries=2, then=9).delay(throttled_for=2) == 9

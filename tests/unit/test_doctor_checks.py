@@ -225,3 +225,15 @@ def test_an_unexpected_error_in_a_section_is_one_fail_line() -> None:
 
     lines = _guarded(checks.SLACK, boom)
     assert statuses(lines) == ["fail"] and "SIDECAR_SLACK_API_URL" in lines[0].detail
+
+
+def test_a_refused_credential_flag_warns_with_how_it_clears() -> None:
+    """A service's `<service>_auth_failed` flag is a warning naming the service and the way out."""
+    lines = checks.check_queue(
+        QueueState(
+            where="sqlite /q.db", refused=(("slack", "2026-12-06T10:00:00+00:00"),)
+        )
+    )
+    (refused,) = [line for line in lines if line.check == "credentials"]
+    assert refused.status is Status.WARN and "slack" in refused.detail
+    assert "jobs retry" in refused.next_step

@@ -21,6 +21,9 @@ class QueueState:
     scheduled: int = 0
     dead_letters: int = 0
     oldest_ready_age: float | None = None  # seconds, over both lanes
+    # (service, when) for each service whose refusal of our credentials a job
+    # recorded (the ``<service>_auth_failed`` flags), not yet cleared.
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 def check_queue(state: QueueState) -> list[Line]:
@@ -67,6 +70,16 @@ def check_queue(state: QueueState) -> list[Line]:
         )
     else:
         lines.append(ok(QUEUE, "dead letters", "none"))
+    for service, since in state.refused:
+        lines.append(
+            warn(
+                QUEUE,
+                "credentials",
+                f"{service} refused our credentials ({since}); its jobs are dead-lettered",
+                f"fix the {service} credentials, then `sidecar jobs retry --all`: "
+                "the flag clears when the next job gets through",
+            )
+        )
     return lines
 
 

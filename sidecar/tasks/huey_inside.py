@@ -1,0 +1,334 @@
+"""Where the queue reaches inside Huey: the two steps at which a job could be nowhere.
+
+Huey moves a job between its stores in two steps that a SIGKILL can split:
+
+- **The scheduler's tick** (``Scheduler.loop``): ``read_schedule`` deletes every
+  due job from the schedule, then the consumer enqueues them one by one. A
+  worker killed in between loses every due job not yet enqueued (measured:
+  1,000 timers due at one instant, all lost).
+- **A worker taking a job** (``Worker.loop``): ``dequeue`` deletes the job from
+  the queue, and only the job's body could record it in flight, several round
+  trips later.
+
+The Huey classes below close both gaps with storage writes of our own, each
+one transaction (SQLite) or one script (Redis): due jobs go from the schedule
+to the ready queue together (``read_schedule`` then hands the consumer nothing
+to enqueue), and a job leaves the ready queue into an in-flight record
+(sidecar.tasks.inflight) that ``execute`` deletes only once Huey has put the
+job where it goes next (done, or back in the schedule for a retry). These
+reach Huey's table names, key names, ``_emit`` and the consumer's loop order
+(tests/adapters/test_huey_inside.py pins each against the installed version).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from huey import RedisHuey, SqliteHuey
+from huey.signals import SIGNAL_ENQUEUED
+from huey.storage import SqliteStorage
+
+from sidecar.tasks.inflight import InflightStore
+
+log = logging.getLogger("sidecar.queue")
+
+
+# huey ships no type information, so its storage class is Any to mypy.
+class SidecarSqliteStorage(SqliteStorage):  # type: ignore[misc]
+    """Huey's SQLite storage with WAL + synchronous=NORMAL.
+
+    In WAL mode NORMAL commits survive a crash of any process (the write is in
+    the WAL before commit returns) and skip the per-commit fsync, which halves
+    ingest latency; only an OS crash or power loss can drop the last commits,
+    which the periodic sweep re-reads (docs/decisions.md).
+    """
+
+    def _create_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
+
+
+@dataclass(frozen=True)
+class ReadyJob:
+    """A job as Huey's storage keeps a ready one, to store inside a write of ours.
+
+    ``queue`` is the queue's name (SQLite's ``task.queue`` column) or its list's
+    key (Redis); ``data`` Huey's serialized task.
+    """
+
+    queue: str
+    data: bytes
+    priority: int = 0
+
+
+def ready_job(huey: Any, task: Any) -> ReadyJob:
+    """``task`` serialized for ``huey``'s ready queue (what Huey's enqueue would store)."""
+    storage = huey.storage
+    queue = storage.queue_key if isinstance(huey, RedisHuey) else storage.name
+    return ReadyJob(queue, bytes(huey.serialize_task(task)), int(task.priority or 0))
+
+
+def sqlite_enqueue(curs: sqlite3.Cursor, job: ReadyJob) -> None:
+    """Insert ``job`` into Huey's ``task`` table within the caller's transaction."""
+    curs.execute(
+        "insert into task (queue, data, priority) values (?, ?, ?)",
+        (job.queue, sqlite3.Binary(job.data), job.priority),
+    )
+
+
+def announce_enqueued(huey: Any, task: Any) -> None:
+    """Send Huey's ``enqueued`` signal for a job we stored ourselves (the queue-age clock)."""
+    try:
+        huey._emit(SIGNAL_ENQUEUED, task)
+    except Exception as exc:  # the signal only feeds the queue-age gauge
+        log.debug("enqueued signal failed: %s", exc)
+
+
+class _Taking:
+    """The in-flight records of the jobs this process took and runs now."""
+
+    def __init__(self) -> None:
+        self.store: InflightStore | None = None
+        self.lane = ""
+        self.seconds = 20.0
+        self.untracked: Collection[str] = ()
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}  # job id -> in-flight record key
+
+    def hold(self, job_id: str, key: str) -> None:
+        with self._lock:
+            self._held[job_id] = key
+
+    def key_of(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._held.get(job_id)
+
+    def drop(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._held.pop(job_id, None)
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self._held.values())
+
+
+def _short(name: Any) -> str:
+    return str(name).rsplit(".", 1)[-1]
+
+
+class _SafeMoves:
+    """What both backends add to Huey: a tick and a take that lose nothing."""
+
+    taking: _Taking
+
+    def track_inflight(
+        self,
+        store: InflightStore,
+        *,
+        lane: str,
+        seconds: float,
+        untracked: Collection[str],
+    ) -> None:
+        """Record every job this queue hands a worker in ``store`` until its end.
+
+        Jobs named in ``untracked`` (periodic ones; escalate, which its lease
+        covers) have their record dropped as soon as they are taken.
+        """
+        self.taking.store = store
+        self.taking.lane = lane
+        self.taking.seconds = seconds
+        self.taking.untracked = frozenset(untracked)
+
+    def inflight_key(self, job_id: str) -> str | None:
+        """The in-flight record of job ``job_id`` taken here, if any."""
+        return self.taking.key_of(job_id)
+
+    def held_inflight(self) -> list[str]:
+        """The in-flight records of every job this process took and runs now."""
+        return self.taking.keys()
+
+    def _release(self, key: str) -> None:
+        store = self.taking.store
+        if store is None:
+            return
+        try:
+            store.release(key)
+        except Exception as exc:  # its record lapses: one more run at worst
+            log.warning("could not release in-flight job %s: %s", key, exc)
+
+    def _untracked(self, task: Any) -> bool:
+        return _short(task.name) in self.taking.untracked
+
+    def execute(self, task: Any, timestamp: Any = None) -> Any:
+        key = self.taking.key_of(str(task.id))
+        try:
+            # Huey's execute puts a retried (or early) job back in the
+            # schedule before it returns: only then is the record dropped.
+            return super().execute(task, timestamp)  # type: ignore[misc]
+        finally:
+            if key is not None:
+                self.taking.drop(str(task.id))
+                self._release(key)
+
+
+class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
+    """SqliteHuey whose tick and take are single transactions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.taking = _Taking()
+        kwargs.setdefault("storage_class", SidecarSqliteStorage)
+        super().__init__(*args, **kwargs)
+
+    def read_schedule(self, timestamp: Any = None) -> list[Any]:
+        """Move every due job to the ready queue in one transaction; return none."""
+        if timestamp is None:
+            timestamp = self._get_timestamp()
+        storage = self.storage
+        moved = []
+        with storage.db(commit=True) as curs:
+            curs.execute(
+                "select id, data from schedule where queue = ? and timestamp <= ? "
+                "order by timestamp, id",
+                (storage.name, timestamp.timestamp()),
+            )
+            for row_id, data in curs.fetchall():
+                task = self.deserialize_task(data)
+                curs.execute(
+                    "insert into task (queue, data, priority) values (?, ?, ?)",
+                    (storage.name, data, task.priority or 0),
+                )
+                curs.execute("delete from schedule where id = ?", (row_id,))
+                moved.append(task)
+        for task in moved:
+            self._emit(SIGNAL_ENQUEUED, task)
+        return []  # nothing left for the consumer to enqueue
+
+    def dequeue(self) -> Any:
+        """Take the next job and record it in flight, in one transaction."""
+        storage = self.storage
+        # Quick check without the write lock, as Huey's own dequeue does.
+        if not storage.sql(
+            "select 1 from task where queue = ? limit 1", (storage.name,), results=True
+        ):
+            return None
+        store = self.taking.store
+        with storage.db(commit=True) as curs:
+            curs.execute(
+                "select id, data from task where queue = ? "
+                "order by priority desc, id limit 1",
+                (storage.name,),
+            )
+            row = curs.fetchone()
+            if row is None:
+                return None
+            row_id, data = row
+            curs.execute("delete from task where id = ?", (row_id,))
+            if curs.rowcount != 1:
+                return None
+            task = self.deserialize_task(data)
+            if store is not None and not self._untracked(task):
+                curs.execute(
+                    "insert or replace into sidecar_inflight (id, lane, until, data) "
+                    "values (?, ?, ?, ?)",
+                    (
+                        str(task.id),
+                        self.taking.lane,
+                        time.time() + self.taking.seconds,
+                        sqlite3.Binary(bytes(data)),
+                    ),
+                )
+        if store is not None and not self._untracked(task):
+            self.taking.hold(str(task.id), str(task.id))
+        return task
+
+
+# Move every due job from the schedule to the ready list (KEYS: schedule zset,
+# queue list; ARGV: due instant as Huey's RedisStorage.convert_ts gives it).
+_MOVE_DUE_LUA = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, data in ipairs(due) do
+  redis.call('ZREM', KEYS[1], data)
+  redis.call('LPUSH', KEYS[2], data)
+end
+return due
+"""
+
+# Take the next job and record it in flight (KEYS: queue list, in-flight hash,
+# in-flight lapse zset; ARGV: record key, lane, lapse instant; "" key: no record).
+_TAKE_LUA = """
+local data = redis.call('RPOP', KEYS[1])
+if not data then return false end
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '\\n' .. data)
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+return data
+"""
+
+
+class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
+    """RedisHuey whose tick and take are single scripts (so its workers poll)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.taking = _Taking()
+        # A script cannot block: workers poll with the consumer's backoff.
+        kwargs["blocking"] = False
+        super().__init__(*args, **kwargs)
+        conn = self.storage.conn
+        self._move_due = conn.register_script(_MOVE_DUE_LUA)
+        self._take = conn.register_script(_TAKE_LUA)
+        self._inflight_keys: tuple[str, str] = ("", "")
+
+    def track_inflight(
+        self,
+        store: InflightStore,
+        *,
+        lane: str,
+        seconds: float,
+        untracked: Collection[str],
+    ) -> None:
+        super().track_inflight(store, lane=lane, seconds=seconds, untracked=untracked)
+        self._inflight_keys = store.redis_keys()  # type: ignore[attr-defined]
+
+    def read_schedule(self, timestamp: Any = None) -> list[Any]:
+        """Move every due job to the ready list in one script; return none."""
+        if timestamp is None:
+            timestamp = self._get_timestamp()
+        storage = self.storage
+        moved = self._move_due(
+            keys=[storage.schedule_key, storage.queue_key],
+            args=[storage.convert_ts(timestamp)],
+        )
+        for data in moved or ():
+            try:
+                self._emit(SIGNAL_ENQUEUED, self.deserialize_task(data))
+            except Exception as exc:  # the signal only feeds the queue-age gauge
+                log.debug("enqueued signal after the tick failed: %s", exc)
+        return []
+
+    def dequeue(self) -> Any:
+        """Take the next job and record it in flight, in one script."""
+        storage = self.storage
+        tracked = self.taking.store is not None
+        key = uuid.uuid4().hex if tracked else ""
+        data_hash, until_zset = self._inflight_keys
+        data = self._take(
+            keys=[storage.queue_key, data_hash or "-", until_zset or "-"],
+            args=[key, self.taking.lane, repr(time.time() + self.taking.seconds)],
+        )
+        if data is None:
+            return None
+        task = self.deserialize_task(data)
+        if tracked and self._untracked(task):
+            self._release(key)  # a script cannot read the job's name
+        elif tracked:
+            self.taking.hold(str(task.id), key)
+        return task

@@ -1,0 +1,132 @@
+"""Each assumption sidecar.tasks.huey_inside makes about Huey, pinned against the installed version.
+
+The queue reaches inside Huey at two steps (the scheduler's tick, a worker's
+take) to make them single writes. These tests fail when a Huey release moves
+what those writes rely on: its table and key names, the consumer's loop, the
+order in which ``execute`` reschedules a retry.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from datetime import UTC, datetime, timedelta
+
+import huey
+import huey.consumer
+from huey.api import Huey
+from huey.exceptions import RetryTask
+
+from sidecar.tasks.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
+from sidecar.tasks.queue import JobQueue
+
+
+def test_the_installed_huey_is_the_version_these_tests_cover() -> None:
+    """pyproject.toml pins huey to the minor version pinned here."""
+    assert huey.__version__.startswith("3.5."), huey.__version__
+
+
+def test_the_consumer_enqueues_only_what_read_schedule_returns() -> None:
+    """Scheduler.loop enqueues read_schedule's list: returning [] after our move enqueues nothing twice."""
+    source = inspect.getsource(huey.consumer.Scheduler.loop)
+    assert "self.huey.read_schedule(now)" in source
+    assert "self.huey.enqueue(task)" in source
+
+
+def test_a_worker_takes_with_dequeue_and_runs_with_execute_and_polls_when_not_blocking() -> (
+    None
+):
+    """Worker.loop: dequeue(), then execute(task) in the same thread; sleeps when storage.blocking is False."""
+    source = inspect.getsource(huey.consumer.Worker.loop)
+    assert source.index("self.huey.dequeue()") < source.index("self.huey.execute(task")
+    assert "not self.huey.storage.blocking" in source
+
+
+def test_huey_keeps_the_private_helpers_we_call() -> None:
+    """_emit(signal, task) and _get_timestamp() exist with the signatures used."""
+    assert list(inspect.signature(Huey._emit).parameters)[:3] == [
+        "self",
+        "signal",
+        "task",
+    ]
+    assert callable(Huey._get_timestamp)
+
+
+def test_due_jobs_move_to_the_ready_queue_in_the_tick(queue: JobQueue) -> None:
+    """read_schedule returns nothing and leaves every due job ready (Huey's table/key names hold)."""
+    for ticket_id in range(1, 6):
+        queue.enqueue_reconcile(ticket_id, eta=datetime.now(UTC) - timedelta(seconds=1))
+    queue.enqueue_reconcile(9, eta=datetime.now(UTC) + timedelta(hours=1))
+    assert (queue.depth(), queue.scheduled()) == (0, 6)
+    assert queue.huey.read_schedule() == []
+    assert (queue.depth(), queue.scheduled()) == (5, 1)
+    assert [job.subject_id for job in queue.pending_jobs()] == [1, 2, 3, 4, 5]
+
+
+def test_a_taken_job_is_in_flight_until_huey_has_put_it_where_it_goes_next(
+    queue: JobQueue,
+) -> None:
+    """dequeue writes the in-flight record; a retry is back in the schedule before execute drops it."""
+    huey_ = queue.huey
+    assert isinstance(huey_, SidecarSqliteHuey | SidecarRedisHuey)
+    seen: list[tuple[int, int]] = []
+
+    def flaky(ticket_id: int, task: object) -> None:
+        # Inside the run: the job is recorded, so a SIGKILL here loses nothing.
+        seen.append((queue.depth(), len(queue.held_inflight())))
+        raise RetryTask(delay=3600)
+
+    task_wrapper = huey_.task(context=True, retries=1, name="pin_flaky")(flaky)
+    huey_.enqueue(task_wrapper.s(1))
+    task = huey_.dequeue()
+    assert queue.held_inflight() and queue.depth() == 0
+    # A worker that died here: the record lapses and the job comes back.
+    huey_.execute(task)
+    assert seen == [(0, 1)]
+    assert queue.held_inflight() == [] and queue.scheduled() == 1
+    assert _stored_records(queue) == []
+
+
+def test_huey_reschedules_a_retry_inside_execute() -> None:
+    """Huey._execute requeues a RetryTask before it returns (our record is dropped after)."""
+    source = inspect.getsource(Huey._execute)
+    assert "except RetryTask" in source and "self._requeue_task(" in source
+
+
+def _stored_records(queue: JobQueue) -> list[tuple[str, bytes]]:
+    """Every in-flight record in the store, taken as if all had lapsed."""
+    return queue._inflight.take_lapsed(time.time() + 3600)  # type: ignore[attr-defined]
+
+
+def test_a_dead_workers_taken_job_comes_back(queue: JobQueue) -> None:
+    """The record dequeue wrote is the one recover_inflight brings back once lapsed."""
+    queue.enqueue_reconcile(4)
+    task = queue.huey.dequeue()
+    assert task is not None and queue.depth() == 0
+    # The worker died: nothing renews the record; lapse it.
+    queue.renew_inflight(queue.held_inflight(), seconds=-1)
+    assert queue.recover_inflight() == 1
+    assert [job.subject_id for job in queue.pending_jobs()] == [4]
+
+
+def test_periodic_and_escalate_jobs_take_no_record(queue: JobQueue) -> None:
+    """The sweep and a page (its lease covers it) are dropped from in flight when they start."""
+    queue.enqueue_escalate(5)
+    task = queue.urgent_huey.dequeue()
+    assert task is not None
+    ran: list[int] = []
+    queue.run_jobs_with(_Recorder(ran))
+    queue.urgent_huey.execute(task)
+    assert ran == [5] and queue.held_inflight() == []
+    assert _stored_records(queue) == []
+
+
+class _Recorder:
+    def __init__(self, ran: list[int]) -> None:
+        self.ran = ran
+
+    def run(self, job: str, subject_id: int, **_: object) -> None:
+        self.ran.append(subject_id)
+
+    def sweep(self, now: datetime) -> None:
+        pass
