@@ -41,7 +41,7 @@ RECONCILE, ESCALATE, REFRESH_ORG, SWEEP = (
 )
 # Jobs of one id: `sidecar jobs retry` re-enqueues their dead letters by id.
 JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
-# The Slack app's jobs (sidecar.slack.jobs registers them); the same runner
+# The Slack app's jobs (sidecar.tasks.slack_jobs registers them); the same runner
 # runs them (sidecar.tasks.worker.Runner).
 SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC = "slack_create", "slack_comment", "slack_sync"
 SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)

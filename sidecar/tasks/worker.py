@@ -197,7 +197,7 @@ class Runner:
         """Run one job; map the handler's errors to retry, drop or dead letter.
 
         ``work`` runs instead of this process's handler for ``job`` (the Slack
-        jobs bring their own: sidecar.slack.jobs); the rules are the same.
+        jobs bring their own: sidecar.tasks.slack_jobs); the rules are the same.
 
         An escalate job holds its lease (the durable "escalation wanted"
         record) while it runs, renewed by a heartbeat; a retry keeps it until

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sidecar.slack.jobs import COMMENT, CREATE, SYNC
 
 from sidecar.errors import BudgetWait, RateLimited
 from sidecar.metrics import JOB_OUTCOMES
 from sidecar.slack.blocks import MessageRef, TicketRequest
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.slack_jobs import COMMENT, CREATE, SYNC
 from sidecar.tasks.worker import serve_jobs
 
 REQUEST = TicketRequest(
@@ -151,7 +151,7 @@ def test_a_slack_refusal_raises_a_flag_that_metrics_read_and_the_next_job_clears
 ) -> None:
     """Slack answers 401: the job is dead-lettered, slack_auth_failed is up; a later job clears it."""
     from sidecar.errors import AuthFailed
-    from sidecar.metrics import QueueCollector
+    from sidecar.scrape import QueueCollector
 
     slack = Slack(failures=[AuthFailed("invalid_auth", service="slack", status=401)])
     queue.slack.use(lambda: slack)
@@ -188,10 +188,10 @@ def test_the_disposition_alone_decides(queue: JobQueue) -> None:
 
     slack = Slack(failures=[Odd(Disposition.RETRY, Wait.BUDGET)])
     queue.slack.use(lambda: slack, base_delay=0.01)
-    waits = BUDGET_WAITS.labels("updates")._value.get()
+    waits = BUDGET_WAITS.labels("updates", "normal")._value.get()
     assert queue.slack.submit_create(REQUEST)
     _run_all(queue)  # waits for budget (no attempt), then runs
-    assert BUDGET_WAITS.labels("updates")._value.get() == waits + 1
+    assert BUDGET_WAITS.labels("updates", "normal")._value.get() == waits + 1
     _run_all(queue, later=True)
     slack.failures = [Odd(Disposition.DROP)]
     assert queue.slack.submit_comment(REPLY)
