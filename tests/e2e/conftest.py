@@ -219,9 +219,7 @@ def running_stack(
             path.write_text(entitlements(entitled))
             overrides["SIDECAR_ENTITLEMENTS_FILE"] = str(path)
         env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
-        started = (
-            start_serve(env, cwd=tmp_path) if processes else start_inprocess(env)
-        )
+        started = start_serve(env, cwd=tmp_path) if processes else start_inprocess(env)
         with started as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
 
