@@ -1,7 +1,9 @@
 """A connected sidecar for end-to-end tests: fake Zendesk and PagerDuty on 127.0.0.1.
 
-``stack`` runs real `sidecar serve` (gunicorn + worker) against a FakeZendesk
-holding an entitled organization, and a FakePagerDuty. Every write the fake
+``stack`` runs the sidecar against a FakeZendesk holding an entitled
+organization, and a FakePagerDuty: in this process (tests/inprocess.py: the
+real app, worker runner and queue, no gunicorn), or with ``processes=True``
+as real `sidecar serve` (gunicorn + worker) where the processes are the point. Every write the fake
 Zendesk accepts fires the webhook Zendesk's trigger would send for it, so the
 loop our own writes cause is part of every test.
 """
@@ -20,6 +22,7 @@ import pytest
 
 from tests.fake_pagerduty import FakePagerDuty
 from tests.fake_zendesk import FakeZendesk, WriteEvent
+from tests.inprocess import InProcess, start_inprocess
 from tests.support import Process, post_webhook, sidecar_env, start_serve
 
 SEVERITY_FIELD, DUE_AT_FIELD, DUE_DATE_FIELD = 360001, 360002, 360003
@@ -65,7 +68,7 @@ class Stack:
 
     zendesk: FakeZendesk
     pagerduty: FakePagerDuty
-    serve: Process
+    serve: Process | InProcess
     env: dict[str, str]
     entitled_org: int
     plain_org: int
@@ -184,9 +187,13 @@ def running_stack(
     zendesk_options: dict[str, Any] | None = None,
     extra_routing_keys: tuple[str, ...] = (),
     echo: Callable[[Stack, WriteEvent], None] | None = None,
+    processes: bool = False,
     **overrides: str,
 ) -> Iterator[Stack]:
-    """Start the fakes and `sidecar serve`; fire the echo webhook of every write.
+    """Start the fakes and the sidecar; fire the echo webhook of every write.
+
+    The sidecar runs in this process (tests/inprocess.py), or with
+    ``processes=True`` as `sidecar serve` (gunicorn + worker processes).
 
     ``entitlements(entitled_org_id)`` returns the text of an entitlements file.
     PagerDuty accepts only ROUTING_KEY; any other key gets its 400. ``echo``
@@ -212,7 +219,8 @@ def running_stack(
             path.write_text(entitlements(entitled))
             overrides["SIDECAR_ENTITLEMENTS_FILE"] = str(path)
         env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
-        with start_serve(env, cwd=tmp_path) as serve:
+        started = start_serve(env, cwd=tmp_path) if processes else start_inprocess(env)
+        with started as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
 
             def default_echo(event: WriteEvent) -> None:

@@ -97,7 +97,11 @@ def test_an_organization_with_1500_open_tickets_is_fully_reconciled(
         "SIDECAR_ZENDESK_BUDGET_UPDATES": "90",
         "SIDECAR_ZENDESK_BUDGET_REQUESTS": "630",
     }
-    with running_stack(tmp_path, zendesk_options=options, **budget) as stack:
+    # Processes: 1,500 tickets of reads, writes and echoes need more than one
+    # interpreter (in one, the GIL makes this test several times slower).
+    with running_stack(
+        tmp_path, zendesk_options=options, processes=True, **budget
+    ) as stack:
         org = stack.plain_org
         tickets = [
             stack.ticket(severity="sev_3", org=org, status="open") for _ in range(1500)

@@ -8,13 +8,23 @@ once the queue has drained.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, running_stack
 from tests.support import http, wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """Real `sidecar serve`: the web's /metrics sums the worker process's counters."""
+    with running_stack(tmp_path, processes=True) as running:
+        yield running
 
 
 def scrape(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

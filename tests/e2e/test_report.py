@@ -56,7 +56,9 @@ FULL = Fields(
 LEGACY = Fields(severity=SEVERITY_FIELD, due_at=DUE_AT_FIELD, due_date=DUE_DATE_FIELD)
 ENTITLED = Entitlement(entitled=True, reason="enterprise", source="zendesk")
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs the whole module, so the module fixture (300 tickets
+# reconciled and exported) is built once, not once per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("report")]
 
 
 @dataclass
