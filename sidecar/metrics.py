@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 OUTCOMES = (
     "queued",
+    "collapsed",  # accepted; a waiting reconcile of the ticket covers it
     "duplicate",
     "ignored",
     "org_invalidated",

@@ -44,7 +44,7 @@ from sidecar.tasks.jobs import (
     hint_of,
 )
 from sidecar.tasks.memo import Hint
-from sidecar.tasks.ready import ready_clock
+from sidecar.tasks.ready import ready_clock, ready_key
 from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
 
 __all__ = ["FailedJob", "JobQueue", "QueuedJob"]  # FailedJob lives in sidecar.tasks.jobs
@@ -153,6 +153,29 @@ class Taken(enum.Enum):
 
 # (key, lifetime in seconds, take it when free (True) or only look (False))
 _Pending = tuple[str, float, bool]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A task serialized for its lane, to store in the same step as its claims."""
+
+    queue: str  # SQLite: the queue name; Redis: the list's key
+    data: bytes
+    priority: float
+    task_id: str
+    ready_set: str  # Redis: the lane's ready set (sidecar.tasks.ready)
+
+    @classmethod
+    def of(cls, huey: Huey, task: Any) -> _Job:
+        """What ``huey.enqueue(task)`` would store (no signal receivers run)."""
+        storage = huey.storage
+        return cls(
+            queue=storage.queue_key if isinstance(huey, RedisHuey) else storage.name,
+            data=huey.serialize_task(task),
+            priority=task.priority or 0,
+            task_id=str(task.id),
+            ready_set=ready_key(huey),
+        )
 # A reconcile waiting in the queue holds this claim; later changes to the same
 # ticket collapse into it (it reads the ticket when it runs, after them). It is
 # freed when the job starts; the lifetime bounds what a lost job can hold up
@@ -184,8 +207,18 @@ class _SqliteClaims:
         self._storage.sql(self.ddl, commit=True)
         self._storage.sql(self.memo_ddl, commit=True)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none (one transaction); then look at the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: _Job | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at the pending key, store ``job``: one transaction.
+
+        With ``job`` the task row goes in with the claims (ENQUEUE only): one
+        commit per webhook instead of two, and no window where a claim is
+        stored without its job.
+        """
         now = time.time()
         try:
             with self._storage.db(commit=True) as curs:
@@ -196,18 +229,26 @@ class _SqliteClaims:
                     )
                     if curs.rowcount != 1:
                         raise _ClaimHeld  # roll back the keys claimed before it
-                if pending is None:
-                    return Taken.ENQUEUE
-                key, ttl, take = pending
-                curs.execute(
-                    "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
-                )
-                curs.execute("select 1 from sidecar_claim where key = ?", (key,))
-                if curs.fetchone() is not None:
-                    return Taken.COLLAPSED
-                if take:
+                if pending is not None:
+                    key, ttl, take = pending
                     curs.execute(
-                        "insert into sidecar_claim (key, at) values (?, ?)", (key, now)
+                        "delete from sidecar_claim where key = ? and at < ?",
+                        (key, now - ttl),
+                    )
+                    curs.execute("select 1 from sidecar_claim where key = ?", (key,))
+                    if curs.fetchone() is not None:
+                        return Taken.COLLAPSED
+                    if take:
+                        curs.execute(
+                            "insert into sidecar_claim (key, at) values (?, ?)",
+                            (key, now),
+                        )
+                if job is not None:
+                    # What Huey's SqliteStorage.enqueue inserts (its trigger
+                    # records the ready instant, sidecar.tasks.ready).
+                    curs.execute(
+                        "insert into task (queue, data, priority) values (?, ?, ?)",
+                        (job.queue, memoryview(job.data), job.priority),
                     )
                 return Taken.ENQUEUE
         except _ClaimHeld:
@@ -311,19 +352,37 @@ class _SqliteLeases:
 # KEYS: the claims, then the pending key (or none). ARGV: claim TTL, pending
 # TTL, "take" or "check" ("" without a pending key). Returns 0 duplicate,
 # 1 enqueue, 2 collapsed.
+# KEYS: the claims, then the pending key (when ARGV[3] is not ''), then the
+# lane's list and its ready set (when ARGV[4], the job's data, is not '').
+# ARGV: claim ttl, pending ttl, pending mode, job data, job id, now.
 _TAKE_LUA = """
 local claims = #KEYS
-if ARGV[3] ~= '' then claims = claims - 1 end
+if ARGV[4] ~= '' then claims = claims - 2 end
+local pending = 0
+if ARGV[3] ~= '' then pending = claims; claims = claims - 1 end
+-- A script's writes are not rolled back on an error: check the list can take
+-- the push before claiming anything.
+if ARGV[4] ~= '' then
+  local kind = redis.call('TYPE', KEYS[#KEYS - 1]).ok
+  if kind ~= 'list' and kind ~= 'none' then
+    return redis.error_reply('the queue key ' .. KEYS[#KEYS - 1] .. ' is a ' .. kind)
+  end
+end
 for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, claims do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
 end
-if ARGV[3] == '' then return 1 end
-if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return 2 end
-if ARGV[3] == 'take' then
-  redis.call('SET', KEYS[#KEYS], '1', 'EX', ARGV[2])
+if pending > 0 then
+  if redis.call('EXISTS', KEYS[pending]) == 1 then return 2 end
+  if ARGV[3] == 'take' then
+    redis.call('SET', KEYS[pending], '1', 'EX', ARGV[2])
+  end
+end
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[#KEYS], ARGV[6], ARGV[5])
+  redis.call('LPUSH', KEYS[#KEYS - 1], ARGV[4])
 end
 return 1
 """
@@ -377,16 +436,33 @@ class _RedisClaims:
         self._memo_prefix = f"sidecar.memo.{huey.storage.name}."
         self._take = self._conn.register_script(_TAKE_LUA)
 
-    def take(self, keys: Sequence[str], pending: _Pending | None = None) -> Taken:
-        """Claim every key or none; then look at (and maybe take) the pending key."""
+    def take(
+        self,
+        keys: Sequence[str],
+        pending: _Pending | None = None,
+        job: _Job | None = None,
+    ) -> Taken:
+        """Claim every key or none, look at (maybe take) the pending key, push ``job``: one script.
+
+        With ``job`` the script also does what Huey's enqueue does on Redis
+        (LPUSH to the lane's list) and what the ready clock's ``enqueued``
+        receiver does (ZADD of the job id), atomically with the claims.
+        """
         names = [self._prefix + k for k in keys]
         mode, pending_ttl = "", 1
         if pending is not None:
             key, ttl, take = pending
             names.append(self._prefix + key)
             mode, pending_ttl = ("take" if take else "check"), max(1, round(ttl))
+        data, job_id, now = b"", "", 0.0
+        if job is not None:
+            names += [job.queue, job.ready_set]
+            data, job_id, now = job.data, job.task_id, time.time()
         answer = int(
-            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode])
+            self._take(
+                keys=names,
+                args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data, job_id, now],
+            )
         )
         return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
 
@@ -758,19 +834,43 @@ class JobQueue:
         The urgent lane (a webhook that named a SEV 1/2) has a pending claim of
         its own.
         """
+        return (
+            self.deliver_reconcile(
+                ticket_id,
+                dedup_key=dedup_key,
+                replay_key=replay_key,
+                hint=hint,
+                lane=lane,
+            )
+            is not Taken.DUPLICATE
+        )
+
+    @_unavailable("enqueue")
+    def deliver_reconcile(
+        self,
+        ticket_id: int,
+        *,
+        dedup_key: str | None,
+        replay_key: str | None = None,
+        hint: Hint | None = None,
+        lane: Lane = Lane.NORMAL,
+    ) -> Taken:
+        """As :meth:`submit_reconcile`, saying what happened (the webhook's outcome).
+
+        ENQUEUE: a job went in; COLLAPSED: the keys are claimed and a waiting
+        job of the ticket covers the change; DUPLICATE: nothing was done. The
+        claims and the job are stored in one transaction (SQLite) or one
+        script (Redis): docs/decisions.md, "Ingress front and the webhook's cost".
+        """
         keys = [key for key in (dedup_key, replay_key) if key]
         skippable = hint is not None and hint.may_skip
         waiting = pending_key(ticket_id, lane)
-        taken = self._claims.take(keys, (waiting, PENDING_TTL_SECONDS, not skippable))
-        if taken is Taken.DUPLICATE:
-            return False
-        if taken is Taken.COLLAPSED:
-            return True
         kwargs = hint.as_kwargs() if skippable and hint is not None else {}
-        claimed = [*keys, *([] if skippable else [waiting])]
         task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
-        self._enqueue_or_release(task, claimed, lane)
-        return True
+        job = _Job.of(self.lane_huey(lane), task)
+        return self._claims.take(
+            keys, (waiting, PENDING_TTL_SECONDS, not skippable), job
+        )
 
     def _enqueue_or_release(
         self, task: Any, claimed: Sequence[str], lane: Lane = Lane.NORMAL

@@ -21,7 +21,7 @@ from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Hint, TicketMemory
 from sidecar.tasks.plan import PAGING_SEVERITIES
-from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.queue import JobQueue, Taken
 from sidecar.webhooks.events import (
     INVOCATION_HEADER,
     WEBHOOK_ID_HEADER,
@@ -184,7 +184,7 @@ def receive() -> Response:
         dedup_key = f"zendesk:{event.event_id}" if event.event_id else None
         started = time.perf_counter()
         lane = receiver.lane_for(event)
-        queued = receiver.queue.submit_reconcile(
+        taken = receiver.queue.deliver_reconcile(
             event.ticket_id,
             dedup_key=dedup_key,
             replay_key=replay,
@@ -205,6 +205,10 @@ def receive() -> Response:
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    if not queued:
+    if taken is Taken.DUPLICATE:
         return _answer("duplicate", 200, event)
+    if taken is Taken.COLLAPSED:
+        # Accepted and durable (the keys are claimed): the ticket's waiting
+        # reconcile reads it after this change, so no job of its own.
+        return _answer("collapsed", 202, event, lane)
     return _answer("queued", 202, event, lane)
