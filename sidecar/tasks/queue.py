@@ -176,6 +176,8 @@ class _Job:
             task_id=str(task.id),
             ready_set=ready_key(huey),
         )
+
+
 # A reconcile waiting in the queue holds this claim; later changes to the same
 # ticket collapse into it (it reads the ticket when it runs, after them). It is
 # freed when the job starts; the lifetime bounds what a lost job can hold up

@@ -122,9 +122,18 @@ def test_trigger_bodies_dedup_by_invocation_id(
     """Trigger bodies dedup on the invocation id and on the signed timestamp + body;
     the same body signed at another second is a new delivery."""
     body = b'{"ticket_id": "9"}'
-    assert post(client, body, invocation_id="inv-1", timestamp=_stamp(3)).status_code == 202
-    assert post(client, body, invocation_id="inv-1", timestamp=_stamp(2)).status_code == 200
-    assert post(client, body, invocation_id="inv-2", timestamp=_stamp(2)).status_code == 202
+    assert (
+        post(client, body, invocation_id="inv-1", timestamp=_stamp(3)).status_code
+        == 202
+    )
+    assert (
+        post(client, body, invocation_id="inv-1", timestamp=_stamp(2)).status_code
+        == 200
+    )
+    assert (
+        post(client, body, invocation_id="inv-2", timestamp=_stamp(2)).status_code
+        == 202
+    )
     assert post(client, body, timestamp=_stamp(1)).status_code == 202
     assert post(client, body, timestamp=_stamp(1)).status_code == 200
     # Three deliveries accepted; they collapse into the one reconcile of ticket 9
