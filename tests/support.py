@@ -340,7 +340,7 @@ def start_front(upstream_url: str, *, workdir: Path) -> Iterator[Process]:
     site = workdir / "default.conf"
     site.write_text(
         render_front(
-            {"SIDECAR_UPSTREAM": upstream, "SIDECAR_FRONT_PORT": f"127.0.0.1:{port}"}
+            {"FRONT_UPSTREAM": upstream, "FRONT_PORT": f"127.0.0.1:{port}"}
         )
     )
     # What the nginx image's own nginx.conf gives the template (an http block
