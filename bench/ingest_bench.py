@@ -9,7 +9,8 @@ real app and, side by side, with a bare Flask app answering 200; drive them with
 unique event ids and tickets, so neither dedup nor collapsing hides work), in
 ``--rounds`` interleaved full-load runs (bare, app, app, bare, ...: a shared
 machine's load hits both alike). Print the median requests/s, the median of the
-rounds' ratios (and each), p50/p99 at full load (the bare app's p99 too) and at
+rounds' ratios (and each), the CPU time the gunicorn processes spent per request
+(user + system, from /proc: what a neighbour's load disturbs least) and its ratio, p50/p99 at full load (the bare app's p99 too) and at
 ~200 requests/s, and check that every 202 "queued" became exactly
 one job ("lost" counts those that did not); a 202 "collapsed" (a change to a ticket
 whose job already waits) is counted on its own.
@@ -171,6 +172,27 @@ def run_wrk(
     return result
 
 
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers.
+
+    CPU per request is what a shared machine disturbs least: a neighbour's load
+    stretches wall-clock time and throughput, far less the work each request does.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [master]
+    children = Path(f"/proc/{master}/task/{master}/children")
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            # Fields after the ")" of the command name: utime and stime are the
+            # 12th and 13th of them.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def gunicorn(app: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     """Start gunicorn with the production config on 127.0.0.1:port."""
     args = [
@@ -212,12 +234,14 @@ def measure(
                 requests_file = workdir / f"{name}-full-{n}.tsv"
                 write_requests(requests_file, 12000 * seconds, first=first)
                 first += 12000 * seconds
-                full[name].append(
-                    run_wrk(
-                        urls[name] + "/webhooks/zendesk", requests_file,
-                        seconds=seconds, threads=2, conns=16, delay_ms=0,
-                    )
+                cpu_before = cpu_seconds(procs[name].pid)
+                result = run_wrk(
+                    urls[name] + "/webhooks/zendesk", requests_file,
+                    seconds=seconds, threads=2, conns=16, delay_ms=0,
                 )  # fmt: skip
+                spent = cpu_seconds(procs[name].pid) - cpu_before
+                result["cpu_us"] = spent / max(1, result["requests"]) * 1e6
+                full[name].append(result)
         rate = {}
         for name in apps:
             requests_file = workdir / f"{name}-rate.tsv"
@@ -286,6 +310,8 @@ def bench_queue(kind: str, seconds: int, rounds: int) -> dict:
             "ratio": median(ratios),
             "ratios": ratios,
             "bare_full_p99": median(b["p99_ms"] for b, _ in pairs),
+            "bare_cpu_us": median(b["cpu_us"] for b, _ in pairs),
+            "app_cpu_us": median(a["cpu_us"] for _, a in pairs),
             "app_full_p50": median(a["p50_ms"] for _, a in pairs),
             "app_full_p99": median(a["p99_ms"] for _, a in pairs),
             "bare_rate_rps": bare_result["rate"]["rps"],
@@ -317,16 +343,19 @@ def main() -> None:
     kinds = ["sqlite", "redis"] if args.queue == "both" else [args.queue]
     print(
         "| queue | bare req/s | sidecar req/s | ratio (per round) "
+        "| CPU per request bare / sidecar (µs) | CPU ratio "
         "| p50/p99 full load (ms) | bare p99 full load (ms) "
         "| req/s, p50/p99 at ~200 req/s (ms) | 202 queued | 202 collapsed | jobs | lost |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         r = bench_queue(kind, args.seconds, args.rounds)
         per_round = ", ".join(f"{x:.2f}" for x in r["ratios"])
         print(
             f"| {r['queue']} | {r['bare_rps']:.0f} | {r['app_rps']:.0f} | "
             f"{r['ratio']:.2f} ({per_round}) | "
+            f"{r['bare_cpu_us']:.0f} / {r['app_cpu_us']:.0f} | "
+            f"{r['bare_cpu_us'] / r['app_cpu_us']:.2f} | "
             f"{r['app_full_p50']:.1f} / {r['app_full_p99']:.1f} | "
             f"{r['bare_full_p99']:.1f} | "
             f"{r['app_rate_rps']:.0f}, "

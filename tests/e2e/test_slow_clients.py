@@ -94,16 +94,16 @@ def test_slow_headers_and_bodies_leave_webhooks_fast_through_the_front(
         ):
             heads.wait_until_sending()
             bodies.wait_until_sending()
-            time.sleep(1.0)  # every slow client has trickled a few bytes
+            time.sleep(0.5)  # every slow client has trickled a byte or two
             latencies, statuses = [], []
-            for n in range(200):  # ~50/s for 4 s
+            for n in range(150):  # ~50/s for 3 s
                 started = time.perf_counter()
                 statuses.append(_signed_webhook(front.url, 1000 + n))
                 latencies.append(time.perf_counter() - started)
                 time.sleep(max(0.0, 0.02 - latencies[-1]))
             # The slow clients were still at it when the last webhook was answered.
             assert heads.connections >= 100 and bodies.connections >= 20
-        assert statuses == [202] * 200
+        assert statuses == [202] * 150
         p99 = sorted(latencies)[int(0.99 * len(latencies))]
         assert p99 < FRONT_P99_SECONDS, f"p99 {p99 * 1000:.1f} ms"
         assert "WORKER TIMEOUT" not in web.output()
