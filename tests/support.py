@@ -339,9 +339,7 @@ def start_front(upstream_url: str, *, workdir: Path) -> Iterator[Process]:
     workdir.mkdir(parents=True, exist_ok=True)
     site = workdir / "default.conf"
     site.write_text(
-        render_front(
-            {"FRONT_UPSTREAM": upstream, "FRONT_PORT": f"127.0.0.1:{port}"}
-        )
+        render_front({"FRONT_UPSTREAM": upstream, "FRONT_PORT": f"127.0.0.1:{port}"})
     )
     # What the nginx image's own nginx.conf gives the template (an http block
     # that includes it); everything else lives in the template.
