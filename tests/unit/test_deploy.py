@@ -297,7 +297,7 @@ def test_configmap_files_are_valid_and_mounted_where_the_settings_point() -> Non
     files = k8s("ConfigMap", "sidecar-files")["data"]
     settings = k8s("ConfigMap", "sidecar-config")["data"]
     for name in ("sidecar-web", "sidecar-worker"):
-        (container,) = containers(k8s("Deployment", name))
+        container = containers(k8s("Deployment", name))[0]  # the front comes after
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         volumes = {
             v["name"]: v
@@ -413,6 +413,7 @@ def test_one_image_for_web_and_worker() -> None:
         c["image"]
         for n in ("sidecar-web", "sidecar-worker")
         for c in containers(k8s("Deployment", n))
+        if c["name"] != "front"  # nginx, its own image
     }
     assert images == {"sidecar"}
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
@@ -533,8 +534,9 @@ def test_selectors_match_their_pods() -> None:
 
 def test_probes_point_at_real_routes(app_routes: set[str]) -> None:
     """Readiness is /readyz and liveness /healthz on the web; every httpGet path is a Flask route or the worker's /metrics."""
-    (web,) = containers(k8s("Deployment", "sidecar-web"))
+    web, front = containers(k8s("Deployment", "sidecar-web"))
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert front["readinessProbe"]["httpGet"]["path"] == "/readyz"  # through to web
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"/readyz", "/healthz", "/metrics"} <= app_routes
     for _, doc in k8s_documents():
@@ -602,7 +604,7 @@ def test_worker_outlives_its_shutdown_timeout() -> None:
 def test_compose_stack_waits_for_a_healthy_redis() -> None:
     """web and worker depend on Redis being healthy; every service has a healthcheck; Redis persists."""
     services = compose()["services"]
-    assert set(services) == {"redis", "web", "worker"}
+    assert set(services) == {"redis", "front", "web", "worker"}
     for name in ("web", "worker"):
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert services[name]["environment"]["SIDECAR_QUEUE_URL"].startswith(
