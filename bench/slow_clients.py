@@ -152,9 +152,11 @@ def main() -> None:
         f"answered {loaded_ok}/{count} (baseline {base_ok}/{count}); "
         f"p50 {statistics.median(base):.1f} -> {statistics.median(loaded):.1f} ms, "
         f"p99 {p99_base:.1f} -> {p99_loaded:.1f} ms "
-        f"(ratio {p99_loaded / p99_base:.2f}); slow uploads ended: "
-        f"{dict(sorted(ends.items()))}; slow headers ended: "
-        f"{dict(sorted(head_ends.items()))}; worker timeouts {timeouts}"
+        # bench/faults/slow_clients.py reads "slow uploads ended: ...; worker
+        # timeouts N" at the end of this line.
+        f"(ratio {p99_loaded / p99_base:.2f}); slow headers ended: "
+        f"{dict(sorted(head_ends.items()))}; slow uploads ended: "
+        f"{dict(sorted(ends.items()))}; worker timeouts {timeouts}"
     )
     print(line)
     if args.record:
