@@ -32,6 +32,7 @@ from sidecar import metrics_dir
 
 OUTCOMES = (
     "queued",
+    "collapsed",  # accepted; a waiting reconcile of the ticket covers it
     "duplicate",
     "ignored",
     "org_invalidated",

@@ -1,4 +1,4 @@
-"""Hostile HTTP clients that send a request body a few bytes at a time (slowloris).
+"""Hostile HTTP clients that send a request a few bytes at a time (slowloris).
 
 Used by the ingress regression test and ``bench/slow_clients.py``::
 
@@ -10,16 +10,20 @@ Used by the ingress regression test and ``bench/slow_clients.py``::
 Each client opens a connection, sends complete headers announcing a large body
 (100 kB by default), then trickles the body; whenever the server answers or
 closes the connection it counts the cut and starts over, so the pressure lasts
-as long as the ``with`` block.
+as long as the ``with`` block. With ``slow_headers=True`` a client trickles the
+request headers themselves (one byte per interval, never finishing them), which
+is what holds a thread of a server that reads headers in a worker thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import select
 import socket
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -35,6 +39,7 @@ class SlowClients:
         body_size: int = 100_000,
         rate: float = 4.0,
         path: str = "/webhooks/zendesk",
+        slow_headers: bool = False,
     ) -> None:
         parts = urlsplit(base_url)
         self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -42,6 +47,7 @@ class SlowClients:
         self._body_size = body_size
         self._interval = 1.0 / rate
         self._path = path
+        self._slow_headers = slow_headers
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -93,27 +99,46 @@ class SlowClients:
                 time.sleep(0.1)
                 continue
             with sock:
+                # Slow headers: the request line, then the headers byte by byte
+                # (an endless run of header lines); slow body: whole headers, then
+                # the body byte by byte.
+                first, rest = (
+                    (
+                        self._headers().split(b"\r\n", 1)[0] + b"\r\n",
+                        self._endless_headers(),
+                    )
+                    if self._slow_headers
+                    else (
+                        self._headers() + b"{",
+                        itertools.repeat(b" ", self._body_size - 1),
+                    )
+                )
                 try:
-                    sock.sendall(self._headers() + b"{")
+                    sock.sendall(first)
                 except OSError:
                     continue
                 with self._lock:
                     self.connections += 1
-                self._trickle(sock)
+                self._trickle(sock, rest)
 
-    def _trickle(self, sock: socket.socket) -> None:
-        sent = 1
-        while not self._stop.is_set() and sent < self._body_size:
+    @staticmethod
+    def _endless_headers() -> Iterator[bytes]:
+        for n in itertools.count():
+            yield from (bytes([c]) for c in f"X-Slow-{n}: a\r\n".encode())
+
+    def _trickle(self, sock: socket.socket, rest: Iterable[bytes]) -> None:
+        for piece in rest:
+            if self._stop.is_set():
+                return
             readable, _, _ = select.select([sock], [], [], self._interval)
             if readable:
                 self._record_cut(sock)
                 return
             try:
-                sock.send(b" ")
+                sock.send(piece)
             except OSError:
                 self._record_cut(sock)
                 return
-            sent += 1
 
     def _record_cut(self, sock: socket.socket) -> None:
         answer = b""

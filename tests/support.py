@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -299,6 +300,70 @@ def start_gunicorn(
         app,
     ]  # fmt: skip
     with _running(args, env, ready_url="/healthz", port=port, cwd=cwd) as proc:
+        yield proc
+
+
+FRONT_TEMPLATE = (
+    Path(__file__).resolve().parents[1]
+    / "deploy"
+    / "k8s"
+    / "front"
+    / "default.conf.template"
+)
+NGINX = shutil.which("nginx") or next(
+    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)),
+    None,
+)
+
+
+def render_front(variables: Mapping[str, str]) -> str:
+    """Render the deploy kit's nginx template as the nginx image's entrypoint does.
+
+    Its envsubst replaces ``${NAME}`` only for variables that are set, so nginx's
+    own ``$host``-style variables pass through; a name the template uses but
+    ``variables`` lacks stays unreplaced, and nginx refuses the config.
+    """
+    text = FRONT_TEMPLATE.read_text()
+    for name, value in variables.items():
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+@contextlib.contextmanager
+def start_front(upstream_url: str, *, workdir: Path) -> Iterator[Process]:
+    """Run the deploy kit's nginx front (Debian's nginx) on 127.0.0.1 before ``upstream_url``."""
+    if NGINX is None:
+        raise RuntimeError("nginx is not installed (apt-get install nginx-light)")
+    port = free_port()
+    upstream = upstream_url.removeprefix("http://")
+    workdir.mkdir(parents=True, exist_ok=True)
+    site = workdir / "default.conf"
+    site.write_text(
+        render_front({"FRONT_UPSTREAM": upstream, "FRONT_PORT": f"127.0.0.1:{port}"})
+    )
+    # What the nginx image's own nginx.conf gives the template (an http block
+    # that includes it); everything else lives in the template.
+    main = workdir / "nginx.conf"
+    main.write_text(
+        "daemon off;\n"
+        "worker_processes 1;\n"
+        f"pid {workdir}/nginx.pid;\n"
+        "error_log stderr warn;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "    access_log off;\n"
+        f"    client_body_temp_path {workdir}/client_body;\n"
+        f"    proxy_temp_path {workdir}/proxy;\n"
+        f"    fastcgi_temp_path {workdir}/fastcgi;\n"
+        f"    uwsgi_temp_path {workdir}/uwsgi;\n"
+        f"    scgi_temp_path {workdir}/scgi;\n"
+        f"    include {site};\n"
+        "}\n"
+    )
+    args = [NGINX, "-p", str(workdir), "-e", "stderr", "-c", str(main)]
+    with _running(
+        args, os.environ, ready_url="/healthz", port=port, cwd=workdir
+    ) as proc:
         yield proc
 
 

@@ -329,7 +329,15 @@ class _SqliteLeases:
 _TAKE_LUA = """
 local claims = #KEYS
 if ARGV[3] ~= '' then claims = claims - 1 end
-if ARGV[4] ~= '' then claims = claims - 1 end
+if ARGV[4] ~= '' then
+  claims = claims - 1
+  -- A script's writes are not undone by a later error: refuse before any write
+  -- when the job could not be pushed, so no claim outlives a job never stored.
+  local kind = redis.call('TYPE', KEYS[#KEYS])['ok']
+  if kind ~= 'none' and kind ~= 'list' then
+    return redis.error_reply('WRONGTYPE the queue list holds a ' .. kind)
+  end
+end
 for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
@@ -848,7 +856,7 @@ class JobQueue:
         self.huey.enqueue(self.tasks.refresh_org.s(org_id))
 
     @_unavailable("enqueue")
-    def submit_reconcile(
+    def deliver_reconcile(
         self,
         ticket_id: int,
         *,
@@ -856,11 +864,12 @@ class JobQueue:
         replay_key: str | None = None,
         hint: Hint | None = None,
         lane: Lane = Lane.NORMAL,
-    ) -> bool:
+    ) -> Taken:
         """Claim ``dedup_key`` and ``replay_key``, then enqueue reconcile(ticket_id) in ``lane``.
 
-        False (nothing enqueued, nothing claimed) when either key was claimed
-        before. The claims and the job are stored together or not at all (one
+        DUPLICATE (nothing enqueued, nothing claimed) when either key was
+        claimed before; COLLAPSED when a waiting job of the ticket covers it
+        (keys claimed, no new job); ENQUEUE when the job was stored. The claims and the job are stored together or not at all (one
         SQLite transaction, one Redis script: sidecar.tasks.huey_inside), so a
         crash never leaves a claim without its job, which would answer
         Zendesk's retry "duplicate" and lose the event.
@@ -887,11 +896,24 @@ class JobQueue:
             (waiting, PENDING_TTL_SECONDS, not skippable),
             ready_job(huey, task),
         )
-        if taken is Taken.DUPLICATE:
-            return False
         if taken is Taken.ENQUEUE:
             announce_enqueued(huey, task)
-        return True
+        return taken
+
+    def submit_reconcile(
+        self,
+        ticket_id: int,
+        *,
+        dedup_key: str | None,
+        replay_key: str | None = None,
+        hint: Hint | None = None,
+        lane: Lane = Lane.NORMAL,
+    ) -> bool:
+        """As :meth:`deliver_reconcile`; False when a key was claimed before."""
+        taken = self.deliver_reconcile(
+            ticket_id, dedup_key=dedup_key, replay_key=replay_key, hint=hint, lane=lane
+        )
+        return taken is not Taken.DUPLICATE
 
     @_unavailable("enqueue")
     def submit_task(self, task: Any, *, dedup_key: str) -> bool:

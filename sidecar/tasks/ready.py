@@ -105,7 +105,7 @@ class RedisReadyClock:
         self._hueys = dict(hueys)
         self._clock = clock
         for huey in self._hueys.values():
-            key = _ready_key(huey)
+            key = ready_key(huey)
             conn = huey.storage.conn
             huey.signal(SIGNAL_ENQUEUED)(self._recorder(conn, key))
             huey.signal(
@@ -141,7 +141,7 @@ class RedisReadyClock:
 
     def _oldest(self, huey: Any) -> float | None:
         conn = huey.storage.conn
-        key = _ready_key(huey)
+        key = ready_key(huey)
         now = self._clock()
         tail = conn.lindex(huey.storage.queue_key, -1)
         since: float | None = None
@@ -167,5 +167,6 @@ def ready_clock(hueys: Mapping[Lane, Any]) -> ReadyClock:
     return SqliteReadyClock(hueys)
 
 
-def _ready_key(huey: Any) -> str:
+def ready_key(huey: Any) -> str:
+    """The Redis sorted set of ``huey``'s ready instants."""
     return f"sidecar.ready.{huey.storage.name}"

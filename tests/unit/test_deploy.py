@@ -229,11 +229,13 @@ def deploy_variables() -> dict[str, set[str]]:
             names.update(doc.get("stringData") or {})
         if doc["kind"] == "Deployment":
             for container in containers(doc):
-                names.update(e["name"] for e in container.get("env", []))
-    for service in compose()["services"].values():
-        found.setdefault("docker-compose.yml", set()).update(
-            service.get("environment") or {}
-        )
+                if container["name"] != "front":  # nginx's own variables
+                    names.update(e["name"] for e in container.get("env", []))
+    for name, service in compose()["services"].items():
+        if name != "front":
+            found.setdefault("docker-compose.yml", set()).update(
+                service.get("environment") or {}
+            )
     found["Dockerfile"] = set(dockerfile_env(final_stage()))
     for command in procfile().values():
         found.setdefault("Procfile", set()).update(
@@ -295,7 +297,7 @@ def test_configmap_files_are_valid_and_mounted_where_the_settings_point() -> Non
     files = k8s("ConfigMap", "sidecar-files")["data"]
     settings = k8s("ConfigMap", "sidecar-config")["data"]
     for name in ("sidecar-web", "sidecar-worker"):
-        (container,) = containers(k8s("Deployment", name))
+        container = containers(k8s("Deployment", name))[0]  # the front comes after
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         volumes = {
             v["name"]: v
@@ -411,6 +413,7 @@ def test_one_image_for_web_and_worker() -> None:
         c["image"]
         for n in ("sidecar-web", "sidecar-worker")
         for c in containers(k8s("Deployment", n))
+        if c["name"] != "front"  # nginx, its own image
     }
     assert images == {"sidecar"}
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
@@ -428,18 +431,20 @@ def test_ports_agree() -> None:
     }
     assert exposed == {port, worker_port}
     services = compose()["services"]
-    assert services["web"]["ports"][0].rsplit(":", 1)[1] == str(port)
+    assert services["web"]["expose"] == [str(port)]
     assert services["web"]["environment"]["PORT"] == str(port)
     assert services["worker"]["environment"]["SIDECAR_WORKER_METRICS_LISTEN"] == str(
         worker_port
     )
     assert services["worker"]["expose"] == [str(worker_port)]
-    (web,) = containers(k8s("Deployment", "sidecar-web"))
+    web, front = containers(k8s("Deployment", "sidecar-web"))
     web_ports = {p["name"]: p["containerPort"] for p in web["ports"]}
-    assert web_ports == {"http": port}
+    assert web_ports == {"app": port}
     assert {e["name"]: e["value"] for e in web["env"]}["PORT"] == str(port)
+    # The Service reaches the front, never gunicorn directly.
     service = k8s("Service", "sidecar-web")
-    assert service["spec"]["ports"][0]["targetPort"] in web_ports
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert [p["name"] for p in front["ports"]] == ["http"]
     (worker,) = containers(k8s("Deployment", "sidecar-worker"))
     assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {
         "metrics": worker_port
@@ -452,6 +457,51 @@ def test_ports_agree() -> None:
         ]
         assert annotations["prometheus.io/port"] == str(scraped)
         assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_the_front_is_one_config_before_gunicorn_in_compose_and_kubernetes() -> None:
+    """Compose and Kubernetes run nginx from the one template, before gunicorn's $PORT, with the app's body limit."""
+    from sidecar.webhooks.blueprint import MAX_BODY_BYTES
+    from tests.support import FRONT_TEMPLATE
+
+    port = dockerfile_env(final_stage())["PORT"]
+    template = FRONT_TEMPLATE.read_text()
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", template)) == {
+        "FRONT_UPSTREAM",
+        "FRONT_PORT",
+    }
+    limit = re.search(r"client_max_body_size (\d+)k;", template)
+    assert limit is not None and int(limit.group(1)) * 1024 == MAX_BODY_BYTES
+    for directive in ("client_header_timeout", "client_body_timeout"):
+        assert re.search(rf"^\s*{directive} \d+s;", template, flags=re.M), directive
+    assert re.search(r"^\s*proxy_request_buffering on;", template, flags=re.M)
+    # Compose: the template mounted where the nginx image renders it.
+    front = compose()["services"]["front"]
+    mount = f"./{FRONT_TEMPLATE.relative_to(DEPLOY)}:/etc/nginx/templates/default.conf.template:ro"
+    assert front["volumes"] == [mount]
+    assert front["environment"]["FRONT_UPSTREAM"] == f"web:{port}"
+    assert front["ports"][0].rsplit(":", 1)[1] == front["environment"]["FRONT_PORT"]
+    assert "web" in front["depends_on"]
+    assert "ports" not in compose()["services"]["web"]
+    # Kubernetes: the same file through the kustomization's generator.
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (generated,) = kustomization["configMapGenerator"]
+    assert generated["files"] == [str(FRONT_TEMPLATE.relative_to(K8S))]
+    deployment = k8s("Deployment", "sidecar-web")
+    _, container = containers(deployment)
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["FRONT_UPSTREAM"] == f"127.0.0.1:{port}"
+    assert str(container["ports"][0]["containerPort"]) == env["FRONT_PORT"]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert (
+        volumes[mounts["/etc/nginx/templates"]]["configMap"]["name"]
+        == generated["name"]
+    )
+    # A read-only root: the rendered config and nginx's pid/temp files need these.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"/etc/nginx/conf.d", "/tmp"} <= set(mounts)
+    assert env["NGINX_ENVSUBST_OUTPUT_DIR"] == "/etc/nginx/conf.d"
 
 
 def test_selectors_match_their_pods() -> None:
@@ -484,8 +534,9 @@ def test_selectors_match_their_pods() -> None:
 
 def test_probes_point_at_real_routes(app_routes: set[str]) -> None:
     """Readiness is /readyz and liveness /healthz on the web; every httpGet path is a Flask route or the worker's /metrics."""
-    (web,) = containers(k8s("Deployment", "sidecar-web"))
+    web, front = containers(k8s("Deployment", "sidecar-web"))
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert front["readinessProbe"]["httpGet"]["path"] == "/readyz"  # through to web
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"/readyz", "/healthz", "/metrics"} <= app_routes
     for _, doc in k8s_documents():
@@ -553,7 +604,7 @@ def test_worker_outlives_its_shutdown_timeout() -> None:
 def test_compose_stack_waits_for_a_healthy_redis() -> None:
     """web and worker depend on Redis being healthy; every service has a healthcheck; Redis persists."""
     services = compose()["services"]
-    assert set(services) == {"redis", "web", "worker"}
+    assert set(services) == {"redis", "front", "web", "worker"}
     for name in ("web", "worker"):
         assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}
         assert services[name]["environment"]["SIDECAR_QUEUE_URL"].startswith(

@@ -87,6 +87,35 @@ def _stamp(seconds_ago: int) -> str:
     )
 
 
+def test_a_change_to_a_ticket_already_waiting_is_answered_collapsed(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """A second event while the ticket's reconcile waits: 202 collapsed, its own metric, no job."""
+    first = json.dumps({"ticket_id": "41", "event": "ticket.changed"}).encode()
+    second = json.dumps({"ticket_id": "41", "event": "comment.added"}).encode()
+    counted = 'sidecar_webhook_requests_total{outcome="collapsed"}'
+
+    def collapsed() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        line = next((x for x in text.splitlines() if x.startswith(counted)), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    before = collapsed()
+    answers = [
+        post(client, first, invocation_id="inv-41a"),
+        post(client, second, invocation_id="inv-41b"),
+    ]
+    assert [(a.status_code, a.json) for a in answers] == [
+        (202, {"status": "queued"}),
+        (202, {"status": "collapsed"}),
+    ]
+    assert queued_ticket_ids(queue) == [41]
+    assert collapsed() == before + 1
+    # Still claimed: the same delivery again is a duplicate, not a new change.
+    again = post(client, second, invocation_id="inv-41b")
+    assert (again.status_code, again.json) == (200, {"status": "duplicate"})
+
+
 def test_trigger_bodies_dedup_by_invocation_id(
     client: FlaskClient, queue: JobQueue
 ) -> None:
@@ -254,7 +283,7 @@ def test_queue_down_is_503_with_retry_after(
     def down(*args: object, **kwargs: object) -> None:
         raise QueueUnavailable("queue enqueue failed: OperationalError: disk I/O error")
 
-    monkeypatch.setattr(queue, "submit_reconcile", down)
+    monkeypatch.setattr(queue, "deliver_reconcile", down)
     monkeypatch.setattr(queue, "ping", down)
     body, _ = sample("ticket_created")
     response = post(client, body)
@@ -285,7 +314,7 @@ def test_unexpected_error_is_json_500_without_secrets(
     def boom(*args: object, **kwargs: object) -> bool:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(queue, "submit_reconcile", boom)
+    monkeypatch.setattr(queue, "deliver_reconcile", boom)
     body, _ = sample("ticket_created")
     response = post(client, body, invocation_id="inv-500")
     assert (response.status_code, response.json) == (500, {"error": "internal error"})

@@ -150,7 +150,7 @@ def test_a_503_logs_its_outcome_and_ids(
     def down(*args: object, **kwargs: object) -> None:
         raise QueueUnavailable("queue enqueue failed")
 
-    monkeypatch.setattr(queue, "submit_reconcile", down)
+    monkeypatch.setattr(queue, "deliver_reconcile", down)
     body, _ = sample("ticket_created")
     headers = signed_headers(body) | IDS
     assert client.post(URL, data=body, headers=headers).status_code == 503
