@@ -10,7 +10,21 @@
 (function () {
   "use strict";
   var scenario = new URLSearchParams(location.search).get("scenario");
-  var loaded = fetch("/scenario/" + scenario + ".json").then(function (r) { return r.json(); });
+
+  // Synchronous on purpose: headless Chromium's --virtual-time-budget runs the
+  // page's clock on while a fetch waits, so on a loaded machine the report
+  // used to go out before the sidecar had answered. Answered within the page's
+  // own script, what the report sees no longer depends on the machine's load.
+  function exchange(method, url, body) {
+    var xhr = new XMLHttpRequest();
+    xhr.open(method, url, false);
+    if (body !== undefined) xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.send(body === undefined ? null : body);
+    return xhr;
+  }
+  var loaded = Promise.resolve(
+    JSON.parse(exchange("GET", "/scenario/" + scenario + ".json").responseText)
+  );
 
   function lookup(data, path) {
     if (path === "currentUser") return data.currentUser;
@@ -51,16 +65,11 @@
       });
     },
     request: function (options) {
-      return fetch("/proxy", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(options),
-      }).then(function (r) {
-        return r.text().then(function (body) {
-          if (r.ok) return JSON.parse(body);
-          throw { status: r.status, responseText: body };
-        });
-      });
+      var xhr = exchange("POST", "/proxy", JSON.stringify(options));
+      if (xhr.status >= 200 && xhr.status < 300) {
+        return Promise.resolve(JSON.parse(xhr.responseText));
+      }
+      return Promise.reject({ status: xhr.status, responseText: xhr.responseText });
     },
     on: function () {},
     invoke: function () { return Promise.resolve({}); },
@@ -75,15 +84,11 @@
 
   // Report what an agent sees (text, badge state, live region) once rendered.
   setTimeout(function () {
-    fetch("/report/" + scenario, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
+    exchange("POST", "/report/" + scenario, JSON.stringify({
         text: document.body.innerText,
         status: (document.getElementById("badge") || {}).getAttribute ? document.getElementById("badge").getAttribute("data-status") : null,
         countdownLive: document.getElementById("countdown").getAttribute("aria-live"),
         announce: document.getElementById("announce").textContent,
-      }),
-    });
+    }));
   }, 2500);
 })();
