@@ -162,9 +162,8 @@ def _page(scenarios: tuple[str, ...]) -> str:
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    workspace: Workspace
-    secret: str
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test page server's handler: no access log, one call to answer."""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
@@ -175,6 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+class _Handler(QuietHandler):
+    workspace: Workspace
+    secret: str
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from sidecar.cli import main
-from tests.browser.harness import chromium
+from tests.browser.harness import QuietHandler, chromium
 from tests.browser.portal_form import read_form, render
 from tests.fake_zendesk import FakeZendesk
 
@@ -190,18 +190,8 @@ class _Site:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     site: _Site
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
