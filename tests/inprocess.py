@@ -50,7 +50,7 @@ from sidecar.tasks.worker import (
     serve_jobs,
     watch_leases,
 )
-from tests.support import free_port, signed_headers, wait_for
+from tests.support import free_port, json_entries, signed_headers, wait_for
 
 # What `sidecar serve` gives its worker (`--workers` default); run_worker's options.
 WORKERS = 4
@@ -102,17 +102,8 @@ class InProcess:
 
     def json_logs(self) -> list[dict[str, Any]]:
         """The log lines so far, parsed."""
-        import json
-
         with self._handler.lock or contextlib.nullcontext():
-            lines = list(self._handler.lines)
-        entries = []
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if isinstance(entry, dict):
-                    entries.append(entry)
-        return entries
+            return json_entries(list(self._handler.lines))
 
     def wait_for_log(
         self, match: Callable[[dict[str, Any]], bool], *, timeout: float = 15.0

@@ -196,14 +196,7 @@ class Process:
     def json_logs(self) -> list[dict[str, Any]]:
         """The JSON log lines printed so far (other lines skipped)."""
         with self._lock:
-            lines = list(self._lines)
-        entries = []
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if isinstance(entry, dict):
-                    entries.append(entry)
-        return entries
+            return json_entries(list(self._lines))
 
     def wait_for_log(
         self, match: Callable[[dict[str, Any]], bool], *, timeout: float = 15.0
@@ -435,3 +428,14 @@ def scratch_redis_queue(base_url: str) -> Iterator[str]:
         if keys:
             conn.delete(*keys)
         conn.close()
+
+
+def json_entries(lines: list[str]) -> list[dict[str, Any]]:
+    """The JSON objects among printed lines (other lines skipped)."""
+    entries = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                entries.append(entry)
+    return entries
