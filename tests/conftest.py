@@ -1,8 +1,88 @@
-"""Settings for the whole test suite."""
+"""Settings for the whole test suite, and the order its long tests start in."""
 
+from __future__ import annotations
+
+import pytest
 from hypothesis import settings
 
 # Hypothesis' per-example deadline is a timing assertion: on a loaded 2-core CI
 # machine it fails correct code. Performance is measured in bench/, not here.
 settings.register_profile("sidecar", deadline=None)
 settings.load_profile("sidecar")
+
+# Tests that take long by nature, with their seconds on the 2-core machine
+# (docs/benchmarks.md "The suite's time"): leases that must lapse after a
+# SIGKILL, real processes, brute-force oracles. Parametrized variants count
+# each. They start first, longest first, so that no long test begins when the
+# rest of the suite is done (xdist hands out work in collection order; pyproject
+# turns off its reordering by group size). A prefix matches a test's node id.
+LONG_TESTS: dict[str, float] = {
+    "tests/e2e/test_crash_timers.py::test_sev1_tickets_sharing": 60,
+    "tests/faults/test_fault_suite.py::test_hostile_upstream": 45,
+    "tests/e2e/test_budget_burst.py::test_a_burst_keeps_to_the_share": 35,
+    "tests/faults/test_fault_suite.py::test_sigkilled_worker": 30,
+    "tests/e2e/test_contract_fidelity.py::test_an_organization_with_1500": 27,
+    "tests/e2e/test_crash_paging.py::": 26,
+    "tests/e2e/test_crash_timers.py::test_a_sigkill_during_every_job_kind": 21,
+    "tests/unit/sla/test_schedule_properties.py::test_add_matches_brute_force": 17,
+    "tests/e2e/test_report.py::": 6,
+    "tests/faults/test_fault_suite.py::": 14,
+    "tests/unit/sla/test_schedule_properties.py::test_between_matches_brute": 12,
+    "tests/e2e/test_ingest.py::test_serve_runs_web_and_worker": 11,
+    "tests/adapters/test_api_budget.py::test_processes_racing": 11,
+    "tests/e2e/test_urgent_storm.py::": 7,
+    "tests/e2e/test_reconcile.py::test_untouched_ticket_flips": 8,
+    "tests/e2e/test_reconcile.py::test_rate_limit_storm": 7,
+    "tests/adapters/test_queue_outage.py::test_a_worker_waits_for_a_closed": 7,
+    "tests/adapters/test_cli_bulk.py::test_backfill_1500_tickets": 7,
+    "tests/e2e/test_slow_clients.py::": 5,
+    "tests/e2e/test_crash_timers.py::": 6,
+    "tests/e2e/test_api_budget.py::test_a_timer_flip_costs": 6,
+    "tests/e2e/test_ingest.py::": 6,
+    "tests/e2e/test_dashboard_metrics.py::": 6,
+    "tests/e2e/test_metrics.py::": 5,
+    "tests/e2e/test_oncall.py::test_pagerduty_down_delays": 5,
+    "tests/unit/sla/test_metrics_oracle.py::": 4,
+    "tests/e2e/test_lanes.py::": 4,
+    "tests/contract/test_funnel.py::": 4,
+    "tests/adapters/test_bulk_budget.py::": 4,
+}
+
+
+def expected_seconds(nodeid: str) -> float:
+    """The longest LONG_TESTS prefix of ``nodeid`` gives its seconds; others ~0."""
+    matches = [prefix for prefix in LONG_TESTS if nodeid.startswith(prefix)]
+    return LONG_TESTS[max(matches, key=len)] if matches else 0.0
+
+
+def _unit(item: pytest.Item) -> str:
+    """What xdist hands out as one piece: an xdist_group, or a single test."""
+    mark = item.get_closest_marker("xdist_group")
+    if mark is not None:
+        return "@" + str(mark.args[0] if mark.args else mark.kwargs.get("name"))
+    return item.nodeid
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Put the long tests first, longest unit first; everything else keeps its order.
+
+    Each xdist process is given its first two units at once, so the second
+    unit of every process is a quick test: otherwise a long one would wait
+    behind another long one while other processes sit idle.
+    """
+    weight: dict[str, float] = {}
+    for item in items:
+        unit = _unit(item)
+        weight[unit] = weight.get(unit, 0.0) + expected_seconds(item.nodeid)
+    order = {unit: n for n, unit in enumerate(dict.fromkeys(map(_unit, items)))}
+    long_units = sorted(
+        (u for u in order if weight[u] > 0), key=lambda u: (-weight[u], order[u])
+    )
+    quick_units = [u for u in order if weight[u] == 0]
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    fillers, quick_units = quick_units[:workers], quick_units[workers:]
+    ranked = long_units[:workers] + fillers + long_units[workers:] + quick_units
+    rank = {unit: n for n, unit in enumerate(ranked)}
+    items.sort(key=lambda item: rank[_unit(item)])

@@ -44,7 +44,7 @@ from tests.support import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.xdist_group("heavy")]
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.xdist_group("heavy-2")]
 
 # seconds: the 60 s budget window, scaled down 30 times (not further: the
 # arrival jitter below scales with it, and a loaded CI machine delays requests)

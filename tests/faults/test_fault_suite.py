@@ -14,8 +14,12 @@ import pytest
 from bench.fault_suite import run_scenario
 from bench.faults.harness import Result
 
-# One xdist worker runs the heavy scenarios one after another (pyproject: loadgroup).
-pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.xdist_group("heavy")]
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+# The heavy scenarios (these and tests/e2e/test_budget_burst.py) run in two
+# xdist groups, one after another within each (pyproject: loadgroup): at most
+# two at once, and neither group longer than the suite's other long tests.
+HEAVY_1 = pytest.mark.xdist_group("heavy-1")
+HEAVY_2 = pytest.mark.xdist_group("heavy-2")
 
 
 def _run(name: str) -> Result:
@@ -33,27 +37,32 @@ def _assert_nothing_lost(result: Result) -> None:
     assert result.double_writes == 0
 
 
+@HEAVY_2
 def test_burst_loses_nothing() -> None:
     """Duplicated, shuffled signed events: every ticket right, each write once."""
     _assert_nothing_lost(_run("burst"))
 
 
+@HEAVY_2
 def test_sigkilled_worker_loses_nothing() -> None:
     """The worker SIGKILLed during the burst and inside a page: one page each."""
     _assert_nothing_lost(_run("crash"))
 
 
+@HEAVY_1
 @pytest.mark.redis
 def test_two_web_and_three_workers_on_redis_lose_nothing() -> None:
     """Scale-out on the real Redis: processes do not step on each other."""
     _assert_nothing_lost(_run("scale-out"))
 
 
+@HEAVY_1
 def test_hostile_upstream_loses_nothing() -> None:
     """Zendesk 429/503/hangs, PagerDuty down then slow: all comes right in the end."""
     _assert_nothing_lost(_run("hostile"))
 
 
+@HEAVY_1
 def test_slow_clients_leave_every_webhook_answered() -> None:
     """10 slow uploads: every normal webhook still answered 202 within 10 s."""
     result = _run("slow-clients")
