@@ -15,7 +15,9 @@ settings.load_profile("sidecar")
 # SIGKILL, real processes, brute-force oracles. Parametrized variants count
 # each. They start first, longest first, so that no long test begins when the
 # rest of the suite is done (xdist hands out work in collection order; pyproject
-# turns off its reordering by group size). A prefix matches a test's node id.
+# turns off its reordering by group size). A prefix matches a test's node id;
+# list a module with a module-scoped fixture whole ("path::") or as an
+# xdist_group, so that its tests stay together and the fixture is built once.
 LONG_TESTS: dict[str, float] = {
     "tests/e2e/test_crash_timers.py::test_sev1_tickets_sharing": 60,
     "tests/faults/test_fault_suite.py::test_hostile_upstream": 45,
@@ -63,26 +65,34 @@ def _unit(item: pytest.Item) -> str:
     return item.nodeid
 
 
+def ranked(units: list[str], weight: dict[str, float], workers: int) -> list[str]:
+    """``units`` in the order xdist should hand them out.
+
+    The long units (weight > 0) first, heaviest first (ties in their given
+    order), the others in their given order. Each xdist process is given its
+    first two units at once, so units ``workers`` to ``2 * workers - 1`` are
+    quick ones: otherwise a long unit would wait behind another long one while
+    other processes had nothing to do.
+    """
+    position = {unit: n for n, unit in enumerate(units)}
+    long_units = sorted(
+        (u for u in units if weight.get(u, 0.0) > 0),
+        key=lambda u: (-weight[u], position[u]),
+    )
+    quick_units = [u for u in units if weight.get(u, 0.0) <= 0]
+    fillers, rest = quick_units[:workers], quick_units[workers:]
+    return long_units[:workers] + fillers + long_units[workers:] + rest
+
+
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Put the long tests first, longest unit first; everything else keeps its order.
-
-    Each xdist process is given its first two units at once, so the second
-    unit of every process is a quick test: otherwise a long one would wait
-    behind another long one while other processes sit idle.
-    """
+    """Put the long tests first (see ``ranked``); a unit's tests keep their order."""
     weight: dict[str, float] = {}
     for item in items:
         unit = _unit(item)
         weight[unit] = weight.get(unit, 0.0) + expected_seconds(item.nodeid)
-    order = {unit: n for n, unit in enumerate(dict.fromkeys(map(_unit, items)))}
-    long_units = sorted(
-        (u for u in order if weight[u] > 0), key=lambda u: (-weight[u], order[u])
-    )
-    quick_units = [u for u in order if weight[u] == 0]
+    units = list(dict.fromkeys(map(_unit, items)))
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    fillers, quick_units = quick_units[:workers], quick_units[workers:]
-    ranked = long_units[:workers] + fillers + long_units[workers:] + quick_units
-    rank = {unit: n for n, unit in enumerate(ranked)}
+    rank = {unit: n for n, unit in enumerate(ranked(units, weight, workers))}
     items.sort(key=lambda item: rank[_unit(item)])
