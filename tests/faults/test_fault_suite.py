@@ -15,11 +15,12 @@ from bench.fault_suite import run_scenario
 from bench.faults.harness import Result
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
-# The heavy scenarios (these and tests/e2e/test_budget_burst.py) run in two
+# The heavy scenarios (these and tests/e2e/test_budget_burst.py) run in three
 # xdist groups, one after another within each (pyproject: loadgroup): at most
-# two at once, and neither group longer than the suite's other long tests.
+# three at once, and no group much longer than the suite's longest single test.
 HEAVY_1 = pytest.mark.xdist_group("heavy-1")
 HEAVY_2 = pytest.mark.xdist_group("heavy-2")
+HEAVY_3 = pytest.mark.xdist_group("heavy-3")
 
 
 def _run(name: str) -> Result:
@@ -37,19 +38,19 @@ def _assert_nothing_lost(result: Result) -> None:
     assert result.double_writes == 0
 
 
-@HEAVY_2
+@HEAVY_3
 def test_burst_loses_nothing() -> None:
     """Duplicated, shuffled signed events: every ticket right, each write once."""
     _assert_nothing_lost(_run("burst"))
 
 
-@HEAVY_2
+@HEAVY_3
 def test_sigkilled_worker_loses_nothing() -> None:
     """The worker SIGKILLed during the burst and inside a page: one page each."""
     _assert_nothing_lost(_run("crash"))
 
 
-@HEAVY_1
+@HEAVY_3
 @pytest.mark.redis
 def test_two_web_and_three_workers_on_redis_lose_nothing() -> None:
     """Scale-out on the real Redis: processes do not step on each other."""
@@ -62,7 +63,7 @@ def test_hostile_upstream_loses_nothing() -> None:
     _assert_nothing_lost(_run("hostile"))
 
 
-@HEAVY_1
+@HEAVY_2
 def test_slow_clients_leave_every_webhook_answered() -> None:
     """10 slow uploads: every normal webhook still answered 202 within 10 s."""
     result = _run("slow-clients")
