@@ -19,12 +19,12 @@ settings.load_profile("sidecar")
 # list a module with a module-scoped fixture whole ("path::") or as an
 # xdist_group, so that its tests stay together and the fixture is built once.
 LONG_TESTS: dict[str, float] = {
-    "tests/e2e/test_crash_timers.py::test_sev1_tickets_sharing": 60,
     "tests/faults/test_fault_suite.py::test_hostile_upstream": 45,
     "tests/e2e/test_budget_burst.py::test_a_burst_keeps_to_the_share": 35,
     "tests/faults/test_fault_suite.py::test_sigkilled_worker": 30,
     "tests/e2e/test_contract_fidelity.py::test_an_organization_with_1500": 27,
     "tests/e2e/test_crash_paging.py::": 26,
+    "tests/e2e/test_crash_timers.py::test_sev1_tickets_sharing": 25,
     "tests/e2e/test_crash_timers.py::test_a_sigkill_during_every_job_kind": 21,
     "tests/unit/sla/test_schedule_properties.py::test_add_matches_brute_force": 17,
     "tests/e2e/test_report.py::": 6,

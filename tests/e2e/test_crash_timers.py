@@ -141,7 +141,14 @@ def test_sev1_tickets_sharing_an_at_risk_instant_all_flip_after_a_sigkill(
             name="Acme Corp",
             fields={"support_plan": "enterprise", "enterprise_support": True},
         )
-        env = connected_env(tmp_path, zendesk, pagerduty, **queue_env)
+        # The 15 due-time writes and 15 page markers use the whole update share
+        # (30 a window) before the at-risk instant, so the flips wait for the
+        # budget when the worker dies, as in production. A 20 s window still
+        # spans all of them at that instant (they come after the tickets were
+        # created, 10 s before it); the restarted worker's flips then wait for
+        # it to slide (about 10 s), not for Zendesk's 60 s minute.
+        budget = {"SIDECAR_ZENDESK_BUDGET_WINDOW": "20"}
+        env = connected_env(tmp_path, zendesk, pagerduty, **queue_env, **budget)
         web = stack.enter_context(start_gunicorn(env, cwd=tmp_path))
         queue = JobQueue.from_url(env.get("SIDECAR_QUEUE_URL"))
         stack.callback(queue.close)
