@@ -407,6 +407,13 @@ class Config:
         "https://events.pagerduty.com/v2/enqueue",
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
     )
+    page_request_any_org: bool = _setting(
+        "SIDECAR_PAGE_REQUEST_ANY_ORG",
+        _bool,
+        False,
+        'Whether the "Page on-call" macro pages for organizations without '
+        "Enterprise Support too; off: such a request gets a private note saying why.",
+    )
 
     # --- Slack app (on when both the signing secret and the bot token are set) --
     slack_signing_secret: Secret | None = _setting(
