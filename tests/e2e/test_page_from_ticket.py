@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +10,17 @@ import pytest
 
 from sidecar.domain.page_request import PAGE_REQUEST_TAG
 from sidecar.zendesk.setup import MACRO_PAGE_ACTIONS
-from tests.e2e.conftest import Stack, running_stack
-from tests.support import wait_for
+from tests.e2e.conftest import (
+    ROUTING_KEY,
+    SEVERITY_FIELD,
+    Stack,
+    connected_env,
+    running_stack,
+)
+from tests.e2e.test_crash_paging import _notify
+from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_zendesk import FakeZendesk
+from tests.support import start_gunicorn, start_worker, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -109,3 +119,45 @@ def test_failed_record_and_redeliveries_do_not_page_twice(stack: Stack) -> None:
     assert "oncall_paged" in stack.zendesk.ticket(tid).tags
     assert len(stack.pagerduty.triggers()) == 1
     assert len([n for n in notes(stack, tid) if "On-call paged" in n]) == 1
+
+
+def test_sigkill_during_an_agents_page_still_pages_once(tmp_path: Path) -> None:
+    """The macro's page in flight, the worker SIGKILLed, restarted, webhooks again: one incident, one record, the tag gone."""
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty(routing_keys=[ROUTING_KEY]) as pagerduty,
+    ):
+        org = zendesk.add_org(
+            name="Acme Corp",
+            fields={"support_plan": "enterprise", "enterprise_support": True},
+        )
+        agent = zendesk.add_user(role="agent", name="Agent Smith")
+        tid = zendesk.add_ticket(
+            organization_id=org, custom_fields={SEVERITY_FIELD: "sev_3"}
+        )
+        zendesk.apply_macro(tid, agent, MACRO_PAGE_ACTIONS, typed=REASON)
+        env = connected_env(tmp_path, zendesk, pagerduty)
+        pagerduty.delay(3.0)
+        with start_gunicorn(env, cwd=tmp_path) as web:
+            with start_worker(env, cwd=tmp_path) as worker:
+                _notify(web.url, env, tid, 1)
+                # The trigger is in flight at PagerDuty: kill the worker now.
+                wait_for(lambda: pagerduty.request_count >= 1, timeout=15)
+                worker.stop(sig=signal.SIGKILL)
+            pagerduty.delay(0)
+            with start_worker(env, cwd=tmp_path):
+                for n in range(2, 5):
+                    _notify(web.url, env, tid, n)
+                wait_for(
+                    lambda: PAGE_REQUEST_TAG not in zendesk.ticket(tid).tags,
+                    timeout=45,
+                )
+        assert "oncall_paged" in zendesk.ticket(tid).tags
+        recorded = [c.body for c in zendesk.comments(tid) if "On-call paged" in c.body]
+        assert len(recorded) == 1 and REASON in recorded[0]
+        assert len(pagerduty.incidents()) == 1, "one incident, however many triggers"
+        assert {
+            e["payload"]["custom_details"]["paging_reason"]
+            for e in pagerduty.triggers()
+        } == {REASON}
+        assert zendesk.errors == []
