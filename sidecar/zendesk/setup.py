@@ -143,8 +143,27 @@ def _canonical(value: Any) -> str:
 
 
 def _actions(actions: Any) -> str:
-    """A macro's actions in a comparable form: their order does not matter."""
-    items = [a for a in actions or () if isinstance(a, Mapping)]
+    """A macro's actions in a comparable form: order, and how a value is spelled, aside.
+
+    Accounts read back ``comment_value`` as ``["channel:all", text]`` and
+    booleans as JSON booleans where we send strings (macros read from live
+    accounts in public code; the OAS ActionObject says string): the same
+    macro either way, not a drift to report.
+    """
+    items = []
+    for action in actions or ():
+        if not isinstance(action, Mapping):
+            continue
+        value = action.get("value")
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and str(value[0]).startswith("channel:")
+        ):
+            value = value[1]
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        items.append({"field": action.get("field"), "value": value})
     return _canonical(sorted(items, key=_canonical))
 
 

@@ -528,3 +528,23 @@ def test_an_account_without_ticket_forms(zendesk: FakeZendesk) -> None:
     zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
     named = setup(zendesk, "--form", "Web")
     assert named.exit_code == 1 and "Traceback" not in named.output
+
+
+def test_a_macro_read_back_in_another_spelling_is_up_to_date(
+    zendesk: FakeZendesk,
+) -> None:
+    """comment_value as ["channel:all", text] and a JSON boolean, in another order: no drift."""
+    assert setup(zendesk).exit_code == 0
+    ((macro,),) = [zendesk.macro_list()]
+    zendesk.edit_macro(
+        macro["id"],
+        actions=[
+            {"field": "comment_value", "value": ["channel:all", "Reason for paging: "]},
+            {"field": "comment_mode_is_public", "value": False},
+            {"field": "current_tags", "value": "sidecar_page_oncall"},
+        ],
+    )
+    zendesk.reset_calls()
+    again = setup(zendesk)
+    assert again.exit_code == 0, again.output
+    assert writes(zendesk) == []
