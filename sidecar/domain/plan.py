@@ -413,7 +413,7 @@ def _requested_page(
         why = (
             f"{name} does not hold Enterprise Support ({entitlement.reason}); "
             "paging from a ticket is for Enterprise Support organizations "
-            "(setting SIDECAR_PAGE_REQUEST_ANY_ORG)"
+            "(an admin can allow it for all with SIDECAR_PAGE_REQUEST_ANY_ORG)"
         )
     else:
         return True, asked, None, f"page: {who} ({asked.reason})"
