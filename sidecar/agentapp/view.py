@@ -155,7 +155,7 @@ def ticket_sla(
         ent.entitled
         and decided.severity in PAGING_SEVERITIES
         and ticket.status not in {"solved", "closed"}
-    )
+    ) or decided.requested is not None  # an agent's page, about to go out
     paged = PAGED_TAG in tags
     body["oncall"] = {
         "pages": pages,
@@ -165,6 +165,7 @@ def ticket_sla(
         # incident in PagerDuty's search (docs/decisions.md).
         "dedup_key": dedup_key(account, ticket.id) if paged or pages else None,
         "reason": decided.page_reason,
+        "requested_by": decided.requested.requested_by if decided.requested else None,
         "now": oncall_now.as_json() if oncall_now is not None else None,
     }
     return body

@@ -185,6 +185,7 @@ def test_a_plain_org_has_no_sla_and_says_why(
         "resolved": False,
         "dedup_key": None,
         "reason": body["oncall"]["reason"],
+        "requested_by": None,  # no agent asked for a page
         "now": None,  # no SIDECAR_PAGERDUTY_API_TOKEN: not looked up
     }
 

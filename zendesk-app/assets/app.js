@@ -76,6 +76,7 @@
     var dd = byId("oncall");
     dd.textContent = "";
     var state = oncall.resolved ? "Paged, resolved" : oncall.paged ? "Paged, incident open"
+      : oncall.pages && oncall.requested_by ? "Paging on-call, asked by " + oncall.requested_by + " (not yet recorded)"
       : oncall.pages ? "Pages on-call (not yet recorded)" : "Not paged";
     dd.appendChild(document.createTextNode(state));
     if (oncall.dedup_key) {
