@@ -37,11 +37,12 @@ def collect(
     end: datetime,
     now: datetime,
     organization_id: int | None = None,
-    policy_for: Callable[[int | None], Policy] | None = None,
+    policy_for: Callable[[int | None, datetime], Policy] | None = None,
 ) -> ReportData:
     """Read every ticket updated since ``start`` and tally those created in ``[start, end)``.
 
-    ``policy_for(org_id)`` gives an organization's policy (enhanced SLAs);
+    ``policy_for(org_id, created_at)`` gives the policy a ticket of that
+    organization created then was under (enhanced SLAs in force that day);
     by default every ticket is under ``policy``.
     """
     builder = ReportBuilder(
@@ -56,7 +57,11 @@ def collect(
         facts = facts_from(ticket, metric_set, fields)
         outcome = None
         if facts is not None:
-            effective = policy_for(ticket.organization_id) if policy_for else policy
+            effective = (
+                policy_for(ticket.organization_id, ticket.created_at)
+                if policy_for
+                else policy
+            )
             try:
                 outcome = assess(facts, effective, now=now)
             except NoTargetError:
