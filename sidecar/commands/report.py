@@ -83,12 +83,17 @@ def report(
     out: Path | None,
     pace: float,
 ) -> None:
-    """First-response SLA attainment of a period: by severity, organization and month."""
+    """SLA attainment of a period: by severity, organization and month.
+
+    The first response always; every other metric the policy sets (next reply,
+    periodic update, resolution) counted per cycle.
+    """
     from sidecar.report.collect import collect
     from sidecar.report.enhanced import EnhancedPolicies
     from sidecar.report.render import ReportView, render_csv, render_html, render_json
     from sidecar.report.source import (
         ExportReader,
+        HistoryReader,
         Progress,
         ReportFields,
         period_bounds,
@@ -134,6 +139,7 @@ def report(
         policy_for=EnhancedPolicies(
             context.policy, context.entitlements, organizations
         ),
+        histories=HistoryReader(client),
     )
     view = ReportView(
         data=data,
@@ -158,6 +164,20 @@ def report(
         f"{overall.breached:,} breached, {overall.unknown:,} unknown",
         err=True,
     )
+    for metric in data.metrics:
+        if metric.name == "first_response":
+            continue
+        row = metric.overall
+        share = (
+            f"{row.attainment:.1f} % met"
+            if row.attainment is not None
+            else "none decided"
+        )
+        click.echo(
+            f"  {metric.name}: {row.total:,} cycles, {share}, {row.breached:,} "
+            f"breached, {row.open:,} open, {row.unknown:,} unknown",
+            err=True,
+        )
 
 
 def _write_atomically(path: Path, text: str) -> None:
