@@ -250,5 +250,6 @@ def cycles_by_metric(rows: Sequence[tuple[str, AttainmentRow]]) -> str:
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.invert_yaxis()
         ax.set_xlabel("% of the metric's cycles")
-        ax.legend(loc="lower right", ncols=4, fontsize=8, frameon=False)
+        # Above the bars: at the bottom right it would cover the last annotation.
+        figure.legend(loc="outside upper center", ncols=4, fontsize=8, frameon=False)
         return _svg(figure, "cycles by metric")
