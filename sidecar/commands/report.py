@@ -139,7 +139,11 @@ def report(
         policy_for=EnhancedPolicies(
             context.policy, context.entitlements, organizations
         ),
-        histories=HistoryReader(client),
+        # Per-ticket reads (metrics beyond the first response only) spend
+        # through the deployment's API budget at bulk priority, like backfill's.
+        histories=HistoryReader(
+            connect=lambda: context.bulk_zendesk(context.service_queue())
+        ),
     )
     view = ReportView(
         data=data,

@@ -33,6 +33,7 @@ from sidecar.sla import (
     parse_severity,
 )
 from sidecar.sla.metrics import STOPPED
+from sidecar.zendesk.budget import BULK, lane
 
 __all__ = [
     "ExportReader",
@@ -307,14 +308,26 @@ class HistoryReader:
 
     def __init__(
         self,
-        client: HistoryClient,
+        client: HistoryClient | None = None,
         *,
+        connect: Callable[[], HistoryClient] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.client = client
+        # ``connect`` runs on the first ticket that needs a read: a report
+        # under the first response alone never opens it (nor says anything).
+        self._client = client
+        self._connect = connect
         self.sleep = sleep
         self.stats = HistoryStats()
         self._me: int | None = None
+
+    @property
+    def client(self) -> HistoryClient:
+        if self._client is None:
+            if self._connect is None:
+                raise TypeError("HistoryReader needs a client or connect")
+            self._client = self._connect()
+        return self._client
 
     def states(
         self,
@@ -377,7 +390,10 @@ class HistoryReader:
         waits = 0
         while True:
             try:
-                return call()
+                # Bulk priority: through the deployment's API budget when the
+                # service's queue is at hand, behind the worker's own calls.
+                with lane(BULK):
+                    return call()
             except Transient as exc:  # a 429 is one, with its Retry-After
                 waits += 1
                 if waits > MAX_TRANSIENT_RETRIES:
