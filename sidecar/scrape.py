@@ -75,7 +75,7 @@ class QueueCollector(Collector):
 
 
 def _queue_age(queue: JobQueue) -> Iterator[Metric]:
-    """How long the oldest ready job of each lane has waited (sidecar.tasks.ready)."""
+    """How long the oldest ready job of each lane has waited (sidecar.queue.ready)."""
     try:
         oldest = queue.oldest_ready()
     except QueueUnavailable:

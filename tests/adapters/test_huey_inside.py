@@ -1,4 +1,4 @@
-"""Each assumption sidecar.tasks.huey_inside makes about Huey, pinned against the installed version.
+"""Each assumption sidecar.queue.huey_inside makes about Huey, pinned against the installed version.
 
 The queue reaches inside Huey at two steps (the scheduler's tick, a worker's
 take) to make them single writes. These tests fail when a Huey release moves
@@ -17,7 +17,7 @@ import huey.consumer
 from huey.api import Huey
 from huey.exceptions import RetryTask
 
-from sidecar.tasks.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
+from sidecar.queue.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
 from sidecar.tasks.queue import JobQueue
 
 

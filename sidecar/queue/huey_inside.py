@@ -14,7 +14,7 @@ The Huey classes below close both gaps with storage writes of our own, each
 one transaction (SQLite) or one script (Redis): due jobs go from the schedule
 to the ready queue together (``read_schedule`` then hands the consumer nothing
 to enqueue), and a job leaves the ready queue into an in-flight record
-(sidecar.tasks.inflight) that ``execute`` deletes only once Huey has put the
+(sidecar.queue.inflight) that ``execute`` deletes only once Huey has put the
 job where it goes next (done, or back in the schedule for a retry). These
 reach Huey's table names, key names, ``_emit`` and the consumer's loop order
 (tests/adapters/test_huey_inside.py pins each against the installed version).
@@ -35,7 +35,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ENQUEUED
 from huey.storage import SqliteStorage
 
-from sidecar.tasks.inflight import InflightStore
+from sidecar.queue.inflight import InflightStore, this_owner
 
 log = logging.getLogger("sidecar.queue")
 
@@ -58,15 +58,19 @@ class SidecarSqliteStorage(SqliteStorage):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class ReadyJob:
-    """A job as Huey's storage keeps a ready one, to store inside a write of ours.
+    """A job as Huey's storage keeps a ready (or scheduled) one, to store inside a write of ours.
 
-    ``queue`` is the queue's name (SQLite's ``task.queue`` column) or its list's
-    key (Redis); ``data`` Huey's serialized task.
+    ``queue`` is the queue's name (SQLite's ``task.queue``/``schedule.queue``
+    column) or its list's (its schedule's) key (Redis); ``data`` Huey's
+    serialized task; ``due`` None for a ready job, else the instant the
+    schedule keeps for it, in the storage's own scale (what Huey's
+    ``add_to_schedule`` would store).
     """
 
     queue: str
     data: bytes
     priority: int = 0
+    due: float | None = None
 
 
 def ready_job(huey: Any, task: Any) -> ReadyJob:
@@ -76,8 +80,28 @@ def ready_job(huey: Any, task: Any) -> ReadyJob:
     return ReadyJob(queue, bytes(huey.serialize_task(task)), int(task.priority or 0))
 
 
+def scheduled_job(huey: Any, task: Any) -> ReadyJob:
+    """``task`` (with its naive-UTC ``eta``) as Huey's ``add_schedule`` would store it.
+
+    The instant is converted as each storage does (``SqliteStorage``:
+    ``ts.timestamp()``; ``RedisStorage.convert_ts``), so the tick's
+    comparison with Huey's own naive-UTC "now" stays the same.
+    """
+    storage = huey.storage
+    data = bytes(huey.serialize_task(task))
+    if isinstance(huey, RedisHuey):
+        return ReadyJob(storage.schedule_key, data, 0, storage.convert_ts(task.eta))
+    return ReadyJob(storage.name, data, 0, float(task.eta.timestamp()))
+
+
 def sqlite_enqueue(curs: sqlite3.Cursor, job: ReadyJob) -> None:
-    """Insert ``job`` into Huey's ``task`` table within the caller's transaction."""
+    """Insert ``job`` into Huey's ``task`` (or ``schedule``) table within the caller's transaction."""
+    if job.due is not None:
+        curs.execute(
+            "insert into schedule (queue, data, timestamp) values (?, ?, ?)",
+            (job.queue, sqlite3.Binary(job.data), job.due),
+        )
+        return
     curs.execute(
         "insert into task (queue, data, priority) values (?, ?, ?)",
         (job.queue, sqlite3.Binary(job.data), job.priority),
@@ -236,13 +260,14 @@ class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
             task = self.deserialize_task(data)
             if store is not None and not self._untracked(task):
                 curs.execute(
-                    "insert or replace into sidecar_inflight (id, lane, until, data) "
-                    "values (?, ?, ?, ?)",
+                    "insert or replace into sidecar_inflight "
+                    "(id, lane, until, data, owner) values (?, ?, ?, ?, ?)",
                     (
                         str(task.id),
                         self.taking.lane,
                         time.time() + self.taking.seconds,
                         sqlite3.Binary(bytes(data)),
+                        this_owner(),
                     ),
                 )
         if store is not None and not self._untracked(task):
@@ -262,13 +287,15 @@ return due
 """
 
 # Take the next job and record it in flight (KEYS: queue list, in-flight hash,
-# in-flight lapse zset; ARGV: record key, lane, lapse instant; "" key: no record).
+# in-flight lapse zset, in-flight owner hash; ARGV: record key, lane, lapse
+# instant, owner; "" key: no record).
 _TAKE_LUA = """
 local data = redis.call('RPOP', KEYS[1])
 if not data then return false end
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '\\n' .. data)
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 end
 return data
 """
@@ -285,7 +312,7 @@ class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
         conn = self.storage.conn
         self._move_due = conn.register_script(_MOVE_DUE_LUA)
         self._take = conn.register_script(_TAKE_LUA)
-        self._inflight_keys: tuple[str, str] = ("", "")
+        self._inflight_keys: tuple[str, str, str] = ("", "", "")
 
     def track_inflight(
         self,
@@ -319,10 +346,20 @@ class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
         storage = self.storage
         tracked = self.taking.store is not None
         key = uuid.uuid4().hex if tracked else ""
-        data_hash, until_zset = self._inflight_keys
+        data_hash, until_zset, owner_hash = self._inflight_keys
         data = self._take(
-            keys=[storage.queue_key, data_hash or "-", until_zset or "-"],
-            args=[key, self.taking.lane, repr(time.time() + self.taking.seconds)],
+            keys=[
+                storage.queue_key,
+                data_hash or "-",
+                until_zset or "-",
+                owner_hash or "-",
+            ],
+            args=[
+                key,
+                self.taking.lane,
+                repr(time.time() + self.taking.seconds),
+                this_owner(),
+            ],
         )
         if data is None:
             return None
