@@ -33,7 +33,7 @@ class QueueCollector(Collector):
             values = (
                 self._queue.depth(),
                 self._queue.scheduled(),
-                len(self._queue.failed_jobs()),
+                self._queue.failed_count(),
                 self._queue.dead_letters_total(),
             )
         except QueueUnavailable:

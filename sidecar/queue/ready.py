@@ -43,6 +43,8 @@ from huey.signals import (
     SIGNAL_SCHEDULED,
 )
 
+from sidecar.queue.huey_inside import OLDEST_READY_LUA, REDIS_MEMBER_PREFIX
+
 log = logging.getLogger("sidecar.queue")
 
 # A lane (sidecar.tasks.jobs.Lane): the clocks only key their answers by it.
@@ -105,6 +107,7 @@ class RedisReadyClock(Generic[L]):
     ) -> None:
         self._hueys = dict(hueys)
         self._clock = clock
+        self._scripts: dict[str, Any] = {}
         for huey in self._hueys.values():
             key = ready_key(huey)
             conn = huey.storage.conn
@@ -140,14 +143,25 @@ class RedisReadyClock(Generic[L]):
         """Per lane, when its oldest ready job became ready (epoch seconds), or None."""
         return {lane: self._oldest(huey) for lane, huey in self._hueys.items()}
 
+    def _first_in(self, huey: Any) -> bytes | None:
+        """The task that came first among the lane's ready jobs (any priority)."""
+        script = self._scripts.get(huey.storage.queue_key)
+        if script is None:
+            script = huey.storage.conn.register_script(OLDEST_READY_LUA)
+            self._scripts[huey.storage.queue_key] = script
+        member = script(keys=[huey.storage.queue_key])
+        if member is None:
+            return None
+        return bytes(member)[REDIS_MEMBER_PREFIX:]
+
     def _oldest(self, huey: Any) -> float | None:
         conn = huey.storage.conn
         key = ready_key(huey)
         now = self._clock()
-        tail = conn.lindex(huey.storage.queue_key, -1)
+        tail = self._first_in(huey)
         since: float | None = None
         if tail is not None:
-            task_id = str(huey.serializer.deserialize(tail).id)
+            task_id = str(huey.deserialize_task(tail).id)
             score = conn.zscore(key, task_id)
             if score is None:  # queued before records were kept
                 conn.zadd(key, {task_id: now}, nx=True)

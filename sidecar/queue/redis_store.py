@@ -1,46 +1,59 @@
 """The queue store (sidecar.queue.store) in the queue's Redis database.
 
-Keys carry the queue's name ``<q>``: claims ``sidecar.claim.<q>.<key>`` and memo
-values ``sidecar.memo.<q>.<key>`` (plain keys with a TTL), leases in the hash
-``sidecar.lease.<q>``, in-flight records (sidecar.queue.inflight), ready
-instants (sidecar.queue.ready). Flags and dead letters are values in Huey's
-key-value hash, as they always were.
+Keys carry the queue's name ``<q>``: claims ``sidecar.claim.<q>.<key>``, memo
+values ``sidecar.memo.<q>.<key>`` and flags ``sidecar.flag.<q>.<name>`` (plain
+keys, with a TTL where they expire), leases in the hashes ``sidecar.lease.<q>``
+and ``sidecar.lease_owner.<q>``, in-flight records (sidecar.queue.inflight),
+ready instants (sidecar.queue.ready), dead letters in the hash
+``sidecar.dead.<q>`` (counted by HLEN, O(1)) with their order in the sorted
+set ``sidecar.dead_at.<q>``, and the ever-count ``sidecar.dead_total.<q>``.
+Flags and dead letters were values in Huey's hashes before; they are moved
+once, when a process first opens a database that still has them.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import redis
 
 from sidecar.queue.huey_inside import ReadyJob
 from sidecar.queue.inflight import RedisInflight, this_owner
 from sidecar.queue.ready import RedisReadyClock
-from sidecar.queue.store import CLAIM_TTL_SECONDS, Pending, Taken
+from sidecar.queue.store import (
+    CLAIM_TTL_SECONDS,
+    DEAD_LETTER_LIMIT,
+    Pending,
+    Taken,
+    flag_ttl,
+)
 from sidecar.zendesk.budget import Budget, Shares, redis_buckets
 
 FLAG = "flag:"
 DEAD = "dead:"
 DEAD_TOTAL = "dead_letters_total"
 
+log = logging.getLogger("sidecar.queue")
+
 # Take every claim or none, then look at the pending key, in one round trip.
-# KEYS: the claims, then the pending key (or none), then the lane's Huey list
-# (or none) or its schedule. ARGV: claim TTL, pending TTL, "take" or "check"
-# ("" without a pending key), the serialized job ("" for none: LPUSHed, as
-# Huey's RedisStorage.enqueue does, when the claims are taken), the job's due
-# score ("" for a ready job; else ZADDed to the schedule, as Huey's
-# RedisStorage.add_to_schedule does). Returns 0 duplicate, 1 enqueue (job
-# stored), 2 collapsed.
+# KEYS: the claims, then the pending key (or none), then the lane's ready
+# sorted set or its schedule (or none). ARGV: claim TTL, pending TTL, "take" or
+# "check" ("" without a pending key), the job's member ("" for none: ZADDed, as
+# Huey's PriorityRedisStorage.enqueue or RedisStorage.add_to_schedule do, when
+# the claims are taken), its score (minus its priority, or its due instant).
+# Returns 0 duplicate, 1 enqueue (job stored), 2 collapsed.
 _TAKE_LUA = """
 local claims = #KEYS
 if ARGV[3] ~= '' then claims = claims - 1 end
 if ARGV[4] ~= '' then
   claims = claims - 1
   -- A script's writes are not undone by a later error: refuse before any write
-  -- when the job could not be pushed, so no claim outlives a job never stored.
+  -- when the job could not be stored, so no claim outlives a job never stored.
   local kind = redis.call('TYPE', KEYS[#KEYS])['ok']
-  local want = 'list'
-  if ARGV[5] ~= '' then want = 'zset' end
-  if kind ~= 'none' and kind ~= want then
+  if kind ~= 'none' and kind ~= 'zset' then
     return redis.error_reply('WRONGTYPE the queue key holds a ' .. kind)
   end
 end
@@ -57,13 +70,7 @@ if ARGV[3] ~= '' then
     redis.call('SET', waiting, '1', 'EX', ARGV[2])
   end
 end
-if ARGV[4] ~= '' then
-  if ARGV[5] ~= '' then
-    redis.call('ZADD', KEYS[#KEYS], ARGV[5], ARGV[4])
-  else
-    redis.call('LPUSH', KEYS[#KEYS], ARGV[4])
-  end
-end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[#KEYS], ARGV[5], ARGV[4]) end
 return 1
 """
 
@@ -90,6 +97,30 @@ return 1
 """
 
 
+# Store a dead letter, count it, and drop the oldest past the bound (KEYS:
+# records hash, order zset, ever-count; ARGV: job id, record, at, limit).
+# Returns how many were dropped.
+_PUT_DEAD_LUA = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('INCR', KEYS[3])
+local over = redis.call('HLEN', KEYS[1]) - tonumber(ARGV[4])
+if over <= 0 then return 0 end
+local oldest = redis.call('ZPOPMIN', KEYS[2], over)
+for i = 1, #oldest, 2 do redis.call('HDEL', KEYS[1], oldest[i]) end
+return over
+"""
+
+# Remove and return one dead letter (KEYS: records hash, order zset; ARGV: id).
+_POP_DEAD_LUA = """
+local record = redis.call('HGET', KEYS[1], ARGV[1])
+if not record then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return record
+"""
+
+
 class RedisStore:
     """Claims, memo, leases, in-flight records, flags and dead letters in one Redis database."""
 
@@ -107,6 +138,17 @@ class RedisStore:
         self._take = self._conn.register_script(_TAKE_LUA)
         self._take_lease = self._conn.register_script(_TAKE_LEASE_LUA)
         self._steal_lease = self._conn.register_script(_STEAL_LEASE_LUA)
+        self._flag_prefix = f"sidecar.flag.{self.name}."
+        self._dead = f"sidecar.dead.{self.name}"
+        self._dead_at = f"sidecar.dead_at.{self.name}"
+        self._dead_total = f"sidecar.dead_total.{self.name}"
+        self._put_dead = self._conn.register_script(_PUT_DEAD_LUA)
+        self._pop_dead = self._conn.register_script(_POP_DEAD_LUA)
+        self._kv_moved = False
+        try:
+            self._move_kv()
+        except redis.RedisError as exc:  # Redis not up yet: the next write does it
+            log.debug("moving flags and dead letters deferred: %s", exc)
         self._inflight = RedisInflight(self._conn, self.name)
         self._ready: RedisReadyClock[str] = RedisReadyClock(lanes)
 
@@ -134,14 +176,14 @@ class RedisStore:
             names.append(self._prefix + pending.key)
             mode = "take" if pending.take else "check"
             pending_ttl = max(1, round(pending.ttl))
-        data, due = b"", ""
+        data, score = b"", ""
         if job is not None:
             names.append(job.queue)
             data = job.data
-            due = "" if job.due is None else repr(job.due)
+            score = repr(-job.priority if job.due is None else job.due)
         answer = int(
             self._take(
-                keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data, due]
+                keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data, score]
             )
         )
         return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
@@ -211,38 +253,96 @@ class RedisStore:
             )
         )
 
-    # --- flags and dead letters: values in Huey's key-value hash --------------------
+    # --- flags: plain keys, with a TTL where they expire --------------------------
 
     def get_flag(self, name: str) -> str | None:
-        value = self._huey.get(FLAG + name, peek=True)
-        return value if isinstance(value, str) else None
+        value = self._conn.get(self._flag_prefix + name)
+        return value.decode() if isinstance(value, bytes) else None
 
-    def set_flag(self, name: str, value: str | None) -> None:
+    def set_flag(self, name: str, value: str | None, ttl: float | None = None) -> None:
+        self._move_kv()
         if value is None:
-            self._huey.delete(FLAG + name)
-        else:
-            self._huey.put(FLAG + name, value)
+            self._conn.delete(self._flag_prefix + name)
+            return
+        expiry = None if ttl is None else max(1, round(ttl))
+        self._conn.set(self._flag_prefix + name, value.encode(), ex=expiry)
 
-    def put_dead(self, job_id: str, record: str) -> None:
-        self._huey.put(DEAD + job_id, record)
-        self._storage.incr(DEAD_TOTAL, 1)
+    # --- dead letters: a hash (HLEN counts it) and their order ------------------------
+
+    def put_dead(
+        self, job_id: str, record: str, *, limit: int = DEAD_LETTER_LIMIT
+    ) -> int:
+        self._move_kv()
+        return int(
+            self._put_dead(
+                keys=[self._dead, self._dead_at, self._dead_total],
+                args=[job_id, record, repr(time.time()), limit],
+            )
+        )
 
     def pop_dead(self, job_id: str) -> str | None:
-        raw = self._huey.get(DEAD + job_id)
-        return raw if isinstance(raw, str) else None
+        self._move_kv(again=True)
+        raw = self._pop_dead(keys=[self._dead, self._dead_at], args=[job_id])
+        return raw.decode() if isinstance(raw, bytes) else None
 
     def restore_dead(self, job_id: str, record: str) -> None:
-        self._huey.put(DEAD + job_id, record)
+        pipe = self._conn.pipeline(transaction=True)
+        pipe.hsetnx(self._dead, job_id, record)
+        pipe.zadd(self._dead_at, {job_id: time.time()}, nx=True)
+        pipe.execute()
 
     def dead_letters(self) -> list[str]:
-        return [
-            str(self._huey.serializer.deserialize(raw))
-            for key, raw in self._storage.result_items().items()
-            if key.startswith(DEAD)
-        ]
+        self._move_kv(again=True)
+        return [value.decode() for value in self._conn.hvals(self._dead)]
+
+    def dead_count(self) -> int:
+        return int(self._conn.hlen(self._dead))
 
     def dead_total(self) -> int:
-        return int(self._storage.incr(DEAD_TOTAL, 0))
+        return int(self._conn.get(self._dead_total) or 0)
+
+    def _move_kv(self, *, again: bool = False) -> None:
+        """Move flags, dead letters and their counter out of Huey's hashes (once).
+
+        ``again``: also after the first time, for what a process of an earlier
+        version wrote there since (the operator's dead-letter commands call it).
+        """
+        if self._kv_moved and not again:
+            return
+        marker = f"sidecar.kv_moved.{self.name}"
+        if not again and self._conn.exists(marker):
+            self._kv_moved = True
+            return
+        now = time.time()
+        storage = self._storage
+        for key, raw in storage.result_items().items():
+            if not key.startswith((FLAG, DEAD)):
+                continue
+            value = str(self._huey.serializer.deserialize(raw))
+            if key.startswith(DEAD):
+                job_id = key.removeprefix(DEAD)
+                pipe = self._conn.pipeline(transaction=True)
+                pipe.hsetnx(self._dead, job_id, value)
+                pipe.zadd(self._dead_at, {job_id: now}, nx=True)
+                pipe.execute()
+            else:
+                flag = key.removeprefix(FLAG)
+                ttl = flag_ttl(flag)
+                self._conn.set(
+                    self._flag_prefix + flag,
+                    value.encode(),
+                    ex=None if ttl is None else round(ttl),
+                    nx=True,
+                )
+            self._huey.delete(key)
+        before = self._conn.hget(storage.counter_key, DEAD_TOTAL)
+        if before is not None:
+            pipe = self._conn.pipeline(transaction=True)
+            pipe.incrby(self._dead_total, int(before))
+            pipe.hdel(storage.counter_key, DEAD_TOTAL)
+            pipe.execute()
+        self._conn.set(marker, b"1")
+        self._kv_moved = True
 
     # --- the ready clock and the budget -----------------------------------------
 

@@ -1,9 +1,13 @@
 """The queue store (sidecar.queue.store) in the queue's SQLite file, beside Huey's tables.
 
 Tables: ``sidecar_claim`` (key, taken at), ``sidecar_memo`` (key, value, until),
-``sidecar_lease`` (key, until), ``sidecar_inflight`` (sidecar.queue.inflight),
-``sidecar_ready`` (sidecar.queue.ready). Flags and dead letters are values in
-Huey's key-value table (``kv``), as they always were.
+``sidecar_lease`` (key, until, owner), ``sidecar_inflight``
+(sidecar.queue.inflight), ``sidecar_ready`` (sidecar.queue.ready),
+``sidecar_flag`` (name, value, until or null), ``sidecar_dead`` (job id,
+record, at) and ``sidecar_count`` (counts kept by triggers as rows come and
+go, so a scrape reads one row instead of counting). Flags and dead letters
+were values in Huey's key-value table (``kv``) before; they are moved once,
+when a process first opens a file that still has them.
 """
 
 from __future__ import annotations
@@ -15,12 +19,32 @@ from typing import Any
 from sidecar.queue.huey_inside import ReadyJob, sqlite_enqueue
 from sidecar.queue.inflight import SqliteInflight, add_owner_column, this_owner
 from sidecar.queue.ready import SqliteReadyClock
-from sidecar.queue.store import Pending, Taken
+from sidecar.queue.store import DEAD_LETTER_LIMIT, Pending, Taken, flag_ttl
 from sidecar.zendesk.budget import Budget, Shares, sqlite_buckets
 
 FLAG = "flag:"
 DEAD = "dead:"
 DEAD_TOTAL = "dead_letters_total"
+
+# Kept by triggers on sidecar_dead (current dead letters) and by put_dead (ever).
+_DEAD_NOW, _DEAD_EVER, _KV_MOVED = "dead_letters", "dead_letters_total", "kv_moved"
+_DEAD_DDL = (
+    "create table if not exists sidecar_dead ("
+    "job_id text not null primary key, record text not null, at real not null)"
+    " without rowid",
+    "create index if not exists sidecar_dead_at on sidecar_dead (at)",
+    "create table if not exists sidecar_count ("
+    "name text not null primary key, value integer not null) without rowid",
+    "create trigger if not exists sidecar_dead_in after insert on sidecar_dead "
+    "begin update sidecar_count set value = value + 1 "
+    f"where name = '{_DEAD_NOW}'; end",
+    "create trigger if not exists sidecar_dead_out after delete on sidecar_dead "
+    "begin update sidecar_count set value = value - 1 "
+    f"where name = '{_DEAD_NOW}'; end",
+    "create table if not exists sidecar_flag ("
+    "name text not null primary key, value text not null, until real)"
+    " without rowid",
+)
 
 
 class _ClaimHeld(Exception):
@@ -52,6 +76,19 @@ class SqliteStore:
         for ddl in (self.claim_ddl, self.memo_ddl, self.lease_ddl):
             self._storage.sql(ddl, commit=True)
         add_owner_column(self._storage, "sidecar_lease")
+        with self._storage.db(commit=True) as curs:
+            for ddl in _DEAD_DDL:
+                curs.execute(ddl)
+            curs.execute(
+                "insert or ignore into sidecar_count (name, value) "
+                "select ?, count(*) from sidecar_dead",
+                (_DEAD_NOW,),
+            )
+            curs.execute(
+                "insert or ignore into sidecar_count (name, value) values (?, 0)",
+                (_DEAD_EVER,),
+            )
+        self._move_kv()
         self._inflight = SqliteInflight(self._storage)
         self._ready: SqliteReadyClock[str] = SqliteReadyClock(lanes)
 
@@ -148,9 +185,12 @@ class SqliteStore:
         )
 
     def prune_memos(self, now: float) -> int:
+        """Drop lapsed memo values and flags (the hourly pruning job)."""
         with self._storage.db(commit=True) as curs:
             curs.execute("delete from sidecar_memo where until < ?", (now,))
-            return int(curs.rowcount)
+            pruned = int(curs.rowcount)
+            curs.execute("delete from sidecar_flag where until < ?", (now,))
+            return pruned + int(curs.rowcount)
 
     # --- leases: key -> the instant it lapses -------------------------------------
 
@@ -200,38 +240,143 @@ class SqliteStore:
             )
             return bool(curs.rowcount == 1)
 
-    # --- flags and dead letters: values in Huey's key-value table ----------------
+    # --- flags: a value per name, some with an expiry ------------------------------
 
     def get_flag(self, name: str) -> str | None:
-        value = self._huey.get(FLAG + name, peek=True)
-        return value if isinstance(value, str) else None
+        rows = self._storage.sql(
+            "select value from sidecar_flag where name = ? "
+            "and (until is null or until >= ?)",
+            (name, time.time()),
+            results=True,
+        )
+        return str(rows[0][0]) if rows else None
 
-    def set_flag(self, name: str, value: str | None) -> None:
+    def set_flag(self, name: str, value: str | None, ttl: float | None = None) -> None:
         if value is None:
-            self._huey.delete(FLAG + name)
-        else:
-            self._huey.put(FLAG + name, value)
+            self._storage.sql(
+                "delete from sidecar_flag where name = ?", (name,), commit=True
+            )
+            return
+        until = None if ttl is None else time.time() + ttl
+        self._storage.sql(
+            "insert or replace into sidecar_flag (name, value, until) values (?, ?, ?)",
+            (name, value, until),
+            commit=True,
+        )
 
-    def put_dead(self, job_id: str, record: str) -> None:
-        self._huey.put(DEAD + job_id, record)
-        self._storage.incr(DEAD_TOTAL, 1)
+    # --- dead letters: rows, counted by triggers as they come and go -----------------
+
+    def put_dead(
+        self, job_id: str, record: str, *, limit: int = DEAD_LETTER_LIMIT
+    ) -> int:
+        dropped = 0
+        with self._storage.db(commit=True) as curs:
+            curs.execute(
+                "insert into sidecar_dead (job_id, record, at) values (?, ?, ?) "
+                "on conflict (job_id) do update set record = excluded.record, "
+                "at = excluded.at",
+                (job_id, record, time.time()),
+            )
+            curs.execute(
+                "update sidecar_count set value = value + 1 where name = ?",
+                (_DEAD_EVER,),
+            )
+            curs.execute("select value from sidecar_count where name = ?", (_DEAD_NOW,))
+            over = int(curs.fetchone()[0]) - limit
+            if over > 0:  # the bound: the oldest go (the caller logs it)
+                curs.execute(
+                    "delete from sidecar_dead where job_id in ("
+                    "select job_id from sidecar_dead order by at limit ?)",
+                    (over,),
+                )
+                dropped = int(curs.rowcount)
+        return dropped
 
     def pop_dead(self, job_id: str) -> str | None:
-        raw = self._huey.get(DEAD + job_id)
-        return raw if isinstance(raw, str) else None
+        self._move_kv(again=True)
+        with self._storage.db(commit=True) as curs:
+            curs.execute("select record from sidecar_dead where job_id = ?", (job_id,))
+            row = curs.fetchone()
+            if row is None:
+                return None
+            curs.execute("delete from sidecar_dead where job_id = ?", (job_id,))
+            return str(row[0]) if curs.rowcount == 1 else None
 
     def restore_dead(self, job_id: str, record: str) -> None:
-        self._huey.put(DEAD + job_id, record)
+        self._storage.sql(
+            "insert or ignore into sidecar_dead (job_id, record, at) values (?, ?, ?)",
+            (job_id, record, time.time()),
+            commit=True,
+        )
 
     def dead_letters(self) -> list[str]:
-        return [
-            str(self._huey.serializer.deserialize(raw))
-            for key, raw in self._storage.result_items().items()
-            if key.startswith(DEAD)
-        ]
+        self._move_kv(again=True)
+        rows = self._storage.sql("select record from sidecar_dead", results=True)
+        return [str(row[0]) for row in rows]
+
+    def dead_count(self) -> int:
+        return self._count(_DEAD_NOW)
 
     def dead_total(self) -> int:
-        return int(self._storage.incr(DEAD_TOTAL, 0))
+        return self._count(_DEAD_EVER)
+
+    def _count(self, name: str) -> int:
+        rows = self._storage.sql(
+            "select value from sidecar_count where name = ?", (name,), results=True
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def _move_kv(self, *, again: bool = False) -> None:
+        """Move flags, dead letters and their counter out of Huey's ``kv`` (once per file).
+
+        ``again``: also after the first time, for what a process of an earlier
+        version wrote there since (the operator's dead-letter commands call it).
+        """
+        if self._count(_KV_MOVED) and not again:
+            return
+        name = self._storage.name
+        now = time.time()
+        with self._storage.db(commit=True) as curs:
+            curs.execute(
+                "select key, value from kv where queue = ? "
+                "and (key like 'flag:%' or key like 'dead:%')",
+                (name,),
+            )
+            for key, raw in curs.fetchall():
+                value = str(self._huey.serializer.deserialize(bytes(raw)))
+                if key.startswith(DEAD):
+                    curs.execute(
+                        "insert or ignore into sidecar_dead (job_id, record, at) "
+                        "values (?, ?, ?)",
+                        (key.removeprefix(DEAD), value, now),
+                    )
+                else:
+                    flag = key.removeprefix(FLAG)
+                    ttl = flag_ttl(flag)
+                    curs.execute(
+                        "insert or ignore into sidecar_flag (name, value, until) "
+                        "values (?, ?, ?)",
+                        (flag, value, None if ttl is None else now + ttl),
+                    )
+                curs.execute("delete from kv where queue = ? and key = ?", (name, key))
+            curs.execute(
+                "select value from counter where queue = ? and key = ?",
+                (name, DEAD_TOTAL),
+            )
+            row = curs.fetchone()
+            if row is not None:
+                curs.execute(
+                    "update sidecar_count set value = value + ? where name = ?",
+                    (int(row[0]), _DEAD_EVER),
+                )
+                curs.execute(
+                    "delete from counter where queue = ? and key = ?",
+                    (name, DEAD_TOTAL),
+                )
+            curs.execute(
+                "insert or replace into sidecar_count (name, value) values (?, 1)",
+                (_KV_MOVED,),
+            )
 
     # --- the ready clock and the budget -----------------------------------------
 

@@ -25,6 +25,32 @@ if TYPE_CHECKING:
 # Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
+# The bound on dead letters: past it the oldest are dropped (and logged).
+# `sidecar jobs failed` lists them; `sidecar jobs retry` empties them.
+DEAD_LETTER_LIMIT = 50_000
+# Slack's thread links and "said once" marks (sidecar.slack.links) expire this
+# long after they were last written: a thread answered after half a year of
+# silence starts a new link (the ticket's external id still names its thread).
+SLACK_FLAG_SECONDS = 180 * 24 * 3600.0
+SLACK_FLAG_PREFIXES = (
+    "slack_ticket:",
+    "slack_thread:",
+    "slack_said:",
+    "slack_comment:",
+)
+
+
+def flag_ttl(name: str) -> float | None:
+    """How long flag ``name`` lives once written (None: until cleared or overwritten).
+
+    Every flag without an expiry is one per service, organization or scope (a
+    bound); the per-ticket and per-thread ones expire.
+    """
+    if name.startswith("slack_commenting:"):
+        return 3600.0  # read as stale after a minute (sidecar.slack.links)
+    if name.startswith(SLACK_FLAG_PREFIXES):
+        return SLACK_FLAG_SECONDS
+    return None
 
 
 class Taken(enum.Enum):
@@ -111,14 +137,17 @@ class QueueStore(Protocol):
     # --- flags ----------------------------------------------------------------
 
     def get_flag(self, name: str) -> str | None: ...
-    def set_flag(self, name: str, value: str | None) -> None:
-        """Set, or with None clear, a flag every process sees."""
+    def set_flag(self, name: str, value: str | None, ttl: float | None = None) -> None:
+        """Set (for ``ttl`` s, or until cleared), or with None clear, a flag every process sees."""
         ...
 
     # --- dead letters ---------------------------------------------------------
 
-    def put_dead(self, job_id: str, record: str) -> None:
-        """Store a dead letter (its JSON record) and count it."""
+    def put_dead(self, job_id: str, record: str, *, limit: int = ...) -> int:
+        """Store a dead letter (its JSON record) and count it; drop the oldest past ``limit``.
+
+        Returns how many were dropped.
+        """
         ...
 
     def pop_dead(self, job_id: str) -> str | None:
@@ -131,6 +160,10 @@ class QueueStore(Protocol):
 
     def dead_letters(self) -> list[str]:
         """Every dead letter's record."""
+        ...
+
+    def dead_count(self) -> int:
+        """How many dead letters there are now (a count kept as they come and go)."""
         ...
 
     def dead_total(self) -> int:

@@ -25,15 +25,24 @@ from sidecar.errors import QueueUnavailable, SidecarError
 from sidecar.queue.backend import Backend, open_backend
 from sidecar.queue.huey_inside import announce_enqueued, ready_job, scheduled_job
 from sidecar.queue.inflight import InflightStore, owner_gone, this_owner
-from sidecar.queue.store import CLAIM_TTL_SECONDS, Pending, QueueStore, Taken
+from sidecar.queue.store import (
+    CLAIM_TTL_SECONDS,
+    DEAD_LETTER_LIMIT,
+    Pending,
+    QueueStore,
+    Taken,
+    flag_ttl,
+)
 from sidecar.tasks import slack_jobs
 from sidecar.tasks.jobs import (
     ESCALATE,
     JOBS,
     RECONCILE,
+    RECORD_PRIORITY,
     REFRESH_ORG,
     SWEEP,
     TASK_MODULE,
+    TIMER_PRIORITY,
     FailedJob,
     Lane,
     escalation_lease,
@@ -285,6 +294,9 @@ class JobQueue:
             removed = self.prune_claims()
             if removed:
                 log.info("pruned %d old webhook dedup claims", removed)
+            lapsed = self.prune_memos()
+            if lapsed:
+                log.info("pruned %d lapsed memo values and flags", lapsed)
 
         huey_periodic_task(huey, sweep, crontab(minute="*"), name=SWEEP)
         huey_periodic_task(
@@ -338,9 +350,9 @@ class JobQueue:
         """
         huey = self.lane_huey(lane)
         # ``priority``: higher runs first among ready jobs (Huey; default 0), so
-        # a backfill (negative) never holds back live webhooks.
-        if not huey.storage.priority:
-            priority = None  # RedisHuey's list refuses priorities (NotImplementedError)
+        # a backfill (negative) never holds back live webhooks or timers.
+        if priority is None and eta is not None:
+            priority = TIMER_PRIORITY
         task = self.lanes()[lane].reconcile.s(
             ticket_id, wake=wake_key, eta=eta, priority=priority
         )
@@ -368,7 +380,9 @@ class JobQueue:
         when it runs, so that the run can set the next one.
         """
         huey = self.lane_huey(lane)
-        task = self.lanes()[lane].reconcile.s(ticket_id, wake=wake_key, eta=eta)
+        task = self.lanes()[lane].reconcile.s(
+            ticket_id, wake=wake_key, eta=eta, priority=TIMER_PRIORITY
+        )
         taken = self._store.take([wake_key], None, scheduled_job(huey, task))
         return taken is not Taken.DUPLICATE
 
@@ -383,12 +397,11 @@ class JobQueue:
         """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it.
 
         ``record_only``: the page went out already; the job only writes its
-        record, so it waits behind the urgent jobs that may still page (SQLite;
-        Redis's queue has no priorities).
+        record, so it waits behind the urgent jobs that may still page.
         """
         kwargs: dict[str, Any] = {"page": dict(page)} if page else {}
-        if record_only and self.urgent_huey.storage.priority:
-            kwargs["priority"] = -1
+        if record_only:
+            kwargs["priority"] = RECORD_PRIORITY
         self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id, **kwargs))
 
     @_unavailable("enqueue")
@@ -679,6 +692,11 @@ class JobQueue:
         now = time.time() if now is None else now
         return self._store.prune(older_than=now - CLAIM_TTL_SECONDS)
 
+    @_unavailable("prune")
+    def prune_memos(self, *, now: float | None = None) -> int:
+        """Drop lapsed memo values and flags (SQLite; Redis keys expire)."""
+        return self._store.prune_memos(time.time() if now is None else now)
+
     @_unavailable("ping")
     def ping(self) -> None:
         """Raise QueueUnavailable unless the storage answers."""
@@ -725,8 +743,13 @@ class JobQueue:
 
     @_unavailable("flag write")
     def set_flag(self, name: str, value: str | None) -> None:
-        """Set (or with None clear) a flag every process sees."""
-        self._store.set_flag(name, value)
+        """Set (or with None clear) a flag every process sees.
+
+        Per-ticket and per-thread flags (Slack's links and marks) expire
+        (sidecar.queue.store.flag_ttl); the others are one per service,
+        organization or scope.
+        """
+        self._store.set_flag(name, value, flag_ttl(name))
 
     @_unavailable("flag read")
     def get_flag(self, name: str) -> str | None:
@@ -737,8 +760,20 @@ class JobQueue:
 
     @_unavailable("dead-letter write")
     def record_failed(self, job: FailedJob) -> None:
-        """Store a dead letter and count it."""
-        self._store.put_dead(job.job_id, json.dumps(asdict(job)))
+        """Store a dead letter and count it (the oldest go past DEAD_LETTER_LIMIT)."""
+        dropped = self._store.put_dead(job.job_id, json.dumps(asdict(job)))
+        if dropped:
+            log.warning(
+                "more than %d dead letters: dropped the %d oldest "
+                "(`sidecar jobs failed` lists them, `sidecar jobs retry` runs them)",
+                DEAD_LETTER_LIMIT,
+                dropped,
+            )
+
+    @_unavailable("dead-letter read")
+    def failed_count(self) -> int:
+        """How many dead letters there are (a count kept as they change: O(1))."""
+        return self._store.dead_count()
 
     @_unavailable("dead-letter read")
     def failed_jobs(self) -> list[FailedJob]:

@@ -130,3 +130,36 @@ class _Recorder:
 
     def sweep(self, now: datetime) -> None:
         pass
+
+
+def test_the_priority_storage_keeps_the_member_shape_our_scripts_write() -> None:
+    """PriorityRedisStorage: member = 8-byte big-endian µs prefix + task, score = -priority.
+
+    Our submit, tick and take scripts (sidecar.queue.huey_inside,
+    sidecar.queue.redis_store) write and read that shape; its own enqueue,
+    dequeue and listing must agree with them.
+    """
+    from huey.storage import PriorityRedisStorage
+
+    from sidecar.queue.huey_inside import REDIS_MEMBER_PREFIX, redis_member
+    from tests.support import redis_queue_url
+
+    enqueue = inspect.getsource(PriorityRedisStorage.enqueue)
+    assert "struct.pack('>Q', int(time.time() * 1e6))" in enqueue
+    assert "priority = 0 if priority is None else -priority" in enqueue
+    assert "zadd(self.queue_key, {prefix + data: priority})" in enqueue
+    assert "[8:]" in inspect.getsource(PriorityRedisStorage.enqueued_items)
+    assert REDIS_MEMBER_PREFIX == 8
+    with redis_queue_url() as url:
+        queue = JobQueue.from_url(url)
+        try:
+            storage = queue.huey.storage
+            assert isinstance(storage, PriorityRedisStorage)
+            storage.enqueue(b"theirs", 3)
+            mine = redis_member(b"mine")
+            storage.conn.zadd(storage.queue_key, {mine: -5})  # priority 5
+            assert storage.enqueued_items() == [b"mine", b"theirs"]
+            assert storage.dequeue() == b"mine"
+            assert storage.dequeue() == b"theirs"
+        finally:
+            queue.close()
