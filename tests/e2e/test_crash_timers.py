@@ -252,7 +252,6 @@ def test_a_sigkill_during_every_job_kind_runs_each_again_once(
         finally:
             restarted.stop()
         took = time.monotonic() - started
-        print(f"recovered every kind in {took:.2f} s")
         done = [
             line for line in runs.read_text().split("\n") if line.startswith("done")
         ]
