@@ -16,8 +16,12 @@ to the ready queue together (``read_schedule`` then hands the consumer nothing
 to enqueue), and a job leaves the ready queue into an in-flight record
 (sidecar.queue.inflight) that ``execute`` deletes only once Huey has put the
 job where it goes next (done, or back in the schedule for a retry). These
-reach Huey's table names, key names, ``_emit`` and the consumer's loop order
-(tests/adapters/test_huey_inside.py pins each against the installed version).
+reach Huey's table names, key names, ``_emit``, the consumer's loop order and,
+on Redis, the member shape of ``PriorityRedisStorage`` (the lanes' storage, so
+priorities hold there as on SQLite; tests/adapters/test_huey_inside.py pins
+each against the installed version). The submit path (sidecar.queue.sqlite_store,
+sidecar.queue.redis_store) stores ready and scheduled jobs in that shape too
+(:func:`ready_job`, :func:`scheduled_job`), inside its claims' write.
 """
 
 from __future__ import annotations

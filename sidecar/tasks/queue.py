@@ -1,8 +1,10 @@
-"""The durable job queue: Huey on SQLite (embedded default) or Redis (scale-out).
+"""The durable job queue the application uses: a façade over the queue layer.
 
-Besides Huey's task queue, the queue owns three small shared stores that every
-process (web replicas, workers, the CLI) sees: webhook dedup claims, flags, and
-dead letters.
+``JobQueue`` registers the jobs on both lanes' Huey queues (their bodies call
+the worker's runner) and says what each submit, timer, lease or dead letter
+means; the storage behind it (claims, leases, in-flight records, the memo,
+flags, dead letters, the ready clock) is the store port of sidecar.queue, on
+SQLite (embedded default) or Redis (scale-out).
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def pending_key(ticket_id: int, lane: Lane = Lane.NORMAL) -> str:
 
 
 class JobQueue:
-    """Reconcile jobs, dedup claims, flags and dead letters on one Huey storage."""
+    """The jobs, their claims, leases, flags and dead letters, on one queue backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.huey = backend.huey
