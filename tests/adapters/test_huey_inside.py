@@ -163,3 +163,25 @@ def test_the_priority_storage_keeps_the_member_shape_our_scripts_write() -> None
             assert storage.dequeue() == b"theirs"
         finally:
             queue.close()
+
+
+def test_the_key_value_store_we_move_out_of_is_where_we_read_it() -> None:
+    """The one-time move of flags and dead letters (sidecar.queue.sqlite_store,
+    redis_store) reads Huey's ``kv`` and ``counter`` tables and its results and
+    counters hashes by these names."""
+    from huey.storage import RedisStorage, SqliteStorage
+
+    assert (
+        "create table if not exists kv (queue text not null, key text not null, value blob not null"
+        in (SqliteStorage.table_kv)
+    )
+    assert (
+        "create table if not exists counter (queue text not null, key text not null, value integer"
+        in (SqliteStorage.table_counter)
+    )
+    init = inspect.getsource(RedisStorage.__init__)
+    assert "self.result_key = 'huey.results.%s' % self.name" in init
+    assert "self.counter_key = 'huey.counters.%s' % self.name" in init
+    assert "hincrby(self.counter_key, key, amount)" in inspect.getsource(
+        RedisStorage.incr
+    )
