@@ -10,7 +10,8 @@ Jobs are idempotent (``reconcile`` is level-triggered), so running one twice in
 the rare race is harmless; losing one is not.
 
 Each record also names its **owner**, the worker process that took it
-(``host:pid:boot``). A worker restarted after a SIGKILL (by ``sidecar serve``,
+(``host:pid:boot``, the host being its name and PID namespace). A worker
+restarted after a SIGKILL (by ``sidecar serve``,
 Kubernetes or compose, on the same host name) does not wait for the lapse: its
 watchdog takes at once every record whose owner is on this host and no longer
 runs (:func:`owner_gone`), its first round before any job is taken. A worker
@@ -33,6 +34,19 @@ _BOOT = uuid.uuid4().hex[:12]
 _OWNER: tuple[int, str] | None = None
 
 
+def this_host() -> str:
+    """This host as an owner names it: its host name and, on Linux, its PID namespace.
+
+    Two containers with one host name (``network_mode: host``, say) have PID
+    namespaces of their own, so a pid of the other's is not judged here.
+    """
+    try:
+        namespace = f"/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux, or no /proc: the host name alone
+        namespace = ""
+    return socket.gethostname() + namespace
+
+
 def this_owner() -> str:
     """This process as an in-flight record's owner: ``host:pid:boot``.
 
@@ -43,7 +57,7 @@ def this_owner() -> str:
     pid = os.getpid()
     if _OWNER is None or _OWNER[0] != pid:  # recomputed in a forked child
         boot = _BOOT if _OWNER is None else uuid.uuid4().hex[:12]
-        _OWNER = (pid, f"{socket.gethostname()}:{pid}:{boot}")
+        _OWNER = (pid, f"{this_host()}:{pid}:{boot}")
     return _OWNER[1]
 
 
@@ -58,7 +72,7 @@ def owner_gone(owner: str) -> bool:
     if len(parts) != 3 or not parts[1].isdigit():
         return False
     host, pid_text, _boot = parts
-    if host != socket.gethostname():
+    if host != this_host():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

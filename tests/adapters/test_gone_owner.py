@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sidecar.queue import inflight, redis_store, sqlite_store
-from sidecar.queue.inflight import owner_gone, this_owner
+from sidecar.queue.inflight import owner_gone, this_host, this_owner
 from sidecar.tasks.jobs import escalation_lease
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import recover_escalations
@@ -33,11 +33,11 @@ def _dead_pid() -> int:
 
 
 def _dead_owner() -> str:
-    return f"{socket.gethostname()}:{_dead_pid()}:0123456789ab"
+    return f"{this_host()}:{_dead_pid()}:0123456789ab"
 
 
 def test_who_is_gone() -> None:
-    host = socket.gethostname()
+    host = this_host()
     assert not owner_gone(this_owner())
     assert owner_gone(_dead_owner())
     # This pid's earlier life (a container's first process gets the same pid).
@@ -45,6 +45,9 @@ def test_who_is_gone() -> None:
     # A running process, and any process of another host: not judged gone.
     assert not owner_gone(f"{host}:{os.getppid()}:x")
     assert not owner_gone(f"elsewhere.example:{_dead_pid()}:x")
+    # The same host name in another PID namespace (a container sharing it).
+    other_namespace = f"{socket.gethostname()}/1:{_dead_pid()}:x"
+    assert this_host() == socket.gethostname() or not owner_gone(other_namespace)
 
 
 @given(st.text(max_size=40))
