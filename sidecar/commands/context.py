@@ -21,9 +21,10 @@ import click
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
+from sidecar.queue.backend import sqlite_path
 from sidecar.sla import Policy
 from sidecar.tasks.handler import load_configured_policy
-from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.tasks.queue import JobQueue
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
 

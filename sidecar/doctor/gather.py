@@ -32,10 +32,10 @@ from sidecar.errors import (
     SidecarError,
     UpstreamError,
 )
+from sidecar.queue.backend import sqlite_path
 from sidecar.slack import api as slack_api
 from sidecar.tasks.handler import load_configured_policy
 from sidecar.tasks.jobs import AUTH_SERVICES, auth_failed_flag
-from sidecar.tasks.queue import sqlite_path
 from sidecar.zendesk.budget import Shares, headroom
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.setup import ORG_WEBHOOK, TICKET_WEBHOOK

@@ -75,7 +75,7 @@ class NoQueue:
             "set SIDECAR_QUEUE_URL to the service's queue"
         )
 
-    enqueue_reconcile = _refuse
+    enqueue_reconcile = set_timer = _refuse
     hold_escalation = enqueue_escalate = release_escalation = _refuse
     submit_escalate = claim = release = _refuse
 

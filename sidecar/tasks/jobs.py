@@ -45,6 +45,12 @@ JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
 # runs them (sidecar.tasks.worker.Runner).
 SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC = "slack_create", "slack_comment", "slack_sync"
 SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)
+# Ready jobs run highest priority first, on SQLite and on Redis alike (Huey's
+# priority storages): live webhooks (and the sweep's catch-up of missed ones)
+# 0, timers -1, an escalate that only records a page already sent -2 (behind
+# the urgent jobs that may still page); replay -5 and backfill -10
+# (sidecar.tasks.bulk). Retries and budget waits keep their job's priority.
+LIVE_PRIORITY, TIMER_PRIORITY, RECORD_PRIORITY = 0, -1, -2
 HINT_KWARGS = ("actor_id", "version")
 RUN_STATE_KWARGS = ("attempt", "first_failure")
 # Huey names a task "<module of its function>.<name>" in the stored job. These

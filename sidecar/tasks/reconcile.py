@@ -160,6 +160,12 @@ class Scheduler(Protocol):
         wake_key: str | None = None,
         lane: Lane = ...,
     ) -> None: ...
+    def set_timer(
+        self, ticket_id: int, *, eta: datetime, wake_key: str, lane: Lane = ...
+    ) -> bool:
+        """Claim ``wake_key`` and schedule reconcile(ticket_id) at ``eta``: both or neither."""
+        ...
+
     def hold_escalation(self, ticket_id: int) -> bool:
         """Take the escalation's lease (False: a live job holds it); enqueue its job next."""
         ...
@@ -527,16 +533,9 @@ class Reconciler:
         lane = Lane.URGENT if _urgent(decided) else Lane.NORMAL
         for moment in decided.wake_at:
             key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
-            self._claim_then(
-                key,
-                functools.partial(
-                    self.scheduler.enqueue_reconcile,
-                    ticket_id,
-                    eta=moment,
-                    wake_key=key,
-                    lane=lane,
-                ),
-            )
+            # The claim makes a racing reconcile (a redelivery, a second worker)
+            # skip this instant; the claim and the timer are one write.
+            self.scheduler.set_timer(ticket_id, eta=moment, wake_key=key, lane=lane)
 
     def _start_escalation(self, decided: Plan) -> Callable[[], None] | None:
         """Take a page's (or resolve's) lease and trigger now; return the enqueue of its job.
@@ -693,20 +692,6 @@ class Reconciler:
             route=route,
             basis="webhook",
         )
-
-    def _claim_then(
-        self, key: str, enqueue: Callable[[], None], **claim_options: float
-    ) -> None:
-        # The claim makes a racing reconcile (a redelivery, a second worker) skip
-        # the enqueue; if the enqueue fails the claim is given back, so a retry
-        # of this reconcile tries again and nothing is lost.
-        if not self.scheduler.claim(key, **claim_options):
-            return
-        try:
-            enqueue()
-        except Exception:
-            self.scheduler.release(key)
-            raise
 
     # --- escalate --------------------------------------------------------
 

@@ -210,10 +210,10 @@ class Runner:
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         # Every other job is recorded as in flight while it runs, so a worker
-        # killed mid-job has it enqueued again (sidecar.tasks.inflight). A job
+        # killed mid-job has it enqueued again (sidecar.queue.inflight). A job
         # a worker took from the queue was recorded in the same write that took
         # it, and its record is dropped only after Huey put the job where it
-        # goes next (sidecar.tasks.huey_inside); one run another way (a test,
+        # goes next (sidecar.queue.huey_inside); one run another way (a test,
         # a direct call) is recorded here.
         taken = None if lease is not None else self._queue.inflight_key(task, lane)
         tracked = lease is None and taken is None and self._hold_inflight(task, lane)
@@ -644,6 +644,20 @@ def recover_escalations(queue: JobQueue) -> int:
     renewed by a running worker, is lost.
     """
     recovered = 0
+    # A lease whose holder, a process of this host, is gone (killed,
+    # restarted): at once, unless its job waits in the queue or for a retry
+    # (then the lease, ours now, is kept as any waiting job's).
+    orphaned = queue.take_orphaned_escalations()
+    queued = queue.waiting_escalations(scheduled=True) if orphaned else set()
+    for ticket_id in orphaned:
+        if ticket_id in queued:
+            continue
+        queue.enqueue_escalate(ticket_id)
+        recovered += 1
+        log.warning(
+            "escalation job of a stopped worker: enqueued again",
+            extra={"ticket_id": ticket_id},
+        )
     lapsed = queue.lapsed_escalations()
     waiting = queue.waiting_escalations() if lapsed else set()
     for ticket_id in lapsed:
