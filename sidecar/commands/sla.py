@@ -20,12 +20,15 @@ from sidecar.entitlements.check import Judge
 from sidecar.errors import ConfigError
 from sidecar.sla import (
     Policy,
+    Schedule,
     explain,
     first_response_due,
     format_utc,
     load_policies,
-    load_policy,
+    read_policy_file,
+    zendesk_schedule_refs,
 )
+from sidecar.tasks.schedules import PolicySource, describe_origin
 from sidecar.words import counted
 
 
@@ -57,18 +60,22 @@ def _created(text: str) -> datetime:
     return moment
 
 
-def _policy(path: str | None, name: str | None) -> Policy:
+def _source(path: str | None, name: str | None) -> PolicySource:
     """The policy --policy names, else the one the service uses (SIDECAR_POLICY_FILE)."""
+    context = cli_context()
     if path is None:
-        context = cli_context()
         if name is None:
-            return context.policy  # the same source as the worker's
+            return context.policy_source  # the same source as the worker's
         path = context.config.policy_file
         if path is None:
             raise _BadInput(
                 "--policy-name needs --policy FILE (or SIDECAR_POLICY_FILE)"
             )
-    return load_policy(path, name)
+    return PolicySource(policy_file=path, policy_name=name, schedules=context.schedules)
+
+
+def _policy(path: str | None, name: str | None) -> Policy:
+    return _source(path, name).policy()
 
 
 def _org_policy(policy: Policy, ref: str) -> Policy:
@@ -174,10 +181,35 @@ def policy() -> None:
 @policy.command(cls=_OneLineCommand)
 @click.argument("file")
 def check(file: str) -> None:
-    """Validate a policy file and summarise it (every problem at once)."""
-    policies = load_policies(file)
+    """Validate a policy file and summarise it (every problem at once).
+
+    The Zendesk schedules it names are looked up in the account (read now
+    when connected, else the service's last copy): an unknown name is an
+    error listing the schedules the account has.
+    """
+    refs = zendesk_schedule_refs(read_policy_file(file))
+    context = cli_context()
+    live = context.account_schedules(prefer_stored=False)
+    policies = load_policies(file, zendesk=lambda ref: live.book().schedule(ref))
     noun = "policy" if len(policies) == 1 else "policies"
     click.echo(f"ok: {file}: {len(policies)} {noun} ({', '.join(policies)})")
+    if refs:
+        book = live.book()
+        how = (
+            "the last good copy in the queue store (Zendesk not read: "
+            f"{live.last_error})"
+            if book.cached
+            else "read from Zendesk now"
+        )
+        click.echo(
+            f"Zendesk schedules: {len(refs)} named, all found ({how}, "
+            f"fetched at {format_utc(book.fetched_at)})"
+        )
+        for ref in refs:
+            hours = book.find(ref)
+            click.echo(
+                f"  {hours.name!r} (id {hours.id}): {book.schedule(ref).describe()}"
+            )
     for found in policies.values():
         click.echo(found.describe())
 
@@ -187,8 +219,35 @@ def check(file: str) -> None:
 @click.option("--policy-name", metavar="NAME", help="policy in FILE to show")
 @click.option("--markdown", is_flag=True, help="print a markdown table")
 def show(policy_file: str | None, policy_name: str | None, markdown: bool) -> None:
-    """Print a policy's targets (without --policy: the one the service uses)."""
-    click.echo(_policy(policy_file, policy_name).describe(markdown=markdown))
+    """Print a policy's targets and its schedules' windows, each with where it came from.
+
+    Without --policy: the one the service uses, with the Zendesk schedules the
+    service computes with (its last good copy; read from Zendesk without one).
+    """
+    source = _source(policy_file, policy_name)
+    chosen = source.policy()
+    click.echo(chosen.describe(markdown=markdown))
+    click.echo("")
+    click.echo("schedules:")
+    for schedule in _schedules_of(chosen):
+        click.echo(f"  {schedule.name}: {schedule.describe()}")
+        click.echo(f"    from: {describe_origin(source, schedule)}")
+        book = source.book()
+        hours = book.origin(schedule) if book is not None else None
+        for holiday in hours.holidays if hours is not None else ():
+            click.echo(f"    holiday: {holiday}")
+
+
+def _schedules_of(chosen: Policy) -> list[Schedule]:
+    """Every schedule a policy's targets run on, once each, in table order."""
+    found: list[Schedule] = []
+    targets = [*chosen.targets.values()]
+    for named in chosen.metrics.values():
+        targets.extend(named.values())
+    for target in targets:
+        if all(target.schedule is not s for s in found):
+            found.append(target.schedule)
+    return found
 
 
 @policy.command("holidays", cls=_OneLineCommand)
