@@ -103,7 +103,7 @@ class AccountSchedules:
         """Read every schedule from Zendesk now (UpstreamError or ConfigError when it cannot)."""
         if self._fetch is None:
             raise ConfigError("not connected to Zendesk")
-        return ScheduleBook(tuple(self._fetch()), self._clock())
+        return ScheduleBook(tuple(self._fetch()), self._clock().replace(microsecond=0))
 
     def stored(self) -> ScheduleBook | None:
         """The last good copy in the queue store, or None."""
@@ -146,10 +146,9 @@ class AccountSchedules:
             stored = self.stored()
             if stored is None:
                 raise ConfigError(
-                    "the policy names Zendesk schedules, Zendesk cannot be read "
-                    f"({exc}), and the queue store holds no earlier copy of them: "
-                    "nothing to compute due times with. Start it when Zendesk "
-                    "answers (or check the credentials)"
+                    "the policy names Zendesk schedules, they cannot be read from "
+                    f"Zendesk ({exc}), and the queue store holds no earlier copy: "
+                    "no due time can be computed until Zendesk answers"
                 ) from None
             log.warning(
                 "Zendesk schedules not read (%s): using the copy fetched at %s",
