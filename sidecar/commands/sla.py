@@ -28,8 +28,16 @@ from sidecar.sla import (
     read_policy_file,
     zendesk_schedule_refs,
 )
-from sidecar.tasks.schedules import PolicySource, describe_origin
+from sidecar.tasks.handler import configured_policy_source, fields_from
+from sidecar.tasks.schedules import (
+    AccountSchedules,
+    PolicySource,
+    describe_origin,
+    reconcile_open_tickets,
+)
 from sidecar.words import counted
+from sidecar.zendesk.budget import BULK, lane
+from sidecar.zendesk.schedules import fetch_business_hours
 
 
 class _BadInput(click.ClickException):
@@ -272,6 +280,48 @@ def holidays_command(
         )
         for day, reason in days.items():
             click.echo(f"  {day.isoformat()} {day.strftime('%a')}  {reason}")
+
+
+@policy.command("refresh", cls=_OneLineCommand)
+def refresh_command() -> None:
+    """Read the Zendesk schedules the policy names now; apply a change at once.
+
+    What the worker does every SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS,
+    for an admin who just edited a schedule in Admin Center: a change is
+    stored in the service's queue (every process computes with it from its
+    next ticket on) and the open tickets are enqueued for a reconcile.
+    """
+    context = cli_context()
+    config = context.config
+    context.require_zendesk()
+    queue = context.queue()
+    schedules = AccountSchedules(
+        fetch=lambda: fetch_business_hours(context.zendesk()),
+        store=lambda: queue,
+        save=True,
+        prefer_stored=True,  # compare with what the service computes with
+    )
+    source = configured_policy_source(config, schedules=schedules)
+    if not source.uses_zendesk:
+        click.echo("the policy names no Zendesk schedule: nothing to refresh")
+        return
+    before = source.book()
+    source.policy()
+    changes = source.refresh()
+    if not changes:
+        assert before is not None
+        click.echo(
+            "no change: the service's copy (fetched at "
+            f"{format_utc(before.fetched_at)}) matches Zendesk"
+        )
+        return
+    for change in changes:
+        click.echo(f"changed: {change}")
+    with lane(BULK):
+        count = reconcile_open_tickets(
+            context.bulk_zendesk(queue), queue, fields=fields_from(config)
+        )
+    click.echo(f"{counted(count, 'open ticket')} enqueued for a reconcile")
 
 
 policy.add_command(whatif_command)  # `policy whatif`: sidecar/commands/whatif.py

@@ -124,7 +124,6 @@ class ReconcilerFactory:
             save=queue is not None,
         )
         self.policies = configured_policy_source(config, schedules=self.schedules)
-        self.policies.policy()  # at start: a bad file or no schedules stops here
         self.fields = fields_from(config)
         self.store = EntitlementsStore.from_config(config)
         self._local = threading.local()
@@ -151,6 +150,9 @@ class ReconcilerFactory:
             if queue is not None
             else None
         )
+        # At start: a bad policy file, or Zendesk schedules neither Zendesk nor
+        # the queue store can give, stop here with the reason.
+        self.policies.policy()
 
     @property
     def policy(self) -> Policy:
