@@ -222,11 +222,19 @@ class BusinessHours:
 
 
 def _describe(intervals: tuple[tuple[int, int], ...]) -> str:
+    """``mon-fri 09:00-17:00; sat 10:00-14:00``: consecutive equal days grouped."""
     days = interval_windows(intervals)
+    groups: list[tuple[str, str, str]] = []  # first day, last day, windows
+    for day in DAY_NAMES:
+        text = ", ".join(str(w) for w in sorted(days[day]))
+        if groups and groups[-1][2] == text:
+            groups[-1] = (groups[-1][0], day, text)
+        else:
+            groups.append((day, day, text))
     parts = [
-        f"{day} {', '.join(str(w) for w in sorted(ws))}"
-        for day, ws in days.items()
-        if ws
+        (first if first == last else f"{first}-{last}") + f" {text}"
+        for first, last, text in groups
+        if text
     ]
     return "; ".join(parts) or "none"
 

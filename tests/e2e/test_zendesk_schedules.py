@@ -129,10 +129,7 @@ def test_an_edited_zendesk_schedule_moves_the_due_time_after_the_refresh(account
         result = CliRunner().invoke(cli, ["policy", "refresh"], env=env)
         assert result.exit_code == 0, result.output
         assert "changed: 'Support hours' (id" in result.output
-        assert (
-            "hours mon 09:00-17:00" in result.output
-            and "mon 07:00-17:00" in result.output
-        )
+        assert "hours mon-fri 09:00-17:00 -> mon-fri 07:00-17:00" in result.output
         assert "holiday added" in result.output and "Winter break" in result.output
 
         after = Schedule(
