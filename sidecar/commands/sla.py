@@ -266,14 +266,15 @@ def holidays_command(
     year: int, policy_file: str | None, policy_name: str | None
 ) -> None:
     """List the days each schedule of a policy skips in YEAR, and why."""
-    chosen = _policy(policy_file, policy_name)
-    seen: set[str] = set()
-    for target in chosen.targets.values():
-        schedule = target.schedule
-        if schedule.name in seen:
-            continue
-        seen.add(schedule.name)
+    source = _source(policy_file, policy_name)
+    chosen = source.policy()
+    book = source.book()
+    for schedule in _schedules_of(chosen):
         days = schedule.holidays_of(year)
+        hours = book.origin(schedule) if book is not None else None
+        if hours is not None:  # Zendesk's holidays carry their names
+            names = {d: h.name for h in hours.holidays for d in h.days()}
+            days = {d: f"{names.get(d, 'listed')} (Zendesk)" for d in days}
         click.echo(
             f"schedule {schedule.name} ({schedule.describe()}): "
             f"{counted(len(days), 'day')}"

@@ -147,3 +147,12 @@ def test_refresh_reports_no_change_then_a_change(zd, env):
         in second.output
     )
     assert "0 open tickets enqueued for a reconcile" in second.output
+
+
+def test_holidays_names_zendesk_holidays(zd, env):
+    """`policy holidays` lists each day of a Zendesk holiday under its name."""
+    result = run(env, "policy", "holidays", "--year", "2026")
+    assert result.exit_code == 0, result.output
+    assert "schedule zendesk:Support hours" in result.output
+    assert "2026-12-24 Thu  Winter break (Zendesk)" in result.output
+    assert "2026-12-31 Thu  Winter break (Zendesk)" in result.output
