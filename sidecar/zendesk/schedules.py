@@ -27,26 +27,20 @@ from sidecar.sla.errors import SlaInputError
 from sidecar.zendesk.decipher import SERVICE
 from sidecar.zendesk.time_zones import UnknownTimeZone, iana_zone
 
-SCHEDULES_PATH = "/api/v2/business_hours/schedules.json"
+
+class ScheduleReader(Protocol):
+    """The Business Hours reads (sidecar.zendesk.client.ZendeskClient)."""
+
+    def list_schedules(self) -> list[dict[str, Any]]: ...
+    def list_schedule_holidays(self, schedule_id: int) -> list[dict[str, Any]]: ...
 
 
-def holidays_path(schedule_id: int) -> str:
-    """The List Holidays path of one schedule."""
-    return f"/api/v2/business_hours/schedules/{int(schedule_id)}/holidays.json"
-
-
-class AdminLister(Protocol):
-    """Zendesk's paged admin reads (sidecar.zendesk.client.ZendeskClient)."""
-
-    def admin_list(self, path: str, key: str) -> list[dict[str, Any]]: ...
-
-
-def fetch_business_hours(zendesk: AdminLister) -> list[BusinessHours]:
+def fetch_business_hours(zendesk: ScheduleReader) -> list[BusinessHours]:
     """Every schedule of the account with its holidays (1 + one call per schedule)."""
     found = []
-    for raw in zendesk.admin_list(SCHEDULES_PATH, "schedules"):
+    for raw in zendesk.list_schedules():
         schedule_id = _id(raw, "schedule")
-        holidays = zendesk.admin_list(holidays_path(schedule_id), "holidays")
+        holidays = zendesk.list_schedule_holidays(schedule_id)
         found.append(business_hours(raw, holidays))
     return found
 

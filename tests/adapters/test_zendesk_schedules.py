@@ -201,3 +201,26 @@ def test_every_rails_zone_is_a_zone_python_knows():
         assert ZoneInfo(zone).key == zone, name
     assert iana_zone("Pacific Time (US & Canada)") == "America/Los_Angeles"
     assert iana_zone("Europe/Paris") == "Europe/Paris"  # Rails' own fallback
+
+
+def test_the_documented_example_answers_parse_page_by_page():
+    """The Schedules page's own examples, answered in two pages each, parse as expected."""
+    from sidecar.config import Secret
+    from tests.contract.zendesk_double import SUBDOMAIN, ContractZendesk
+
+    with (
+        ContractZendesk() as double,
+        ZendeskClient(
+            SUBDOMAIN, email="bot@acme.test", api_token=Secret("contract-token")
+        ) as client,
+    ):
+        found = fetch_business_hours(client)
+    assert [(h.name, h.timezone) for h in found] == [
+        ("North America", "America/Los_Angeles"),
+        ("EMEA", "Europe/London"),
+    ]
+    assert [str(h) for h in found[0].holidays] == [
+        "2020-12-30..2021-01-02 New Year",
+        "2021-07-04 Independence Day",
+    ]
+    assert len(double.captured) == 6  # two pages of schedules, two per holiday list
