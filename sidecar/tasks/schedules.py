@@ -30,7 +30,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sidecar.domain.models import TicketPage
 from sidecar.domain.plan import Fields, may_carry_sla
@@ -40,6 +40,7 @@ from sidecar.sla import (
     BusinessHours,
     Policy,
     PolicyError,
+    Schedule,
     ScheduleBook,
     read_policy_file,
     select_policy,
@@ -242,6 +243,12 @@ class PolicySource:
         fresh = self.schedules.fetch()
         current = self.book()
         if fresh.same_schedules(current):
+            # Unchanged: the stored copy still moves to this fetch, so its time
+            # says when Zendesk last confirmed it (doctor, `policy show`).
+            policy = self.build(fresh)
+            self.schedules.keep(fresh)
+            with self._lock:
+                self._policy, self._built_from = policy, fresh
             return []
         try:
             policy = self.build(fresh)
@@ -299,7 +306,7 @@ def reconcile_open_tickets(
             return count
 
 
-def describe_origin(source: PolicySource, schedule: Any) -> str:
+def describe_origin(source: PolicySource, schedule: Schedule) -> str:
     """Where a schedule of the policy comes from, for `sidecar policy show`."""
     book = source.book()
     hours = book.origin(schedule) if book is not None else None

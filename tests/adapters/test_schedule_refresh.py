@@ -187,3 +187,28 @@ def test_the_version_flag_lets_another_process_adopt_a_refresh(
     assert second is not first
     assert str(second.targets[3].schedule.windows[0][0]) == "08:00-17:00"
     assert datetime.now(UTC) - refresher.book().fetched_at < timedelta(minutes=1)
+
+
+def test_an_unchanged_refresh_moves_the_copy_time(tmp_path, zd, client, queue):
+    """Zendesk confirmed the same schedules: no change line, the stored copy's time moves on."""
+    clock = iter(
+        [
+            datetime(2026, 12, 7, 10, tzinfo=UTC),
+            datetime(2026, 12, 7, 10, 5, tzinfo=UTC),
+        ]
+    )
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    schedules = AccountSchedules(
+        fetch=lambda: fetch_business_hours(client),
+        store=lambda: queue,
+        save=True,
+        clock=lambda: next(clock),
+    )
+    source = PolicySource(policy_file=str(path), policy_name=None, schedules=schedules)
+    source.policy()
+    assert source.refresh() == []
+    stored = AccountSchedules(fetch=None, store=lambda: queue).stored()
+    assert stored is not None and stored.fetched_at.minute == 5
+    schedule = source.policy().targets[3].schedule
+    assert source.book().origin(schedule) is not None  # `policy show` still names it

@@ -63,3 +63,15 @@ def test_no_copy_yet_warns_that_a_start_without_zendesk_would_refuse():
         [1], [SUPPORT], stored=None, now=NOW, refresh_seconds=300
     )
     assert lines[-1].status is Status.WARN and "refuse to start" in lines[-1].detail
+
+
+def test_a_matching_copy_not_confirmed_for_long_warns_about_the_worker():
+    """Equal to Zendesk, but no refresh for three intervals: is a worker running?"""
+    lines = check_zendesk_schedules(
+        ["Support hours"],
+        [SUPPORT],
+        stored=ScheduleBook((SUPPORT,), NOW - timedelta(hours=1)),
+        now=NOW,
+        refresh_seconds=300,
+    )
+    assert lines[-1].status is Status.WARN and "no refresh since" in lines[-1].detail

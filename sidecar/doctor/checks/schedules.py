@@ -79,6 +79,19 @@ def check_zendesk_schedules(
                 f" = {refresh_seconds}); if none comes, check that a worker runs",
             )
         )
+    elif refresh_seconds and (now - stored.fetched_at).total_seconds() > 3 * max(
+        refresh_seconds, 60
+    ):
+        lines.append(
+            warn(
+                CONFIG,
+                "Zendesk schedules copy",
+                f"the service's copy matches Zendesk, but was last confirmed at "
+                f"{stored.fetched_at.isoformat()}: no refresh since (every "
+                f"{refresh_seconds} s)",
+                "check that a worker runs (it refreshes after its minute sweep)",
+            )
+        )
     else:
         lines.append(
             ok(
