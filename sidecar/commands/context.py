@@ -160,6 +160,7 @@ class CliContext:
             store=self._quiet_queue,
             save=False,
             prefer_stored=prefer_stored,
+            account=self.config.zendesk_subdomain or "",
         )
 
     def _quiet_queue(self) -> ScheduleStore | None:

@@ -301,6 +301,7 @@ def refresh_command() -> None:
         store=lambda: queue,
         save=True,
         prefer_stored=True,  # compare with what the service computes with
+        account=config.zendesk_subdomain or "",
     )
     source = configured_policy_source(config, schedules=schedules)
     if not source.uses_zendesk:

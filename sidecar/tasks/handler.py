@@ -122,6 +122,7 @@ class ReconcilerFactory:
             fetch=self._fetch_schedules if config.zendesk_connected else None,
             store=lambda: queue,
             save=queue is not None,
+            account=config.zendesk_subdomain or "",
         )
         self.policies = configured_policy_source(config, schedules=self.schedules)
         self.fields = fields_from(config)

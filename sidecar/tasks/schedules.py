@@ -88,10 +88,15 @@ class AccountSchedules:
         store: Callable[[], ScheduleStore | None],
         save: bool = False,
         prefer_stored: bool = False,
+        account: str = "",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._fetch = fetch
         self._store = store
+        # One copy per account: a queue reused for another subdomain (sandbox,
+        # then production) never starts on the other account's hours.
+        self.cache_flag = f"{CACHE_FLAG}:{account}" if account else CACHE_FLAG
+        self.version_flag = f"{VERSION_FLAG}:{account}" if account else VERSION_FLAG
         self.save = save
         self.prefer_stored = prefer_stored
         self._clock = clock
@@ -109,7 +114,7 @@ class AccountSchedules:
     def stored(self) -> ScheduleBook | None:
         """The last good copy in the queue store, or None."""
         store = self._store()
-        text = store.get_flag(CACHE_FLAG) if store is not None else None
+        text = store.get_flag(self.cache_flag) if store is not None else None
         if not text:
             return None
         try:
@@ -126,7 +131,7 @@ class AccountSchedules:
                 return self._book
             store = self._store()
             if store is not None:
-                version = store.get_flag(VERSION_FLAG)
+                version = store.get_flag(self.version_flag)
                 if version is not None and version != self._version:
                     newer = self.stored()
                     if newer is not None and not newer.same_schedules(self._book):
@@ -165,8 +170,8 @@ class AccountSchedules:
         store = self._store() if self.save else None
         version = _version(book)
         if store is not None:
-            store.set_flag(CACHE_FLAG, book.to_json())
-            store.set_flag(VERSION_FLAG, version)
+            store.set_flag(self.cache_flag, book.to_json())
+            store.set_flag(self.version_flag, version)
         with self._lock:
             self._book, self._version = book, version
 

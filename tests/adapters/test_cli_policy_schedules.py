@@ -15,7 +15,7 @@ from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.schedules import fetch_business_hours
 from tests.e2e.conftest import connected_env, define_fields
 from tests.fake_pagerduty import FakePagerDuty
-from tests.fake_zendesk import FakeZendesk
+from tests.fake_zendesk import SUBDOMAIN, FakeZendesk
 
 POLICY = """
 [schedules.core]
@@ -82,6 +82,7 @@ def test_show_uses_the_services_copy_when_there_is_one(zd, env):
                 fetch=lambda: fetch_business_hours(client),
                 store=lambda: queue,
                 save=True,
+                account=SUBDOMAIN,
             )
             schedules.keep(schedules.fetch())
     finally:

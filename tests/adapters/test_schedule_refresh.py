@@ -212,3 +212,20 @@ def test_an_unchanged_refresh_moves_the_copy_time(tmp_path, zd, client, queue):
     assert stored is not None and stored.fetched_at.minute == 5
     schedule = source.policy().targets[3].schedule
     assert source.book().origin(schedule) is not None  # `policy show` still names it
+
+
+def test_another_accounts_copy_is_never_used(zd, client, queue):
+    """A queue reused for another subdomain: its copy is not this account's hours."""
+    sandbox = AccountSchedules(
+        fetch=lambda: fetch_business_hours(client),
+        store=lambda: queue,
+        save=True,
+        account="acme-sandbox",
+    )
+    sandbox.keep(sandbox.fetch())
+    zd.fail_next(5, 503, path_contains="business_hours")
+    production = AccountSchedules(
+        fetch=lambda: fetch_business_hours(client), store=lambda: queue, account="acme"
+    )
+    with pytest.raises(ConfigError, match="no earlier copy"):
+        production.book()
