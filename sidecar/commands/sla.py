@@ -236,13 +236,22 @@ def show(policy_file: str | None, policy_name: str | None, markdown: bool) -> No
     chosen = source.policy()
     click.echo(chosen.describe(markdown=markdown))
     click.echo("")
-    click.echo("schedules:")
+    book = source.book()
+    if markdown:
+        click.echo("| Schedule | Windows | From |\n|---|---|---|")
+    else:
+        click.echo("schedules:")
     for schedule in _schedules_of(chosen):
-        click.echo(f"  {schedule.name}: {schedule.describe()}")
-        click.echo(f"    from: {describe_origin(source, schedule)}")
-        book = source.book()
+        origin = describe_origin(source, schedule)
         hours = book.origin(schedule) if book is not None else None
-        for holiday in hours.holidays if hours is not None else ():
+        holidays = [str(h) for h in hours.holidays] if hours is not None else []
+        if markdown:
+            windows = "; ".join([schedule.describe(), *holidays])
+            click.echo(f"| {schedule.name} | {windows} | {origin} |")
+            continue
+        click.echo(f"  {schedule.name}: {schedule.describe()}")
+        click.echo(f"    from: {origin}")
+        for holiday in holidays:
             click.echo(f"    holiday: {holiday}")
 
 

@@ -157,3 +157,15 @@ def test_holidays_names_zendesk_holidays(zd, env):
     assert "schedule zendesk:Support hours" in result.output
     assert "2026-12-24 Thu  Winter break (Zendesk)" in result.output
     assert "2026-12-31 Thu  Winter break (Zendesk)" in result.output
+
+
+def test_show_markdown_adds_a_schedules_table(zd, env):
+    """--markdown: the targets' table, then one of the schedules with where each came from."""
+    result = run(env, "policy", "show", "--markdown")
+    assert result.exit_code == 0, result.output
+    assert "| Schedule | Windows | From |" in result.output
+    assert (
+        "| zendesk:Support hours | mon-fri 09:00-17:00 (America/Los_Angeles), "
+        "9 holidays; 2026-12-24..2027-01-01 Winter break | Zendesk schedule "
+        in result.output
+    )
