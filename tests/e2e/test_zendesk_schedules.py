@@ -63,7 +63,11 @@ def account(tmp_path: Path) -> Iterator[tuple[FakeZendesk, dict[str, str], int, 
             time_zone="Eastern Time (US & Canada)",
             intervals=_nine_to_five(),
         )
-        env = connected_env(tmp_path, zd, pd)
+        # Only the command refreshes here: the worker's own refresh (after its
+        # minute sweep) could take the edit first (tests/adapters/test_schedule_refresh.py).
+        env = connected_env(
+            tmp_path, zd, pd, SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS="0"
+        )
         Path(env["SIDECAR_POLICY_FILE"]).write_text(POLICY)
         yield zd, env, org, sid
         assert zd.errors == []
