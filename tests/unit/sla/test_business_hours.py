@@ -154,6 +154,22 @@ def holidays(draw: st.DrawFn) -> list[Holiday]:
     offset=st.integers(-3 * DAY, 3 * DAY),
     minutes=st.integers(0, 2 * DAY),
 )
+@example(  # Sunday 00:00-04:00 across New York's spring-forward gap (3 h of real time)
+    intervals=[(0, 240)],
+    zone="America/New_York",
+    days_off=[],
+    anchor=datetime(2026, 3, 8, 4, tzinfo=UTC),
+    offset=0,
+    minutes=200,
+)
+@example(  # the same window across the fall-back fold (5 h of real time)
+    intervals=[(0, 240)],
+    zone="America/New_York",
+    days_off=[],
+    anchor=datetime(2026, 11, 1, 4, tzinfo=UTC),
+    offset=0,
+    minutes=290,
+)
 @example(  # a Friday-to-Monday holiday weekend over a Saturday shift
     intervals=[(1980, 2460), (9360, 10080), (0, 120)],
     zone="America/New_York",
@@ -311,3 +327,16 @@ def test_without_a_lookup_a_zendesk_schedule_is_refused_clearly():
     """No account schedules at hand: the error says so instead of guessing."""
     with pytest.raises(PolicyError, match="not available here"):
         parse_policies(_policy_data({"zendesk": "Support hours"}))
+
+
+def test_a_zendesk_window_across_the_dst_changes_counts_real_time():
+    """Sunday 00:00-04:00 in New York is 3 h on spring-forward day and 5 h on fall-back day."""
+    hours = BusinessHours(1, "Nights", NY_ZONE, ((0, 240),))
+    schedule = hours.to_schedule()
+    spring = datetime(2026, 3, 8, 5, tzinfo=UTC)  # 00:00 EST
+    fall = datetime(2026, 11, 1, 4, tzinfo=UTC)  # 00:00 EDT
+    assert schedule.between(spring, spring + timedelta(hours=6)) == timedelta(hours=3)
+    assert schedule.between(fall, fall + timedelta(hours=6)) == timedelta(hours=5)
+
+
+NY_ZONE = "America/New_York"
