@@ -387,6 +387,14 @@ class Config:
         "How often the worker counts unsolved tickets per SLA status with Zendesk "
         "Search (4 requests, lowest budget priority) for /metrics; 0 turns it off.",
     )
+    zendesk_schedules_refresh_seconds: int = _setting(
+        "SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS",
+        _int,
+        300,
+        "How often the worker re-reads the Zendesk schedules the policy names "
+        "(Business Hours API, 1 + one request per schedule); a change applies to "
+        "the open tickets. 0: only at start.",
+    )
     entitlements_file: str | None = _setting(
         "SIDECAR_ENTITLEMENTS_FILE",
         _text,
@@ -496,6 +504,14 @@ class Config:
             raise ConfigError(
                 "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
                 f"got {self.open_ticket_counts_seconds}"
+            )
+        if (
+            self.zendesk_schedules_refresh_seconds != 0
+            and self.zendesk_schedules_refresh_seconds < 60
+        ):
+            raise ConfigError(
+                "SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS must be 0 (only at start) "
+                f"or at least 60, got {self.zendesk_schedules_refresh_seconds}"
             )
         if self.budget_requests < 1 or self.budget_updates < 1:
             raise ConfigError(

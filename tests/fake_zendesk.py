@@ -45,6 +45,7 @@ from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
 from tests.fake_zendesk_admin import ADMIN_ROUTES, PORTAL_DEFAULTS, AdminMixin
 from tests.fake_zendesk_apps import APPS_ROUTES, AppsMixin, parse_multipart
+from tests.fake_zendesk_schedules import SCHEDULE_ROUTES, BusinessHoursMixin
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -246,7 +247,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeZendesk(AdminMixin, AppsMixin):
+class FakeZendesk(AdminMixin, AppsMixin, BusinessHoursMixin):
     """An in-memory Zendesk account served over HTTP on 127.0.0.1 (threaded).
 
     Accepts ``Basic email/token:api_token`` or, when ``oauth_token`` is given,
@@ -341,6 +342,7 @@ class FakeZendesk(AdminMixin, AppsMixin):
         self.api_user_id = self.add_user(role="admin", name="Sidecar", email=email)
         self._admin_init()  # fields, webhooks, triggers, views: tests/fake_zendesk_admin.py
         self._apps_init()  # private apps: tests/fake_zendesk_apps.py
+        self._bh_init()  # schedules: tests/fake_zendesk_schedules.py
         self.add_org_field("enterprise_support", type="checkbox")
         self.add_org_field("support_plan", type="dropdown")
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -1064,7 +1066,8 @@ class FakeZendesk(AdminMixin, AppsMixin):
             return Reply(
                 400, {"error": "InvalidJSON", "description": "bad body"}, rate_headers
             ), None
-        for verb, pattern, name in (*_ROUTES, *ADMIN_ROUTES, *APPS_ROUTES):
+        routes = (*_ROUTES, *ADMIN_ROUTES, *APPS_ROUTES, *SCHEDULE_ROUTES)
+        for verb, pattern, name in routes:
             match = pattern.match(path)
             if match and verb == method:
                 raw = match.group(1) if match.groups() else None

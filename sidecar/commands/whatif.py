@@ -144,7 +144,12 @@ def whatif_command(
     context = cli_context()
     config = context.config
     fields = fields_from(config)
-    replacement = load_policy(existing_file(new_policy), policy_name)
+    # Zendesk schedules the new file names: the account's, as the service has them.
+    replacement = load_policy(
+        existing_file(new_policy),
+        policy_name,
+        zendesk=lambda ref: context.schedules.book().schedule(ref),
+    )
     current_store = context.entitlements
     new_store = current_store
     if entitlements_file is not None:

@@ -14,16 +14,22 @@ from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import ConfigError, Transient
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
-from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
+from sidecar.sla import BusinessHours, Policy
 from sidecar.tasks import slack_bridge, slack_notify
 from sidecar.tasks.jobs import ESCALATE, RECONCILE, REFRESH_ORG, SWEEP, Handlers
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.reconcile import Reconciler, Scheduler
+from sidecar.tasks.schedules import (
+    AccountSchedules,
+    PolicySource,
+    refresh_schedules,
+)
 from sidecar.tasks.sweep import sweep
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.schedules import fetch_business_hours
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -32,11 +38,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.handler")
 
 
-def load_configured_policy(config: Config) -> Policy:
-    """Return the policy the config names (the built-in default when none)."""
-    if config.policy_file is None:
-        return DEFAULT_POLICY
-    return load_policy(config.policy_file, name=config.policy_name)
+def load_configured_policy(
+    config: Config, *, schedules: AccountSchedules | None = None
+) -> Policy:
+    """Return the policy the config names (the built-in default when none).
+
+    ``schedules``: the account's Zendesk schedules, for a policy that names
+    some (without them such a policy is a PolicyError saying so).
+    """
+    return configured_policy_source(config, schedules=schedules).policy()
+
+
+def configured_policy_source(
+    config: Config, *, schedules: AccountSchedules | None = None
+) -> PolicySource:
+    """The policy source of the config's policy file (and name)."""
+    return PolicySource(
+        policy_file=config.policy_file,
+        policy_name=config.policy_name,
+        schedules=schedules,
+    )
 
 
 def fields_from(config: Config) -> Fields:
@@ -95,7 +116,15 @@ class ReconcilerFactory:
         # A dry run away from the service (`sidecar explain`) has no queue: it
         # schedules nothing, and reads unmetered, unremembered (NoQueue).
         self.queue: Scheduler = queue if queue is not None else NoQueue()
-        self.policy = load_configured_policy(config)
+        # The account's Zendesk schedules the policy may name: read through this
+        # process's client, the last good copy kept in the queue store.
+        self.schedules = AccountSchedules(
+            fetch=self._fetch_schedules if config.zendesk_connected else None,
+            store=lambda: queue,
+            save=queue is not None,
+            account=config.zendesk_subdomain or "",
+        )
+        self.policies = configured_policy_source(config, schedules=self.schedules)
         self.fields = fields_from(config)
         self.store = EntitlementsStore.from_config(config)
         self._local = threading.local()
@@ -122,6 +151,17 @@ class ReconcilerFactory:
             if queue is not None
             else None
         )
+        # At start: a bad policy file, or Zendesk schedules neither Zendesk nor
+        # the queue store can give, stop here with the reason.
+        self.policies.policy()
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force (it follows the Zendesk schedules it names)."""
+        return self.policies.policy()
+
+    def _fetch_schedules(self) -> list[BusinessHours]:
+        return fetch_business_hours(self.client())
 
     def _fetch_org(self, org_id: int) -> Organization:
         # This thread's own client: no lock held across the network call, so
@@ -162,6 +202,8 @@ class ReconcilerFactory:
                 page_any_org=self.config.page_request_any_org,
             )
             self._local.reconciler = existing
+        else:
+            existing.policy = self.policy  # rebuilt when the schedules changed
         return existing
 
 
@@ -196,6 +238,15 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             store=queue,
             budget=factory.budget,
             interval_seconds=config.open_ticket_counts_seconds,
+        )
+        # At most every SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS: the Zendesk
+        # schedules the policy names (sidecar.tasks.schedules).
+        refresh_schedules(
+            factory.policies,
+            zendesk=factory.client(),
+            queue=queue,
+            fields=factory.fields,
+            interval_seconds=config.zendesk_schedules_refresh_seconds,
         )
 
     def reconcile(ticket_id: int, **hint: Any) -> None:

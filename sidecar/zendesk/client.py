@@ -933,6 +933,18 @@ class ZendeskClient:
 
         return self._parse(path, build, body.get("signing_secret"))
 
+    def list_schedules(self) -> list[dict[str, Any]]:
+        """Every business-hours schedule of the account (List Schedules; admins).
+
+        Parsed by sidecar.zendesk.schedules, which owns what the answer means.
+        """
+        return self.admin_list("/api/v2/business_hours/schedules.json", "schedules")
+
+    def list_schedule_holidays(self, schedule_id: int) -> list[dict[str, Any]]:
+        """Every holiday of one schedule (List Holidays for Schedule, no date filter)."""
+        path = f"/api/v2/business_hours/schedules/{int(schedule_id)}/holidays.json"
+        return self.admin_list(path, "holidays")
+
     def list_triggers(self) -> list[dict[str, Any]]:
         """Every trigger of the account (List Triggers, all pages)."""
         return self.admin_list("/api/v2/triggers.json", "triggers")

@@ -172,6 +172,8 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
         "01EJFTSCC78X5V07NPY2MHR00M"
     ),
     "list_triggers": lambda c: c.list_triggers(),
+    "list_schedules": lambda c: c.list_schedules(),
+    "list_schedule_holidays": lambda c: c.list_schedule_holidays(1),
 }
 # Public members that send nothing (checked by test_members_without_a_case_send_nothing).
 NO_REQUESTS: dict[str, Callable[[ZendeskClient], object]] = {

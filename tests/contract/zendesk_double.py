@@ -26,6 +26,7 @@ from tests.contract.checker import (
 )
 from tests.contract.zendesk_admin_double import AdminAnswers
 from tests.contract.zendesk_apps_double import AppsAnswers
+from tests.contract.zendesk_schedules_double import ScheduleAnswers
 
 SUBDOMAIN = "acme"
 BASE = f"https://{SUBDOMAIN}.zendesk.com"
@@ -64,7 +65,7 @@ def organization_json(org_id: int, **changes: Any) -> dict[str, Any]:
     }
 
 
-class ContractZendesk(AdminAnswers, AppsAnswers):
+class ContractZendesk(AdminAnswers, AppsAnswers, ScheduleAnswers):
     """Record each request to https://acme.zendesk.com and answer it plausibly."""
 
     def __init__(self) -> None:

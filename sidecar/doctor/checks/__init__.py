@@ -31,6 +31,7 @@ from sidecar.doctor.checks.queue import (
     QueueState,
     check_queue,
 )
+from sidecar.doctor.checks.schedules import check_zendesk_schedules
 from sidecar.doctor.checks.slack import (
     APP_SCOPES,
     SLACK,
@@ -88,6 +89,7 @@ __all__ = [
     "check_slack_identity",
     "check_trigger",
     "check_webhooks",
+    "check_zendesk_schedules",
     "fail",
     "fields_wanted",
     "ok",
