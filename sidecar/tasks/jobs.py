@@ -45,6 +45,10 @@ JOBS = (RECONCILE, ESCALATE, REFRESH_ORG)
 # runs them (sidecar.tasks.worker.Runner).
 SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC = "slack_create", "slack_comment", "slack_sync"
 SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)
+# What PagerDuty tells us back (sidecar.tasks.oncall_jobs registers it): one
+# incident event, applied to its ticket as a note, a tag and a thread line.
+PAGERDUTY_EVENT = "pagerduty_event"
+ONCALL_JOBS = (PAGERDUTY_EVENT,)
 HINT_KWARGS = ("actor_id", "version")
 RUN_STATE_KWARGS = ("attempt", "first_failure")
 # Huey names a task "<module of its function>.<name>" in the stored job. These

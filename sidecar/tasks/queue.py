@@ -27,7 +27,7 @@ from huey.api import Huey, Task, TaskWrapper
 
 from sidecar.config import DEFAULT_QUEUE_URL
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
-from sidecar.tasks import slack_jobs
+from sidecar.tasks import oncall_jobs, slack_jobs
 from sidecar.tasks.huey_inside import (
     ReadyJob,
     SidecarRedisHuey,
@@ -491,6 +491,8 @@ class JobQueue:
         self.slack = slack_jobs.register(
             self
         )  # the Slack app's jobs (sidecar/tasks/slack_jobs.py)
+        # PagerDuty's incident events back on their tickets (sidecar/tasks/oncall_jobs.py).
+        self.oncall = oncall_jobs.register(self)
 
     # --- the jobs' Huey tasks -------------------------------------------------
 
@@ -1092,6 +1094,8 @@ class JobQueue:
             args = [job.ticket_id]
         if job.task in slack_jobs.JOB_NAMES:
             return self.slack.by_name(job.task).s(*args, **kwargs)
+        if job.task in oncall_jobs.JOB_NAMES:
+            return self.oncall.by_name(job.task).s(*args, **kwargs)
         tasks = self.urgent_tasks if job.task == ESCALATE else self.tasks
         return tasks.by_name(job.task).s(*args, **kwargs)
 
