@@ -63,9 +63,12 @@ class Zendesk(Protocol):
 class OncallStates:
     """Tickets' on-call states and incident ids, in the queue store, per Zendesk account."""
 
-    def __init__(self, store: Store, *, account: str) -> None:
+    def __init__(
+        self, store: Store, *, account: str, lock_wait: float = LOCK_WAIT_SECONDS
+    ) -> None:
         self._store = store
         self._account = account
+        self._lock_wait = lock_wait
 
     def get(self, ticket_id: int) -> OncallState | None:
         """The ticket's on-call state, or None when PagerDuty told us nothing (lately)."""
@@ -95,7 +98,7 @@ class OncallStates:
     def lock(self, ticket_id: int) -> Iterator[None]:
         """Hold the ticket's on-call lock (waits a few seconds, then a retry)."""
         key = f"oncall_lock:{self._account}:{int(ticket_id)}"
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        deadline = time.monotonic() + self._lock_wait
         while not self._store.claim(key, ttl_seconds=LOCK_SECONDS):
             if time.monotonic() > deadline:
                 raise Transient(
