@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sidecar.domain.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
+from sidecar.domain.oncall import OncallState
+from sidecar.domain.plan import (
+    ACKED_TAG,
+    PAGED_TAG,
+    PAGING_SEVERITIES,
+    RESOLVED_TAG,
+    Plan,
+)
 from sidecar.oncall.pagerduty import dedup_key
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
 from sidecar.sla import explain as explain_due
@@ -84,8 +91,14 @@ def skipped(explanation: Explanation) -> list[dict[str, Any]]:
     return gaps
 
 
-def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
-    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket)."""
+def ticket_sla(
+    decided: Plan, *, account: str, oncall: OncallState | None = None
+) -> dict[str, Any]:
+    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket).
+
+    ``oncall``: what PagerDuty last told us about the ticket's incident
+    (sidecar.tasks.oncall_back), when it told us anything.
+    """
     ticket = decided.ticket
     ent = decided.entitlement
     policy = decided.policy
@@ -158,5 +171,22 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
         # incident in PagerDuty's search (docs/decisions.md).
         "dedup_key": dedup_key(account, ticket.id) if paged or pages else None,
         "reason": decided.page_reason,
+        # PagerDuty's answers (issue 22): the tag is the ticket's own record of
+        # an acknowledgement; who, when and the incident come from the store.
+        "acknowledged": ACKED_TAG in tags,
+        "incident": _incident(oncall),
     }
     return body
+
+
+def _incident(state: OncallState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "status": state.status,
+        "number": state.incident_number,
+        "url": state.incident_url,
+        "acknowledged_by": state.acked_by,
+        "acknowledged_at": state.acked_at,
+        "assignees": list(state.assignees),
+    }

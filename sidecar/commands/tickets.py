@@ -8,11 +8,26 @@ import json
 import click
 
 from sidecar.commands.context import cli_context
-from sidecar.domain.plan import Plan
+from sidecar.domain.oncall import OncallState
+from sidecar.domain.plan import ACKED_TAG, Plan
+from sidecar.errors import QueueUnavailable
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
+from sidecar.tasks.oncall_back import states_for
 from sidecar.tasks.reconcile import Reconciler, describe_update
+
+
+def _oncall(ticket_id: int) -> OncallState | None:
+    """What PagerDuty last told the service about the ticket's incident (None: nothing)."""
+    context = cli_context()
+    queue = context.service_queue()
+    if queue is None:
+        return None
+    try:
+        return states_for(context.config, queue).get(ticket_id)
+    except QueueUnavailable:
+        return None
 
 
 def _reconciler(*, dry_run: bool) -> Reconciler:
@@ -56,12 +71,14 @@ def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
     reconciler = _reconciler(dry_run=True)
     decided = reconciler.plan(ticket_id)
-    for line in explain_lines(decided, reconciler):
+    for line in explain_lines(decided, reconciler, oncall=_oncall(ticket_id)):
         click.echo(line)
 
 
-def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
-    """Render a plan for humans."""
+def explain_lines(
+    decided: Plan, reconciler: Reconciler, *, oncall: OncallState | None = None
+) -> list[str]:
+    """Render a plan for humans (``oncall``: PagerDuty's news about its incident)."""
     ticket = decided.ticket
     ent = decided.entitlement
     org = decided.organization
@@ -101,10 +118,39 @@ def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
         if decided.settled_kept:
             lines.append("              (settled: kept as the ticket records it)")
     lines.append(f"paging        {decided.page_reason}")
+    lines.extend(oncall_lines(ticket.tags, oncall))
     diff = describe_update(decided.update)
     lines.append(
         "pending write " + (json.dumps(diff, sort_keys=True) if diff else "none")
     )
+    return lines
+
+
+def oncall_lines(tags: frozenset[str], state: OncallState | None) -> list[str]:
+    """What PagerDuty said about the page: the incident, acknowledged by whom, assignees."""
+    if state is None:
+        if ACKED_TAG in tags:
+            return ["on-call       acknowledged in PagerDuty (tag oncall_acked)"]
+        return []
+    incident = (
+        f"incident #{state.incident_number}"
+        if state.incident_number is not None
+        else f"incident {state.incident_id}"
+    )
+    where = f" {state.incident_url}" if state.incident_url else ""
+    if state.acknowledged:
+        said = f"acknowledged by {state.acked_by or 'PagerDuty'} at {state.acked_at}"
+    elif state.status == "resolved":
+        said = f"resolved in PagerDuty at {state.status_at}"
+    else:
+        said = "not acknowledged yet"
+    lines = [f"on-call       {incident} {said}{where}"]
+    if state.assignees:
+        lines.append(f"assigned to   {', '.join(state.assignees)}")
+    if state.pending:
+        lines.append(
+            f"              {len(state.pending)} PagerDuty update(s) not yet on the ticket"
+        )
     return lines
 
 

@@ -184,6 +184,8 @@ def test_a_plain_org_has_no_sla_and_says_why(
         "resolved": False,
         "dedup_key": None,
         "reason": body["oncall"]["reason"],
+        "acknowledged": False,
+        "incident": None,
     }
 
 
