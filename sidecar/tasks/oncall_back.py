@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from sidecar.domain.models import Ticket, TicketUpdate
 from sidecar.domain.oncall import IncidentEvent, OncallState, fold, ticket_update
 from sidecar.errors import Conflict, Transient
+from sidecar.zendesk.budget import URGENT, lane
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -141,7 +142,11 @@ class OncallBack:
             state = fold(before, event)
             if state != before:
                 self.states.put(ticket_id, state)
-            wrote = self._write(ticket_id, state)
+            # News about a page (an entitled SEV 1/2): its read and write spend
+            # the budget's reserve, as the page's own record does, so the
+            # acknowledgement never waits behind ordinary reconciles.
+            with lane(URGENT):
+                wrote = self._write(ticket_id, state)
         log.info(
             "pagerduty event applied",
             extra={
