@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.e2e.conftest import Stack, running_stack
 from tests.support import wait_for
 
-
 WINDOW = 2.0
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sidecar.domain.models import Ticket, TicketUpdate
-from sidecar.domain.plan import ACKED_TAG
+from sidecar.domain.plan import ACKED_TAG, CLOSED_STATUSES
 
 ACKNOWLEDGED = "incident.acknowledged"
 UNACKNOWLEDGED = "incident.unacknowledged"
@@ -92,6 +92,7 @@ class OncallState:
     acked_at: str | None = None
     assignees: tuple[str, ...] = ()
     pending: tuple[str, ...] = ()  # private-note lines not on the ticket yet
+    pending_types: tuple[str, ...] = ()  # the event type of each pending line
     applied: tuple[str, ...] = field(default=(), repr=False)
     last_event_at: str | None = None
 
@@ -103,7 +104,7 @@ class OncallState:
     def to_json(self) -> str:
         """The state as stored (JSON)."""
         data = asdict(self)
-        for name in ("assignees", "pending", "applied"):
+        for name in ("assignees", "pending", "pending_types", "applied"):
             data[name] = list(data[name])
         return json.dumps(data, sort_keys=True)
 
@@ -111,14 +112,14 @@ class OncallState:
     def from_json(cls, text: str) -> OncallState:
         """Read a state stored by :meth:`to_json`."""
         data = json.loads(text)
-        for name in ("assignees", "pending", "applied"):
+        for name in ("assignees", "pending", "pending_types", "applied"):
             data[name] = tuple(data.get(name) or ())
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def written(self) -> OncallState:
         """The state once its pending lines are on the ticket."""
-        return replace(self, pending=())
+        return replace(self, pending=(), pending_types=())
 
 
 def when(event: IncidentEvent) -> str:
@@ -190,6 +191,7 @@ def fold(state: OncallState | None, event: IncidentEvent) -> OncallState:
     line = note_line(event)
     if line is not None:
         changes["pending"] = (*state.pending, line)
+        changes["pending_types"] = (*state.pending_types, event.event_type)
     return replace(state, **changes)
 
 
@@ -197,9 +199,21 @@ def ticket_update(ticket: Ticket, state: OncallState) -> TicketUpdate:
     """The one write that brings ``ticket`` up to ``state``: its note lines and the tag.
 
     Sends the complete tag list (a single-ticket update replaces the tags):
-    the ticket's own, plus or minus ``oncall_acked``.
+    the ticket's own, plus or minus ``oncall_acked``. On a solved ticket a
+    resolve is no news: the sidecar resolves the incident itself when the
+    ticket is solved, and records that with its own tag and note.
     """
-    note = "\n\n".join(state.pending) if state.pending else None
+    solved = ticket.status in CLOSED_STATUSES
+    lines = [
+        line
+        for line, kind in zip(
+            state.pending,
+            state.pending_types or (("",) * len(state.pending)),
+            strict=True,
+        )
+        if not (solved and kind == RESOLVED)
+    ]
+    note = "\n\n".join(lines) if lines else None
     if state.acknowledged:
         return TicketUpdate.retag(ticket, add={ACKED_TAG}, private_note=note)
     return TicketUpdate.retag(ticket, remove={ACKED_TAG}, private_note=note)

@@ -162,3 +162,23 @@ def test_an_incident_the_sidecar_did_not_open_is_ignored(stack: Stack) -> None:
         )
     )
     assert "not opened by the sidecar" in line["reason"]
+
+
+def test_the_sidecars_own_resolve_on_solve_adds_no_note(stack: Stack) -> None:
+    """Solved → the sidecar resolves the incident; PagerDuty's incident.resolved for it writes nothing new."""
+    tid = paged(stack)
+    stack.pagerduty.acknowledge(dedup(tid))
+    wait_for(lambda: "oncall_acked" in stack.zendesk.ticket(tid).tags, timeout=10)
+    stack.zendesk.update_ticket(tid, status="solved")
+    stack.notify(tid)
+    wait_for(lambda: "oncall_resolved" in stack.zendesk.ticket(tid).tags, timeout=20)
+    wait_for(
+        lambda: any(
+            d.event["event_type"] == "incident.resolved" and d.status == 202
+            for d in stack.pagerduty.deliveries
+        ),
+        timeout=10,
+    )
+    wait_for(lambda: "oncall_acked" not in stack.zendesk.ticket(tid).tags, timeout=10)
+    assert notes(stack, tid, "resolved in PagerDuty") == []
+    assert stack.zendesk.ticket(tid).status == "solved"

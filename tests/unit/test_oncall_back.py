@@ -214,6 +214,14 @@ class TestFold:
         state = fold(state, event(ACKNOWLEDGED, "a", 3))
         assert state.status == "resolved" and len(state.pending) == 2
 
+    def test_a_resolve_on_a_solved_ticket_is_no_news(self) -> None:
+        """The sidecar resolves the incident when the ticket is solved: that resolve writes no note."""
+        state = fold(None, event(RESOLVED, "r", 9))
+        assert (
+            ticket_update(replace(TICKET, status="solved"), state).private_note is None
+        )
+        assert ticket_update(TICKET, state).private_note is not None
+
     def test_nothing_pending_and_the_tag_right_is_no_write(self) -> None:
         """After the write, the same state writes nothing."""
         state = fold(None, event(UNACKNOWLEDGED, "u", 3)).written()
