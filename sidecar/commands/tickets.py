@@ -15,23 +15,22 @@ from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.oncall_back import states_for
+from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.reconcile import Reconciler, describe_update
 
 
-def _oncall(ticket_id: int) -> OncallState | None:
+def _oncall(queue: JobQueue | None, ticket_id: int) -> OncallState | None:
     """What PagerDuty last told the service about the ticket's incident (None: nothing)."""
-    context = cli_context()
-    queue = context.service_queue()
     if queue is None:
         return None
     try:
-        return states_for(context.config, queue).get(ticket_id)
+        return states_for(cli_context().config, queue).get(ticket_id)
     except QueueUnavailable:
         return None
 
 
-def _reconciler(*, dry_run: bool) -> Reconciler:
-    """A reconciler: a dry run needs no queue, a real one the service's (never a new one)."""
+def _reconciler(*, dry_run: bool) -> tuple[Reconciler, JobQueue | None]:
+    """A reconciler and its queue: a dry run needs none, a real one the service's (never a new one)."""
     context = cli_context()
     config = context.config
     context.require_zendesk()
@@ -41,7 +40,7 @@ def _reconciler(*, dry_run: bool) -> Reconciler:
     else:
         # Its follow-ups (page, timers) must reach the service's workers.
         queue = context.queue()
-    return ReconcilerFactory(config, queue=queue).reconciler()
+    return ReconcilerFactory(config, queue=queue).reconciler(), queue
 
 
 @click.command()
@@ -51,7 +50,7 @@ def _reconciler(*, dry_run: bool) -> Reconciler:
 )
 def reconcile(ticket_id: int, dry_run: bool) -> None:
     """Reconcile one ticket now and print what was (or would be) written."""
-    outcome = _reconciler(dry_run=dry_run).reconcile(ticket_id)
+    outcome = _reconciler(dry_run=dry_run)[0].reconcile(ticket_id)
     diff = describe_update(outcome.plan.update)
     if not diff:
         click.echo(f"ticket {ticket_id}: nothing to write")
@@ -69,9 +68,9 @@ def reconcile(ticket_id: int, dry_run: bool) -> None:
 @click.argument("ticket_id", type=int)
 def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
-    reconciler = _reconciler(dry_run=True)
+    reconciler, queue = _reconciler(dry_run=True)
     decided = reconciler.plan(ticket_id)
-    for line in explain_lines(decided, reconciler, oncall=_oncall(ticket_id)):
+    for line in explain_lines(decided, reconciler, oncall=_oncall(queue, ticket_id)):
         click.echo(line)
 
 

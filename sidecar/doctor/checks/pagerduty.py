@@ -78,13 +78,13 @@ def check_pagerduty_webhooks(*, secrets: int, paging: bool) -> Line:
     if secrets == 0:
         if not paging:
             return ok(PAGERDUTY, name, "not set (nothing pages, nothing to hear back)")
-        return warn(
+        # Optional: pages work without it; only the way back is off.
+        return ok(
             PAGERDUTY,
             name,
-            "not set: acknowledgements and notes in PagerDuty never reach the ticket "
-            "(POST /webhooks/pagerduty refuses every delivery)",
-            "run `sidecar pagerduty setup --url https://HOST/webhooks/pagerduty` and "
-            f"set {name} to the secret it prints",
+            "not set: acknowledgements and notes in PagerDuty do not come back to "
+            "the ticket (optional: `sidecar pagerduty setup --url "
+            "https://HOST/webhooks/pagerduty` prints the secret)",
         )
     if secrets > 1:
         return ok(
