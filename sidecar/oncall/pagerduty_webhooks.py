@@ -162,7 +162,7 @@ def parse(body: bytes) -> IncidentEvent | None:
         title=_text(data.get("title")),
         assignees=tuple(
             name
-            for name in (_name(a) for a in data.get("assignees") or ())
+            for name in (_name(a) for a in _list(data.get("assignees")))
             if name is not None
         ),
     )
@@ -191,6 +191,10 @@ def _name(ref: object) -> str | None:
         return None
     summary = ref.get("summary")
     return str(summary)[:200] if isinstance(summary, str) and summary else None
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 def _text(value: object) -> str | None:

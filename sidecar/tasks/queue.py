@@ -108,6 +108,10 @@ def _queued(task: Any, lane: Lane = Lane.NORMAL) -> QueuedJob:
     args = tuple(task.args or ())
     kwargs = dict(task.kwargs or {})
     subject = args[0] if args and isinstance(args[0], int) else None
+    if subject is None and args and isinstance(args[0], dict):
+        # A payload job that names its ticket (pagerduty_event).
+        named = args[0].get("ticket_id")
+        subject = named if isinstance(named, int) else None
     eta = task.eta
     if eta is not None and eta.tzinfo is None:
         eta = eta.replace(tzinfo=UTC)  # Huey keeps naive UTC etas (utc=True)

@@ -132,6 +132,11 @@ class TestParse:
             "rolling back",
         )
 
+    def test_assignees_that_are_not_a_list_are_none(self) -> None:
+        """A malformed assignees value is read as none (it raised TypeError before: a 500)."""
+        event = parse(incident_event(ACKNOWLEDGED, assignees=5))
+        assert event is not None and event.assignees == ()
+
     def test_other_event_types_are_not_acted_on(self) -> None:
         """A service or priority event parses to None (answered 200 ignored)."""
         assert parse(incident_event("incident.priority_updated")) is None
