@@ -8,7 +8,7 @@ import json
 import click
 
 from sidecar.commands.context import cli_context
-from sidecar.domain.oncall import OncallState
+from sidecar.domain.oncall import OncallState, shown
 from sidecar.domain.plan import ACKED_TAG, Plan
 from sidecar.errors import QueueUnavailable
 from sidecar.sla import explain as explain_due
@@ -138,9 +138,9 @@ def oncall_lines(tags: frozenset[str], state: OncallState | None) -> list[str]:
     )
     where = f" {state.incident_url}" if state.incident_url else ""
     if state.acknowledged:
-        said = f"acknowledged by {state.acked_by or 'PagerDuty'} at {state.acked_at}"
+        said = f"acknowledged by {state.acked_by or 'PagerDuty'} at {shown(state.acked_at)}"
     elif state.status == "resolved":
-        said = f"resolved in PagerDuty at {state.status_at}"
+        said = f"resolved in PagerDuty at {shown(state.status_at)}"
     else:
         said = "not acknowledged yet"
     lines = [f"on-call       {incident} {said}{where}"]

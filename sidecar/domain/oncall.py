@@ -127,12 +127,24 @@ def when(event: IncidentEvent) -> str:
     return f"{event.occurred.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def note_line(event: IncidentEvent) -> str | None:
-    """The private-note text one event adds to its ticket (None: it adds none)."""
+def shown(instant: str | None) -> str:
+    """A stored ISO 8601 instant as agents read it (``2026-12-07 14:03 UTC``)."""
+    if not instant:
+        return "—"
+    return f"{_instant(instant).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def note_line(event: IncidentEvent, *, number: int | None = None) -> str | None:
+    """The private-note text one event adds to its ticket (None: it adds none).
+
+    ``number``: the incident's number when the event does not carry it (a
+    note names the incident by reference only).
+    """
+    number = event.incident_number if event.incident_number is not None else number
     incident = (
-        f"PagerDuty incident #{event.incident_number}"
-        if event.incident_number is not None
-        else "The PagerDuty incident"
+        f"PagerDuty incident #{number}"
+        if number is not None
+        else "the PagerDuty incident"
     )
     who = event.agent or "PagerDuty"
     at = when(event)
@@ -141,19 +153,19 @@ def note_line(event: IncidentEvent) -> str | None:
         return f"On-call acknowledged: {who} at {at} ({incident})."
     if event.event_type == UNACKNOWLEDGED:
         return (
-            f"{incident} is no longer acknowledged (at {at}); PagerDuty notifies "
+            f"{_capital(incident)} is no longer acknowledged (at {at}); PagerDuty notifies "
             "on-call again."
         )
     if event.event_type == REASSIGNED:
-        return f"{incident} reassigned to {assignees} by {who} at {at}."
+        return f"{_capital(incident)} reassigned to {assignees} by {who} at {at}."
     if event.event_type == ESCALATED:
-        return f"{incident} escalated to {assignees} at {at}."
+        return f"{_capital(incident)} escalated to {assignees} at {at}."
     if event.event_type == ANNOTATED:
         text = (event.note or "").strip() or "(empty note)"
         return f"Note on {incident} by {who} at {at}:\n{text}"
     if event.event_type == RESOLVED:
         return (
-            f"{incident} resolved in PagerDuty by {who} at {at}. The ticket stays "
+            f"{_capital(incident)} resolved in PagerDuty by {who} at {at}. The ticket stays "
             "open: solving it is the agents' call."
         )
     return None
@@ -188,7 +200,7 @@ def fold(state: OncallState | None, event: IncidentEvent) -> OncallState:
             changes["acked_at"] = event.occurred_at
     if event.event_type != ANNOTATED and event.assignees and newer:
         changes["assignees"] = event.assignees
-    line = note_line(event)
+    line = note_line(event, number=state.incident_number)
     if line is not None:
         changes["pending"] = (*state.pending, line)
         changes["pending_types"] = (*state.pending_types, event.event_type)
@@ -217,6 +229,10 @@ def ticket_update(ticket: Ticket, state: OncallState) -> TicketUpdate:
     if state.acknowledged:
         return TicketUpdate.retag(ticket, add={ACKED_TAG}, private_note=note)
     return TicketUpdate.retag(ticket, remove={ACKED_TAG}, private_note=note)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _instant(value: str) -> datetime:

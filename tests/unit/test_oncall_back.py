@@ -208,6 +208,19 @@ class TestFold:
         assert update.private_note is not None
         assert update.private_note.count("\n\n") == 1  # two lines, one note
 
+    def test_a_note_is_named_by_the_incident_number_seen_before(self) -> None:
+        """A note's event has no number: the line takes the one the state knows."""
+        state = fold(None, event(ACKNOWLEDGED, "a", 3))
+        note = replace(event(ANNOTATED, "n", 4), incident_number=None)
+        assert (
+            fold(state, note)
+            .pending[-1]
+            .startswith("Note on PagerDuty incident #7 by Dana")
+        )
+        assert (
+            fold(None, note).pending[-1].startswith("Note on the PagerDuty incident by")
+        )
+
     def test_a_redelivered_event_changes_nothing(self) -> None:
         """The same event id folds to the same state."""
         state = fold(None, event(ACKNOWLEDGED, "a", 3))
@@ -343,7 +356,7 @@ def test_explain_says_who_acknowledged_and_what_is_still_to_write() -> None:
     state = fold(None, replace(event(ACKNOWLEDGED, "a", 3), assignees=("Dana",)))
     lines = oncall_lines(frozenset({"oncall_acked"}), state)
     assert lines[0].startswith(
-        "on-call       incident #7 acknowledged by Dana at 2026-12-07T14:03"
+        "on-call       incident #7 acknowledged by Dana at 2026-12-07 14:03 UTC"
     )
     assert lines[1] == "assigned to   Dana"
     assert "1 PagerDuty update(s) not yet on the ticket" in lines[2]
