@@ -220,12 +220,23 @@ def setup(
         events = set(existing.get("events") or ())
         missing = tuple(e for e in EVENTS if e not in events)
         ident = str(existing.get("id") or "")
-        if missing or existing.get("active") is False:
+        found = (
+            existing.get("filter") if isinstance(existing.get("filter"), dict) else {}
+        )
+        other_scope = found.get("type") != filter_type or (
+            filter_id is not None and found.get("id") != filter_id
+        )
+        if missing or existing.get("active") is False or other_scope:
             why = []
             if missing:
                 why.append("it lacks " + ", ".join(missing))
             if existing.get("active") is False:
                 why.append("it is not active")
+            if other_scope:
+                why.append(
+                    f"its filter is {found.get('type')} {found.get('id') or ''}".rstrip()
+                    + f", not {filter_type} {filter_id or ''}".rstrip()
+                )
             return SetupResult(
                 "differs",
                 ident,

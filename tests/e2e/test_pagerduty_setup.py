@@ -116,3 +116,14 @@ def test_a_wrong_token_and_a_bad_url_say_what_to_fix(
     )
     assert local.exit_code != 0 and "cannot reach" in local.output
     assert len(pagerduty.rest_calls) == calls
+
+
+def test_a_subscription_of_another_scope_is_reported(
+    pagerduty: FakePagerDuty, tmp_path: Path
+) -> None:
+    """The URL is subscribed for another service: differs (exit 1), nothing created."""
+    assert run(pagerduty, tmp_path, "--url", URL, "--service", "PSVC1").exit_code == 0
+    other = run(pagerduty, tmp_path, "--url", URL, "--service", "PSVC2")
+    assert other.exit_code == 1
+    assert "service_reference PSVC1, not service_reference PSVC2" in other.output
+    assert len(pagerduty.subscriptions) == 1
