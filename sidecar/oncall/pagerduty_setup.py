@@ -220,9 +220,8 @@ def setup(
         events = set(existing.get("events") or ())
         missing = tuple(e for e in EVENTS if e not in events)
         ident = str(existing.get("id") or "")
-        found = (
-            existing.get("filter") if isinstance(existing.get("filter"), dict) else {}
-        )
+        raw_filter = existing.get("filter")
+        found: dict[str, Any] = raw_filter if isinstance(raw_filter, dict) else {}
         other_scope = found.get("type") != filter_type or (
             filter_id is not None and found.get("id") != filter_id
         )
