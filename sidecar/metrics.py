@@ -50,6 +50,25 @@ REQUESTS = Counter(
 )
 for _outcome in OUTCOMES:
     REQUESTS.labels(_outcome)
+# PagerDuty's V3 webhooks (POST /webhooks/pagerduty), apart from Zendesk's: an
+# alert on Zendesk's traffic must not be fed by PagerDuty's.
+PAGERDUTY_OUTCOMES = (
+    "queued",
+    "duplicate",
+    "ignored",
+    "noted",
+    "unauthorized",
+    "bad_request",
+    "too_large",
+    "queue_unavailable",
+)
+PAGERDUTY_REQUESTS = Counter(
+    "sidecar_pagerduty_webhook_requests",
+    "PagerDuty webhook requests by outcome.",
+    ["outcome"],
+)
+for _outcome in PAGERDUTY_OUTCOMES:
+    PAGERDUTY_REQUESTS.labels(_outcome)
 ENQUEUE_SECONDS = Histogram(
     "sidecar_enqueue_seconds",
     "Time to durably enqueue a reconcile job (dedup claim included).",

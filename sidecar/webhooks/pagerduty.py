@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from sidecar.domain.oncall import TRIGGERED, IncidentEvent
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
-from sidecar.metrics import REQUESTS
+from sidecar.metrics import PAGERDUTY_REQUESTS
 from sidecar.oncall.pagerduty_webhooks import (
     SIGNATURE_HEADER,
     parse,
@@ -64,7 +64,7 @@ def _delivery() -> dict[str, str | None]:
 
 
 def _reject(outcome: str, status: int, reason: str, **fields: object) -> Response:
-    REQUESTS.labels(outcome).inc()
+    PAGERDUTY_REQUESTS.labels(outcome).inc()
     log.warning(
         "pagerduty webhook rejected: %s",
         reason,
@@ -89,7 +89,7 @@ def _answer(
     ticket_id: int | None = None,
     **fields: object,
 ) -> Response:
-    REQUESTS.labels(outcome).inc()
+    PAGERDUTY_REQUESTS.labels(outcome).inc()
     log.info(
         "pagerduty webhook %s",
         outcome,
