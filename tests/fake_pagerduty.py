@@ -402,6 +402,8 @@ class FakePagerDuty(_FakeServer):
             self._events.append(event)
             self._lock.notify_all()
             pending, self._pending_webhooks = self._pending_webhooks, []
+            if not self._subscriptions:
+                pending = []  # no one to tell: no sender thread
         for change, incident in pending:
             self._send_later(change, incident, agent=INTEGRATION_AGENT)
         return 202, _json(
