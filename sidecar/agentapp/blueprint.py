@@ -35,6 +35,7 @@ from sidecar.errors import (
     Transient,
     UpstreamError,
 )
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.tasks.oncall_back import states_for
 from sidecar.tasks.queue import JobQueue
 
@@ -61,6 +62,8 @@ class TicketView:
     clock: Callable[[], float] = time.monotonic
     # The ticket's on-call state as PagerDuty last told it (None: nothing known).
     oncall: Callable[[int], OncallState | None] = lambda _ticket_id: None
+    # Who PagerDuty would page now for a planned ticket (None: not shown).
+    who: Callable[[Plan], OnCallNow | None] = lambda _: None
     _planner: Callable[[int], Plan] | None = None
     _cache: OrderedDict[tuple[int, str], tuple[float, dict[str, Any]]] = field(
         default_factory=OrderedDict
@@ -91,8 +94,12 @@ class TicketView:
             if self._planner is None:
                 self._planner = self.make_planner()
             planner = self._planner
+        decided = planner(ticket_id)
         body = ticket_sla(
-            planner(ticket_id), account=self.account, oncall=self._oncall(ticket_id)
+            decided,
+            account=self.account,
+            oncall=self._oncall(ticket_id),
+            oncall_now=self._who(decided),
         )
         with self._lock:
             self._cache[key] = (now, body)
@@ -107,6 +114,39 @@ class TicketView:
         except QueueUnavailable as exc:  # the SLA view is worth more than this detail
             log.warning("on-call state not read: %s", exc)
             return None
+
+    def _who(self, decided: Plan) -> OnCallNow | None:
+        # The on-call lookup is extra: whatever goes wrong there, the SLA shows.
+        try:
+            return self.who(decided)
+        except Exception as exc:  # the sidebar must not break
+            log.warning("on-call lookup failed: %s", type(exc).__name__)
+            return OnCallNow(False, reason="the lookup failed (see the sidecar's log)")
+
+
+def oncall_lookup(config: Config) -> Callable[[Plan], OnCallNow | None]:
+    """Who would be paged now for a ticket, from SIDECAR_PAGERDUTY_API_TOKEN (else nobody asked).
+
+    Shown for tickets that can page: an entitled organization's, or any with
+    SIDECAR_PAGE_REQUEST_ANY_ORG (an agent may page them from the ticket).
+    """
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        reason = str(exc)
+        log.warning("on-call lookup off: %s", reason)
+        return lambda _: OnCallNow(False, reason=reason)
+    if directory is None:
+        return lambda _: None
+    found = directory
+
+    def who(decided: Plan) -> OnCallNow | None:
+        if not (decided.entitlement.entitled or config.page_request_any_org):
+            return None
+        key = decided.entitlement.routing_key or config.pagerduty_routing_key
+        return found.who(key)
+
+    return who
 
 
 def _planner_from(
@@ -136,6 +176,7 @@ def init_app(
         account=config.zendesk_subdomain or "",
         make_planner=make_planner or _planner_from(config, queue),
         oncall=states_for(config, queue).get,
+        who=oncall_lookup(config),
     )
     app.register_blueprint(bp)
 

@@ -20,6 +20,7 @@ from sidecar.domain.plan import (
     Plan,
 )
 from sidecar.oncall.pagerduty import dedup_key
+from sidecar.oncall.whois import OnCallNow
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
 from sidecar.sla import explain as explain_due
 
@@ -92,12 +93,18 @@ def skipped(explanation: Explanation) -> list[dict[str, Any]]:
 
 
 def ticket_sla(
-    decided: Plan, *, account: str, oncall: OncallState | None = None
+    decided: Plan,
+    *,
+    account: str,
+    oncall: OncallState | None = None,
+    oncall_now: OnCallNow | None = None,
 ) -> dict[str, Any]:
     """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket).
 
     ``oncall``: what PagerDuty last told us about the ticket's incident
-    (sidecar.tasks.oncall_back), when it told us anything.
+    (sidecar.tasks.oncall_back), when it told us anything. ``oncall_now``: who
+    PagerDuty would page now for the ticket's routing key (None: the lookup is
+    off, or the ticket's organization cannot be paged).
     """
     ticket = decided.ticket
     ent = decided.entitlement
@@ -161,7 +168,7 @@ def ticket_sla(
         ent.entitled
         and decided.severity in PAGING_SEVERITIES
         and ticket.status not in {"solved", "closed"}
-    )
+    ) or decided.requested is not None  # an agent's page, about to go out
     paged = PAGED_TAG in tags
     body["oncall"] = {
         "pages": pages,
@@ -171,6 +178,8 @@ def ticket_sla(
         # incident in PagerDuty's search (docs/decisions.md).
         "dedup_key": dedup_key(account, ticket.id) if paged or pages else None,
         "reason": decided.page_reason,
+        "requested_by": decided.requested.requested_by if decided.requested else None,
+        "now": oncall_now.as_json() if oncall_now is not None else None,
         # PagerDuty's answers (issue 22): the tag is the ticket's own record of
         # an acknowledgement; who, when and the incident come from the store.
         "acknowledged": ACKED_TAG in tags,

@@ -8,9 +8,12 @@ import json
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.config import Config
 from sidecar.domain.oncall import OncallState, shown
 from sidecar.domain.plan import ACKED_TAG, Plan
-from sidecar.errors import QueueUnavailable
+from sidecar.errors import ConfigError, QueueUnavailable
+from sidecar.oncall.pagerduty import key_fingerprint
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
@@ -70,8 +73,29 @@ def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
     reconciler, queue = _reconciler(dry_run=True)
     decided = reconciler.plan(ticket_id)
-    for line in explain_lines(decided, reconciler, oncall=_oncall(queue, ticket_id)):
+    config = cli_context().config
+    lines = explain_lines(decided, reconciler, oncall=_oncall(queue, ticket_id))
+    lines.extend(oncall_lines(decided, config))
+    for line in lines:
         click.echo(line)
+
+
+def oncall_lines(decided: Plan, config: Config) -> list[str]:
+    """Where the ticket's pages go and, with SIDECAR_PAGERDUTY_API_TOKEN, who is on call now."""
+    own = decided.entitlement.routing_key
+    key = own or config.pagerduty_routing_key
+    if key is None:
+        return ["routing key   none configured (SIDECAR_PAGERDUTY_ROUTING_KEY)"]
+    whose = "the organization's own" if own else "default"
+    # The fingerprint names the key in SIDECAR_PAGERDUTY_ONCALL_POLICIES.
+    lines = [f"routing key   {whose} (fingerprint {key_fingerprint(key)})"]
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        return [*lines, f"on call now   {OnCallNow(False, reason=str(exc)).text()}"]
+    if directory is not None:
+        lines.append(f"on call now   {directory.who(key).text()}")
+    return lines
 
 
 def explain_lines(
@@ -117,7 +141,7 @@ def explain_lines(
         if decided.settled_kept:
             lines.append("              (settled: kept as the ticket records it)")
     lines.append(f"paging        {decided.page_reason}")
-    lines.extend(oncall_lines(ticket.tags, oncall))
+    lines.extend(incident_lines(ticket.tags, oncall))
     diff = describe_update(decided.update)
     lines.append(
         "pending write " + (json.dumps(diff, sort_keys=True) if diff else "none")
@@ -125,7 +149,7 @@ def explain_lines(
     return lines
 
 
-def oncall_lines(tags: frozenset[str], state: OncallState | None) -> list[str]:
+def incident_lines(tags: frozenset[str], state: OncallState | None) -> list[str]:
     """What PagerDuty said about the page: the incident, acknowledged by whom, assignees."""
     if state is None:
         if ACKED_TAG in tags:

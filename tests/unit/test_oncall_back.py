@@ -351,16 +351,16 @@ def test_a_held_lock_is_waited_for_then_a_retry() -> None:
 
 def test_explain_says_who_acknowledged_and_what_is_still_to_write() -> None:
     """`sidecar explain`: the incident, acknowledged by whom and when, assignees, pending updates."""
-    from sidecar.commands.tickets import oncall_lines
+    from sidecar.commands.tickets import incident_lines
 
     state = fold(None, replace(event(ACKNOWLEDGED, "a", 3), assignees=("Dana",)))
-    lines = oncall_lines(frozenset({"oncall_acked"}), state)
+    lines = incident_lines(frozenset({"oncall_acked"}), state)
     assert lines[0].startswith(
         "on-call       incident #7 acknowledged by Dana at 2026-12-07 14:03 UTC"
     )
     assert lines[1] == "assigned to   Dana"
     assert "1 PagerDuty update(s) not yet on the ticket" in lines[2]
-    assert oncall_lines(frozenset({"oncall_acked"}), None) == [
+    assert incident_lines(frozenset({"oncall_acked"}), None) == [
         "on-call       acknowledged in PagerDuty (tag oncall_acked)"
     ]
-    assert oncall_lines(frozenset(), None) == []
+    assert incident_lines(frozenset(), None) == []

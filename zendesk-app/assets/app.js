@@ -104,6 +104,17 @@
       dd.appendChild(document.createElement("br"));
       dd.appendChild(document.createTextNode(oncall.reason.replace(/^no page:\s*/, "")));
     }
+    var hint = S.pageHint(app.view);
+    if (hint) {
+      var p = document.createElement("span");
+      p.className = "hint";
+      p.textContent = hint;
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(p);
+    }
+    var now = S.oncallNowText(oncall.now);
+    byId("oncall-now-row").hidden = now === null;
+    text("oncall-now", now === null ? "—" : now);
   }
 
   function renderWhy(why) {
