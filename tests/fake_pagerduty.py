@@ -110,6 +110,7 @@ ALL_EVENT_TYPES = frozenset(
 WEBHOOK_EVENT_TYPES = tuple(
     sorted(e for e in ALL_EVENT_TYPES if e.startswith("incident."))
 )
+REST_ACCEPT = "application/vnd.pagerduty+json;version=2"
 # "Webhooks" > "Overview", Filter: the three filter types.
 FILTER_TYPES = frozenset({"service_reference", "team_reference", "account_reference"})
 # Who resolves or triggers through the Events API: the service's integration.
@@ -752,6 +753,15 @@ class FakePagerDuty(_FakeServer):
             self._api_tokens is not None and token not in self._api_tokens
         ):
             return 401, _json({"error": {"message": "Unauthorized", "code": 2006}})
+        # OpenAPI (PagerDuty/api-schema reference/REST/openapiv3.json): the
+        # header_Accept parameter is required (a versioning header), and so is
+        # Content-Type: application/json on a POST; refused here without them.
+        if headers.get("Accept") != REST_ACCEPT:
+            return 400, _rest_invalid(["Accept must be " + REST_ACCEPT])
+        if method == "POST" and (headers.get("Content-Type") or "").split(";")[0] != (
+            "application/json"
+        ):
+            return 400, _rest_invalid(["Content-Type must be application/json"])
         if method == "GET" and route == "/webhook_subscriptions":
             with self._lock:
                 listed = [s.as_json(with_secret=False) for s in self._subscriptions]
@@ -801,8 +811,10 @@ class FakePagerDuty(_FakeServer):
             description=str(wanted.get("description") or ""),
         )
         # "Verifying Signatures" > "Obtaining the Secret": generated at creation
-        # and given in the response (later reads show it as null).
-        return 201, _json(
+        # and given in the response; OpenAPI createWebhookSubscription answers
+        # 200, and delivery_method.secret is "Only provided on the initial
+        # create response" (reads show null).
+        return 200, _json(
             {"webhook_subscription": subscription.as_json(with_secret=True)}
         )
 
