@@ -415,12 +415,28 @@ class Config:
         "https://events.pagerduty.com/v2/enqueue",
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
     )
+    pagerduty_webhook_secret: Secret | None = _setting(
+        "SIDECAR_PAGERDUTY_WEBHOOK_SECRET",
+        _secret,
+        None,
+        "Signing secret of the PagerDuty V3 webhook subscription (POST "
+        "/webhooks/pagerduty); old and new, comma-separated, during a rotation. "
+        "Unset: the endpoint refuses every delivery.",
+    )
+    pagerduty_webhook_max_age_seconds: int = _setting(
+        "SIDECAR_PAGERDUTY_WEBHOOK_MAX_AGE",
+        _int,
+        3600,
+        "Oldest PagerDuty event (seconds since its occurred_at) the endpoint "
+        "accepts; PagerDuty retries a delivery for about 20 minutes.",
+    )
     pagerduty_api_token: Secret | None = _setting(
         "SIDECAR_PAGERDUTY_API_TOKEN",
         _secret,
         None,
-        "PagerDuty REST API key (read-only is enough for the on-call lookup); "
-        "unset: the sidebar and `sidecar explain` do not show who is on call.",
+        "PagerDuty REST API key: read-only is enough for the on-call lookup (unset: "
+        "the sidebar and `sidecar explain` do not show who is on call); "
+        "`sidecar pagerduty setup` needs write access.",
     )
     pagerduty_api_url: str = _setting(
         "SIDECAR_PAGERDUTY_API_URL",

@@ -50,6 +50,25 @@ REQUESTS = Counter(
 )
 for _outcome in OUTCOMES:
     REQUESTS.labels(_outcome)
+# PagerDuty's V3 webhooks (POST /webhooks/pagerduty), apart from Zendesk's: an
+# alert on Zendesk's traffic must not be fed by PagerDuty's.
+PAGERDUTY_OUTCOMES = (
+    "queued",
+    "duplicate",
+    "ignored",
+    "noted",
+    "unauthorized",
+    "bad_request",
+    "too_large",
+    "queue_unavailable",
+)
+PAGERDUTY_REQUESTS = Counter(
+    "sidecar_pagerduty_webhook_requests",
+    "PagerDuty webhook requests by outcome.",
+    ["outcome"],
+)
+for _outcome in PAGERDUTY_OUTCOMES:
+    PAGERDUTY_REQUESTS.labels(_outcome)
 ENQUEUE_SECONDS = Histogram(
     "sidecar_enqueue_seconds",
     "Time to durably enqueue a reconcile job (dedup claim included).",
@@ -120,11 +139,11 @@ JOB_OUTCOMES = {
 }
 JOB_ATTEMPTS = Counter(
     "sidecar_jobs",
-    "Job attempts by job (reconcile, escalate, refresh_org, slack_create, slack_comment, slack_sync) and outcome.",
+    "Job attempts by job (reconcile, escalate, refresh_org, slack_create, slack_comment, slack_sync, pagerduty_event) and outcome.",
     ["job", "outcome"],
 )
 # Every job x outcome is exported from the start, at zero, in every process that
-# counts. The names are the queue's job names (sidecar.tasks.jobs.JOBS and SLACK_JOBS; a test
+# counts. The names are the queue's job names (sidecar.tasks.jobs.JOBS, SLACK_JOBS and ONCALL_JOBS; a test
 # keeps the two equal): this module sits below the application and cannot import them.
 JOB_NAMES = (
     "reconcile",
@@ -133,6 +152,7 @@ JOB_NAMES = (
     "slack_create",
     "slack_comment",
     "slack_sync",
+    "pagerduty_event",
 )
 for _job in JOB_NAMES:
     for _label in JOB_OUTCOMES.values():

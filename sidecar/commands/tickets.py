@@ -9,18 +9,31 @@ import click
 
 from sidecar.commands.context import cli_context
 from sidecar.config import Config
-from sidecar.domain.plan import Plan
-from sidecar.errors import ConfigError
+from sidecar.domain.oncall import OncallState, shown
+from sidecar.domain.plan import ACKED_TAG, Plan
+from sidecar.errors import ConfigError, QueueUnavailable
 from sidecar.oncall.pagerduty import key_fingerprint
 from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
+from sidecar.tasks.oncall_back import states_for
+from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.reconcile import Reconciler, describe_update
 
 
-def _reconciler(*, dry_run: bool) -> Reconciler:
-    """A reconciler: a dry run needs no queue, a real one the service's (never a new one)."""
+def _oncall(queue: JobQueue | None, ticket_id: int) -> OncallState | None:
+    """What PagerDuty last told the service about the ticket's incident (None: nothing)."""
+    if queue is None:
+        return None
+    try:
+        return states_for(cli_context().config, queue).get(ticket_id)
+    except QueueUnavailable:
+        return None
+
+
+def _reconciler(*, dry_run: bool) -> tuple[Reconciler, JobQueue | None]:
+    """A reconciler and its queue: a dry run needs none, a real one the service's (never a new one)."""
     context = cli_context()
     config = context.config
     context.require_zendesk()
@@ -30,7 +43,7 @@ def _reconciler(*, dry_run: bool) -> Reconciler:
     else:
         # Its follow-ups (page, timers) must reach the service's workers.
         queue = context.queue()
-    return ReconcilerFactory(config, queue=queue).reconciler()
+    return ReconcilerFactory(config, queue=queue).reconciler(), queue
 
 
 @click.command()
@@ -40,7 +53,7 @@ def _reconciler(*, dry_run: bool) -> Reconciler:
 )
 def reconcile(ticket_id: int, dry_run: bool) -> None:
     """Reconcile one ticket now and print what was (or would be) written."""
-    outcome = _reconciler(dry_run=dry_run).reconcile(ticket_id)
+    outcome = _reconciler(dry_run=dry_run)[0].reconcile(ticket_id)
     diff = describe_update(outcome.plan.update)
     if not diff:
         click.echo(f"ticket {ticket_id}: nothing to write")
@@ -58,10 +71,10 @@ def reconcile(ticket_id: int, dry_run: bool) -> None:
 @click.argument("ticket_id", type=int)
 def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
-    reconciler = _reconciler(dry_run=True)
+    reconciler, queue = _reconciler(dry_run=True)
     decided = reconciler.plan(ticket_id)
     config = cli_context().config
-    lines = explain_lines(decided, reconciler)
+    lines = explain_lines(decided, reconciler, oncall=_oncall(queue, ticket_id))
     lines.extend(oncall_lines(decided, config))
     for line in lines:
         click.echo(line)
@@ -85,8 +98,10 @@ def oncall_lines(decided: Plan, config: Config) -> list[str]:
     return lines
 
 
-def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
-    """Render a plan for humans."""
+def explain_lines(
+    decided: Plan, reconciler: Reconciler, *, oncall: OncallState | None = None
+) -> list[str]:
+    """Render a plan for humans (``oncall``: PagerDuty's news about its incident)."""
     ticket = decided.ticket
     ent = decided.entitlement
     org = decided.organization
@@ -126,10 +141,39 @@ def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:
         if decided.settled_kept:
             lines.append("              (settled: kept as the ticket records it)")
     lines.append(f"paging        {decided.page_reason}")
+    lines.extend(incident_lines(ticket.tags, oncall))
     diff = describe_update(decided.update)
     lines.append(
         "pending write " + (json.dumps(diff, sort_keys=True) if diff else "none")
     )
+    return lines
+
+
+def incident_lines(tags: frozenset[str], state: OncallState | None) -> list[str]:
+    """What PagerDuty said about the page: the incident, acknowledged by whom, assignees."""
+    if state is None:
+        if ACKED_TAG in tags:
+            return ["on-call       acknowledged in PagerDuty (tag oncall_acked)"]
+        return []
+    incident = (
+        f"incident #{state.incident_number}"
+        if state.incident_number is not None
+        else f"incident {state.incident_id}"
+    )
+    where = f" {state.incident_url}" if state.incident_url else ""
+    if state.acknowledged:
+        said = f"acknowledged by {state.acked_by or 'PagerDuty'} at {shown(state.acked_at)}"
+    elif state.status == "resolved":
+        said = f"resolved in PagerDuty at {shown(state.status_at)}"
+    else:
+        said = "not acknowledged yet"
+    lines = [f"on-call       {incident} {said}{where}"]
+    if state.assignees:
+        lines.append(f"assigned to   {', '.join(state.assignees)}")
+    if state.pending:
+        lines.append(
+            f"              {len(state.pending)} PagerDuty update(s) not yet on the ticket"
+        )
     return lines
 
 

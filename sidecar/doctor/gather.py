@@ -398,11 +398,19 @@ def _pagerduty(config: Config, store: EntitlementsStore | None) -> list[Line]:
         for entry in (store.file.orgs if store is not None else ())
         if entry.enterprise_support is not False
     ]
-    return checks.check_pagerduty(
+    lines = checks.check_pagerduty(
         default_key_length=len(key.reveal()) if key else None,
         default_key_ok=bool(key) and is_routing_key(key.reveal() if key else ""),
         orgs=orgs,
     )
+    secret = config.pagerduty_webhook_secret
+    secrets = [s for s in (secret.reveal() if secret else "").split(",") if s.strip()]
+    lines.append(
+        checks.check_pagerduty_webhooks(
+            secrets=len(secrets), paging=key is not None or bool(orgs)
+        )
+    )
+    return lines
 
 
 # --- Slack ------------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ STATUS_TAGS = {
 SETTLED_TAGS = frozenset({"sla_met", "sla_breached"})
 PAGED_TAG = "oncall_paged"
 RESOLVED_TAG = "oncall_resolved"
+# While the incident is acknowledged in PagerDuty (sidecar.tasks.oncall_back
+# sets and removes it; the plan never touches it).
+ACKED_TAG = "oncall_acked"
 PAGING_SEVERITIES = frozenset({1, 2})
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 AGENT_ROLES = frozenset({"agent", "admin"})

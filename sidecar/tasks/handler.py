@@ -15,7 +15,7 @@ from sidecar.errors import ConfigError, Transient
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
 from sidecar.sla import BusinessHours, Policy
-from sidecar.tasks import slack_bridge, slack_notify
+from sidecar.tasks import oncall_back, slack_bridge, slack_notify
 from sidecar.tasks.jobs import ESCALATE, RECONCILE, REFRESH_ORG, SWEEP, Handlers
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.open_counts import sample_open_counts
@@ -210,6 +210,11 @@ class ReconcilerFactory:
 def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
     """Return the handlers for this worker process's reconcile, escalate and sweep jobs."""
     factory = ReconcilerFactory(config, queue=queue)
+    # PagerDuty's news about pages (pagerduty_event jobs), with the same parts.
+    queue.oncall.use(
+        lambda: oncall_back.build(config, queue=queue, factory=factory),
+        base_delay=config.retry_base_seconds,
+    )
     if config.slack_enabled:  # the Slack app's jobs run with the same parts
         queue.slack.use(
             lambda: slack_bridge.build(config, queue=queue, factory=factory),

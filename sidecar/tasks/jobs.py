@@ -51,6 +51,10 @@ SLACK_JOBS = (SLACK_CREATE, SLACK_COMMENT, SLACK_SYNC)
 # the urgent jobs that may still page); replay -5 and backfill -10
 # (sidecar.tasks.bulk). Retries and budget waits keep their job's priority.
 LIVE_PRIORITY, TIMER_PRIORITY, RECORD_PRIORITY = 0, -1, -2
+# What PagerDuty tells us back (sidecar.tasks.oncall_jobs registers it): one
+# incident event, applied to its ticket as a note, a tag and a thread line.
+PAGERDUTY_EVENT = "pagerduty_event"
+ONCALL_JOBS = (PAGERDUTY_EVENT,)
 HINT_KWARGS = ("actor_id", "version")
 RUN_STATE_KWARGS = ("attempt", "first_failure")
 # Huey names a task "<module of its function>.<name>" in the stored job. These

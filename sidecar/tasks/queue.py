@@ -35,7 +35,7 @@ from sidecar.queue.store import (
     Taken,
     flag_ttl,
 )
-from sidecar.tasks import slack_jobs
+from sidecar.tasks import oncall_jobs, slack_jobs
 from sidecar.tasks.jobs import (
     ESCALATE,
     JOBS,
@@ -101,6 +101,10 @@ def _queued(task: Any, lane: Lane = Lane.NORMAL) -> QueuedJob:
     args = tuple(task.args or ())
     kwargs = dict(task.kwargs or {})
     subject = args[0] if args and isinstance(args[0], int) else None
+    if subject is None and args and isinstance(args[0], dict):
+        # A payload job that names its ticket (pagerduty_event).
+        named = args[0].get("ticket_id")
+        subject = named if isinstance(named, int) else None
     eta = task.eta
     if eta is not None and eta.tzinfo is None:
         eta = eta.replace(tzinfo=UTC)  # Huey keeps naive UTC etas (utc=True)
@@ -181,6 +185,8 @@ class JobQueue:
         self.slack = slack_jobs.register(
             self
         )  # the Slack app's jobs (sidecar/tasks/slack_jobs.py)
+        # PagerDuty's incident events back on their tickets (sidecar/tasks/oncall_jobs.py).
+        self.oncall = oncall_jobs.register(self)
 
     @property
     def _inflight(self) -> InflightStore:
@@ -817,6 +823,8 @@ class JobQueue:
             args = [job.ticket_id]
         if job.task in slack_jobs.JOB_NAMES:
             return self.slack.by_name(job.task).s(*args, **kwargs)
+        if job.task in oncall_jobs.JOB_NAMES:
+            return self.oncall.by_name(job.task).s(*args, **kwargs)
         tasks = self.urgent_tasks if job.task == ESCALATE else self.tasks
         return tasks.by_name(job.task).s(*args, **kwargs)
 

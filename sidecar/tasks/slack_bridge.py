@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.domain.models import CommentText, Ticket, TicketUpdate
-from sidecar.domain.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
+from sidecar.domain.plan import ACKED_TAG, AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
 from sidecar.errors import (
     ConfigError,
@@ -390,6 +390,16 @@ class SlackBridge:
                 ticket.id,
                 "paged",
                 lambda: self._post(ref, f":rotating_light: On-call paged for {label}."),
+            )
+        if ACKED_TAG in ticket.tags:
+            # PagerDuty's acknowledgement, in words for the customer: who and
+            # the incident stay on the ticket's private note.
+            self.links.say_once(
+                ticket.id,
+                "oncall_acked",
+                lambda: self._post(
+                    ref, f":large_green_circle: An on-call engineer is on it ({label})."
+                ),
             )
         if not self.links.said(ticket.id, "first_reply"):
             if self.links.commenting(ticket.id):

@@ -953,11 +953,16 @@ def env_lines(result: SetupResult) -> list[str]:
     return lines
 
 
-def merge_env_file(text: str, lines: Sequence[str]) -> str:
+def merge_env_file(
+    text: str,
+    lines: Sequence[str],
+    *,
+    accumulate: Sequence[str] = ("SIDECAR_WEBHOOK_SECRET",),
+) -> str:
     """Update KEY=VALUE lines of an env file, keeping every other line.
 
-    A webhook secret is added to the secrets already in the file, so a second
-    run (which prints no secret) never drops one.
+    A webhook secret (the keys in ``accumulate``) is added to the secrets
+    already in the file, so a second run (which prints no secret) never drops one.
     """
     updates = dict(line.split("=", 1) for line in lines)
     out: list[str] = []
@@ -965,7 +970,7 @@ def merge_env_file(text: str, lines: Sequence[str]) -> str:
         key = line.split("=", 1)[0].strip() if "=" in line else None
         if key in updates:
             value = updates.pop(key)
-            if key == "SIDECAR_WEBHOOK_SECRET":
+            if key in accumulate:
                 had = _unquoted(line.split("=", 1)[1].strip())
                 new = _unquoted(value)
                 old = [s for s in had.split(",") if s]

@@ -187,6 +187,8 @@ def test_a_plain_org_has_no_sla_and_says_why(
         "reason": body["oncall"]["reason"],
         "requested_by": None,  # no agent asked for a page
         "now": None,  # no SIDECAR_PAGERDUTY_API_TOKEN: not looked up
+        "acknowledged": False,
+        "incident": None,
     }
 
 

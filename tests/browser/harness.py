@@ -30,7 +30,9 @@ from werkzeug.serving import make_server
 
 from sidecar.app import create_app
 from sidecar.config import Config
+from sidecar.domain.oncall import ACKNOWLEDGED, IncidentEvent
 from sidecar.sla import format_utc
+from sidecar.tasks import oncall_back
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.queue import JobQueue
 from tests.e2e.conftest import (
@@ -292,6 +294,25 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         reconciler = ReconcilerFactory(config, queue=queue).reconciler()
         for tid in tickets.values():
             reconciler.reconcile(tid)  # the ticket carries its due field and tags
+        # On-call acknowledged the at-risk ticket's page in PagerDuty: the
+        # worker's own handler puts it on the ticket and in the store (issue 22).
+        oncall_back.OncallBack(
+            zendesk=lambda: reconciler.zendesk,
+            states=oncall_back.states_for(config, queue),
+        ).apply(
+            tickets["at_risk"],
+            IncidentEvent(
+                event_id="browser-ack",
+                event_type=ACKNOWLEDGED,
+                occurred_at=format_utc(now - timedelta(minutes=4)),
+                agent="Dana Oncall",
+                incident_id="PBROWSR",
+                incident_number=7,
+                incident_url="https://acme.pagerduty.com/incidents/PBROWSR",
+                incident_key=f"zendesk-acme-ticket-{tickets['at_risk']}",
+                assignees=("Dana Oncall",),
+            ),
+        )
         server = make_server(
             "127.0.0.1", 0, create_app(config, queue=queue), threaded=True
         )

@@ -77,12 +77,20 @@ def test_at_risk_and_breached_say_so_in_words(seen: dict[str, Any]) -> None:
     breached = _report(seen, "breached")
     assert breached["status"] == "breached" and "Breached" in breached["text"]
     assert re.search(r"breached 1[12] min ago", breached["text"]), breached["text"]
-    assert "Paged, incident open" in breached["text"]
+    assert "Paged, not acknowledged yet" in breached["text"]
     assert "zendesk-acme-ticket-" in breached["text"]
     # Who PagerDuty pages first for the ticket's routing key (REST API).
     assert "On call now" in breached["text"]
     assert "Tim Wright (Support escalation, level 1)" in breached["text"]
     assert "Ana Lima" not in breached["text"]  # level 2 is not paged first
+
+
+def test_an_acknowledged_page_says_who_and_when(seen: dict[str, Any]) -> None:
+    """On-call acknowledged in PagerDuty: who, at what time in the agent's zone, the incident (issue 22)."""
+    r = _report(seen, "at_risk")
+    assert re.search(r"Acknowledged by Dana Oncall at \d\d:\d\d", r["text"]), r["text"]
+    assert "Assigned to Dana Oncall" in r["text"]
+    assert "PagerDuty incident #7" in r["text"]
 
 
 def test_met_shows_the_first_response(seen: dict[str, Any]) -> None:

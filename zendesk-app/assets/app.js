@@ -66,7 +66,8 @@
     } else {
       text("entitlement", "unknown (sidecar unreachable)");
       var tags = app.ticket.tags || [];
-      text("oncall", tags.indexOf("oncall_resolved") !== -1 ? "Paged, resolved"
+      text("oncall", tags.indexOf("oncall_acked") !== -1 ? "Acknowledged by on-call"
+        : tags.indexOf("oncall_resolved") !== -1 ? "Paged, resolved"
         : tags.indexOf("oncall_paged") !== -1 ? "Paged" : "—");
       byId("why").hidden = true;
     }
@@ -75,10 +76,21 @@
   function renderOncall(oncall) {
     var dd = byId("oncall");
     dd.textContent = "";
-    var state = oncall.resolved ? "Paged, resolved" : oncall.paged ? "Paged, incident open"
-      : oncall.pages && oncall.requested_by ? "Paging on-call, asked by " + oncall.requested_by + " (not yet recorded)"
-      : oncall.pages ? "Pages on-call (not yet recorded)" : "Not paged";
-    dd.appendChild(document.createTextNode(state));
+    dd.appendChild(document.createTextNode(S.oncallState(oncall, opts())));
+    var inc = oncall.incident;
+    if (inc && inc.assignees && inc.assignees.length) {
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(document.createTextNode("Assigned to " + inc.assignees.join(", ")));
+    }
+    if (inc && inc.url && inc.number) {
+      var a = document.createElement("a");
+      a.href = inc.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = "PagerDuty incident #" + inc.number;
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(a);
+    }
     if (oncall.dedup_key) {
       var key = document.createElement("code");
       key.textContent = oncall.dedup_key;

@@ -235,6 +235,29 @@
   }
 
   /**
+   * The on-call line of the sidebar: whether the ticket paged and what
+   * PagerDuty said back ("Acknowledged by Dana Oncall at 14:03"). ``oncall``
+   * is the sidecar's view.oncall; its ``incident`` is null when PagerDuty
+   * told nothing (the ``acknowledged`` tag alone still says so).
+   */
+  function oncallState(oncall, opts) {
+    var inc = oncall.incident || null;
+    if (oncall.acknowledged || (inc && inc.status === "acknowledged")) {
+      var who = inc && inc.acknowledged_by ? inc.acknowledged_by : "on-call";
+      var ms = inc ? parseInstant(inc.acknowledged_at) : null;
+      return "Acknowledged by " + who + (ms === null ? "" : " at " + localTime(ms, opts));
+    }
+    if (oncall.resolved) return "Paged, resolved";
+    if (inc && inc.status === "resolved") return "Paged, resolved in PagerDuty";
+    if (oncall.paged) return "Paged, not acknowledged yet";
+    if (oncall.pages && oncall.requested_by) {
+      return "Paging on-call, asked by " + oncall.requested_by + " (not yet recorded)";
+    }
+    if (oncall.pages) return "Pages on-call (not yet recorded)";
+    return "Not paged";
+  }
+
+  /**
    * "On call now" from the sidecar's `oncall.now` (PagerDuty's REST API), or
    * null when it was not looked up (no API token, or the ticket cannot page).
    * The sidecar words it; a malformed answer still reads as unknown.
@@ -259,6 +282,7 @@
 
   return {
     LABELS: LABELS,
+    oncallState: oncallState,
     oncallNowText: oncallNowText,
     pageHint: pageHint,
     announcement: announcement,

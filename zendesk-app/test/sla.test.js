@@ -145,6 +145,24 @@ test("a skipped gap of the why reads as words in the agent's zone", () => {
   assert.ok(sla.span(5 * MIN) === "5 min");
 });
 
+test("the on-call line says who acknowledged and when, else how far the page got", () => {
+  const opts = { timeZone: "Europe/Berlin", locale: "en-GB", now: at("2026-12-07T14:10:00Z") };
+  const base = { pages: true, paged: true, resolved: false, acknowledged: true };
+  const incident = { status: "acknowledged", acknowledged_by: "Dana Oncall", acknowledged_at: "2026-12-07T14:03:11.000Z" };
+  assert.equal(sla.oncallState({ ...base, incident }, opts), "Acknowledged by Dana Oncall at 15:03");
+  // The tag without the detail (the store's entry lapsed): still acknowledged.
+  assert.equal(sla.oncallState({ ...base, incident: null }, opts), "Acknowledged by on-call");
+  const open = { ...base, acknowledged: false };
+  assert.equal(sla.oncallState({ ...open, incident: null }, opts), "Paged, not acknowledged yet");
+  assert.equal(sla.oncallState({ ...open, incident: { ...incident, status: "resolved" } }, opts), "Paged, resolved in PagerDuty");
+  assert.equal(sla.oncallState({ ...open, resolved: true, incident: null }, opts), "Paged, resolved");
+  assert.equal(sla.oncallState({ pages: false, paged: false, resolved: false, acknowledged: false, incident: null }, opts), "Not paged");
+  assert.equal(
+    sla.oncallState({ pages: true, paged: false, resolved: false, acknowledged: false, requested_by: "Agent Smith", incident: null }, opts),
+    "Paging on-call, asked by Agent Smith (not yet recorded)",
+  );
+});
+
 test("on call now: the sidecar's words, unknown with its reason, or not shown", () => {
   assert.equal(sla.oncallNowText(null), null); // no API token: the row stays hidden
   assert.equal(sla.oncallNowText(undefined), null);

@@ -24,7 +24,12 @@ from sidecar.doctor.checks.lines import (
     warn,
     worst,
 )
-from sidecar.doctor.checks.pagerduty import PAGERDUTY, OrgKeys, check_pagerduty
+from sidecar.doctor.checks.pagerduty import (
+    PAGERDUTY,
+    OrgKeys,
+    check_pagerduty,
+    check_pagerduty_webhooks,
+)
 from sidecar.doctor.checks.queue import (
     QUEUE,
     STALE_READY_SECONDS,
@@ -81,6 +86,7 @@ __all__ = [
     "check_entitlements",
     "check_fields",
     "check_pagerduty",
+    "check_pagerduty_webhooks",
     "check_plans",
     "check_policy",
     "check_queue",
