@@ -8,17 +8,26 @@ makes the ticket right, the on-call action, and when to look again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sidecar.domain.entitlement import Entitlement
+from sidecar.domain.metric_plan import (
+    NOTHING,
+    OUR_TAGS,
+    MetricsOutcome,
+    measure_metrics,
+)
 from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
 from sidecar.sla import (
+    MetricState,
     Policy,
+    Reply,
     SeverityError,
     SlaState,
+    StatusChange,
     evaluate,
     format_utc,
     parse_severity,
@@ -52,6 +61,9 @@ class Fields:
     first_response_at: int | None = None
     first_response_date: int | None = None
     breach_minutes: int | None = None
+    # Issue 21: one text field per metric beyond the first response (metric
+    # name -> field id), the metric's due instant in ISO 8601 UTC or empty.
+    metric_due: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,13 @@ class Plan:
     resolve_page: bool
     page_reason: str
     wake_at: tuple[datetime, ...]
+    # The metrics beyond the first response (issue 21): their states, or why
+    # they could not be measured (the history could not be read).
+    metrics: tuple[MetricState, ...] = ()
+    metrics_error: str | None = None
+    # What the metrics were measured from (None: not read), for the memo.
+    replies: tuple[Reply, ...] | None = None
+    statuses: tuple[StatusChange, ...] | None = None
 
 
 def first_agent_response(
@@ -104,10 +123,10 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
 
 def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
     """True when a reconcile could change the ticket: it has a severity or our marks."""
-    ours = set(STATUS_TAGS.values()) | {PAGED_TAG}
+    ours = set(STATUS_TAGS.values()) | {PAGED_TAG} | OUR_TAGS
     due_values = (
         ticket.custom_fields.get(f)
-        for f in (fields.due_at, fields.due_date)
+        for f in (fields.due_at, fields.due_date, *fields.metric_due.values())
         if f is not None
     )
     return bool(
@@ -129,11 +148,17 @@ def plan(
     self_user_id: int | None,
     at_risk_fraction: float = 0.75,
     known_first_response: tuple[datetime | None] | None = None,
+    replies: Sequence[Reply] | None = None,
+    statuses: Sequence[StatusChange] | None = None,
+    history_error: str | None = None,
 ) -> Plan:
     """Compute the write, the page decision and the wake-ups for one ticket.
 
     ``known_first_response``, when given, is the first response already known
     (from an earlier look at the same comments): ``comments`` are then not used.
+    ``replies`` and ``statuses``: the ticket's comments as the engine sees them
+    and its status history, for the metrics beyond the first response (None:
+    not read; ``history_error`` says why when it could not be).
     """
     severity, severity_error = _severity(ticket, fields)
     if known_first_response is not None:
@@ -164,6 +189,28 @@ def plan(
             and ticket.custom_fields.get(fields.due_at)
         )
 
+    metrics = NOTHING
+    if entitlement.entitled and severity is not None:
+        metrics = measure_metrics(
+            policy=effective,
+            severity=severity,
+            created_at=ticket.created_at,
+            status=ticket.status,
+            replies=replies,
+            statuses=statuses,
+            history_error=history_error,
+            first_response=None if settled_kept else state,
+            field_ids=fields.metric_due,
+            tags=ticket.tags,
+            now=now,
+            at_risk_fraction=at_risk_fraction,
+        )
+    elif fields.metric_due:
+        # No SLA (severity, entitlement): no metric is due either.
+        metrics = MetricsOutcome(
+            (), None, dict.fromkeys(fields.metric_due.values()), frozenset(), ()
+        )
+
     custom_fields: dict[int, str | None] = {}
     desired_status_tag: str | None
     if settled_kept:
@@ -182,11 +229,18 @@ def plan(
     for field_id, value in outcome.items():
         if _differs(ticket.custom_fields.get(field_id), value):
             custom_fields[field_id] = value
+    for field_id, value in metrics.fields.items():
+        if _differs(ticket.custom_fields.get(field_id), value):
+            custom_fields[field_id] = value
     present = ticket.tags & set(STATUS_TAGS.values())
     remove = set(present - {desired_status_tag})
     additional: set[str] = set()
     if desired_status_tag and desired_status_tag not in ticket.tags:
         additional.add(desired_status_tag)
+    if metrics.error is None:
+        # The metrics' own tags (a history that could not be read leaves them).
+        remove |= (ticket.tags & OUR_TAGS) - metrics.tags
+        additional |= metrics.tags - ticket.tags
 
     page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
     followers: frozenset[int] = frozenset()
@@ -226,9 +280,16 @@ def plan(
         page=page,
         resolve_page=resolve_page,
         page_reason=page_reason,
-        wake_at=_wake_times(state, now)
-        if not (settled_kept or ticket.status == "closed")
-        else (),
+        wake_at=_merge_wakes(
+            _wake_times(state, now)
+            if not (settled_kept or ticket.status == "closed")
+            else (),
+            metrics.wake_at,
+        ),
+        metrics=metrics.states,
+        metrics_error=metrics.error,
+        replies=tuple(replies) if replies is not None else None,
+        statuses=tuple(statuses) if statuses is not None else None,
     )
 
 
@@ -348,6 +409,15 @@ def _paging(
     if closed:
         return False, False, f"no page: ticket is {ticket.status}"
     return True, False, f"page: SEV {severity}, {entitlement.reason}"
+
+
+def _merge_wakes(
+    first: tuple[datetime, ...], more: tuple[datetime, ...]
+) -> tuple[datetime, ...]:
+    """The first response's wake-ups, then the other metrics' not already among them."""
+    if not more:
+        return first
+    return first + tuple(sorted(set(more) - set(first)))
 
 
 def _wake_times(state: SlaState | None, now: datetime) -> tuple[datetime, ...]:
