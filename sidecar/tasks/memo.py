@@ -79,6 +79,7 @@ class Seen:
     status: str | None = None
     statuses: tuple[tuple[str, str], ...] | None = None
     replies: tuple[tuple[str, str, bool], ...] | None = None
+    requester: int | None = None  # whom ``replies`` counted as the customer
 
     def first_response(self) -> datetime | None:
         """The remembered first response, as an aware datetime."""
@@ -159,7 +160,7 @@ class TicketMemory:
         """Store what we know now (best effort: losing it only costs reads)."""
         try:
             data = asdict(seen)
-            for key in ("status", "statuses", "replies"):
+            for key in ("status", "statuses", "replies", "requester"):
                 if data[key] is None:
                     del data[key]  # a first-response-only ticket's record as before
             self._store.set_memo(

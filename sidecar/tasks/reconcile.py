@@ -1136,8 +1136,9 @@ def _known_replies(
     """The first response, comment count and replies when known without reading comments.
 
     Known when the ticket has one comment (the description: no reply, no
-    turn) or as many comments as when the memo recorded its replies
-    (comments are only ever appended). Else (None, None, None): read.
+    turn) or as many comments and the same requester as when the memo
+    recorded its replies (comments are only ever appended). Else (None,
+    None, None): read.
     """
     count = ticket.comment_count
     if count is not None and count <= 1:
@@ -1147,6 +1148,8 @@ def _known_replies(
         or seen.replies is None
         or seen.comment_count is None
         or count != seen.comment_count
+        # Another requester: who is the customer changed, so read again.
+        or seen.requester != ticket.requester_id
     ):
         return None, None, None
     replies = tuple(
@@ -1166,6 +1169,7 @@ def _history_memo(decided: Plan, count: int | None) -> dict[str, Any]:
         "replies": tuple(
             (r.at.isoformat(), r.author, r.public) for r in decided.replies
         ),
+        "requester": decided.ticket.requester_id,
     }
 
 

@@ -835,7 +835,9 @@ class Setup:
             reply_columns = [*columns]
             if reply_due is not None:
                 reply_columns.append(int(reply_due))
-            self._view(views, VIEW_REPLY_SOON, REPLY_SOON_TAG, sort, reply_columns)
+            self._view(
+                views, VIEW_REPLY_SOON, REPLY_SOON_TAG, reply_due or sort, reply_columns
+            )
 
     def _view(
         self,
