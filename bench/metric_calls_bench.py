@@ -165,7 +165,8 @@ def main() -> None:
     every = run(ALL_METRICS, args.tickets)
     kinds = list(dict.fromkeys(kind for kind, _ in SCRIPT))
     print(
-        "| event | first response only (calls/event) | all metrics (calls/event) | of which audits | of which comments |"
+        "| event | first response only: calls/event (writes) | all metrics: calls/event (writes) "
+        "| of which audits | of which comments |"
     )
     print("|---|---|---|---|---|")
     totals = [0, 0, 0]
@@ -177,7 +178,8 @@ def main() -> None:
         totals[1] += calls_b
         totals[2] += a["events"]
         print(
-            f"| {kind} | {calls_a / a['events']:.2f} | {calls_b / b['events']:.2f} "
+            f"| {kind} | {calls_a / a['events']:.2f} ({a['PUT ticket'] / a['events']:.2f}) "
+            f"| {calls_b / b['events']:.2f} ({b['PUT ticket'] / b['events']:.2f}) "
             f"| {b['GET audits'] / b['events']:.2f} | {b['GET comments'] / b['events']:.2f} |"
         )
     print(
