@@ -189,6 +189,7 @@ def _metric_lines(state: MetricState) -> list[str]:
     ]
     if state.start is not None:
         counted = sum((w.end - w.start for w in state.windows), timedelta())
+        counted -= timedelta(microseconds=counted.microseconds)  # whole seconds
         lines.append(
             f"  started     {format_utc(state.start)}; counted {format_duration(counted)}"
             f" in {len(state.windows)} window(s)"

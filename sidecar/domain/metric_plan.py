@@ -219,7 +219,8 @@ def metric_json(state: MetricState) -> dict[str, object]:
     """One metric for `explain --format json` and the agent's sidebar."""
 
     def utc(moment: datetime | None) -> str | None:
-        return format_utc(moment) if moment is not None else None
+        # Whole seconds: a stretch counted up to "now" ends at a fraction of one.
+        return format_utc(moment.replace(microsecond=0)) if moment is not None else None
 
     return {
         "name": state.name,
