@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sidecar.domain.metric_plan import metric_json
 from sidecar.domain.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
 from sidecar.oncall.pagerduty import dedup_key
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
@@ -143,6 +144,10 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
             "skipped": skipped(explanation),
             "lines": explanation.lines(),
         }
+    # Every metric beyond the first response the policy sets (issue 21), as
+    # `explain --format json` shows them; empty for a first-response-only ticket.
+    body["metrics"] = [metric_json(state) for state in decided.metrics]
+    body["metrics_error"] = decided.metrics_error
     tags = ticket.tags
     pages = (
         ent.entitled
