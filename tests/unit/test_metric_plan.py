@@ -138,12 +138,15 @@ def test_one_due_field_per_metric_and_tags_per_state() -> None:
     assert not decided.update.tags_added & set(METRIC_TAGS.values())
     # Timers: each running metric's at-risk and due instant, and the hour before
     # the next reply is due (the "due soon" tag), besides the first response's none.
-    assert set(decided.wake_at) >= {
+    assert decided.wake_at == (
+        CREATED
+        + 4 * H,  # 14:00 next reply at risk (3 of 4 h) and due soon (1 h before)
         CREATED + 5 * H,  # 15:00 next reply due
-        CREATED + 4 * H,  # 14:00 at risk (3 of 4 h) and due soon (1 h before)
-        CREATED + 8.5 * H,
-        CREATED + 24 * H,
-    }
+        CREATED + 6.5 * H,  # 16:30 periodic update at risk
+        CREATED + 8.5 * H,  # 18:30 periodic update due
+        CREATED + 18 * H,  # Tue 04:00 resolution at risk
+        CREATED + 24 * H,  # Tue 10:00 resolution due
+    )
     # At 14:30 the next reply is at risk and due within the hour.
     later = decide(ticket(), comments, now=CREATED + 4.5 * H)
     assert later.update.tags_added >= {"sla_next_reply_at_risk", DUE_SOON_TAG}
