@@ -34,7 +34,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -696,6 +696,57 @@ class FakeZendesk(AdminMixin, AppsMixin):
                         }
                     ],
                 )
+            self._count_agent_update()
+
+    def apply_macro(
+        self,
+        ticket_id: int,
+        agent_id: int,
+        actions: Sequence[Mapping[str, Any]],
+        *,
+        typed: str = "",
+    ) -> None:
+        """Apply a macro in the agent UI, type ``typed`` after its comment, submit.
+
+        One submit is one ticket update by the agent: the tags and the comment
+        land together (one ``updated_at``). The actions are those of the
+        Actions reference (developer.zendesk.com, "Actions reference", macros):
+        ``current_tags`` adds space-separated tags, ``remove_tags`` removes
+        them, ``comment_value`` fills the comment box, ``comment_mode_is_public``
+        ("true"/"false") makes it a public reply or an internal note; anything
+        else is not modelled here and fails loudly.
+        """
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            tags = set(ticket.tags)
+            body, public = "", True  # the agent UI opens on a public reply
+            for action in actions:
+                field, value = action["field"], str(action["value"])
+                if field == "current_tags":
+                    tags |= set(value.split())
+                elif field == "remove_tags":
+                    tags -= set(value.split())
+                elif field == "comment_value":
+                    body = value
+                elif field == "comment_mode_is_public":
+                    public = value == "true"
+                else:
+                    raise ValueError(f"macro action {field!r} is not modelled")
+            ticket.tags, ticket.custom_fields = contract.couple_tagger_fields(
+                self._taggers(),
+                tags=ticket.tags,
+                values=ticket.custom_fields,
+                sent_tags=tags,
+                sent_values={},
+            )
+            text = body + typed
+            if text.strip():
+                self._comments[ticket_id].append(
+                    FakeComment(
+                        next(self._ids), agent_id, public, text, _stamp(self._clock())
+                    )
+                )
+            self._bump(ticket)
             self._count_agent_update()
 
     def delete_ticket(self, ticket_id: int) -> None:

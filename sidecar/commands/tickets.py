@@ -10,8 +10,12 @@ from typing import Any
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.config import Config
 from sidecar.domain.metric_plan import metric_json
 from sidecar.domain.plan import SETTLED_TAGS, Plan
+from sidecar.errors import ConfigError
+from sidecar.oncall.pagerduty import key_fingerprint
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.sla import MetricState, format_duration, format_utc
 from sidecar.sla import explain as explain_due
 from sidecar.tasks.handler import ReconcilerFactory
@@ -70,7 +74,10 @@ def explain(ticket_id: int, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(explain_json(decided), indent=2))
         return
-    for line in explain_lines(decided, reconciler):
+    config = cli_context().config
+    lines = explain_lines(decided, reconciler)
+    lines.extend(oncall_lines(decided, config))
+    for line in lines:
         click.echo(line)
 
 
@@ -120,6 +127,24 @@ def explain_json(decided: Plan) -> dict[str, Any]:
         "paging": decided.page_reason,
         "pending_write": describe_update(decided.update) or None,
     }
+
+
+def oncall_lines(decided: Plan, config: Config) -> list[str]:
+    """Where the ticket's pages go and, with SIDECAR_PAGERDUTY_API_TOKEN, who is on call now."""
+    own = decided.entitlement.routing_key
+    key = own or config.pagerduty_routing_key
+    if key is None:
+        return ["routing key   none configured (SIDECAR_PAGERDUTY_ROUTING_KEY)"]
+    whose = "the organization's own" if own else "default"
+    # The fingerprint names the key in SIDECAR_PAGERDUTY_ONCALL_POLICIES.
+    lines = [f"routing key   {whose} (fingerprint {key_fingerprint(key)})"]
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        return [*lines, f"on call now   {OnCallNow(False, reason=str(exc)).text()}"]
+    if directory is not None:
+        lines.append(f"on call now   {directory.who(key).text()}")
+    return lines
 
 
 def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:

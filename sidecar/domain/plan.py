@@ -21,6 +21,7 @@ from sidecar.domain.metric_plan import (
     measure_metrics,
 )
 from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, PageRequest
 from sidecar.sla import (
     MetricState,
     Policy,
@@ -46,6 +47,9 @@ PAGING_SEVERITIES = frozenset({1, 2})
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 AGENT_ROLES = frozenset({"agent", "admin"})
 PAGERDUTY_SEVERITY = {1: "critical", 2: "error"}
+# An agent's page of a SEV 3-5 (or unrated) ticket: they judged it worse than
+# filed, so it pages as a SEV 2 does (docs/decisions.md, "Agents page from the ticket").
+REQUESTED_PAGE_SEVERITY = "error"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class Plan:
     # What the metrics were measured from (None: not read), for the memo.
     replies: tuple[Reply, ...] | None = None
     statuses: tuple[StatusChange, ...] | None = None
+    # The agent's request this page answers (the "Page on-call" macro); its
+    # record removes PAGE_REQUEST_TAG in the same write that adds oncall_paged.
+    requested: PageRequest | None = None
 
 
 def first_agent_response(
@@ -123,7 +130,7 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
 
 def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
     """True when a reconcile could change the ticket: it has a severity or our marks."""
-    ours = set(STATUS_TAGS.values()) | {PAGED_TAG} | OUR_TAGS
+    ours = set(STATUS_TAGS.values()) | {PAGED_TAG, PAGE_REQUEST_TAG} | OUR_TAGS
     due_values = (
         ticket.custom_fields.get(f)
         for f in (fields.due_at, fields.due_date, *fields.metric_due.values())
@@ -151,6 +158,8 @@ def plan(
     replies: Sequence[Reply] | None = None,
     statuses: Sequence[StatusChange] | None = None,
     history_error: str | None = None,
+    page_request: PageRequest | None = None,
+    page_any_org: bool = False,
 ) -> Plan:
     """Compute the write, the page decision and the wake-ups for one ticket.
 
@@ -159,6 +168,9 @@ def plan(
     ``replies`` and ``statuses``: the ticket's comments as the engine sees them
     and its status history, for the metrics beyond the first response (None:
     not read; ``history_error`` says why when it could not be).
+    ``page_request``: who asked for a page and why, when the ticket carries
+    PAGE_REQUEST_TAG; ``page_any_org``: whether an organization without
+    Enterprise Support may be paged that way (SIDECAR_PAGE_REQUEST_ANY_ORG).
     """
     severity, severity_error = _severity(ticket, fields)
     if known_first_response is not None:
@@ -243,6 +255,22 @@ def plan(
         additional |= metrics.tags - ticket.tags
 
     page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
+    requested: PageRequest | None = None
+    note: str | None = None
+    if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+        asked = page_request or PageRequest("an agent (not named)", "(no reason given)")
+        page, requested, note, page_reason = _requested_page(
+            ticket,
+            asked,
+            entitlement=entitlement,
+            organization=organization,
+            page=page,
+            resolve_page=resolve_page,
+            page_reason=page_reason,
+            page_any_org=page_any_org,
+        )
+        if note is not None:  # not paged: the tag goes, with the note saying why
+            remove.add(PAGE_REQUEST_TAG)
     followers: frozenset[int] = frozenset()
     csm = entitlement.csm_user_id
     # The CSM rides along with a write that happens anyway: if Zendesk ignored
@@ -265,6 +293,7 @@ def plan(
         remove=remove,
         custom_fields=custom_fields,
         add_follower_ids=followers,
+        private_note=note,
     )
     return Plan(
         ticket=ticket,
@@ -290,6 +319,7 @@ def plan(
         metrics_error=metrics.error,
         replies=tuple(replies) if replies is not None else None,
         statuses=tuple(statuses) if statuses is not None else None,
+        requested=requested,
     )
 
 
@@ -418,6 +448,57 @@ def _merge_wakes(
     if not more:
         return first
     return first + tuple(sorted(set(more) - set(first)))
+
+
+def _requested_page(
+    ticket: Ticket,
+    asked: PageRequest,
+    *,
+    entitlement: Entitlement,
+    organization: Organization | None,
+    page: bool,
+    resolve_page: bool,
+    page_reason: str,
+    page_any_org: bool,
+) -> tuple[bool, PageRequest | None, str | None, str]:
+    """Answer an agent's page request: (page, request paged, note if not, reason).
+
+    The tag is removed by the write that records the page (escalate), never by
+    this reconcile's own write: a re-read between the two must still see the
+    request, or the page that went out would look unwanted and be resolved.
+    """
+    who = f"requested by {asked.requested_by}"
+    if resolve_page or ticket.status in CLOSED_STATUSES:
+        why = f"the ticket is {ticket.status}"
+    elif PAGED_TAG in ticket.tags and RESOLVED_TAG not in ticket.tags:
+        why = "on-call was already paged for this ticket and the incident is open"
+    elif PAGED_TAG in ticket.tags:
+        # One incident per ticket: its dedup key is the ticket's.
+        why = (
+            "this ticket's PagerDuty incident was opened and resolved before; "
+            "page again from PagerDuty itself"
+        )
+    elif not entitlement.entitled and not page_any_org:
+        name = _org_label(organization)
+        why = (
+            f"{name} does not hold Enterprise Support ({entitlement.reason}); "
+            "paging from a ticket is for Enterprise Support organizations "
+            "(an admin can allow it for all with SIDECAR_PAGE_REQUEST_ANY_ORG)"
+        )
+    else:
+        return True, asked, None, f"page: {who} ({asked.reason})"
+    note = (
+        f"On-call was NOT paged ({who}): {why}.\n"
+        f"Reason given: {asked.reason}\n"
+        f"The {PAGE_REQUEST_TAG} tag was removed."
+    )
+    return page, None, note, f"{page_reason}; page request refused: {why}"
+
+
+def _org_label(organization: Organization | None) -> str:
+    if organization is None:
+        return "A ticket without an organization"
+    return organization.name or f"organization {organization.id}"
 
 
 def _wake_times(state: SlaState | None, now: datetime) -> tuple[datetime, ...]:

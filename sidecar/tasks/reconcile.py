@@ -20,11 +20,23 @@ from typing import Any, Protocol
 
 from sidecar.config import Secret
 from sidecar.domain.metric_plan import replies_from, wants_metrics
-from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.models import (
+    Comment,
+    CommentText,
+    Organization,
+    Ticket,
+    TicketUpdate,
+)
+from sidecar.domain.page_request import (
+    PAGE_REQUEST_TAG,
+    PageRequest,
+    page_request_from,
+)
 from sidecar.domain.plan import (
     PAGED_TAG,
     PAGERDUTY_SEVERITY,
     PAGING_SEVERITIES,
+    REQUESTED_PAGE_SEVERITY,
     RESOLVED_TAG,
     Fields,
     Plan,
@@ -78,6 +90,10 @@ class Zendesk(Protocol):
     def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
     def list_status_changes(self, ticket_id: int) -> list[StatusChange]: ...
+    def list_comment_texts(self, ticket_id: int) -> list[CommentText]:
+        """The comments with their text and authors' names (one read, users sideloaded)."""
+        ...
+
     def update_ticket(self, update: TicketUpdate) -> str | None:
         """Write; return the ticket's version after the write when Zendesk shows it."""
         ...
@@ -180,7 +196,7 @@ class PageOrder:
     the entitlement from our cache or file, while Zendesk could not be read).
     """
 
-    severity: int
+    severity: int | None  # None: an agent paged an unrated ticket
     organization_id: int | None
     organization: str
     subject: str | None
@@ -188,6 +204,9 @@ class PageOrder:
     reason: str
     route: str
     basis: str
+    # An agent's page from the ticket (the "Page on-call" macro): who and why.
+    requested_by: str = ""
+    request_reason: str = ""
 
     def as_kwargs(self) -> dict[str, Any]:
         """The order as job arguments."""
@@ -232,6 +251,7 @@ class Reconciler:
         at_risk_fraction: float = 0.75,
         dry_run: bool = False,
         memory: TicketMemory | None = None,
+        page_any_org: bool = False,
     ) -> None:
         self.zendesk = zendesk
         self.entitlements = entitlements
@@ -246,6 +266,9 @@ class Reconciler:
         self.dry_run = dry_run
         # What we already know per ticket (shared store); None: always read.
         self.memory = memory
+        # Whether an agent may page for an organization without Enterprise
+        # Support (SIDECAR_PAGE_REQUEST_ANY_ORG).
+        self.page_any_org = page_any_org
         self._self_user_id: int | None = None
 
     # --- reconcile -------------------------------------------------------
@@ -405,12 +428,23 @@ class Reconciler:
         replies: tuple[Reply, ...] | None = None
         statuses: tuple[StatusChange, ...] | None = None
         history_error: str | None = None
+        request: PageRequest | None = None
+        texts: list[CommentText] | None = None
+        if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+            # An agent asked for a page: who and why are in the comments (one
+            # read with the authors' names, which also serves the first response).
+            texts = self.zendesk.list_comment_texts(ticket_id)
+            request = page_request_from(texts)
         if needs_comments(ticket, entitlement, self.fields):
             known, count = _known_first_response(ticket, seen)
             if metered:
                 known, count, replies = _known_replies(ticket, seen)
             if known is None:
-                comments = self.zendesk.list_comments(ticket_id)
+                comments = (
+                    self.zendesk.list_comments(ticket_id)
+                    if texts is None
+                    else [_bare(t) for t in texts]
+                )
                 count = len(comments)
         if metered:
             if comments:
@@ -434,6 +468,8 @@ class Reconciler:
             replies=replies,
             statuses=statuses,
             history_error=history_error,
+            page_request=request,
+            page_any_org=self.page_any_org,
         )
         return decided, count
 
@@ -534,8 +570,14 @@ class Reconciler:
                 writes=seen.writes if seen else (),
                 **history,
             )
-        if record != seen:
-            self.memory.remember(ticket.id, record)
+        if record == seen:
+            return
+        if history and _newer_known(self.memory.recall(ticket.id), record.version):
+            # Another reconcile of this ticket, which read a later version,
+            # remembered meanwhile: ours is older, and its status history
+            # would make a later status round trip look like no change.
+            return
+        self.memory.remember(ticket.id, record)
 
     def _own_user_id(self) -> int:
         if self._self_user_id is None:
@@ -622,9 +664,10 @@ class Reconciler:
     def _order_from(self, decided: Plan) -> PageOrder | None:
         """The page a plan decided, as plain data (None: let the job decide after its read)."""
         route = self._route_of(decided.entitlement)
-        if route is None or decided.severity is None:
+        if route is None or (decided.severity is None and decided.requested is None):
             return None  # no routing key: the escalate job reports it
         ticket = decided.ticket
+        requested = decided.requested
         return PageOrder(
             severity=decided.severity,
             organization_id=ticket.organization_id,
@@ -634,6 +677,8 @@ class Reconciler:
             reason=decided.entitlement.reason,
             route=route,
             basis="ticket",
+            requested_by=requested.requested_by if requested else "",
+            request_reason=requested.reason if requested else "",
         )
 
     def _route_of(self, entitlement: Entitlement) -> str | None:
@@ -780,6 +825,9 @@ class Reconciler:
             reason=order.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=PageRequest(order.requested_by, order.request_reason)
+            if order.requested_by
+            else None,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket_id, route=order.route)
@@ -839,6 +887,8 @@ class Reconciler:
                 lambda d: with_plan(
                     d,
                     add={PAGED_TAG, key_tag(routing_key)},
+                    # An agent's request is answered by this very write.
+                    remove={PAGE_REQUEST_TAG} if d.requested else frozenset(),
                     note=page_note(d, routing_hint(d.entitlement)),
                 ),
                 first_read,
@@ -1009,7 +1059,6 @@ class Reconciler:
     def _trigger(
         self, ticket: Ticket, decided: Plan, key: str, routing_key: Secret
     ) -> None:
-        assert decided.severity is not None
         self._send_trigger(
             ticket.id,
             severity=decided.severity,
@@ -1020,6 +1069,7 @@ class Reconciler:
             reason=decided.entitlement.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=decided.requested,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket.id, route=key_fingerprint(routing_key))
@@ -1028,7 +1078,7 @@ class Reconciler:
         self,
         ticket_id: int,
         *,
-        severity: int,
+        severity: int | None,
         organization: str,
         organization_id: int | None,
         subject: str | None,
@@ -1036,6 +1086,7 @@ class Reconciler:
         reason: str,
         dedup: str,
         routing_key: Secret,
+        requested: PageRequest | None = None,
     ) -> None:
         assert self.pager is not None
         url = self.zendesk.ticket_url(ticket_id)
@@ -1044,16 +1095,22 @@ class Reconciler:
             "ticket_url": url,
             "organization": organization,
             "organization_id": organization_id,
-            "severity": f"SEV {severity}",
+            "severity": "none" if severity is None else f"SEV {severity}",
             "first_response_due": due_at,
             "entitlement": reason,
         }
+        if requested is not None:
+            details["paged_by"] = requested.requested_by
+            details["paging_reason"] = requested.reason
         self.pager.trigger(
             dedup_key=dedup,
             summary=summary(
-                severity, organization, subject or f"Zendesk ticket #{ticket_id}"
+                severity,
+                organization,
+                subject or f"Zendesk ticket #{ticket_id}",
+                requested_by=requested.requested_by if requested else "",
             ),
-            severity=PAGERDUTY_SEVERITY[severity],
+            severity=PAGERDUTY_SEVERITY.get(severity or 0, REQUESTED_PAGE_SEVERITY),
             source=f"zendesk:{self.zendesk.account}",
             custom_details=details,
             links=[{"href": url, "text": f"Zendesk ticket #{ticket_id}"}],
@@ -1071,7 +1128,7 @@ class Reconciler:
         if not self.scheduler.claim(f"slack:{self.zendesk.account}:{ticket.id}"):
             return
         text = (
-            f"{summary(decided.severity or 0, org_name(decided), ticket.subject)}"
+            f"{summary(decided.severity, org_name(decided), ticket.subject)}"
             f" — on-call has been paged: {self.zendesk.ticket_url(ticket.id)}"
         )
         try:
@@ -1085,17 +1142,34 @@ class Reconciler:
 
 
 def with_plan(
-    decided: Plan, *, add: Set[str] = frozenset(), note: str | None = None
+    decided: Plan,
+    *,
+    add: Set[str] = frozenset(),
+    remove: Set[str] = frozenset(),
+    note: str | None = None,
 ) -> TicketUpdate:
     """An escalation's record plus whatever else the plan writes, as one update."""
     diff = decided.update
+    # The plan's own note (a refused page request) rides along, not lost.
+    notes = [n for n in (note, diff.private_note) if n]
     return TicketUpdate.retag(
         decided.ticket,
         add=set(add) | diff.tags_added,
-        remove=diff.tags_removed - set(add),
+        remove=(diff.tags_removed | set(remove)) - set(add),
         custom_fields=diff.custom_fields,
         add_follower_ids=diff.add_follower_ids,
-        private_note=note,
+        private_note="\n\n".join(notes) or None,
+    )
+
+
+def _bare(text: CommentText) -> Comment:
+    """A comment with text as the first-response rule reads it."""
+    return Comment(
+        id=text.id,
+        author_id=text.author_id,
+        public=text.public,
+        created_at=text.created_at,
+        author_role=text.author_role,
     )
 
 
@@ -1159,6 +1233,14 @@ def _known_replies(
     return (seen.first_response(),), seen.comment_count, replies
 
 
+def _newer_known(stored: Seen | None, version: str) -> bool:
+    """True when the memo already holds a state of a later version than ``version``."""
+    if stored is None:
+        return False
+    theirs, ours = parse_version(stored.version), parse_version(version)
+    return theirs is not None and ours is not None and theirs[0] > ours[0]
+
+
 def _history_memo(decided: Plan, count: int | None) -> dict[str, Any]:
     """The memo's part for metrics beyond the first response (empty: none measured)."""
     if decided.replies is None or decided.statuses is None or count is None:
@@ -1191,6 +1273,16 @@ def page_note(decided: Plan, route: str) -> str:
     """Write the private note that records who was paged and why."""
     entitlement = decided.entitlement
     due = format_utc(decided.sla.due_at) if decided.sla else "—"
+    requested = decided.requested
+    if requested is not None:
+        shown = "no severity" if decided.severity is None else f"SEV {decided.severity}"
+        return (
+            f"On-call paged through PagerDuty via {route}, "
+            f"at the request of {requested.requested_by}.\n"
+            f"Reason: {requested.reason}\n"
+            f"Ticket: {shown}, {org_name(decided)} ({entitlement.reason}).\n"
+            f"First response due: {due}."
+        )
     return (
         f"On-call paged through PagerDuty via {route}.\n"
         f"Why: SEV {decided.severity} on a ticket of {org_name(decided)}"

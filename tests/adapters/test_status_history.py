@@ -232,3 +232,29 @@ def test_a_ticket_updated_before_our_first_look_reads_its_history(
     assert resolution.due == created.replace(microsecond=0) + 26 * H
     assert resolution.pauses[0].end - resolution.pauses[0].start == 2 * H
     queue.close()
+
+
+def test_an_older_reconcile_does_not_overwrite_a_newer_history(
+    fake: FakeZendesk, tmp_path: Path
+) -> None:
+    """Two reconciles of one ticket finishing out of order: the memo keeps the later one.
+
+    Else the slower one (read while the ticket was open) would leave "open"
+    with a history that lacks the pending period, and once the ticket is open
+    again the unchanged status would skip the audits and drop the pause.
+    """
+    created = datetime.now(UTC).replace(microsecond=0) - 3 * H
+    tid = fake.add_ticket(
+        created_at=created, status="open", custom_fields={SEVERITY: "sev_2"}
+    )
+    reconciler, queue = _reconciler(fake, tmp_path, METRICS_POLICY)
+    reconciler.reconcile(tid)
+    slow = reconciler._plan(tid, reconciler._recall(tid))  # read while open
+    fake.set_status(tid, "pending", at=created + H)
+    reconciler.reconcile(tid)  # reads the audits, remembers "pending"
+    reconciler._remember(slow[0], slow[1], None, wrote=False, version=None)
+    fake.set_status(tid, "open", at=created + 2 * H)
+    outcome = reconciler.reconcile(tid)
+    (resolution,) = [m for m in outcome.plan.metrics if m.name == "resolution"]
+    assert resolution.due == created + 25 * H  # the hour pending counted as a pause
+    queue.close()
