@@ -323,6 +323,27 @@ class Config:
         "Optional numeric ticket field id: by how many covered minutes a breached "
         "first response was late (rounded up).",
     )
+    next_reply_due_field_id: int | None = _setting(
+        "SIDECAR_NEXT_REPLY_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the next reply is due (ISO 8601 "
+        "UTC; empty when none is due). For policies that set `next_reply`.",
+    )
+    periodic_update_due_field_id: int | None = _setting(
+        "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the next periodic update is due "
+        "(ISO 8601 UTC). For policies that set `periodic_update`.",
+    )
+    resolution_due_field_id: int | None = _setting(
+        "SIDECAR_RESOLUTION_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the resolution is due (ISO 8601 "
+        "UTC; empty while paused). For policies that set `resolution`.",
+    )
     dry_run: bool = _setting(
         "SIDECAR_DRY_RUN",
         _bool,

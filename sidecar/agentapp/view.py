@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sidecar.domain.metric_plan import metric_json
 from sidecar.domain.oncall import OncallState
 from sidecar.domain.plan import (
     ACKED_TAG,
@@ -163,6 +164,10 @@ def ticket_sla(
             "skipped": skipped(explanation),
             "lines": explanation.lines(),
         }
+    # Every metric beyond the first response the policy sets (issue 21), as
+    # `explain --format json` shows them; empty for a first-response-only ticket.
+    body["metrics"] = [metric_json(state) for state in decided.metrics]
+    body["metrics_error"] = decided.metrics_error
     tags = ticket.tags
     pages = (
         ent.entitled

@@ -80,6 +80,15 @@ def fields_from(config: Config) -> Fields:
         first_response_at=config.first_response_at_field_id,
         first_response_date=config.first_response_date_field_id,
         breach_minutes=config.breach_minutes_field_id,
+        metric_due={
+            name: field_id
+            for name, field_id in (
+                ("next_reply", config.next_reply_due_field_id),
+                ("periodic_update", config.periodic_update_due_field_id),
+                ("resolution", config.resolution_due_field_id),
+            )
+            if field_id is not None
+        },
     )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sidecar.config import Secret
+from sidecar.domain.metric_plan import replies_from, wants_metrics
 from sidecar.domain.models import (
     Comment,
     CommentText,
@@ -39,11 +40,13 @@ from sidecar.domain.plan import (
     RESOLVED_TAG,
     Fields,
     Plan,
+    effective_policy,
     needs_comments,
     plan,
 )
 from sidecar.entitlements import Entitlement
 from sidecar.errors import (
+    BadResponse,
     BudgetWait,
     Conflict,
     Gone,
@@ -58,9 +61,9 @@ from sidecar.oncall.pagerduty import (
     key_fingerprint,
     summary,
 )
-from sidecar.sla import Policy, format_utc
+from sidecar.sla import Policy, Reply, StatusChange, format_utc
 from sidecar.tasks.jobs import Lane
-from sidecar.tasks.memo import Seen, TicketMemory, already_seen
+from sidecar.tasks.memo import Seen, TicketMemory, already_seen, parse_version
 from sidecar.zendesk.budget import NORMAL, URGENT, current_lane, lane, set_lane
 
 log = logging.getLogger("sidecar.reconcile")
@@ -86,6 +89,7 @@ class Zendesk(Protocol):
 
     def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]: ...
     def list_comment_texts(self, ticket_id: int) -> list[CommentText]:
         """The comments with their text and authors' names (one read, users sideloaded)."""
         ...
@@ -420,6 +424,16 @@ class Reconciler:
         known: tuple[datetime | None] | None = None
         count: int | None = None
         comments: list[Comment] = []
+        # Metrics beyond the first response need every comment and the status
+        # history; a first-response-only ticket reads exactly what it did.
+        metered = wants_metrics(
+            effective_policy(self.policy, entitlement),
+            ticket.custom_fields.get(self.fields.severity),
+            entitled=entitlement.entitled,
+        )
+        replies: tuple[Reply, ...] | None = None
+        statuses: tuple[StatusChange, ...] | None = None
+        history_error: str | None = None
         request: PageRequest | None = None
         texts: list[CommentText] | None = None
         if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
@@ -429,6 +443,8 @@ class Reconciler:
             request = page_request_from(texts)
         if needs_comments(ticket, entitlement, self.fields):
             known, count = _known_first_response(ticket, seen)
+            if metered:
+                known, count, replies = _known_replies(ticket, seen)
             if known is None:
                 comments = (
                     self.zendesk.list_comments(ticket_id)
@@ -436,6 +452,14 @@ class Reconciler:
                     else [_bare(t) for t in texts]
                 )
                 count = len(comments)
+        if metered:
+            if comments:
+                replies = replies_from(
+                    comments,
+                    requester_id=ticket.requester_id,
+                    self_user_id=self._own_user_id(),
+                )
+            statuses, history_error = self._status_history(ticket, seen)
         decided = plan(
             ticket,
             organization=organization,
@@ -447,10 +471,47 @@ class Reconciler:
             self_user_id=self._own_user_id() if comments else None,
             at_risk_fraction=self.at_risk_fraction,
             known_first_response=known,
+            replies=replies,
+            statuses=statuses,
+            history_error=history_error,
             page_request=request,
             page_any_org=self.page_any_org,
         )
         return decided, count
+
+    def _status_history(
+        self, ticket: Ticket, seen: Seen | None
+    ) -> tuple[tuple[StatusChange, ...] | None, str | None]:
+        """The ticket's status history, read from its audits only when it may have changed.
+
+        Known without a call when the memo holds the history and the ticket
+        is the version we knew or has the status we knew (docs/decisions.md,
+        "Metrics on the ticket": a round trip such as open -> pending -> open
+        between two reads is then missed, which only ever makes a due time
+        earlier), or when the ticket was never updated since its creation.
+        A history that cannot be read (refused, malformed) is said, not
+        guessed: (None, reason). A transient failure is raised (retried).
+        """
+        if (
+            seen is not None
+            and seen.statuses is not None
+            and (seen.version == ticket.updated_stamp or seen.status == ticket.status)
+        ):
+            return tuple(
+                StatusChange(status, datetime.fromisoformat(at))
+                for status, at in seen.statuses
+            ), None
+        stamp = parse_version(ticket.updated_stamp)
+        if stamp is not None and stamp[0] == ticket.created_at:
+            return (StatusChange(ticket.status, ticket.created_at),), None
+        try:
+            return tuple(self.zendesk.list_status_changes(ticket.id)), None
+        except (BadResponse, Rejected) as exc:
+            log.warning(
+                "status history unreadable: metrics beyond the first response not measured",
+                extra={"ticket_id": ticket.id, "error": str(exc)},
+            )
+            return None, f"the ticket's status history could not be read ({exc})"
 
     def _recall(self, ticket_id: int) -> Seen | None:
         return self.memory.recall(ticket_id) if self.memory is not None else None
@@ -491,6 +552,7 @@ class Reconciler:
             )
         first = decided.first_response_at
         now = time.time()
+        history = _history_memo(decided, count)
         if wrote:
             if version is None:
                 return  # the write's version is unknown: the next event reads
@@ -501,6 +563,7 @@ class Reconciler:
                 own=True,
                 urgent=_urgent(decided),
                 writes=TicketMemory.with_write(seen, now=now),
+                **history,
             )
         else:
             same = seen is not None and seen.version == ticket.updated_stamp
@@ -511,9 +574,16 @@ class Reconciler:
                 own=bool(same and seen and seen.own),
                 urgent=_urgent(decided),
                 writes=seen.writes if seen else (),
+                **history,
             )
-        if record != seen:
-            self.memory.remember(ticket.id, record)
+        if record == seen:
+            return
+        if history and _newer_known(self.memory.recall(ticket.id), record.version):
+            # Another reconcile of this ticket, which read a later version,
+            # remembered meanwhile: ours is older, and its status history
+            # would make a later status round trip look like no change.
+            return
+        self.memory.remember(ticket.id, record)
 
     def _own_user_id(self) -> int:
         if self._self_user_id is None:
@@ -1117,6 +1187,57 @@ def _known_first_response(
     ):
         return (None,), count
     return None, None
+
+
+def _known_replies(
+    ticket: Ticket, seen: Seen | None
+) -> tuple[tuple[datetime | None] | None, int | None, tuple[Reply, ...] | None]:
+    """The first response, comment count and replies when known without reading comments.
+
+    Known when the ticket has one comment (the description: no reply, no
+    turn) or as many comments and the same requester as when the memo
+    recorded its replies (comments are only ever appended). Else (None,
+    None, None): read.
+    """
+    count = ticket.comment_count
+    if count is not None and count <= 1:
+        return (None,), count, ()
+    if (
+        seen is None
+        or seen.replies is None
+        or seen.comment_count is None
+        or count != seen.comment_count
+        # Another requester: who is the customer changed, so read again.
+        or seen.requester != ticket.requester_id
+    ):
+        return None, None, None
+    replies = tuple(
+        Reply(datetime.fromisoformat(at), author, public)
+        for at, author, public in seen.replies
+    )
+    return (seen.first_response(),), seen.comment_count, replies
+
+
+def _newer_known(stored: Seen | None, version: str) -> bool:
+    """True when the memo already holds a state of a later version than ``version``."""
+    if stored is None:
+        return False
+    theirs, ours = parse_version(stored.version), parse_version(version)
+    return theirs is not None and ours is not None and theirs[0] > ours[0]
+
+
+def _history_memo(decided: Plan, count: int | None) -> dict[str, Any]:
+    """The memo's part for metrics beyond the first response (empty: none measured)."""
+    if decided.replies is None or decided.statuses is None or count is None:
+        return {}
+    return {
+        "status": decided.ticket.status,
+        "statuses": tuple((c.status, c.at.isoformat()) for c in decided.statuses),
+        "replies": tuple(
+            (r.at.isoformat(), r.author, r.public) for r in decided.replies
+        ),
+        "requester": decided.ticket.requester_id,
+    }
 
 
 def org_name(decided: Plan) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,31 @@ DUE_DATE_TITLE = "SLA due date"
 FIRST_RESPONSE_AT_TITLE = "SLA first response at"
 FIRST_RESPONSE_DATE_TITLE = "SLA first response date"
 BREACH_MINUTES_TITLE = "SLA minutes late"
+# Issue 21: one due field per metric beyond the first response, created only
+# for the metrics the policy in force uses (docs/decisions.md, "Metrics on the
+# ticket"): (metric, env variable, Config attribute, title).
+METRIC_DUE_FIELDS = (
+    (
+        "next_reply",
+        "SIDECAR_NEXT_REPLY_DUE_FIELD_ID",
+        "next_reply_due_field_id",
+        "SLA next reply due",
+    ),
+    (
+        "periodic_update",
+        "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID",
+        "periodic_update_due_field_id",
+        "SLA periodic update due",
+    ),
+    (
+        "resolution",
+        "SIDECAR_RESOLUTION_DUE_FIELD_ID",
+        "resolution_due_field_id",
+        "SLA resolution due",
+    ),
+)
+VIEW_REPLY_SOON = "SLA reply due within the hour"
+REPLY_SOON_TAG = "sla_reply_due_soon"  # sidecar/domain/metric_plan.py DUE_SOON_TAG
 # The seed's wording (enterprise support page): the five levels and their impact.
 SEVERITY_OPTIONS = (
     ("SEV 1 - Critical (Business-Critical Impact)", "sev_1"),
@@ -227,6 +252,7 @@ class Setup:
         forms: Sequence[str] = (),
         require_severity: bool = False,
         app_dir: Path | None = None,
+        metrics: Iterable[str] = (),
     ) -> None:
         check_webhook_url(
             url, allow_unreachable=allow_unreachable, allow_http=allow_http
@@ -239,6 +265,9 @@ class Setup:
         self.forms = tuple(forms)
         self.require_severity = require_severity
         self.app_dir = app_dir  # the agents' sidebar app (zendesk-app/), when asked
+        # The metrics beyond the first response the policy in force uses: each
+        # gets its due field (and next_reply the "reply due within the hour" view).
+        self.metrics = frozenset(metrics)
         self.result = SetupResult()
         # Titles of the ticket fields this run creates (or would create).
         self._new_fields: list[str] = []
@@ -314,6 +343,7 @@ class Setup:
             # The first-response outcome, for attainment reporting (Explore,
             # `sidecar report`).
             *self._outcome_fields(),
+            *self._metric_fields(),
         ]
         ours: list[tuple[str, str | None]] = [(SEVERITY_TITLE, severity)]
         for env, configured, title, body in own:
@@ -396,6 +426,24 @@ class Setup:
                     "description": "Covered minutes the first reply came late",
                 },
             ),
+        ]
+
+    def _metric_fields(self) -> list[tuple[str, int | None, str, dict[str, Any]]]:
+        """The due field of each metric the policy uses beyond the first response."""
+        return [
+            (
+                env,
+                getattr(self.config, attribute),
+                title,
+                {
+                    "type": "text",
+                    "title": title,
+                    "description": f"{title.removeprefix('SLA ')} (UTC), written by "
+                    "the sidecar; empty when none is due",
+                },
+            )
+            for metric, env, attribute, title in METRIC_DUE_FIELDS
+            if metric in self.metrics
         ]
 
     def _ticket_field(
@@ -825,6 +873,16 @@ class Setup:
         columns += [int(fid) for fid in (severity, due_at) if fid is not None]
         for title, tag in VIEW_TAGS:
             self._view(views, title, tag, sort, columns)
+        if "next_reply" in self.metrics:
+            # One condition (the tag) lists every ticket a reply is due on
+            # within the hour; sorted by the next reply's due time.
+            reply_due = self.result.env.get("SIDECAR_NEXT_REPLY_DUE_FIELD_ID")
+            reply_columns = [*columns]
+            if reply_due is not None:
+                reply_columns.append(int(reply_due))
+            self._view(
+                views, VIEW_REPLY_SOON, REPLY_SOON_TAG, reply_due or sort, reply_columns
+            )
 
     def _view(
         self,

@@ -530,6 +530,52 @@ def test_an_account_without_ticket_forms(zendesk: FakeZendesk) -> None:
     assert named.exit_code == 1 and "Traceback" not in named.output
 
 
+METRICS_POLICY = """
+[policies.contract]
+sev1 = { target = "1h", schedule = "24/7" }
+
+[policies.contract.sev2]
+first_response = { target = "2h", schedule = "24/7" }
+next_reply = { target = "4h", schedule = "24/7" }
+resolution = { target = "1d", schedule = "24/7", pause = ["pending"] }
+"""
+
+
+def test_due_fields_only_for_the_metrics_the_policy_uses(
+    zendesk: FakeZendesk, tmp_path: Path
+) -> None:
+    """Issue 21: a next-reply and a resolution field (no periodic update), and the reply-soon view."""
+    bare = setup(zendesk, "--dry-run")
+    assert "SLA next reply due" not in bare.output  # the built-in policy: none
+    policy = tmp_path / "policy.toml"
+    policy.write_text(METRICS_POLICY)
+    env = {"SIDECAR_POLICY_FILE": str(policy)}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        first = setup(zendesk)
+        assert first.exit_code == 0, first.output
+        lines = env_of(first.output)
+        titles = {f["title"]: f for f in zendesk._ticket_fields}
+        assert titles["SLA next reply due"]["type"] == "text"
+        assert "SLA resolution due" in titles
+        assert "SLA periodic update due" not in titles
+        assert lines["SIDECAR_NEXT_REPLY_DUE_FIELD_ID"] == str(
+            titles["SLA next reply due"]["id"]
+        )
+        assert "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID" not in lines
+        views = [
+            v
+            for v in zendesk.view_list()
+            if v["title"] == "SLA reply due within the hour"
+        ]
+        assert len(views) == 1
+        zendesk.reset_calls()
+        again = setup(zendesk)
+        assert again.exit_code == 0, again.output
+        assert writes(zendesk) == []
+
+
 def test_a_macro_read_back_in_another_spelling_is_up_to_date(
     zendesk: FakeZendesk,
 ) -> None:

@@ -121,8 +121,46 @@ def _tickets(zendesk: FakeZendesk, now: datetime) -> dict[str, int]:
             tags=["oncall_paged"],
         ),
     }
+    # SEV 3 (issue 21): the policy below sets a next reply, a periodic update
+    # and a resolution paused in pending; the customer wrote an hour ago.
+    made["metrics"] = zendesk.add_ticket(
+        organization_id=10,
+        custom_fields={SEVERITY_FIELD: "sev_3"},
+        created_at=ago(180),
+        status="open",
+    )
     zendesk.add_comment(made["met"], agent, at=ago(135), body="On it.")
+    requester = zendesk.ticket(made["metrics"]).requester_id
+    zendesk.add_comment(made["metrics"], agent, at=ago(150), body="Looking.")
+    zendesk.set_status(made["metrics"], "pending", at=ago(120))
+    zendesk.set_status(made["metrics"], "open", at=ago(90))
+    zendesk.add_comment(made["metrics"], requester, at=ago(60), body="Still down.")
     return made
+
+
+# The seed's default policy (core hours: nights and weekends in the why), with
+# the other metrics for SEV 3 only, which no first-response scenario uses.
+POLICY = """
+[schedules.core]
+timezone = "UTC"
+mon = ["05:00-01:00"]
+tue = ["05:00-01:00"]
+wed = ["05:00-01:00"]
+thu = ["05:00-01:00"]
+fri = ["05:00-01:00"]
+
+[policies.default]
+sev1 = { target = "1h", schedule = "24/7" }
+sev2 = { target = "2h", schedule = "24/7" }
+sev4 = { target = "1d", schedule = "core" }
+sev5 = { target = "1d", schedule = "core" }
+
+[policies.default.sev3]
+first_response = { target = "6h", schedule = "24/7" }
+next_reply = { target = "4h", schedule = "24/7" }
+periodic_update = { target = "8h", schedule = "24/7" }
+resolution = { target = "1d", schedule = "24/7", pause = ["pending", "hold"] }
+"""
 
 
 def _scenario(
@@ -276,13 +314,14 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
             fields={"support_plan": "enterprise", "enterprise_support": True},
         )
         zendesk.add_org(11, name="Small Shop", fields={"support_plan": "team"})
-        # The seed's default policy (core hours), so the why has nights and weekends.
+        policy = tmp_path / "sidebar-policy.toml"
+        policy.write_text(POLICY)
         env = connected_env(
             tmp_path,
             zendesk,
             pagerduty,
             SIDECAR_APP_SECRET=APP_SECRET,
-            SIDECAR_POLICY_FILE="",
+            SIDECAR_POLICY_FILE=str(policy),
             SIDECAR_PAGERDUTY_API_TOKEN=rest.token,
             SIDECAR_PAGERDUTY_API_URL=rest.url,
             SIDECAR_PAGERDUTY_ONCALL_POLICIES="default=PEP1",
@@ -368,7 +407,7 @@ def shoot(ws: Workspace, *, executable: str, screenshot: Path, profile: Path) ->
             executable,
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
-            "--window-size=1080,1400",
+            "--window-size=1080,2000",  # three rows of sidebars
             "--virtual-time-budget=6000",
             f"--screenshot={screenshot}",
             ws.url,

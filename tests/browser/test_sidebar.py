@@ -131,3 +131,16 @@ def test_the_ticking_countdown_is_not_a_live_region(seen: dict[str, Any]) -> Non
     """Screen readers are not read the countdown every second; only state changes."""
     for name in seen["reports"]:
         assert seen["reports"][name]["countdownLive"] is None
+
+
+def test_every_other_metric_has_its_clock(seen: dict[str, Any]) -> None:
+    """Issue 21: next reply, periodic update and resolution, each with its state and due time."""
+    r = _report(seen, "metrics")
+    text = r["text"]
+    assert "Other targets" in text
+    # The customer wrote an hour ago: a 4 h next reply is due in 3 h (on track).
+    assert re.search(r"Next reply\s+On track\s+due in (2 h 59 min|3 h)", text), text
+    assert re.search(r"Periodic update\s+On track\s+due in 5 h (29|30) min", text), text
+    # 1 d from creation, plus the half hour pending.
+    assert re.search(r"Resolution\s+On track\s+due in 21 h (29|30) min", text), text
+    assert "your time" in text

@@ -144,7 +144,38 @@
     skipped.hidden = why.skipped.length === 0;
   }
 
+  function renderMetrics() {
+    var view = app.view;
+    var section = byId("metrics");
+    var rows = S.metricRows(view ? view.metrics : [], opts());
+    var problem = view && view.metrics_error;
+    section.hidden = rows.length === 0 && !problem;
+    var list = byId("metric-rows");
+    list.textContent = "";
+    rows.forEach(function (row) {
+      var li = document.createElement("li");
+      var badge = document.createElement("span");
+      badge.className = "badge";
+      badge.setAttribute("data-status", row.status);
+      var icon = document.createElement("span");
+      icon.className = "badge-icon";
+      icon.setAttribute("aria-hidden", "true");
+      badge.appendChild(icon);
+      badge.appendChild(document.createTextNode(row.word));
+      var name = document.createElement("strong");
+      name.textContent = row.label + " ";
+      li.appendChild(name);
+      li.appendChild(badge);
+      li.appendChild(document.createTextNode(row.text ? " " + row.text : ""));
+      list.appendChild(li);
+    });
+    var note = byId("metrics-problem");
+    note.hidden = !problem;
+    note.textContent = problem ? "Not measured: " + problem : "";
+  }
+
   function tick() {
+    renderMetrics();
     var state = S.chooseState({ view: app.view, ticket: app.ticket, now: Date.now() });
     var badge = byId("badge");
     badge.setAttribute("data-status", state.status);

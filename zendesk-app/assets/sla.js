@@ -234,6 +234,55 @@
     return text;
   }
 
+  // The metrics beyond the first response (issue 21), by the sidecar's names.
+  var METRIC_NAMES = {
+    next_reply: "Next reply",
+    periodic_update: "Periodic update",
+    resolution: "Resolution",
+  };
+
+  /**
+   * One row per metric beyond the first response that the sidecar measured:
+   * its name, its state in words (moving on with the clock between answers,
+   * as the first response's does) and what is due when. `metrics` is the
+   * sidecar's list (`explain --format json`); the first response has its own
+   * badge above, so it is left out here.
+   */
+  function metricRows(metrics, opts) {
+    var now = opts.now;
+    return (metrics || []).filter(function (m) {
+      return m.name !== "first_response";
+    }).map(function (m) {
+      var due = parseInstant(m.due);
+      var atRisk = parseInstant(m.at_risk_at);
+      var status = m.state;
+      if ((status === "pending" || status === "at_risk") && due !== null) {
+        if (now >= due) status = "breached";
+        else if (atRisk !== null && now >= atRisk) status = "at_risk";
+      }
+      var text;
+      if (m.paused) {
+        text = "paused (" + (status === "at_risk" ? "at risk" : "on track") + ")";
+        status = status === "at_risk" ? "at_risk" : "paused";
+      } else if (status === "inactive") {
+        text = m.name === "next_reply" ? "no customer reply waiting" : "";
+      } else if (status === "met") {
+        text = "met";
+      } else if (due !== null) {
+        text = countdown({ status: status, dueAt: due }, now) + " · " + localTime(due, opts) + " your time";
+      } else {
+        text = "";
+      }
+      return {
+        name: m.name,
+        label: METRIC_NAMES[m.name] || m.name,
+        status: status,
+        word: status === "paused" ? "Paused" : status === "inactive" ? "Nothing due" : LABELS[status] || status,
+        text: text,
+      };
+    });
+  }
+
   /**
    * The on-call line of the sidebar: whether the ticket paged and what
    * PagerDuty said back ("Acknowledged by Dana Oncall at 14:03"). ``oncall``
@@ -283,6 +332,7 @@
   return {
     LABELS: LABELS,
     oncallState: oncallState,
+    metricRows: metricRows,
     oncallNowText: oncallNowText,
     pageHint: pageHint,
     announcement: announcement,

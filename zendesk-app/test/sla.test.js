@@ -163,6 +163,34 @@ test("the on-call line says who acknowledged and when, else how far the page got
   );
 });
 
+test("each metric beyond the first response gets a row whose state moves with the clock", () => {
+  const metrics = [
+    { name: "first_response", state: "met", due: "2026-12-07T12:00:00Z", at_risk_at: null, paused: false },
+    { name: "next_reply", state: "pending", due: "2026-12-07T15:00:00Z", at_risk_at: "2026-12-07T14:00:00Z", paused: false },
+    { name: "resolution", state: "pending", due: null, at_risk_at: null, paused: true },
+    { name: "periodic_update", state: "inactive", due: null, at_risk_at: null, paused: false },
+  ];
+  const opts = (iso) => ({ now: at(iso), timeZone: "UTC", locale: "en-GB" });
+  const rows = sla.metricRows(metrics, opts("2026-12-07T13:00:00Z"));
+  assert.deepEqual(rows.map((r) => r.name), ["next_reply", "resolution", "periodic_update"]);
+  assert.equal(rows[0].word, "On track");
+  assert.equal(rows[0].text, "due in 2 h · 15:00 your time");
+  assert.equal(rows[1].word, "Paused");
+  assert.equal(rows[1].text, "paused (on track)");
+  assert.equal(rows[2].word, "Nothing due");
+  const later = sla.metricRows(metrics, opts("2026-12-07T14:30:00Z"));
+  assert.equal(later[0].word, "At risk");
+  assert.equal(later[0].text, "due in 30 min · 15:00 your time");
+  const late = sla.metricRows(metrics, opts("2026-12-07T15:12:00Z"));
+  assert.equal(late[0].word, "Breached");
+  assert.equal(late[0].text, "breached 12 min ago · 15:00 your time");
+});
+
+test("no metrics, no rows (a first-response-only ticket)", () => {
+  assert.deepEqual(sla.metricRows([], { now: 0, timeZone: "UTC" }), []);
+  assert.deepEqual(sla.metricRows(undefined, { now: 0, timeZone: "UTC" }), []);
+});
+
 test("on call now: the sidecar's words, unknown with its reason, or not shown", () => {
   assert.equal(sla.oncallNowText(null), null); // no API token: the row stays hidden
   assert.equal(sla.oncallNowText(undefined), null);
