@@ -219,7 +219,9 @@ class Config:
         "SIDECAR_RETRY_BASE_SECONDS",
         _seconds,
         5.0,
-        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
+        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min). "
+        "Urgent jobs (pages, SEV 1/2) start at 1 s or this, whichever is less, "
+        "doubling to 30 s (27 attempts).",
     )
     worker_metrics_listen: str | None = _setting(
         "SIDECAR_WORKER_METRICS_LISTEN",
