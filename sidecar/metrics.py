@@ -97,13 +97,15 @@ ZENDESK_CALL_SECONDS = Histogram(
 # Jobs put back in the queue because our share of the budget was used (not failures).
 # lane="urgent": SEV 1/2 writes (due times, page markers) waiting: a storm
 # outran the share (their pages went out already; PagerDuty is not Zendesk).
+# lane="bulk": backfill and replay at their ceiling (expected while they run);
+# lane="normal" rising with them: live work waits for the share beside them.
 BUDGET_WAITS = Counter(
     "sidecar_zendesk_budget_waits",
     "Jobs put back in the queue to wait for the Zendesk budget, by pool and lane.",
     ["pool", "lane"],
 )
 for _pool in ("requests", "updates"):
-    for _lane in ("normal", "urgent"):
+    for _lane in ("normal", "urgent", "bulk"):
         BUDGET_WAITS.labels(_pool, _lane)
 
 # How each attempt of a job ended (the worker's Runner counts it; issue 14):

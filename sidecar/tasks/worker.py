@@ -337,7 +337,9 @@ class Runner:
             return DEAD_LETTERED
         if wait is Wait.BUDGET:
             pool = str(getattr(exc, "pool", "requests"))
-            BUDGET_WAITS.labels(pool, context.get("lane", "normal")).inc()
+            # The kind of work that waited (a backfill's job waits as "bulk").
+            lane = getattr(exc, "lane", None) or context.get("lane", "normal")
+            BUDGET_WAITS.labels(pool, lane).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, retry_after or 1.0)
         if wait is Wait.THROTTLE:
             service = str(getattr(exc, "service", "zendesk"))
