@@ -195,27 +195,35 @@ class _SqliteClaims:
         now = time.time()
         try:
             with self._storage.db(commit=True) as curs:
-                for claim in keys:
+                # One statement per step: each is a round through SQLite's VM
+                # on the webhook's path (issue 19; 8fd57ef, lost in a merge).
+                if keys:
                     curs.execute(
-                        "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                        (claim, now),
+                        "insert or ignore into sidecar_claim (key, at) values "
+                        + ", ".join(["(?, ?)"] * len(keys)),
+                        [value for claim in keys for value in (claim, now)],
                     )
-                    if curs.rowcount != 1:
-                        raise _ClaimHeld  # roll back the keys claimed before it
+                    if curs.rowcount != len(keys):
+                        raise _ClaimHeld  # roll back the keys claimed with it
                 if pending is not None:
                     key, ttl, take = pending
-                    curs.execute(
-                        "delete from sidecar_claim where key = ? and at < ?",
-                        (key, now - ttl),
-                    )
-                    curs.execute("select 1 from sidecar_claim where key = ?", (key,))
-                    if curs.fetchone() is not None:
-                        return Taken.COLLAPSED
                     if take:
+                        # Take it when free or lapsed; no change: a live one holds.
                         curs.execute(
-                            "insert into sidecar_claim (key, at) values (?, ?)",
-                            (key, now),
+                            "insert into sidecar_claim (key, at) values (?, ?) "
+                            "on conflict (key) do update set at = excluded.at "
+                            "where sidecar_claim.at < ?",
+                            (key, now, now - ttl),
                         )
+                        held = curs.rowcount != 1
+                    else:
+                        curs.execute(
+                            "select 1 from sidecar_claim where key = ? and at >= ?",
+                            (key, now - ttl),
+                        )
+                        held = curs.fetchone() is not None
+                    if held:
+                        return Taken.COLLAPSED
                 if job is not None:
                     sqlite_enqueue(
                         curs, job
