@@ -157,3 +157,28 @@ def test_in_any_one_window_live_work_keeps_its_part(
     assert got[BULK] <= shares.bulk_limit("updates")
     assert got[BULK] + got[NORMAL] <= shares.ordinary_limit("updates")
     assert sum(got.values()) <= updates
+
+
+def test_metrics_show_what_bulk_work_used_of_its_part(tmp_path: Path) -> None:
+    """/metrics: sidecar_zendesk_budget_bulk_used / _allowed beside the whole share's gauges."""
+    from sidecar.app import create_app
+    from sidecar.config import Secret
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    config = Config(
+        webhook_secret=Secret("x"), queue_url=url, budget_updates=10, budget_bulk=0.25
+    )
+    queue = JobQueue.from_url(url)
+    try:
+        budget = queue.budget(shares_from(config))
+        budget.take(update=True, work=BULK)
+        budget.take(update=True, work=NORMAL)
+        body = create_app(config).test_client().get("/metrics").get_data(as_text=True)
+    finally:
+        queue.close()
+    lines = set(body.splitlines())
+    assert 'sidecar_zendesk_budget_bulk_used{pool="updates"} 1.0' in lines
+    assert (
+        'sidecar_zendesk_budget_bulk_allowed{pool="updates"} 2.0' in lines
+    )  # 8 x 0.25
+    assert 'sidecar_zendesk_budget_used{pool="updates"} 2.0' in lines
