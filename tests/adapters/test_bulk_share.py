@@ -182,3 +182,27 @@ def test_metrics_show_what_bulk_work_used_of_its_part(tmp_path: Path) -> None:
         'sidecar_zendesk_budget_bulk_allowed{pool="updates"} 2.0' in lines
     )  # 8 x 0.25
     assert 'sidecar_zendesk_budget_used{pool="updates"} 2.0' in lines
+
+
+def test_sidecar_budget_shows_the_bulk_part(tmp_path: Path) -> None:
+    """`sidecar budget`, as an operator runs it during a backfill."""
+    from click.testing import CliRunner
+
+    from sidecar.cli import main
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    env = {"SIDECAR_QUEUE_URL": url, "SIDECAR_ZENDESK_BUDGET_UPDATES": "10"}
+    queue = JobQueue.from_url(url)
+    try:
+        budget = queue.budget(shares_from(Config.from_env(env)))
+        for _ in range(3):
+            budget.take(update=True, work=BULK)
+    finally:
+        queue.close()
+    result = CliRunner().invoke(main, ["budget"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "backfill and replay: at most 50% of the rest" in result.output
+    assert (
+        "updates: 3 of 10 per 60 s (30%); backfill and replay 3 of their 4"
+        in result.output
+    )
