@@ -206,3 +206,26 @@ def test_sidecar_budget_shows_the_bulk_part(tmp_path: Path) -> None:
         "updates: 3 of 10 per 60 s (30%); backfill and replay 3 of their 4"
         in result.output
     )
+
+
+def test_a_live_change_never_collapses_into_a_bulk_job_waiting_for_budget(
+    queue: JobQueue,
+) -> None:
+    """A backfill's job waiting for its part of the budget is not the ticket's pending job:
+    a webhook for that ticket gets a job of its own, which waits only for live work's part."""
+    from sidecar.tasks.queue import Taken
+    from tests.adapters.test_queue import run_next
+
+    seen: list[dict[str, object]] = []
+
+    def refused(ticket_id: int, **hint: object) -> None:
+        seen.append(hint)
+        raise BudgetWait("bulk part used", service="zendesk", retry_after=30, lane=BULK)
+
+    queue.enqueue_reconcile(12, priority=-10, bulk=True)
+    run_next(queue, refused, later=False)
+    assert seen == [{"bulk": True}]  # the job ran as bulk work, and waits now
+    (waiting,) = queue.huey.scheduled()
+    assert waiting.kwargs.get("bulk") is True
+    taken = queue.deliver_reconcile(12, dedup_key="zendesk:live-1")
+    assert taken is Taken.ENQUEUE
