@@ -417,6 +417,34 @@ class Config:
         "https://events.pagerduty.com/v2/enqueue",
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
     )
+    pagerduty_api_token: Secret | None = _setting(
+        "SIDECAR_PAGERDUTY_API_TOKEN",
+        _secret,
+        None,
+        "PagerDuty REST API key (read-only is enough for the on-call lookup); "
+        "unset: the sidebar and `sidecar explain` do not show who is on call.",
+    )
+    pagerduty_api_url: str = _setting(
+        "SIDECAR_PAGERDUTY_API_URL",
+        str,
+        "https://api.pagerduty.com",
+        "PagerDuty REST API base URL (http://127.0.0.1:PORT accepted for test doubles).",
+    )
+    pagerduty_oncall_policies: str | None = _setting(
+        "SIDECAR_PAGERDUTY_ONCALL_POLICIES",
+        _text,
+        None,
+        'Who answers each routing key, for "on call now": ROUTE=ESCALATION_POLICY_ID '
+        "or ROUTE=service:SERVICE_ID, comma-separated; ROUTE is `default` "
+        "(SIDECAR_PAGERDUTY_ROUTING_KEY) or a key's fingerprint (`sidecar explain`).",
+    )
+    page_request_any_org: bool = _setting(
+        "SIDECAR_PAGE_REQUEST_ANY_ORG",
+        _bool,
+        False,
+        'Whether the "Page on-call" macro pages for organizations without '
+        "Enterprise Support too; off: such a request gets a private note saying why.",
+    )
 
     # --- Slack app (on when both the signing secret and the bot token are set) --
     slack_signing_secret: Secret | None = _setting(

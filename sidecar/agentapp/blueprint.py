@@ -27,6 +27,7 @@ from sidecar.agentapp.view import ticket_sla
 from sidecar.config import Config, Secret, split_secrets
 from sidecar.domain.plan import Plan
 from sidecar.errors import AuthFailed, ConfigError, NotFound, Transient, UpstreamError
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.tasks.queue import JobQueue
 
 EXTENSION = "sidecar.agentapp"
@@ -50,6 +51,8 @@ class TicketView:
     account: str
     make_planner: Callable[[], Callable[[int], Plan]]
     clock: Callable[[], float] = time.monotonic
+    # Who PagerDuty would page now for a planned ticket (None: not shown).
+    who: Callable[[Plan], OnCallNow | None] = lambda _: None
     _planner: Callable[[int], Plan] | None = None
     _cache: OrderedDict[tuple[int, str], tuple[float, dict[str, Any]]] = field(
         default_factory=OrderedDict
@@ -80,13 +83,47 @@ class TicketView:
             if self._planner is None:
                 self._planner = self.make_planner()
             planner = self._planner
-        body = ticket_sla(planner(ticket_id), account=self.account)
+        decided = planner(ticket_id)
+        body = ticket_sla(decided, account=self.account, oncall_now=self._who(decided))
         with self._lock:
             self._cache[key] = (now, body)
             self._cache.move_to_end(key)
             while len(self._cache) > CACHE_TICKETS:
                 self._cache.popitem(last=False)
         return body
+
+    def _who(self, decided: Plan) -> OnCallNow | None:
+        # The on-call lookup is extra: whatever goes wrong there, the SLA shows.
+        try:
+            return self.who(decided)
+        except Exception as exc:  # the sidebar must not break
+            log.warning("on-call lookup failed: %s", type(exc).__name__)
+            return OnCallNow(False, reason="the lookup failed (see the sidecar's log)")
+
+
+def oncall_lookup(config: Config) -> Callable[[Plan], OnCallNow | None]:
+    """Who would be paged now for a ticket, from SIDECAR_PAGERDUTY_API_TOKEN (else nobody asked).
+
+    Shown for tickets that can page: an entitled organization's, or any with
+    SIDECAR_PAGE_REQUEST_ANY_ORG (an agent may page them from the ticket).
+    """
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        reason = str(exc)
+        log.warning("on-call lookup off: %s", reason)
+        return lambda _: OnCallNow(False, reason=reason)
+    if directory is None:
+        return lambda _: None
+    found = directory
+
+    def who(decided: Plan) -> OnCallNow | None:
+        if not (decided.entitlement.entitled or config.page_request_any_org):
+            return None
+        key = decided.entitlement.routing_key or config.pagerduty_routing_key
+        return found.who(key)
+
+    return who
 
 
 def _planner_from(
@@ -115,6 +152,7 @@ def init_app(
         secret=config.app_secret,
         account=config.zendesk_subdomain or "",
         make_planner=make_planner or _planner_from(config, queue),
+        who=oncall_lookup(config),
     )
     app.register_blueprint(bp)
 

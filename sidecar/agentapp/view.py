@@ -13,6 +13,7 @@ from typing import Any
 
 from sidecar.domain.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
 from sidecar.oncall.pagerduty import dedup_key
+from sidecar.oncall.whois import OnCallNow
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
 from sidecar.sla import explain as explain_due
 
@@ -84,8 +85,14 @@ def skipped(explanation: Explanation) -> list[dict[str, Any]]:
     return gaps
 
 
-def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
-    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket)."""
+def ticket_sla(
+    decided: Plan, *, account: str, oncall_now: OnCallNow | None = None
+) -> dict[str, Any]:
+    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket).
+
+    ``oncall_now``: who PagerDuty would page now for the ticket's routing key
+    (None: the lookup is off, or the ticket's organization cannot be paged).
+    """
     ticket = decided.ticket
     ent = decided.entitlement
     policy = decided.policy
@@ -148,7 +155,7 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
         ent.entitled
         and decided.severity in PAGING_SEVERITIES
         and ticket.status not in {"solved", "closed"}
-    )
+    ) or decided.requested is not None  # an agent's page, about to go out
     paged = PAGED_TAG in tags
     body["oncall"] = {
         "pages": pages,
@@ -158,5 +165,7 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
         # incident in PagerDuty's search (docs/decisions.md).
         "dedup_key": dedup_key(account, ticket.id) if paged or pages else None,
         "reason": decided.page_reason,
+        "requested_by": decided.requested.requested_by if decided.requested else None,
+        "now": oncall_now.as_json() if oncall_now is not None else None,
     }
     return body

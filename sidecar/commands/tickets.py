@@ -8,7 +8,11 @@ import json
 import click
 
 from sidecar.commands.context import cli_context
+from sidecar.config import Config
 from sidecar.domain.plan import Plan
+from sidecar.errors import ConfigError
+from sidecar.oncall.pagerduty import key_fingerprint
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
 from sidecar.sla import explain as explain_due
 from sidecar.sla import format_utc
 from sidecar.tasks.handler import ReconcilerFactory
@@ -56,8 +60,29 @@ def explain(ticket_id: int) -> None:
     """Explain a ticket's SLA: severity, entitlement, policy, clock, due time, paging."""
     reconciler = _reconciler(dry_run=True)
     decided = reconciler.plan(ticket_id)
-    for line in explain_lines(decided, reconciler):
+    config = cli_context().config
+    lines = explain_lines(decided, reconciler)
+    lines.extend(oncall_lines(decided, config))
+    for line in lines:
         click.echo(line)
+
+
+def oncall_lines(decided: Plan, config: Config) -> list[str]:
+    """Where the ticket's pages go and, with SIDECAR_PAGERDUTY_API_TOKEN, who is on call now."""
+    own = decided.entitlement.routing_key
+    key = own or config.pagerduty_routing_key
+    if key is None:
+        return ["routing key   none configured (SIDECAR_PAGERDUTY_ROUTING_KEY)"]
+    whose = "the organization's own" if own else "default"
+    # The fingerprint names the key in SIDECAR_PAGERDUTY_ONCALL_POLICIES.
+    lines = [f"routing key   {whose} (fingerprint {key_fingerprint(key)})"]
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        return [*lines, f"on call now   {OnCallNow(False, reason=str(exc)).text()}"]
+    if directory is not None:
+        lines.append(f"on call now   {directory.who(key).text()}")
+    return lines
 
 
 def explain_lines(decided: Plan, reconciler: Reconciler) -> list[str]:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sidecar.domain.entitlement import Entitlement
 from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, PageRequest
 from sidecar.sla import (
     Policy,
     SeverityError,
@@ -37,6 +38,9 @@ PAGING_SEVERITIES = frozenset({1, 2})
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 AGENT_ROLES = frozenset({"agent", "admin"})
 PAGERDUTY_SEVERITY = {1: "critical", 2: "error"}
+# An agent's page of a SEV 3-5 (or unrated) ticket: they judged it worse than
+# filed, so it pages as a SEV 2 does (docs/decisions.md, "Agents page from the ticket").
+REQUESTED_PAGE_SEVERITY = "error"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class Plan:
     resolve_page: bool
     page_reason: str
     wake_at: tuple[datetime, ...]
+    # The agent's request this page answers (the "Page on-call" macro); its
+    # record removes PAGE_REQUEST_TAG in the same write that adds oncall_paged.
+    requested: PageRequest | None = None
 
 
 def first_agent_response(
@@ -104,7 +111,7 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
 
 def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
     """True when a reconcile could change the ticket: it has a severity or our marks."""
-    ours = set(STATUS_TAGS.values()) | {PAGED_TAG}
+    ours = set(STATUS_TAGS.values()) | {PAGED_TAG, PAGE_REQUEST_TAG}
     due_values = (
         ticket.custom_fields.get(f)
         for f in (fields.due_at, fields.due_date)
@@ -129,11 +136,16 @@ def plan(
     self_user_id: int | None,
     at_risk_fraction: float = 0.75,
     known_first_response: tuple[datetime | None] | None = None,
+    page_request: PageRequest | None = None,
+    page_any_org: bool = False,
 ) -> Plan:
     """Compute the write, the page decision and the wake-ups for one ticket.
 
     ``known_first_response``, when given, is the first response already known
     (from an earlier look at the same comments): ``comments`` are then not used.
+    ``page_request``: who asked for a page and why, when the ticket carries
+    PAGE_REQUEST_TAG; ``page_any_org``: whether an organization without
+    Enterprise Support may be paged that way (SIDECAR_PAGE_REQUEST_ANY_ORG).
     """
     severity, severity_error = _severity(ticket, fields)
     if known_first_response is not None:
@@ -189,6 +201,22 @@ def plan(
         additional.add(desired_status_tag)
 
     page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
+    requested: PageRequest | None = None
+    note: str | None = None
+    if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+        asked = page_request or PageRequest("an agent (not named)", "(no reason given)")
+        page, requested, note, page_reason = _requested_page(
+            ticket,
+            asked,
+            entitlement=entitlement,
+            organization=organization,
+            page=page,
+            resolve_page=resolve_page,
+            page_reason=page_reason,
+            page_any_org=page_any_org,
+        )
+        if note is not None:  # not paged: the tag goes, with the note saying why
+            remove.add(PAGE_REQUEST_TAG)
     followers: frozenset[int] = frozenset()
     csm = entitlement.csm_user_id
     # The CSM rides along with a write that happens anyway: if Zendesk ignored
@@ -211,6 +239,7 @@ def plan(
         remove=remove,
         custom_fields=custom_fields,
         add_follower_ids=followers,
+        private_note=note,
     )
     return Plan(
         ticket=ticket,
@@ -229,6 +258,7 @@ def plan(
         wake_at=_wake_times(state, now)
         if not (settled_kept or ticket.status == "closed")
         else (),
+        requested=requested,
     )
 
 
@@ -348,6 +378,57 @@ def _paging(
     if closed:
         return False, False, f"no page: ticket is {ticket.status}"
     return True, False, f"page: SEV {severity}, {entitlement.reason}"
+
+
+def _requested_page(
+    ticket: Ticket,
+    asked: PageRequest,
+    *,
+    entitlement: Entitlement,
+    organization: Organization | None,
+    page: bool,
+    resolve_page: bool,
+    page_reason: str,
+    page_any_org: bool,
+) -> tuple[bool, PageRequest | None, str | None, str]:
+    """Answer an agent's page request: (page, request paged, note if not, reason).
+
+    The tag is removed by the write that records the page (escalate), never by
+    this reconcile's own write: a re-read between the two must still see the
+    request, or the page that went out would look unwanted and be resolved.
+    """
+    who = f"requested by {asked.requested_by}"
+    if resolve_page or ticket.status in CLOSED_STATUSES:
+        why = f"the ticket is {ticket.status}"
+    elif PAGED_TAG in ticket.tags and RESOLVED_TAG not in ticket.tags:
+        why = "on-call was already paged for this ticket and the incident is open"
+    elif PAGED_TAG in ticket.tags:
+        # One incident per ticket: its dedup key is the ticket's.
+        why = (
+            "this ticket's PagerDuty incident was opened and resolved before; "
+            "page again from PagerDuty itself"
+        )
+    elif not entitlement.entitled and not page_any_org:
+        name = _org_label(organization)
+        why = (
+            f"{name} does not hold Enterprise Support ({entitlement.reason}); "
+            "paging from a ticket is for Enterprise Support organizations "
+            "(an admin can allow it for all with SIDECAR_PAGE_REQUEST_ANY_ORG)"
+        )
+    else:
+        return True, asked, None, f"page: {who} ({asked.reason})"
+    note = (
+        f"On-call was NOT paged ({who}): {why}.\n"
+        f"Reason given: {asked.reason}\n"
+        f"The {PAGE_REQUEST_TAG} tag was removed."
+    )
+    return page, None, note, f"{page_reason}; page request refused: {why}"
+
+
+def _org_label(organization: Organization | None) -> str:
+    if organization is None:
+        return "A ticket without an organization"
+    return organization.name or f"organization {organization.id}"
 
 
 def _wake_times(state: SlaState | None, now: datetime) -> tuple[datetime, ...]:

@@ -159,6 +159,7 @@ class ReconcilerFactory:
                 at_risk_fraction=self.config.at_risk_fraction,
                 dry_run=self.config.dry_run,
                 memory=self.memory,
+                page_any_org=self.config.page_request_any_org,
             )
             self._local.reconciler = existing
         return existing

@@ -19,11 +19,23 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sidecar.config import Secret
-from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.models import (
+    Comment,
+    CommentText,
+    Organization,
+    Ticket,
+    TicketUpdate,
+)
+from sidecar.domain.page_request import (
+    PAGE_REQUEST_TAG,
+    PageRequest,
+    page_request_from,
+)
 from sidecar.domain.plan import (
     PAGED_TAG,
     PAGERDUTY_SEVERITY,
     PAGING_SEVERITIES,
+    REQUESTED_PAGE_SEVERITY,
     RESOLVED_TAG,
     Fields,
     Plan,
@@ -81,6 +93,10 @@ class Zendesk(Protocol):
 
     def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
+    def list_comment_texts(self, ticket_id: int) -> list[CommentText]:
+        """The comments with their text and authors' names (one read, users sideloaded)."""
+        ...
+
     def update_ticket(self, update: TicketUpdate) -> str | None:
         """Write; return the ticket's version after the write when Zendesk shows it."""
         ...
@@ -183,7 +199,7 @@ class PageOrder:
     the entitlement from our cache or file, while Zendesk could not be read).
     """
 
-    severity: int
+    severity: int | None  # None: an agent paged an unrated ticket
     organization_id: int | None
     organization: str
     subject: str | None
@@ -191,6 +207,9 @@ class PageOrder:
     reason: str
     route: str
     basis: str
+    # An agent's page from the ticket (the "Page on-call" macro): who and why.
+    requested_by: str = ""
+    request_reason: str = ""
 
     def as_kwargs(self) -> dict[str, Any]:
         """The order as job arguments."""
@@ -235,6 +254,7 @@ class Reconciler:
         at_risk_fraction: float = 0.75,
         dry_run: bool = False,
         memory: TicketMemory | None = None,
+        page_any_org: bool = False,
     ) -> None:
         self.zendesk = zendesk
         self.entitlements = entitlements
@@ -249,6 +269,9 @@ class Reconciler:
         self.dry_run = dry_run
         # What we already know per ticket (shared store); None: always read.
         self.memory = memory
+        # Whether an agent may page for an organization without Enterprise
+        # Support (SIDECAR_PAGE_REQUEST_ANY_ORG).
+        self.page_any_org = page_any_org
         self._self_user_id: int | None = None
 
     # --- reconcile -------------------------------------------------------
@@ -401,10 +424,21 @@ class Reconciler:
         known: tuple[datetime | None] | None = None
         count: int | None = None
         comments: list[Comment] = []
+        request: PageRequest | None = None
+        texts: list[CommentText] | None = None
+        if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+            # An agent asked for a page: who and why are in the comments (one
+            # read with the authors' names, which also serves the first response).
+            texts = self.zendesk.list_comment_texts(ticket_id)
+            request = page_request_from(texts)
         if needs_comments(ticket, entitlement, self.fields):
             known, count = _known_first_response(ticket, seen)
             if known is None:
-                comments = self.zendesk.list_comments(ticket_id)
+                comments = (
+                    self.zendesk.list_comments(ticket_id)
+                    if texts is None
+                    else [_bare(t) for t in texts]
+                )
                 count = len(comments)
         decided = plan(
             ticket,
@@ -417,6 +451,8 @@ class Reconciler:
             self_user_id=self._own_user_id() if comments else None,
             at_risk_fraction=self.at_risk_fraction,
             known_first_response=known,
+            page_request=request,
+            page_any_org=self.page_any_org,
         )
         return decided, count
 
@@ -568,9 +604,10 @@ class Reconciler:
     def _order_from(self, decided: Plan) -> PageOrder | None:
         """The page a plan decided, as plain data (None: let the job decide after its read)."""
         route = self._route_of(decided.entitlement)
-        if route is None or decided.severity is None:
+        if route is None or (decided.severity is None and decided.requested is None):
             return None  # no routing key: the escalate job reports it
         ticket = decided.ticket
+        requested = decided.requested
         return PageOrder(
             severity=decided.severity,
             organization_id=ticket.organization_id,
@@ -580,6 +617,8 @@ class Reconciler:
             reason=decided.entitlement.reason,
             route=route,
             basis="ticket",
+            requested_by=requested.requested_by if requested else "",
+            request_reason=requested.reason if requested else "",
         )
 
     def _route_of(self, entitlement: Entitlement) -> str | None:
@@ -726,6 +765,9 @@ class Reconciler:
             reason=order.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=PageRequest(order.requested_by, order.request_reason)
+            if order.requested_by
+            else None,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket_id, route=order.route)
@@ -785,6 +827,8 @@ class Reconciler:
                 lambda d: with_plan(
                     d,
                     add={PAGED_TAG, key_tag(routing_key)},
+                    # An agent's request is answered by this very write.
+                    remove={PAGE_REQUEST_TAG} if d.requested else frozenset(),
                     note=page_note(d, routing_hint(d.entitlement)),
                 ),
                 first_read,
@@ -955,7 +999,6 @@ class Reconciler:
     def _trigger(
         self, ticket: Ticket, decided: Plan, key: str, routing_key: Secret
     ) -> None:
-        assert decided.severity is not None
         self._send_trigger(
             ticket.id,
             severity=decided.severity,
@@ -966,6 +1009,7 @@ class Reconciler:
             reason=decided.entitlement.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=decided.requested,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket.id, route=key_fingerprint(routing_key))
@@ -974,7 +1018,7 @@ class Reconciler:
         self,
         ticket_id: int,
         *,
-        severity: int,
+        severity: int | None,
         organization: str,
         organization_id: int | None,
         subject: str | None,
@@ -982,6 +1026,7 @@ class Reconciler:
         reason: str,
         dedup: str,
         routing_key: Secret,
+        requested: PageRequest | None = None,
     ) -> None:
         assert self.pager is not None
         url = self.zendesk.ticket_url(ticket_id)
@@ -990,16 +1035,22 @@ class Reconciler:
             "ticket_url": url,
             "organization": organization,
             "organization_id": organization_id,
-            "severity": f"SEV {severity}",
+            "severity": "none" if severity is None else f"SEV {severity}",
             "first_response_due": due_at,
             "entitlement": reason,
         }
+        if requested is not None:
+            details["paged_by"] = requested.requested_by
+            details["paging_reason"] = requested.reason
         self.pager.trigger(
             dedup_key=dedup,
             summary=summary(
-                severity, organization, subject or f"Zendesk ticket #{ticket_id}"
+                severity,
+                organization,
+                subject or f"Zendesk ticket #{ticket_id}",
+                requested_by=requested.requested_by if requested else "",
             ),
-            severity=PAGERDUTY_SEVERITY[severity],
+            severity=PAGERDUTY_SEVERITY.get(severity or 0, REQUESTED_PAGE_SEVERITY),
             source=f"zendesk:{self.zendesk.account}",
             custom_details=details,
             links=[{"href": url, "text": f"Zendesk ticket #{ticket_id}"}],
@@ -1017,7 +1068,7 @@ class Reconciler:
         if not self.scheduler.claim(f"slack:{self.zendesk.account}:{ticket.id}"):
             return
         text = (
-            f"{summary(decided.severity or 0, org_name(decided), ticket.subject)}"
+            f"{summary(decided.severity, org_name(decided), ticket.subject)}"
             f" — on-call has been paged: {self.zendesk.ticket_url(ticket.id)}"
         )
         try:
@@ -1031,17 +1082,34 @@ class Reconciler:
 
 
 def with_plan(
-    decided: Plan, *, add: Set[str] = frozenset(), note: str | None = None
+    decided: Plan,
+    *,
+    add: Set[str] = frozenset(),
+    remove: Set[str] = frozenset(),
+    note: str | None = None,
 ) -> TicketUpdate:
     """An escalation's record plus whatever else the plan writes, as one update."""
     diff = decided.update
+    # The plan's own note (a refused page request) rides along, not lost.
+    notes = [n for n in (note, diff.private_note) if n]
     return TicketUpdate.retag(
         decided.ticket,
         add=set(add) | diff.tags_added,
-        remove=diff.tags_removed - set(add),
+        remove=(diff.tags_removed | set(remove)) - set(add),
         custom_fields=diff.custom_fields,
         add_follower_ids=diff.add_follower_ids,
-        private_note=note,
+        private_note="\n\n".join(notes) or None,
+    )
+
+
+def _bare(text: CommentText) -> Comment:
+    """A comment with text as the first-response rule reads it."""
+    return Comment(
+        id=text.id,
+        author_id=text.author_id,
+        public=text.public,
+        created_at=text.created_at,
+        author_role=text.author_role,
     )
 
 
@@ -1094,6 +1162,16 @@ def page_note(decided: Plan, route: str) -> str:
     """Write the private note that records who was paged and why."""
     entitlement = decided.entitlement
     due = format_utc(decided.sla.due_at) if decided.sla else "—"
+    requested = decided.requested
+    if requested is not None:
+        shown = "no severity" if decided.severity is None else f"SEV {decided.severity}"
+        return (
+            f"On-call paged through PagerDuty via {route}, "
+            f"at the request of {requested.requested_by}.\n"
+            f"Reason: {requested.reason}\n"
+            f"Ticket: {shown}, {org_name(decided)} ({entitlement.reason}).\n"
+            f"First response due: {due}."
+        )
     return (
         f"On-call paged through PagerDuty via {route}.\n"
         f"Why: SEV {decided.severity} on a ticket of {org_name(decided)}"

@@ -49,6 +49,7 @@ from sidecar.errors import (
 )
 from sidecar.metrics import count_zendesk_call
 from sidecar.net import is_loopback
+from sidecar.sla import StatusChange
 from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
@@ -409,6 +410,17 @@ class ZendeskClient:
         pages = list(self._pages(path, params={"include": "users"}, kind="read"))
 
         return self._parse(path, parse.comments, pages)
+
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]:
+        """The ticket's status history from its audits, oldest first (issue 21).
+
+        List Audits for a Ticket (``GET /api/v2/tickets/{id}/audits``, agents;
+        up to 100 audits a page, ``next_page`` to follow). Read only when a
+        metric depends on the status and the status changed since what we know.
+        """
+        path = f"/api/v2/tickets/{int(ticket_id)}/audits.json"
+        pages = list(self._pages(path, kind="read"))
+        return self._parse(path, parse.status_changes, pages)
 
     def get_organization(self, org_id: int) -> Organization:
         """Read one organization with its custom fields."""

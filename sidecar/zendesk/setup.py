@@ -1,7 +1,8 @@
 """`sidecar zendesk setup`: create (or check) what the sidecar needs in Zendesk.
 
 Fields (with their Help Center properties), the ticket forms that show them,
-organization fields, the two webhooks, the trigger and three views, each
+organization fields, the two webhooks, the trigger, three views and the
+agents' "Page on-call" macro, each
 found by a stable name first, so a second run writes nothing. An object that
 exists but differs from what the sidecar wants (someone edited the trigger)
 is reported, and rewritten only with ``repair``. ``dry_run`` reads and plans
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sidecar.config import Config
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, REASON_PREFIX
 from sidecar.errors import AuthFailed, ConfigError
 from sidecar.net import unreachable_reason
 from sidecar.zendesk.app_install import install_app
@@ -55,6 +57,23 @@ TRIGGER = "Sidecar: reconcile on ticket changes"
 VIEW_AT_RISK = "SLA at risk"
 VIEW_BREACHED = "SLA breached"
 VIEW_PAGED = "Paged on-call"
+# The agents' way to page from a ticket (docs/decisions.md, "Agents page from
+# the ticket"): the tag asks the reconcile to page; the internal note's
+# placeholder is where the agent writes why, and the reconcile reads it back.
+MACRO_PAGE = "Page on-call"
+MACRO_PAGE_DESCRIPTION = (
+    "Pages the on-call engineer through the sidecar. Write the reason after "
+    "the placeholder and submit; the sidecar pages (or notes why not) and "
+    "removes the tag."
+)
+# Actions reference (developer.zendesk.com, "Actions reference", macros):
+# current_tags adds tags; comment_mode_is_public "false" makes the comment an
+# internal note; comment_value fills the comment box.
+MACRO_PAGE_ACTIONS = (
+    {"field": "current_tags", "value": PAGE_REQUEST_TAG},
+    {"field": "comment_mode_is_public", "value": "false"},
+    {"field": "comment_value", "value": f"{REASON_PREFIX} "},
+)
 # The tag each view lists: the status tags of the plan and the page's own tag
 # (sidecar/domain/plan.py PAGED_TAG).
 VIEW_TAGS = (
@@ -121,6 +140,31 @@ class SetupResult:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def _actions(actions: Any) -> str:
+    """A macro's actions in a comparable form: order, and how a value is spelled, aside.
+
+    Accounts read back ``comment_value`` as ``["channel:all", text]`` and
+    booleans as JSON booleans where we send strings (macros read from live
+    accounts in public code; the OAS ActionObject says string): the same
+    macro either way, not a drift to report.
+    """
+    items = []
+    for action in actions or ():
+        if not isinstance(action, Mapping):
+            continue
+        value = action.get("value")
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and str(value[0]).startswith("channel:")
+        ):
+            value = value[1]
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        items.append({"field": action.get("field"), "value": value})
+    return _canonical(sorted(items, key=_canonical))
 
 
 def check_webhook_url(
@@ -314,6 +358,7 @@ class Setup:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
         self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
         self._views(severity)
+        self._macro()
         if self.app_dir is not None:
             install_app(self, self.app_dir)  # sidecar/zendesk/app_install.py
         return self.result
@@ -834,6 +879,40 @@ class Setup:
         else:
             self._step(
                 kind, title, CHANGED, view_id, f"differs in {', '.join(differs)}"
+            )
+
+    def _macro(self) -> None:
+        """The shared "Page on-call" macro, found by title (List/Create/Update Macro)."""
+        kind, title = "macro", MACRO_PAGE
+        macros = self.api.admin_list("/api/v2/macros.json", "macros")
+        wanted = {
+            "title": title,
+            "description": MACRO_PAGE_DESCRIPTION,
+            "active": True,
+            "actions": [dict(a) for a in MACRO_PAGE_ACTIONS],
+        }
+        found = next((m for m in macros if m.get("title") == title), None)
+        if found is None:
+            if self.dry_run:
+                self._step(kind, title, CREATE)
+                return
+            created = self._write("POST", "/api/v2/macros.json", {"macro": wanted})
+            self._step(kind, title, CREATE, created["macro"]["id"])
+            return
+        differs = []
+        if _actions(found.get("actions")) != _actions(wanted["actions"]):
+            differs.append("actions")
+        if found.get("active") is False:
+            differs.append("active")
+        macro_id = str(found["id"])
+        if not differs:
+            self._step(kind, title, OK, macro_id)
+        elif self.repair and not self.dry_run:
+            self._write("PUT", f"/api/v2/macros/{macro_id}.json", {"macro": wanted})
+            self._step(kind, title, REPAIR, macro_id, f"rewrote {', '.join(differs)}")
+        else:
+            self._step(
+                kind, title, CHANGED, macro_id, f"differs in {', '.join(differs)}"
             )
 
 

@@ -40,6 +40,7 @@ from tests.e2e.conftest import (
     define_fields,
 )
 from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_pagerduty_rest import FakePagerDutyRest, shift_now
 from tests.fake_zendesk import SUBDOMAIN, FakeZendesk
 from tests.support import free_port
 
@@ -255,8 +256,18 @@ class _Handler(QuietHandler):
 @contextmanager
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     """Start Zendesk and PagerDuty fakes, the sidecar and the workspace server."""
-    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty() as pagerduty,
+        FakePagerDutyRest() as rest,
+    ):
         define_fields(zendesk)
+        # Who answers the default routing key now (PagerDuty's REST API).
+        rest.add_policy(
+            "PEP1",
+            "Support escalation",
+            [shift_now("Tim Wright", 1), shift_now("Ana Lima", 2)],
+        )
         zendesk.add_org(
             10,
             name="Acme Corp",
@@ -270,6 +281,9 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
             pagerduty,
             SIDECAR_APP_SECRET=APP_SECRET,
             SIDECAR_POLICY_FILE="",
+            SIDECAR_PAGERDUTY_API_TOKEN=rest.token,
+            SIDECAR_PAGERDUTY_API_URL=rest.url,
+            SIDECAR_PAGERDUTY_ONCALL_POLICIES="default=PEP1",
         )
         config = Config.from_env(env)
         queue = JobQueue.from_url(config.queue_url)

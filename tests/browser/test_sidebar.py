@@ -65,6 +65,8 @@ def test_pending_shows_the_countdown_in_the_agents_zone_and_the_why(
     assert "Enterprise Support · Enterprise plan" in r["text"]
     assert "Why this due time" in r["text"] and "Counted" in r["text"]
     assert re.search(r"\bCES?T\b", r["text"])  # the agent is in Europe/Berlin
+    # A SEV 4 does not page by itself: the agent is told how to page anyway.
+    assert "apply the macro \u201cPage on-call\u201d" in r["text"]
 
 
 def test_at_risk_and_breached_say_so_in_words(seen: dict[str, Any]) -> None:
@@ -77,6 +79,10 @@ def test_at_risk_and_breached_say_so_in_words(seen: dict[str, Any]) -> None:
     assert re.search(r"breached 1[12] min ago", breached["text"]), breached["text"]
     assert "Paged, incident open" in breached["text"]
     assert "zendesk-acme-ticket-" in breached["text"]
+    # Who PagerDuty pages first for the ticket's routing key (REST API).
+    assert "On call now" in breached["text"]
+    assert "Tim Wright (Support escalation, level 1)" in breached["text"]
+    assert "Ana Lima" not in breached["text"]  # level 2 is not paged first
 
 
 def test_met_shows_the_first_response(seen: dict[str, Any]) -> None:
@@ -95,6 +101,8 @@ def test_not_entitled_shows_no_clock_and_why_not(seen: dict[str, Any]) -> None:
     assert "Not entitled · Team plan" in r["text"]
     assert "Not paged" in r["text"]
     assert r["text"].count("Enterprise Support is off") == 1
+    # Not pageable (default policy): no on-call row, no macro hint.
+    assert "On call now" not in r["text"] and "Page on-call" not in r["text"]
 
 
 def test_unreachable_sidecar_still_shows_the_clock_and_says_so(

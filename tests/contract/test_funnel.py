@@ -35,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "zendesk/client.py": {"requests", "urllib3", "zenpy"},
     # The PagerDuty adapter: every event it sends is a contract case.
     "oncall/pagerduty.py": {"httpx2"},
+    # The on-call lookup (PagerDuty REST, GETs only): tests/contract/test_pagerduty_rest.py.
+    "oncall/whois.py": {"httpx2"},
     # Slack, not Zendesk or PagerDuty.
     "oncall/slack.py": {"requests"},
     "slack/api.py": {"slack_sdk"},

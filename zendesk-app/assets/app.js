@@ -76,6 +76,7 @@
     var dd = byId("oncall");
     dd.textContent = "";
     var state = oncall.resolved ? "Paged, resolved" : oncall.paged ? "Paged, incident open"
+      : oncall.pages && oncall.requested_by ? "Paging on-call, asked by " + oncall.requested_by + " (not yet recorded)"
       : oncall.pages ? "Pages on-call (not yet recorded)" : "Not paged";
     dd.appendChild(document.createTextNode(state));
     if (oncall.dedup_key) {
@@ -91,6 +92,17 @@
       dd.appendChild(document.createElement("br"));
       dd.appendChild(document.createTextNode(oncall.reason.replace(/^no page:\s*/, "")));
     }
+    var hint = S.pageHint(app.view);
+    if (hint) {
+      var p = document.createElement("span");
+      p.className = "hint";
+      p.textContent = hint;
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(p);
+    }
+    var now = S.oncallNowText(oncall.now);
+    byId("oncall-now-row").hidden = now === null;
+    text("oncall-now", now === null ? "—" : now);
   }
 
   function renderWhy(why) {

@@ -234,8 +234,33 @@
     return text;
   }
 
+  /**
+   * "On call now" from the sidecar's `oncall.now` (PagerDuty's REST API), or
+   * null when it was not looked up (no API token, or the ticket cannot page).
+   * The sidecar words it; a malformed answer still reads as unknown.
+   */
+  function oncallNowText(now) {
+    if (!now || typeof now !== "object") return null;
+    if (typeof now.text === "string" && now.text) return now.text;
+    if (now.known && Array.isArray(now.people) && now.people.length) return now.people.join(", ");
+    return now.known ? "nobody is on call" : "unknown";
+  }
+
+  /**
+   * How an agent pages from this ticket: only where a page can follow (an
+   * entitled organization's open ticket that is not paged).
+   */
+  function pageHint(view) {
+    if (!view || !view.oncall || !view.entitlement || !view.entitlement.entitled) return null;
+    if (view.oncall.paged || view.oncall.pages) return null;
+    if (view.status === "solved" || view.status === "closed") return null;
+    return "To page on-call now, apply the macro \u201cPage on-call\u201d and write the reason.";
+  }
+
   return {
     LABELS: LABELS,
+    oncallNowText: oncallNowText,
+    pageHint: pageHint,
     announcement: announcement,
     chooseState: chooseState,
     countdown: countdown,

@@ -144,3 +144,33 @@ test("a skipped gap of the why reads as words in the agent's zone", () => {
   assert.equal(text, "holiday: Fri 25 Dec, 01:00 → Mon 28 Dec, 05:00 (2026-12-25 Christmas Day)");
   assert.ok(sla.span(5 * MIN) === "5 min");
 });
+
+test("on call now: the sidecar's words, unknown with its reason, or not shown", () => {
+  assert.equal(sla.oncallNowText(null), null); // no API token: the row stays hidden
+  assert.equal(sla.oncallNowText(undefined), null);
+  assert.equal(
+    sla.oncallNowText({ known: true, people: ["Tim Wright"], text: "Tim Wright (Support, level 1)" }),
+    "Tim Wright (Support, level 1)",
+  );
+  assert.equal(
+    sla.oncallNowText({ known: false, people: [], text: "unknown (PagerDuty answered HTTP 503)" }),
+    "unknown (PagerDuty answered HTTP 503)",
+  );
+  assert.equal(sla.oncallNowText({ known: true, people: ["A", "B"] }), "A, B");
+  assert.equal(sla.oncallNowText({ known: false }), "unknown");
+});
+
+test("the page hint shows only where an agent's page can follow", () => {
+  const view = (over) => ({
+    status: "open",
+    entitlement: { entitled: true },
+    oncall: { paged: false, pages: false },
+    ...over,
+  });
+  assert.match(sla.pageHint(view({})), /Page on-call/);
+  assert.equal(sla.pageHint(view({ oncall: { paged: true, pages: false } })), null);
+  assert.equal(sla.pageHint(view({ oncall: { paged: false, pages: true } })), null);
+  assert.equal(sla.pageHint(view({ entitlement: { entitled: false } })), null);
+  assert.equal(sla.pageHint(view({ status: "solved" })), null);
+  assert.equal(sla.pageHint(null), null);
+});
