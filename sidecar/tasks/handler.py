@@ -22,7 +22,7 @@ from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.reconcile import Reconciler, Scheduler
 from sidecar.tasks.sweep import sweep
-from sidecar.zendesk.budget import shares_from
+from sidecar.zendesk.budget import BULK, shares_from
 from sidecar.zendesk.client import ZendeskClient
 
 if TYPE_CHECKING:
@@ -200,7 +200,11 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
 
     def reconcile(ticket_id: int, **hint: Any) -> None:
         # ``hint``: what the webhook said (actor_id, version), to skip known
-        # changes, and ``urgent`` for a job on the urgent lane.
+        # changes, ``urgent`` for a job on the urgent lane, ``bulk`` for a
+        # backfill's or replay's.
+        if hint.get("bulk") and factory.budget is not None:
+            # Its write waits for the bulk part anyway: wait before the reads.
+            factory.budget.ensure_room("updates", work=BULK)
         factory.reconciler().reconcile_event(ticket_id, **hint)
 
     def refresh_org(org_id: int) -> None:

@@ -215,6 +215,31 @@ class Budget:
                     self._yield_to(work, pool, due)
                 raise
 
+    def ensure_room(self, pool: str, *, work: str) -> None:
+        """Raise BudgetWait when ``work`` would be refused a place in ``pool`` now; count nothing.
+
+        A bulk job (backfill, replay) nearly always ends in a ticket write, and
+        refused at the write it comes back later and reads again: asking about
+        the updates pool before its first read keeps a full bulk part from
+        costing it its reads over and over.
+        """
+        if work == URGENT:
+            return
+        now = self._clock()
+        self._wait_for_yields(pool, now, work)
+        limits = {
+            URGENT: self.shares.limit(pool),
+            NORMAL: self.shares.ordinary_limit(pool),
+            BULK: self.shares.bulk_limit(pool),
+        }
+        for part in (BULK, NORMAL, URGENT) if work == BULK else (NORMAL, URGENT):
+            bucket = self._buckets[pool, part]
+            bucket.leak(now)
+            if int(bucket.count()) >= limits[part]:
+                waited = bucket.waiting(RateItem(pool, now))
+                seconds = max(0.05, (waited if waited and waited > 0 else 1000) / 1000)
+                self._wait(pool, seconds, work)
+
     def _wait_for_yields(self, pool: str, now: int, work: str) -> None:
         """Raise BudgetWait while Zendesk holds the pool or more urgent work waits for it."""
         yields = [self._held_until, self._urgent_waiting]

@@ -229,3 +229,21 @@ def test_a_live_change_never_collapses_into_a_bulk_job_waiting_for_budget(
     assert waiting.kwargs.get("bulk") is True
     taken = queue.deliver_reconcile(12, dedup_key="zendesk:live-1")
     assert taken is Taken.ENQUEUE
+
+
+def test_ensure_room_asks_without_counting(tmp_path: Path) -> None:
+    """A bulk job asks about the updates pool before its reads: refused while its part is full,
+    nothing counted either way; urgent work is never held by it."""
+    budget, now = clocked(tmp_path)
+    budget.ensure_room("updates", work=BULK)
+    assert budget.bulk_usage()["updates"] == (0, 4)
+    for _ in range(4):
+        budget.take(update=True, work=BULK)
+    with pytest.raises(BudgetWait) as waited:
+        budget.ensure_room("updates", work=BULK)
+    assert waited.value.lane == BULK and 0 < (waited.value.retry_after or 0) <= 60
+    budget.ensure_room("updates", work=NORMAL)  # live work's part is free
+    budget.ensure_room("updates", work=URGENT)
+    assert budget.usage()["updates"] == (4, 10)
+    now[0] += 60_001
+    budget.ensure_room("updates", work=BULK)  # the window moved on
