@@ -247,3 +247,24 @@ def test_ensure_room_asks_without_counting(tmp_path: Path) -> None:
     assert budget.usage()["updates"] == (4, 10)
     now[0] += 60_001
     budget.ensure_room("updates", work=BULK)  # the window moved on
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([BULK, NORMAL, URGENT]), min_size=1, max_size=60),
+    st.integers(min_value=2, max_value=30),
+    st.sampled_from([0.1, 0.5, 1.0]),
+)
+def test_ensure_room_says_what_take_would_do(
+    calls: list[str], updates: int, bulk: float
+) -> None:
+    """At one instant, in one thread: ensure_room refuses exactly when take would."""
+    shares = Shares(requests=1000, updates=updates, window_seconds=60, bulk=bulk)
+    budget = Budget(shares, bucket=memory_buckets, clock=lambda: 5_000_000)
+    for work in calls:
+        try:
+            budget.ensure_room("updates", work=work)
+            room = True
+        except BudgetWait:
+            room = False
+        assert taken(budget, work) is room or work == URGENT
