@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/queue_age_bench.py [--quick]
 
-The queue age (sidecar.tasks.ready) keeps a record per ready job: SQLite
+The queue age (sidecar.queue.ready) keeps a record per ready job: SQLite
 triggers on Huey's task table, or a Redis sorted set kept by Huey's signals.
 This times `submit_reconcile` (the webhook's enqueue) and a dequeue followed
 by the `executing` signal (what the worker does first), N jobs each, with the

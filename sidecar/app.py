@@ -20,6 +20,7 @@ from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
 from sidecar.webhooks import blueprint
+from sidecar.webhooks import pagerduty as pagerduty_webhooks
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.events import INVOCATION_HEADER
 
@@ -39,7 +40,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     planner: Callable[[], Callable[[int], Plan]] | None = None,
 ) -> Flask:
-    """Create the web app: POST /webhooks/zendesk, the app's API, /healthz, /readyz, /metrics.
+    """Create the web app: POST /webhooks/zendesk and /webhooks/pagerduty, the app's API, /healthz, /readyz, /metrics.
 
     ``planner`` builds what plans a ticket for GET /api/tickets/<id>/sla
     (default: the worker's reconciler, made on the first request).
@@ -71,6 +72,20 @@ def create_app(
         memory=TicketMemory(queue, account=config.zendesk_subdomain or ""),
     )
     app.register_blueprint(blueprint.bp)
+    # PagerDuty's V3 webhooks (acknowledged, notes, resolved ...) back on tickets;
+    # without SIDECAR_PAGERDUTY_WEBHOOK_SECRET every delivery is refused (401).
+    pagerduty_webhooks.init_app(
+        app,
+        queue=queue,
+        account=config.zendesk_subdomain or "zendesk",
+        secret=(
+            config.pagerduty_webhook_secret.reveal()
+            if config.pagerduty_webhook_secret
+            else None
+        ),
+        max_age_seconds=config.pagerduty_webhook_max_age_seconds,
+        clock=clock or _utcnow,
+    )
     # The agents' sidebar app (GET /api/tickets/<id>/sla); 401 until configured.
     agentapp.init_app(app, config, queue=queue, make_planner=planner)
     if config.slack_enabled:
@@ -91,7 +106,8 @@ def create_app(
     )
     registry = queue_registry(queue)
     # The deployment-wide Zendesk budget, read at scrape time (used vs allowed).
-    registry.register(BudgetCollector(queue.budget(shares_from(config)).usage))
+    budget = queue.budget(shares_from(config))
+    registry.register(BudgetCollector(budget.usage, budget.bulk_usage))
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -9,6 +9,7 @@ from sidecar.commands import (
     bulk,
     jobs,
     orgs,
+    pagerduty,
     report,
     run,
     sla,
@@ -26,6 +27,17 @@ def main() -> None:
 
 
 # Each command module owns one area and lists its commands in COMMANDS.
-for _module in (sla, run, tickets, jobs, orgs, report, bulk, zendesk, doctor):
+for _module in (
+    sla,
+    run,
+    tickets,
+    jobs,
+    orgs,
+    report,
+    bulk,
+    zendesk,
+    pagerduty,
+    doctor,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)

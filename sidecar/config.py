@@ -219,7 +219,9 @@ class Config:
         "SIDECAR_RETRY_BASE_SECONDS",
         _seconds,
         5.0,
-        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
+        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min). "
+        "Urgent jobs (pages, SEV 1/2) start at 1 s or this, whichever is less, "
+        "doubling to 30 s (27 attempts).",
     )
     worker_metrics_listen: str | None = _setting(
         "SIDECAR_WORKER_METRICS_LISTEN",
@@ -323,6 +325,27 @@ class Config:
         "Optional numeric ticket field id: by how many covered minutes a breached "
         "first response was late (rounded up).",
     )
+    next_reply_due_field_id: int | None = _setting(
+        "SIDECAR_NEXT_REPLY_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the next reply is due (ISO 8601 "
+        "UTC; empty when none is due). For policies that set `next_reply`.",
+    )
+    periodic_update_due_field_id: int | None = _setting(
+        "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the next periodic update is due "
+        "(ISO 8601 UTC). For policies that set `periodic_update`.",
+    )
+    resolution_due_field_id: int | None = _setting(
+        "SIDECAR_RESOLUTION_DUE_FIELD_ID",
+        _opt_int,
+        None,
+        "Optional text ticket field id: when the resolution is due (ISO 8601 "
+        "UTC; empty while paused). For policies that set `resolution`.",
+    )
     dry_run: bool = _setting(
         "SIDECAR_DRY_RUN",
         _bool,
@@ -356,6 +379,14 @@ class Config:
         "Share of each budget kept for SEV 1/2 work of entitled organizations "
         "(due-time write, page marker); ordinary work stops short of it.",
     )
+    budget_bulk: float = _setting(
+        "SIDECAR_ZENDESK_BUDGET_BULK",
+        _fraction,
+        0.5,
+        "Part of the ordinary (non-reserved) share that backfill and replay may "
+        "use per window; live work keeps the rest, and bulk work pauses while "
+        "live work waits.",
+    )
     org_plan_field: str = _setting(
         "SIDECAR_ORG_PLAN_FIELD",
         str,
@@ -387,6 +418,14 @@ class Config:
         "How often the worker counts unsolved tickets per SLA status with Zendesk "
         "Search (4 requests, lowest budget priority) for /metrics; 0 turns it off.",
     )
+    zendesk_schedules_refresh_seconds: int = _setting(
+        "SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS",
+        _int,
+        300,
+        "How often the worker re-reads the Zendesk schedules the policy names "
+        "(Business Hours API, 1 + one request per schedule); a change applies to "
+        "the open tickets. 0: only at start.",
+    )
     entitlements_file: str | None = _setting(
         "SIDECAR_ENTITLEMENTS_FILE",
         _text,
@@ -406,6 +445,50 @@ class Config:
         str,
         "https://events.pagerduty.com/v2/enqueue",
         "Events API v2 endpoint (http://127.0.0.1:PORT/... accepted for test doubles).",
+    )
+    pagerduty_webhook_secret: Secret | None = _setting(
+        "SIDECAR_PAGERDUTY_WEBHOOK_SECRET",
+        _secret,
+        None,
+        "Signing secret of the PagerDuty V3 webhook subscription (POST "
+        "/webhooks/pagerduty); old and new, comma-separated, during a rotation. "
+        "Unset: the endpoint refuses every delivery.",
+    )
+    pagerduty_webhook_max_age_seconds: int = _setting(
+        "SIDECAR_PAGERDUTY_WEBHOOK_MAX_AGE",
+        _int,
+        3600,
+        "Oldest PagerDuty event (seconds since its occurred_at) the endpoint "
+        "accepts; PagerDuty retries a delivery for about 20 minutes.",
+    )
+    pagerduty_api_token: Secret | None = _setting(
+        "SIDECAR_PAGERDUTY_API_TOKEN",
+        _secret,
+        None,
+        "PagerDuty REST API key: read-only is enough for the on-call lookup (unset: "
+        "the sidebar and `sidecar explain` do not show who is on call); "
+        "`sidecar pagerduty setup` needs write access.",
+    )
+    pagerduty_api_url: str = _setting(
+        "SIDECAR_PAGERDUTY_API_URL",
+        str,
+        "https://api.pagerduty.com",
+        "PagerDuty REST API base URL (http://127.0.0.1:PORT accepted for test doubles).",
+    )
+    pagerduty_oncall_policies: str | None = _setting(
+        "SIDECAR_PAGERDUTY_ONCALL_POLICIES",
+        _text,
+        None,
+        'Who answers each routing key, for "on call now": ROUTE=ESCALATION_POLICY_ID '
+        "or ROUTE=service:SERVICE_ID, comma-separated; ROUTE is `default` "
+        "(SIDECAR_PAGERDUTY_ROUTING_KEY) or a key's fingerprint (`sidecar explain`).",
+    )
+    page_request_any_org: bool = _setting(
+        "SIDECAR_PAGE_REQUEST_ANY_ORG",
+        _bool,
+        False,
+        'Whether the "Page on-call" macro pages for organizations without '
+        "Enterprise Support too; off: such a request gets a private note saying why.",
     )
 
     # --- Slack app (on when both the signing secret and the bot token are set) --
@@ -469,10 +552,23 @@ class Config:
                 "SIDECAR_OPEN_TICKET_COUNTS_SECONDS must be 0 (off) or at least 60, "
                 f"got {self.open_ticket_counts_seconds}"
             )
+        if (
+            self.zendesk_schedules_refresh_seconds != 0
+            and self.zendesk_schedules_refresh_seconds < 60
+        ):
+            raise ConfigError(
+                "SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS must be 0 (only at start) "
+                f"or at least 60, got {self.zendesk_schedules_refresh_seconds}"
+            )
         if self.budget_requests < 1 or self.budget_updates < 1:
             raise ConfigError(
                 "SIDECAR_ZENDESK_BUDGET_REQUESTS and SIDECAR_ZENDESK_BUDGET_UPDATES "
                 "must be at least 1"
+            )
+        if not 0 < self.budget_bulk <= 1:
+            raise ConfigError(
+                "SIDECAR_ZENDESK_BUDGET_BULK must be more than 0 and at most 1 "
+                f"(0.5 = half the ordinary share), got {self.budget_bulk}"
             )
         if self.budget_window_seconds <= 0 or not 0 <= self.budget_reserve < 1:
             raise ConfigError(

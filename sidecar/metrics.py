@@ -50,6 +50,25 @@ REQUESTS = Counter(
 )
 for _outcome in OUTCOMES:
     REQUESTS.labels(_outcome)
+# PagerDuty's V3 webhooks (POST /webhooks/pagerduty), apart from Zendesk's: an
+# alert on Zendesk's traffic must not be fed by PagerDuty's.
+PAGERDUTY_OUTCOMES = (
+    "queued",
+    "duplicate",
+    "ignored",
+    "noted",
+    "unauthorized",
+    "bad_request",
+    "too_large",
+    "queue_unavailable",
+)
+PAGERDUTY_REQUESTS = Counter(
+    "sidecar_pagerduty_webhook_requests",
+    "PagerDuty webhook requests by outcome.",
+    ["outcome"],
+)
+for _outcome in PAGERDUTY_OUTCOMES:
+    PAGERDUTY_REQUESTS.labels(_outcome)
 ENQUEUE_SECONDS = Histogram(
     "sidecar_enqueue_seconds",
     "Time to durably enqueue a reconcile job (dedup claim included).",
@@ -97,13 +116,15 @@ ZENDESK_CALL_SECONDS = Histogram(
 # Jobs put back in the queue because our share of the budget was used (not failures).
 # lane="urgent": SEV 1/2 writes (due times, page markers) waiting: a storm
 # outran the share (their pages went out already; PagerDuty is not Zendesk).
+# lane="bulk": backfill and replay at their ceiling (expected while they run);
+# lane="normal" rising with them: live work waits for the share beside them.
 BUDGET_WAITS = Counter(
     "sidecar_zendesk_budget_waits",
     "Jobs put back in the queue to wait for the Zendesk budget, by pool and lane.",
     ["pool", "lane"],
 )
 for _pool in ("requests", "updates"):
-    for _lane in ("normal", "urgent"):
+    for _lane in ("normal", "urgent", "bulk"):
         BUDGET_WAITS.labels(_pool, _lane)
 
 # How each attempt of a job ended (the worker's Runner counts it; issue 14):
@@ -120,11 +141,11 @@ JOB_OUTCOMES = {
 }
 JOB_ATTEMPTS = Counter(
     "sidecar_jobs",
-    "Job attempts by job (reconcile, escalate, refresh_org, slack_create, slack_comment, slack_sync) and outcome.",
+    "Job attempts by job (reconcile, escalate, refresh_org, slack_create, slack_comment, slack_sync, pagerduty_event) and outcome.",
     ["job", "outcome"],
 )
 # Every job x outcome is exported from the start, at zero, in every process that
-# counts. The names are the queue's job names (sidecar.tasks.jobs.JOBS and SLACK_JOBS; a test
+# counts. The names are the queue's job names (sidecar.tasks.jobs.JOBS, SLACK_JOBS and ONCALL_JOBS; a test
 # keeps the two equal): this module sits below the application and cannot import them.
 JOB_NAMES = (
     "reconcile",
@@ -133,6 +154,7 @@ JOB_NAMES = (
     "slack_create",
     "slack_comment",
     "slack_sync",
+    "pagerduty_event",
 )
 for _job in JOB_NAMES:
     for _label in JOB_OUTCOMES.values():
@@ -209,12 +231,18 @@ def count_zendesk_call(
 class BudgetCollector(Collector):
     """Read the deployment-wide Zendesk budget's use at scrape time (sidecar.zendesk.budget)."""
 
-    def __init__(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+    def __init__(
+        self,
+        usage: Callable[[], dict[str, tuple[int, int]]],
+        bulk_usage: Callable[[], dict[str, tuple[int, int]]] | None = None,
+    ) -> None:
         self._usage = usage
+        self._bulk_usage = bulk_usage
 
     def collect(self) -> Iterator[Metric]:
         try:
             usage = self._usage()
+            bulk = self._bulk_usage() if self._bulk_usage is not None else {}
         except Exception:  # the store may be down; /metrics still answers
             return
         used = GaugeMetricFamily(
@@ -232,6 +260,25 @@ class BudgetCollector(Collector):
             allowed.add_metric([pool], limit)
         yield used
         yield allowed
+        if not bulk:
+            return
+        # Backfill and replay (the bulk lane): their part of the ordinary share.
+        bulk_used = GaugeMetricFamily(
+            "sidecar_zendesk_budget_bulk_used",
+            "Zendesk calls backfill and replay made in the current budget window, by pool.",
+            labels=["pool"],
+        )
+        bulk_allowed = GaugeMetricFamily(
+            "sidecar_zendesk_budget_bulk_allowed",
+            "Zendesk calls backfill and replay may make per budget window, by pool "
+            "(SIDECAR_ZENDESK_BUDGET_BULK of the ordinary share).",
+            labels=["pool"],
+        )
+        for pool, (count, limit) in sorted(bulk.items()):
+            bulk_used.add_metric([pool], count)
+            bulk_allowed.add_metric([pool], limit)
+        yield bulk_used
+        yield bulk_allowed
 
 
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:

@@ -33,7 +33,7 @@ class QueueCollector(Collector):
             values = (
                 self._queue.depth(),
                 self._queue.scheduled(),
-                len(self._queue.failed_jobs()),
+                self._queue.failed_count(),
                 self._queue.dead_letters_total(),
             )
         except QueueUnavailable:
@@ -75,7 +75,7 @@ class QueueCollector(Collector):
 
 
 def _queue_age(queue: JobQueue) -> Iterator[Metric]:
-    """How long the oldest ready job of each lane has waited (sidecar.tasks.ready)."""
+    """How long the oldest ready job of each lane has waited (sidecar.queue.ready)."""
     try:
         oldest = queue.oldest_ready()
     except QueueUnavailable:

@@ -1,4 +1,4 @@
-"""Fake PagerDuty Events API v2 and Slack incoming webhooks: real HTTP on 127.0.0.1.
+"""Fake PagerDuty (Events API v2, V3 webhooks out, REST webhook subscriptions) and Slack incoming webhooks.
 
 Both are threaded ``http.server`` servers on an ephemeral port, usable as context
 managers; they record what they were sent and can be told to fail or be slow.
@@ -9,17 +9,37 @@ Overview", "Events API Rate Limits"; rules listed in docs/decisions.md,
 (routing_key, dedup_key) so a resolve only reaches the open incident its own
 routing key opened, opens a new incident for a trigger after a resolve, records
 unknown properties, and throttles each routing key (120 events a minute).
+
+Its V3 webhooks follow "Webhooks" > "Overview", "Behavior" and "Verifying
+Signatures" (github.com/PagerDuty/developer-docs docs/webhooks/): one event per
+POST, ``data`` the incident (with ``incident_key`` = the dedup key) or, for a
+note, an ``incident_note`` naming the incident by reference only;
+``X-PagerDuty-Signature`` = ``v1=<hex HMAC-SHA256 of the body>`` per secret of
+the subscription, comma-separated during a rotation; ``X-Webhook-Id`` per
+webhook. A trigger or resolve through the Events API sends its webhook after
+answering, as PagerDuty does; what a person does in PagerDuty (acknowledge,
+reassign, annotate, resolve) is a method the test calls, which sends the
+webhook and returns the deliveries. The REST API's ``GET``/``POST
+/webhook_subscriptions`` take ``Authorization: Token token=…`` (REST API
+"Authentication") and give the secret only in the answer to a creation.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import itertools
 import json
+import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,6 +86,41 @@ THROTTLED_BODY = {
 }
 
 
+# "Webhooks" > "Overview", Event Types (incident events).
+ALL_EVENT_TYPES = frozenset(
+    {
+        "incident.acknowledged",
+        "incident.annotated",
+        "incident.delegated",
+        "incident.escalated",
+        "incident.priority_updated",
+        "incident.reassigned",
+        "incident.reopened",
+        "incident.resolved",
+        "incident.responder.added",
+        "incident.responder.replied",
+        "incident.status_update_published",
+        "incident.triggered",
+        "incident.unacknowledged",
+        "service.created",
+        "service.deleted",
+        "service.updated",
+    }
+)
+WEBHOOK_EVENT_TYPES = tuple(
+    sorted(e for e in ALL_EVENT_TYPES if e.startswith("incident."))
+)
+REST_ACCEPT = "application/vnd.pagerduty+json;version=2"
+# "Webhooks" > "Overview", Filter: the three filter types.
+FILTER_TYPES = frozenset({"service_reference", "team_reference", "account_reference"})
+# Who resolves or triggers through the Events API: the service's integration.
+INTEGRATION_AGENT = {
+    "id": "PINTEGR",
+    "type": "service_reference",
+    "summary": "Support escalations",
+}
+
+
 @dataclass
 class Incident:
     """One alert/incident as PagerDuty keeps it: opened by a trigger on a routing key.
@@ -78,6 +133,12 @@ class Incident:
     dedup_key: str
     status: str = "triggered"
     events: list[dict[str, Any]] = field(default_factory=list)
+    # As the REST API and V3 webhooks show it ("Webhooks" > "Overview", Event
+    # Data Types: incident): an id, a number, its page, the assignees.
+    id: str = ""
+    number: int = 0
+    title: str = ""
+    assignees: list[str] = field(default_factory=lambda: ["Dana Oncall"])
 
     @property
     def open(self) -> bool:
@@ -107,6 +168,9 @@ class _FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -177,7 +241,9 @@ class _FakeServer:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
             self._send(handler, fault.status, self._fault_body(fault.status), headers)
             return
-        status, body = self._answer(handler.path, handler.headers, raw)
+        status, body = self._answer_request(
+            handler.command, handler.path, handler.headers, raw
+        )
         self._send(handler, status, body)
 
     def _send(
@@ -206,6 +272,13 @@ class _FakeServer:
     def _answer(self, path: str, headers: Any, raw: bytes) -> tuple[int, bytes]:
         raise NotImplementedError
 
+    def _answer_request(
+        self, method: str, path: str, headers: Any, raw: bytes
+    ) -> tuple[int, bytes]:
+        if method != "POST":
+            return 405, b""
+        return self._answer(path, headers, raw)
+
 
 class FakePagerDuty(_FakeServer):
     """PagerDuty's ``/v2/enqueue``: validates, applies events to incidents, answers 202.
@@ -222,6 +295,7 @@ class FakePagerDuty(_FakeServer):
         events_per_window: int | None = EVENTS_PER_ROUTING_KEY,
         window_seconds: float = 60.0,
         rate_clock: Callable[[], float] = time.monotonic,
+        api_tokens: Iterable[str] | None = None,
     ) -> None:
         super().__init__()
         self._allowed = frozenset(routing_keys) if routing_keys is not None else None
@@ -233,6 +307,14 @@ class FakePagerDuty(_FakeServer):
         self._window_seconds = window_seconds
         self._rate_clock = rate_clock
         self._throttles: dict[str, SlidingWindow] = {}
+        # V3 webhooks out and the REST API's webhook subscriptions.
+        self._numbers = itertools.count(1)
+        self._subscriptions: list[Subscription] = []
+        self._deliveries: list[Delivery] = []
+        self._rest_calls: list[tuple[str, str, dict[str, str]]] = []
+        self._api_tokens = frozenset(api_tokens) if api_tokens is not None else None
+        self._senders: list[threading.Thread] = []
+        self._pending_webhooks: list[tuple[str, Incident]] = []
 
     def __enter__(self) -> FakePagerDuty:
         self.start()
@@ -320,6 +402,11 @@ class FakePagerDuty(_FakeServer):
             self._apply(event, dedup_key)
             self._events.append(event)
             self._lock.notify_all()
+            pending, self._pending_webhooks = self._pending_webhooks, []
+            if not self._subscriptions:
+                pending = []  # no one to tell: no sender thread
+        for change, incident in pending:
+            self._send_later(change, incident, agent=INTEGRATION_AGENT)
         return 202, _json(
             {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
         )
@@ -335,13 +422,14 @@ class FakePagerDuty(_FakeServer):
         )
         return window.hit()
 
-    def _apply(self, event: dict[str, Any], dedup_key: str) -> None:
+    def _apply(self, event: dict[str, Any], dedup_key: str) -> str | None:
         """Apply an accepted event to its incident ("Alert De-Duplication").
 
         Events apply to the OPEN incident with the same dedup_key AND the same
         routing_key as the trigger that opened it; acknowledge/resolve events
         that match none (other routing key, already resolved, unknown) are
         dropped, still with a 202. A trigger after a resolve opens a new incident.
+        Returns the V3 webhook event type the change produces (None: none).
         """
         key = (event["routing_key"], dedup_key)
         incident = next(
@@ -353,17 +441,32 @@ class FakePagerDuty(_FakeServer):
             None,
         )
         action = event["event_action"]
+        change: str | None = None
         if incident is None:
             if action != "trigger":
                 self._dropped.append(event)
-                return
-            incident = Incident(routing_key=key[0], dedup_key=dedup_key)
+                return None
+            number = next(self._numbers)
+            incident = Incident(
+                routing_key=key[0],
+                dedup_key=dedup_key,
+                id=f"Q{number:06d}INC",
+                number=number,
+                title=event["payload"]["summary"],
+            )
             self._incidents.append(incident)
+            change = "incident.triggered"
         elif action == "acknowledge":
             incident.status = "acknowledged"
+            change = "incident.acknowledged"
         elif action == "resolve":
             incident.status = "resolved"
+            change = "incident.resolved"
         incident.events.append(event)
+        if change is not None:
+            # Sent after the answer, as PagerDuty's webhooks are (asynchronously).
+            self._pending_webhooks.append((change, copy.deepcopy(incident)))
+        return change
 
     def _validate(self, event: dict[str, Any]) -> list[str]:
         errors = []
@@ -409,6 +512,311 @@ class FakePagerDuty(_FakeServer):
                 if not isinstance(image, dict) or not image.get("src"):
                     errors.append("'images' entries need a 'src'")
         return errors
+
+    # --- V3 webhooks out ("Webhooks" > "Overview", "Behavior", "Verifying Signatures") ---
+
+    def subscribe(
+        self,
+        url: str,
+        *,
+        events: Iterable[str] = WEBHOOK_EVENT_TYPES,
+        filter: dict[str, Any] | None = None,
+        description: str = "",
+    ) -> Subscription:
+        """Create a webhook subscription as POST /webhook_subscriptions does; its secret is new."""
+        subscription = Subscription(
+            id=f"PSUB{len(self._subscriptions) + 1:03d}",
+            url=url,
+            secrets=[_new_secret()],
+            events=list(events),
+            filter=filter or {"type": "account_reference", "id": "PACCOUNT"},
+            description=description,
+        )
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def move(self, subscription_id: str, url: str) -> None:
+        """Point a subscription at another URL (as an admin editing it would)."""
+        with self._lock:
+            self._subscription(subscription_id).url = url
+
+    def rotate_secret(self, subscription_id: str) -> str:
+        """Start a secret rotation: the new secret signs too, beside the old one."""
+        with self._lock:
+            subscription = self._subscription(subscription_id)
+            new = _new_secret()
+            subscription.secrets.append(new)
+            return new
+
+    def end_rotation(self, subscription_id: str) -> None:
+        """End a rotation: only the newest secret signs from now on."""
+        with self._lock:
+            subscription = self._subscription(subscription_id)
+            subscription.secrets[:] = subscription.secrets[-1:]
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """Every webhook subscription (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._subscriptions)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every webhook delivery attempt, oldest first."""
+        with self._lock:
+            return list(self._deliveries)
+
+    def wait_for_deliveries(self, n: int, *, timeout: float = 10.0) -> list[Delivery]:
+        """Block until at least ``n`` webhook deliveries were made; return them."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._deliveries) >= n, timeout=timeout)
+            return list(self._deliveries)
+
+    def incident_for(self, dedup_key: str) -> Incident:
+        """The latest incident opened with ``dedup_key`` (a copy)."""
+        with self._lock:
+            return copy.deepcopy(self._incident(dedup_key))
+
+    def acknowledge(self, dedup_key: str, *, by: str = "Dana Oncall") -> list[Delivery]:
+        """The on-call engineer acknowledges the incident in PagerDuty's app."""
+        return self._act(dedup_key, "incident.acknowledged", by, status="acknowledged")
+
+    def unacknowledge(self, dedup_key: str) -> list[Delivery]:
+        """The acknowledgement times out: PagerDuty itself unacknowledges (no user agent)."""
+        return self._act(dedup_key, "incident.unacknowledged", None, status="triggered")
+
+    def reassign(
+        self, dedup_key: str, *, to: list[str], by: str = "Dana Oncall"
+    ) -> list[Delivery]:
+        """Someone reassigns the incident to other users."""
+        return self._act(dedup_key, "incident.reassigned", by, assignees=to)
+
+    def escalate(self, dedup_key: str, *, to: list[str]) -> list[Delivery]:
+        """The escalation policy moves the incident on to other users."""
+        return self._act(dedup_key, "incident.escalated", None, assignees=to)
+
+    def annotate(
+        self, dedup_key: str, text: str, *, by: str = "Dana Oncall"
+    ) -> list[Delivery]:
+        """Someone adds a note to the incident (data is an incident_note, no incident_key)."""
+        return self._act(dedup_key, "incident.annotated", by, note=text)
+
+    def resolve_incident(
+        self, dedup_key: str, *, by: str = "Dana Oncall"
+    ) -> list[Delivery]:
+        """Someone resolves the incident in PagerDuty's app."""
+        return self._act(dedup_key, "incident.resolved", by, status="resolved")
+
+    def redeliver(self, delivery: Delivery) -> Delivery:
+        """Send a delivery again, same body and headers ("At-Least-Once Delivery")."""
+        return self._post(
+            delivery.subscription, delivery.url, delivery.body, delivery.headers
+        )
+
+    def _act(
+        self,
+        dedup_key: str,
+        event_type: str,
+        by: str | None,
+        *,
+        status: str | None = None,
+        assignees: list[str] | None = None,
+        note: str | None = None,
+    ) -> list[Delivery]:
+        with self._lock:
+            incident = self._incident(dedup_key)
+            if status is not None:
+                incident.status = status
+            if assignees is not None:
+                incident.assignees = list(assignees)
+            snapshot = copy.deepcopy(incident)
+        agent = _user(by) if by is not None else None
+        return self._send_webhook(event_type, snapshot, agent=agent, note=note)
+
+    def _incident(self, dedup_key: str) -> Incident:
+        for incident in reversed(self._incidents):
+            if incident.dedup_key == dedup_key:
+                return incident
+        raise KeyError(f"no incident with dedup key {dedup_key!r}")
+
+    def _subscription(self, subscription_id: str) -> Subscription:
+        for subscription in self._subscriptions:
+            if subscription.id == subscription_id:
+                return subscription
+        raise KeyError(subscription_id)
+
+    def _send_later(
+        self, event_type: str, incident: Incident, *, agent: dict[str, Any] | None
+    ) -> None:
+        thread = threading.Thread(
+            target=self._send_webhook,
+            args=(event_type, incident),
+            kwargs={"agent": agent},
+        )
+        thread.daemon = True
+        thread.start()
+
+    def _send_webhook(
+        self,
+        event_type: str,
+        incident: Incident,
+        *,
+        agent: dict[str, Any] | None,
+        note: str | None = None,
+    ) -> list[Delivery]:
+        """One event to every subscription that wants it, signed with each of its secrets."""
+        with self._lock:
+            subscriptions = [
+                copy.deepcopy(s)
+                for s in self._subscriptions
+                if s.active and event_type in s.events
+            ]
+        body = webhook_body(
+            event_type, incident, agent=agent, note=note, base=self.base_url
+        )
+        sent = []
+        for subscription in subscriptions:
+            headers = {
+                "Content-Type": "application/json",
+                # "Verifying Signatures": one v1 signature per secret, comma-separated.
+                "X-PagerDuty-Signature": ",".join(
+                    sign_v1(body, secret) for secret in subscription.secrets
+                ),
+                # "Behavior" > "At-Least-Once Delivery": unique per webhook,
+                # repeated on each delivery attempt.
+                "X-Webhook-Id": str(uuid.uuid4()),
+                "X-Webhook-Subscription": subscription.id,
+            }
+            sent.append(self._post(subscription.id, subscription.url, body, headers))
+        return sent
+
+    def _post(
+        self, subscription: str, url: str, body: bytes, headers: dict[str, str]
+    ) -> Delivery:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        started = time.monotonic()
+        try:
+            # "Behavior" > "Timeouts": a 2xx is expected within 5 seconds.
+            with urllib.request.urlopen(request, timeout=5) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read()
+        except OSError:
+            status, answer = 0, b""
+        delivery = Delivery(
+            subscription=subscription,
+            url=url,
+            body=body,
+            headers=dict(headers),
+            status=status,
+            answer=answer,
+            seconds=time.monotonic() - started,
+            sent_at=time.time(),
+        )
+        with self._lock:
+            self._deliveries.append(delivery)
+            self._lock.notify_all()
+        return delivery
+
+    @property
+    def base_url(self) -> str:
+        """The REST API base URL, for SIDECAR_PAGERDUTY_API_URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- REST API: webhook subscriptions ----------------------------------------
+
+    @property
+    def rest_calls(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, path, headers) of every REST API call."""
+        with self._lock:
+            return list(self._rest_calls)
+
+    def _answer_request(
+        self, method: str, path: str, headers: Any, raw: bytes
+    ) -> tuple[int, bytes]:
+        route = path.split("?")[0]
+        if not route.startswith("/webhook_subscriptions"):
+            if method != "POST":
+                return 405, b""
+            return self._answer(path, headers, raw)
+        with self._lock:
+            self._rest_calls.append((method, path, dict(headers.items())))
+        # REST API "Authentication": exactly "Authorization: Token token=<token>".
+        auth = headers.get("Authorization") or ""
+        token = (
+            auth.removeprefix("Token token=")
+            if auth.startswith("Token token=")
+            else None
+        )
+        if token is None or (
+            self._api_tokens is not None and token not in self._api_tokens
+        ):
+            return 401, _json({"error": {"message": "Unauthorized", "code": 2006}})
+        # OpenAPI (PagerDuty/api-schema reference/REST/openapiv3.json): the
+        # header_Accept parameter is required (a versioning header), and so is
+        # Content-Type: application/json on a POST; refused here without them.
+        if headers.get("Accept") != REST_ACCEPT:
+            return 400, _rest_invalid(["Accept must be " + REST_ACCEPT])
+        if method == "POST" and (headers.get("Content-Type") or "").split(";")[0] != (
+            "application/json"
+        ):
+            return 400, _rest_invalid(["Content-Type must be application/json"])
+        if method == "GET" and route == "/webhook_subscriptions":
+            with self._lock:
+                listed = [s.as_json(with_secret=False) for s in self._subscriptions]
+            return 200, _json(
+                {
+                    "webhook_subscriptions": listed,
+                    "limit": 100,
+                    "offset": 0,
+                    "total": None,
+                    "more": False,
+                }
+            )
+        if method == "POST" and route == "/webhook_subscriptions":
+            return self._create_subscription(raw)
+        return 404, _json({"error": {"message": "Not Found", "code": 2100}})
+
+    def _create_subscription(self, raw: bytes) -> tuple[int, bytes]:
+        try:
+            body = json.loads(raw)
+            wanted = body["webhook_subscription"]
+            delivery = wanted["delivery_method"]
+        except (ValueError, KeyError, TypeError):
+            return 400, _rest_invalid(["webhook_subscription is required"])
+        errors = []
+        if wanted.get("type") != "webhook_subscription":
+            errors.append("type must be webhook_subscription")
+        if delivery.get("type") != "http_delivery_method" or not delivery.get("url"):
+            errors.append("delivery_method must be an http_delivery_method with a url")
+        events = wanted.get("events")
+        if not isinstance(events, list) or not events:
+            errors.append("events must be a non-empty list")
+        elif unknown := [e for e in events if e not in ALL_EVENT_TYPES]:
+            errors.append(f"unknown event types: {unknown}")
+        filter_ = wanted.get("filter")
+        if not isinstance(filter_, dict) or filter_.get("type") not in FILTER_TYPES:
+            errors.append(
+                "filter.type must be one of " + ", ".join(sorted(FILTER_TYPES))
+            )
+        elif filter_["type"] != "account_reference" and not filter_.get("id"):
+            errors.append("filter.id is required for a service or team filter")
+        if errors:
+            return 400, _rest_invalid(errors)
+        subscription = self.subscribe(
+            delivery["url"],
+            events=events,
+            filter=filter_,
+            description=str(wanted.get("description") or ""),
+        )
+        # "Verifying Signatures" > "Obtaining the Secret": generated at creation
+        # and given in the response; OpenAPI createWebhookSubscription answers
+        # 200, and delivery_method.secret is "Only provided on the initial
+        # create response" (reads show null).
+        return 200, _json(
+            {"webhook_subscription": subscription.as_json(with_secret=True)}
+        )
 
 
 class FakeSlack(_FakeServer):
@@ -472,4 +880,155 @@ def _invalid(errors: list[str]) -> bytes:
             "message": "Event object is invalid",
             "errors": errors,
         }
+    )
+
+
+# --- V3 webhooks ---------------------------------------------------------------
+
+
+@dataclass
+class Subscription:
+    """A V3 webhook subscription: where to send, which events, signed with which secrets."""
+
+    id: str
+    url: str
+    secrets: list[str]
+    events: list[str]
+    filter: dict[str, Any]
+    description: str = ""
+    active: bool = True
+
+    def as_json(self, *, with_secret: bool) -> dict[str, Any]:
+        """As the REST API shows it; the secret only in the answer to its creation."""
+        return {
+            "id": self.id,
+            "type": "webhook_subscription",
+            "active": self.active,
+            "description": self.description,
+            "events": list(self.events),
+            "filter": dict(self.filter),
+            "delivery_method": {
+                "id": f"D{self.id}",
+                "type": "http_delivery_method",
+                "url": self.url,
+                "secret": self.secrets[-1] if with_secret else None,
+                "temporarily_disabled": False,
+                "custom_headers": [],
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST the fake made, and the answer it got (status 0: no answer)."""
+
+    subscription: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    status: int
+    answer: bytes
+    seconds: float
+    sent_at: float
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The event it carried."""
+        event: dict[str, Any] = json.loads(self.body)["event"]
+        return event
+
+
+def sign_v1(body: bytes, secret: str) -> str:
+    """ "Verifying Signatures": v1 = hex HMAC-SHA256 of the raw body with the secret."""
+    return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _user(name: str) -> dict[str, Any]:
+    slug = "P" + hashlib.sha256(name.encode()).hexdigest()[:6].upper()
+    return {
+        "id": slug,
+        "type": "user_reference",
+        "summary": name,
+        "self": f"https://api.pagerduty.com/users/{slug}",
+        "html_url": f"https://acme.pagerduty.com/users/{slug}",
+    }
+
+
+def webhook_body(
+    event_type: str,
+    incident: Incident,
+    *,
+    agent: dict[str, Any] | None,
+    note: str | None = None,
+    base: str = "https://acme.pagerduty.com",
+    occurred_at: datetime | None = None,
+    event_id: str | None = None,
+) -> bytes:
+    """A V3 webhook payload ("Webhooks" > "Overview", Webhook Payload and Event Data Types).
+
+    One event per payload; ``data`` is the incident, except for
+    incident.annotated, whose data is an ``incident_note`` that names the
+    incident by reference only (no incident_key).
+    """
+    url = f"{base}/incidents/{incident.id}"
+    if event_type == "incident.annotated":
+        data: dict[str, Any] = {
+            "incident": {
+                "html_url": url,
+                "id": incident.id,
+                "self": f"https://api.pagerduty.com/incidents/{incident.id}",
+                "summary": incident.title,
+                "type": "incident_reference",
+            },
+            "id": "PNOTE" + uuid.uuid4().hex[:6].upper(),
+            "content": note or "",
+            "trimmed": False,
+            "type": "incident_note",
+        }
+    else:
+        data = {
+            "id": incident.id,
+            "type": "incident",
+            "self": f"https://api.pagerduty.com/incidents/{incident.id}",
+            "html_url": url,
+            "number": incident.number,
+            "status": incident.status,
+            # The Events API dedup key becomes the incident's incident_key.
+            "incident_key": incident.dedup_key,
+            "created_at": "2026-12-07T00:00:00Z",
+            "title": incident.title,
+            "service": {
+                "id": "PSERVIC",
+                "type": "service_reference",
+                "summary": "Support escalations",
+            },
+            "assignees": [_user(name) for name in incident.assignees],
+            "urgency": "high",
+            "resolve_reason": None,
+        }
+    when = occurred_at or datetime.now(UTC)
+    event = {
+        "event": {
+            "id": event_id or str(uuid.uuid4()),
+            "event_type": event_type,
+            "resource_type": "incident",
+            "occurred_at": when.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+            "agent": agent,
+            "client": {"name": "PagerDuty"} if agent is not None else None,
+            "data": data,
+        }
+    }
+    return json.dumps(event).encode()
+
+
+def _rest_invalid(errors: list[str]) -> bytes:
+    # REST API "Errors": 400 with code 2001, "Invalid Input Provided".
+    return _json(
+        {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": errors}}
     )

@@ -34,7 +34,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +45,7 @@ from sidecar.config import Config, Secret
 from tests import zendesk_contract as contract
 from tests.fake_zendesk_admin import ADMIN_ROUTES, PORTAL_DEFAULTS, AdminMixin
 from tests.fake_zendesk_apps import APPS_ROUTES, AppsMixin, parse_multipart
+from tests.fake_zendesk_schedules import SCHEDULE_ROUTES, BusinessHoursMixin
 from tests.rate_window import SlidingWindow
 
 SUBDOMAIN = "acme"
@@ -217,6 +218,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/v2/tickets/(\d+)\.json$"), "_get_ticket"),
     ("PUT", re.compile(r"^/api/v2/tickets/(\d+)\.json$"), "_put_ticket"),
     ("GET", re.compile(r"^/api/v2/tickets/(\d+)/comments\.json$"), "_get_comments"),
+    ("GET", re.compile(r"^/api/v2/tickets/(\d+)/audits\.json$"), "_get_audits"),
     ("GET", re.compile(r"^/api/v2/users/me\.json$"), "_get_me"),
     ("GET", re.compile(r"^/api/v2/users/(\d+)\.json$"), "_get_user"),
     ("GET", re.compile(r"^/api/v2/organizations\.json$"), "_list_orgs"),
@@ -245,7 +247,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class FakeZendesk(AdminMixin, AppsMixin):
+class FakeZendesk(AdminMixin, AppsMixin, BusinessHoursMixin):
     """An in-memory Zendesk account served over HTTP on 127.0.0.1 (threaded).
 
     Accepts ``Basic email/token:api_token`` or, when ``oauth_token`` is given,
@@ -262,6 +264,7 @@ class FakeZendesk(AdminMixin, AppsMixin):
         oauth_token: str | None = None,
         clock: Callable[[], datetime] | None = None,
         comments_page_size: int = 100,
+        audits_page_size: int = 100,
         orgs_page_size: int = 100,
         export_lag_seconds: int = 60,
         export_page_size: int = contract.EXPORT_PAGE_LIMIT,
@@ -282,6 +285,8 @@ class FakeZendesk(AdminMixin, AppsMixin):
         self.api_token = api_token
         self.oauth_token = oauth_token
         self.comments_page_size = comments_page_size
+        # List Audits for a Ticket "Returns a maximum of 100 records per page" (OAS).
+        self.audits_page_size = audits_page_size
         # The most organizations one page holds, whatever page[size] asks for.
         self.orgs_page_size = orgs_page_size
         # Zendesk leaves out of an incremental export what changed in the last minute.
@@ -318,6 +323,9 @@ class FakeZendesk(AdminMixin, AppsMixin):
         self._ticket_ids = itertools.count(1)
         self._tickets: dict[int, FakeTicket] = {}
         self._comments: dict[int, list[FakeComment]] = {}
+        # Per ticket, its audits oldest first (OAS TicketAuditObject): one per
+        # creation, comment, agent update and API update, as Zendesk records them.
+        self._audits: dict[int, list[dict[str, Any]]] = {}
         self._users: dict[int, dict[str, Any]] = {}
         self._orgs: dict[int, dict[str, Any]] = {}
         self._org_fields: list[dict[str, Any]] = []
@@ -334,6 +342,7 @@ class FakeZendesk(AdminMixin, AppsMixin):
         self.api_user_id = self.add_user(role="admin", name="Sidecar", email=email)
         self._admin_init()  # fields, webhooks, triggers, views: tests/fake_zendesk_admin.py
         self._apps_init()  # private apps: tests/fake_zendesk_apps.py
+        self._bh_init()  # schedules: tests/fake_zendesk_schedules.py
         self.add_org_field("enterprise_support", type="checkbox")
         self.add_org_field("support_plan", type="dropdown")
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -547,9 +556,27 @@ class FakeZendesk(AdminMixin, AppsMixin):
                 custom_fields=coupled_fields,
                 follower_ids=list(follower_ids),
             )
-            self._comments[tid] = [
-                FakeComment(next(self._ids), requester, True, description, created)
-            ]
+            description_comment = FakeComment(
+                next(self._ids), requester, True, description, created
+            )
+            self._comments[tid] = [description_comment]
+            # The creation's audit: a Create event per set field, status included
+            # (Zendesk "Ticket audit events reference": Create), and the description.
+            self._audits[tid] = []
+            self._audit(
+                tid,
+                created,
+                requester,
+                [
+                    {"type": "Create", "field_name": "status", "value": status},
+                    {
+                        "type": "Comment",
+                        "id": description_comment.id,
+                        "public": True,
+                        "body": description,
+                    },
+                ],
+            )
             return tid
 
     def add_comment(
@@ -572,8 +599,70 @@ class FakeZendesk(AdminMixin, AppsMixin):
             )
             self._comments[ticket_id].append(comment)
             self._bump(ticket)
+            self._audit(
+                ticket_id,
+                comment.created_at,
+                author_id,
+                [{"type": "Comment", "id": comment.id, "public": public, "body": body}],
+            )
             self._count_agent_update()
             return comment.id
+
+    def set_status(
+        self,
+        ticket_id: int,
+        status: str,
+        *,
+        at: datetime | str | None = None,
+        author_id: int | None = None,
+    ) -> None:
+        """Change the status as an agent would, recorded in an audit made ``at`` (default now)."""
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            stamp = _as_stamp(at, self._clock())
+            previous, ticket.status = ticket.status, status
+            self._bump(ticket)
+            self._audit(
+                ticket_id,
+                stamp,
+                author_id,
+                [
+                    {
+                        "type": "Change",
+                        "field_name": "status",
+                        "value": status,
+                        "previous_value": previous,
+                    }
+                ],
+            )
+            self._count_agent_update()
+
+    def audits(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's audits, oldest first (copies)."""
+        with self._lock:
+            return copy.deepcopy(self._audits.get(ticket_id, []))
+
+    def _audit(
+        self,
+        ticket_id: int,
+        created_at: str,
+        author_id: int | None,
+        events: list[dict[str, Any]],
+    ) -> None:
+        """Record one audit (OAS TicketAuditObject) with its events."""
+        for event in events:
+            event.setdefault("id", next(self._ids))
+        self._audits.setdefault(ticket_id, []).append(
+            {
+                "id": next(self._ids),
+                "ticket_id": ticket_id,
+                "created_at": created_at,
+                "author_id": author_id if author_id is not None else -1,
+                "via": {"channel": "web", "source": {"rel": None}},
+                "metadata": {"custom": {}, "system": {}},
+                "events": events,
+            }
+        )
 
     def update_ticket(self, ticket_id: int, **changes: Any) -> None:
         """Change ticket attributes as an agent would (tags, custom_fields merge).
@@ -590,9 +679,75 @@ class FakeZendesk(AdminMixin, AppsMixin):
                 sent_tags=set(changes["tags"]) if "tags" in changes else None,
                 sent_values=dict(changes.get("custom_fields") or {}),
             )
+            previous_status = ticket.status
             for name, value in changes.items():
                 if name not in {"custom_fields", "tags"}:
                     setattr(ticket, name, value)
+            self._bump(ticket)
+            if ticket.status != previous_status:
+                self._audit(
+                    ticket_id,
+                    ticket.updated_at,
+                    None,
+                    [
+                        {
+                            "type": "Change",
+                            "field_name": "status",
+                            "value": ticket.status,
+                            "previous_value": previous_status,
+                        }
+                    ],
+                )
+            self._count_agent_update()
+
+    def apply_macro(
+        self,
+        ticket_id: int,
+        agent_id: int,
+        actions: Sequence[Mapping[str, Any]],
+        *,
+        typed: str = "",
+    ) -> None:
+        """Apply a macro in the agent UI, type ``typed`` after its comment, submit.
+
+        One submit is one ticket update by the agent: the tags and the comment
+        land together (one ``updated_at``). The actions are those of the
+        Actions reference (developer.zendesk.com, "Actions reference", macros):
+        ``current_tags`` adds space-separated tags, ``remove_tags`` removes
+        them, ``comment_value`` fills the comment box, ``comment_mode_is_public``
+        ("true"/"false") makes it a public reply or an internal note; anything
+        else is not modelled here and fails loudly.
+        """
+        with self._lock:
+            ticket = self._tickets[ticket_id]
+            tags = set(ticket.tags)
+            body, public = "", True  # the agent UI opens on a public reply
+            for action in actions:
+                field, value = action["field"], str(action["value"])
+                if field == "current_tags":
+                    tags |= set(value.split())
+                elif field == "remove_tags":
+                    tags -= set(value.split())
+                elif field == "comment_value":
+                    body = value
+                elif field == "comment_mode_is_public":
+                    public = value == "true"
+                else:
+                    raise ValueError(f"macro action {field!r} is not modelled")
+            ticket.tags, ticket.custom_fields = contract.couple_tagger_fields(
+                self._taggers(),
+                tags=ticket.tags,
+                values=ticket.custom_fields,
+                sent_tags=tags,
+                sent_values={},
+            )
+            text = body + typed
+            if text.strip():
+                self._comments[ticket_id].append(
+                    FakeComment(
+                        next(self._ids), agent_id, public, text, _stamp(self._clock())
+                    )
+                )
             self._bump(ticket)
             self._count_agent_update()
 
@@ -911,7 +1066,8 @@ class FakeZendesk(AdminMixin, AppsMixin):
             return Reply(
                 400, {"error": "InvalidJSON", "description": "bad body"}, rate_headers
             ), None
-        for verb, pattern, name in (*_ROUTES, *ADMIN_ROUTES, *APPS_ROUTES):
+        routes = (*_ROUTES, *ADMIN_ROUTES, *APPS_ROUTES, *SCHEDULE_ROUTES)
+        for verb, pattern, name in routes:
             match = pattern.match(path)
             if match and verb == method:
                 raw = match.group(1) if match.groups() else None
@@ -1050,6 +1206,33 @@ class FakeZendesk(AdminMixin, AppsMixin):
         if "users" in query.get("include", "").split(","):
             authors = sorted({c.author_id for c in chunk if c.author_id is not None})
             body["users"] = [self._users[a] for a in authors if a in self._users]
+        return self._ok(body)
+
+    def _get_audits(self, tid: int, query: Mapping[str, str], payload: Any) -> Any:
+        """List Audits for a Ticket (OAS ListAuditsForTicket, TicketAuditsResponseNoneCursor).
+
+        Offset pagination, "a maximum of 100 records per page", oldest first
+        (the OAS example; Zendesk lists a ticket's audits in creation order).
+        The fake serves offset pages only (the answer's schema in the OAS is
+        the offset one: ``audits``, ``count``, ``next_page``, ``previous_page``).
+        """
+        if self._live_ticket(tid) is None:
+            return self._not_found()
+        audits = self._audits.get(tid, [])
+        size = max(1, min(int(query.get("per_page", 100)), self.audits_page_size))
+        page = max(1, int(query.get("page", 1)))
+        chunk = audits[(page - 1) * size : page * size]
+        body: dict[str, Any] = {
+            "audits": copy.deepcopy(chunk),
+            "count": len(audits),
+            "previous_page": None,
+            "next_page": None,
+        }
+        if page * size < len(audits):
+            next_query = dict(query, page=str(page + 1), per_page=str(size))
+            body["next_page"] = (
+                f"{self.url}/api/v2/tickets/{tid}/audits.json?{urlencode(next_query)}"
+            )
         return self._ok(body)
 
     def _get_me(self, _: Any, query: Any, payload: Any) -> Any:
@@ -1411,6 +1594,15 @@ class FakeZendesk(AdminMixin, AppsMixin):
                 events.append(
                     {"type": "Change", "field_name": str(fid), "value": value}
                 )
+        if ticket.status != before.status:
+            events.append(
+                {
+                    "type": "Change",
+                    "field_name": "status",
+                    "value": ticket.status,
+                    "previous_value": before.status,
+                }
+            )
         if changed:
             self._bump(ticket)
         audit = {
@@ -1422,6 +1614,8 @@ class FakeZendesk(AdminMixin, AppsMixin):
             "metadata": {"custom": update.get("metadata") or {}},
             "events": events,
         }
+        if changed:
+            self._audits.setdefault(tid, []).append(copy.deepcopy(audit))
         event = WriteEvent("ticket", tid, payload, changed, user_id=self.api_user_id)
         return self._ok({"ticket": ticket.to_json(), "audit": audit}, event)
 

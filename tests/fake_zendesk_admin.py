@@ -77,6 +77,9 @@ ADMIN_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/v2/views(?:\.json)?$"), "_admin_list_views"),
     ("POST", re.compile(r"^/api/v2/views(?:\.json)?$"), "_admin_create_view"),
     ("PUT", re.compile(r"^/api/v2/views/(\d+)(?:\.json)?$"), "_admin_put_view"),
+    ("GET", re.compile(r"^/api/v2/macros(?:\.json)?$"), "_admin_list_macros"),
+    ("POST", re.compile(r"^/api/v2/macros(?:\.json)?$"), "_admin_create_macro"),
+    ("PUT", re.compile(r"^/api/v2/macros/(\d+)(?:\.json)?$"), "_admin_put_macro"),
 ]
 
 ADMIN_WRITES = ("POST", "PUT", "DELETE", "PATCH")
@@ -126,6 +129,7 @@ class AdminMixin:
         self._trigger_categories: list[dict[str, Any]] = []
         self._views: dict[int, dict[str, Any]] = {}
         self._ticket_forms: dict[int, dict[str, Any]] = {}
+        self._macros: dict[int, dict[str, Any]] = {}
         # Values the "Current user" condition (subject "role") lists; the JSON of
         # "Current user is <a user>" is UNCONFIRMED, so tests choose what it offers.
         self.current_user_values: list[dict[str, Any]] = [
@@ -147,6 +151,13 @@ class AdminMixin:
 
     def view_list(self) -> list[dict[str, Any]]:
         return copy.deepcopy(list(self._views.values()))
+
+    def macro_list(self) -> list[dict[str, Any]]:
+        return [self._macro_read(m, macro) for m, macro in self._macros.items()]
+
+    def edit_macro(self, macro_id: int, **changes: Any) -> None:
+        """Change a macro as an admin would in Admin Center."""
+        self._macros[macro_id].update(copy.deepcopy(changes))
 
     def edit_trigger(self, trigger_id: int, **changes: Any) -> None:
         """Change a trigger as an admin would in Admin Center."""
@@ -604,3 +615,66 @@ class AdminMixin:
         assert isinstance(view, dict)
         self._views[vid] = copy.deepcopy(view)
         return _reply(200, {"view": self._view_read_format(vid, view)})
+
+    # --- macros: OAS ListMacros / CreateMacro / UpdateMacro ---------------------
+
+    def _macro_read(self, mid: int, macro: dict[str, Any]) -> dict[str, Any]:
+        # OAS MacroObject (MacroCommonObject + usage counters); "active" is
+        # "Useful for determining if the macro should be displayed" (default on);
+        # restriction null "allows unrestricted access for all users".
+        return {
+            "id": mid,
+            "url": f"{getattr(self, 'url', '')}/api/v2/macros/{mid}.json",
+            "title": macro["title"],
+            "actions": copy.deepcopy(macro["actions"]),
+            "active": macro.get("active", True),
+            "description": macro.get("description"),
+            "restriction": macro.get("restriction"),
+            "default": False,
+            "position": macro.get("position", 9999),
+        }
+
+    @staticmethod
+    def _macro_problem(macro: Any) -> str | None:
+        # OAS MacroInput: "required: title, actions"; ActionObject {field, value}.
+        if not isinstance(macro, dict):
+            return "macro must be an object"
+        if not macro.get("title") or "actions" not in macro:
+            return "title and actions are required"
+        actions = macro.get("actions", [])
+        if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("field"), str) and "value" in a
+            for a in actions
+        ):
+            return "actions must be a list of {field, value}"
+        if "actions" in macro and not actions:
+            return "a macro needs at least one action"
+        return None
+
+    def _admin_list_macros(self, _: Any, query: Any, payload: Any) -> Any:
+        # OAS MacrosResponse: macros + offset pagination (next_page, count).
+        macros = self.macro_list()
+        return _reply(200, {"macros": macros, "next_page": None, "count": len(macros)})
+
+    def _admin_create_macro(self, _: Any, query: Any, payload: Any) -> Any:
+        macro = payload.get("macro") if isinstance(payload, dict) else None
+        problem = self._macro_problem(macro)
+        if problem:
+            return _invalid(problem)
+        assert isinstance(macro, dict)
+        mid = next(self._ids)
+        self._macros[mid] = copy.deepcopy(macro)
+        # OAS CreateMacro answers 200 with {"macro": MacroObject}.
+        return _reply(200, {"macro": self._macro_read(mid, self._macros[mid])})
+
+    def _admin_put_macro(self, mid: int, query: Any, payload: Any) -> Any:
+        if mid not in self._macros:
+            return _reply(404, {"error": "RecordNotFound", "description": "Not found"})
+        macro = payload.get("macro") if isinstance(payload, dict) else None
+        # OAS UpdateMacro takes MacroInput (title and actions required).
+        problem = self._macro_problem(macro)
+        if problem:
+            return _invalid(problem)
+        assert isinstance(macro, dict)
+        self._macros[mid].update(copy.deepcopy(macro))
+        return _reply(200, {"macro": self._macro_read(mid, self._macros[mid])})

@@ -25,8 +25,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from sidecar.agentapp.view import ticket_sla
 from sidecar.config import Config, Secret, split_secrets
+from sidecar.domain.oncall import OncallState
 from sidecar.domain.plan import Plan
-from sidecar.errors import AuthFailed, ConfigError, NotFound, Transient, UpstreamError
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    NotFound,
+    QueueUnavailable,
+    Transient,
+    UpstreamError,
+)
+from sidecar.oncall.whois import OnCallDirectory, OnCallNow
+from sidecar.tasks.oncall_back import states_for
 from sidecar.tasks.queue import JobQueue
 
 EXTENSION = "sidecar.agentapp"
@@ -50,6 +60,10 @@ class TicketView:
     account: str
     make_planner: Callable[[], Callable[[int], Plan]]
     clock: Callable[[], float] = time.monotonic
+    # The ticket's on-call state as PagerDuty last told it (None: nothing known).
+    oncall: Callable[[int], OncallState | None] = lambda _ticket_id: None
+    # Who PagerDuty would page now for a planned ticket (None: not shown).
+    who: Callable[[Plan], OnCallNow | None] = lambda _: None
     _planner: Callable[[int], Plan] | None = None
     _cache: OrderedDict[tuple[int, str], tuple[float, dict[str, Any]]] = field(
         default_factory=OrderedDict
@@ -80,13 +94,59 @@ class TicketView:
             if self._planner is None:
                 self._planner = self.make_planner()
             planner = self._planner
-        body = ticket_sla(planner(ticket_id), account=self.account)
+        decided = planner(ticket_id)
+        body = ticket_sla(
+            decided,
+            account=self.account,
+            oncall=self._oncall(ticket_id),
+            oncall_now=self._who(decided),
+        )
         with self._lock:
             self._cache[key] = (now, body)
             self._cache.move_to_end(key)
             while len(self._cache) > CACHE_TICKETS:
                 self._cache.popitem(last=False)
         return body
+
+    def _oncall(self, ticket_id: int) -> OncallState | None:
+        try:
+            return self.oncall(ticket_id)
+        except QueueUnavailable as exc:  # the SLA view is worth more than this detail
+            log.warning("on-call state not read: %s", exc)
+            return None
+
+    def _who(self, decided: Plan) -> OnCallNow | None:
+        # The on-call lookup is extra: whatever goes wrong there, the SLA shows.
+        try:
+            return self.who(decided)
+        except Exception as exc:  # the sidebar must not break
+            log.warning("on-call lookup failed: %s", type(exc).__name__)
+            return OnCallNow(False, reason="the lookup failed (see the sidecar's log)")
+
+
+def oncall_lookup(config: Config) -> Callable[[Plan], OnCallNow | None]:
+    """Who would be paged now for a ticket, from SIDECAR_PAGERDUTY_API_TOKEN (else nobody asked).
+
+    Shown for tickets that can page: an entitled organization's, or any with
+    SIDECAR_PAGE_REQUEST_ANY_ORG (an agent may page them from the ticket).
+    """
+    try:
+        directory = OnCallDirectory.from_config(config)
+    except ConfigError as exc:
+        reason = str(exc)
+        log.warning("on-call lookup off: %s", reason)
+        return lambda _: OnCallNow(False, reason=reason)
+    if directory is None:
+        return lambda _: None
+    found = directory
+
+    def who(decided: Plan) -> OnCallNow | None:
+        if not (decided.entitlement.entitled or config.page_request_any_org):
+            return None
+        key = decided.entitlement.routing_key or config.pagerduty_routing_key
+        return found.who(key)
+
+    return who
 
 
 def _planner_from(
@@ -115,6 +175,8 @@ def init_app(
         secret=config.app_secret,
         account=config.zendesk_subdomain or "",
         make_planner=make_planner or _planner_from(config, queue),
+        oncall=states_for(config, queue).get,
+        who=oncall_lookup(config),
     )
     app.register_blueprint(bp)
 

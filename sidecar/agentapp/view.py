@@ -11,8 +11,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sidecar.domain.plan import PAGED_TAG, PAGING_SEVERITIES, RESOLVED_TAG, Plan
+from sidecar.domain.metric_plan import metric_json
+from sidecar.domain.oncall import OncallState
+from sidecar.domain.plan import (
+    ACKED_TAG,
+    PAGED_TAG,
+    PAGING_SEVERITIES,
+    RESOLVED_TAG,
+    Plan,
+)
 from sidecar.oncall.pagerduty import dedup_key
+from sidecar.oncall.whois import OnCallNow
 from sidecar.sla import Explanation, Schedule, Segment, format_utc
 from sidecar.sla import explain as explain_due
 
@@ -84,8 +93,20 @@ def skipped(explanation: Explanation) -> list[dict[str, Any]]:
     return gaps
 
 
-def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
-    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket)."""
+def ticket_sla(
+    decided: Plan,
+    *,
+    account: str,
+    oncall: OncallState | None = None,
+    oncall_now: OnCallNow | None = None,
+) -> dict[str, Any]:
+    """Return the sidebar's JSON for one planned ticket (no secrets, no other ticket).
+
+    ``oncall``: what PagerDuty last told us about the ticket's incident
+    (sidecar.tasks.oncall_back), when it told us anything. ``oncall_now``: who
+    PagerDuty would page now for the ticket's routing key (None: the lookup is
+    off, or the ticket's organization cannot be paged).
+    """
     ticket = decided.ticket
     ent = decided.entitlement
     policy = decided.policy
@@ -143,12 +164,16 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
             "skipped": skipped(explanation),
             "lines": explanation.lines(),
         }
+    # Every metric beyond the first response the policy sets (issue 21), as
+    # `explain --format json` shows them; empty for a first-response-only ticket.
+    body["metrics"] = [metric_json(state) for state in decided.metrics]
+    body["metrics_error"] = decided.metrics_error
     tags = ticket.tags
     pages = (
         ent.entitled
         and decided.severity in PAGING_SEVERITIES
         and ticket.status not in {"solved", "closed"}
-    )
+    ) or decided.requested is not None  # an agent's page, about to go out
     paged = PAGED_TAG in tags
     body["oncall"] = {
         "pages": pages,
@@ -158,5 +183,24 @@ def ticket_sla(decided: Plan, *, account: str) -> dict[str, Any]:
         # incident in PagerDuty's search (docs/decisions.md).
         "dedup_key": dedup_key(account, ticket.id) if paged or pages else None,
         "reason": decided.page_reason,
+        "requested_by": decided.requested.requested_by if decided.requested else None,
+        "now": oncall_now.as_json() if oncall_now is not None else None,
+        # PagerDuty's answers (issue 22): the tag is the ticket's own record of
+        # an acknowledgement; who, when and the incident come from the store.
+        "acknowledged": ACKED_TAG in tags,
+        "incident": _incident(oncall),
     }
     return body
+
+
+def _incident(state: OncallState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "status": state.status,
+        "number": state.incident_number,
+        "url": state.incident_url,
+        "acknowledged_by": state.acked_by,
+        "acknowledged_at": state.acked_at,
+        "assignees": list(state.assignees),
+    }

@@ -21,11 +21,14 @@ import click
 from sidecar.config import Config
 from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
+from sidecar.queue.backend import sqlite_path
 from sidecar.sla import Policy
-from sidecar.tasks.handler import load_configured_policy
-from sidecar.tasks.queue import JobQueue, sqlite_path
+from sidecar.tasks.handler import configured_policy_source
+from sidecar.tasks.queue import JobQueue
+from sidecar.tasks.schedules import AccountSchedules, PolicySource, ScheduleStore
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.schedules import fetch_business_hours
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,9 +138,49 @@ class CliContext:
         return queue
 
     @cached_property
+    def schedules(self) -> AccountSchedules:
+        """The account's Zendesk schedules, as the service has them.
+
+        The last good copy in the service's queue store when there is one (what
+        the worker computes with), else read from Zendesk (when connected).
+        """
+        return self.account_schedules(prefer_stored=True)
+
+    def account_schedules(self, *, prefer_stored: bool) -> AccountSchedules:
+        """The account's Zendesk schedules; without ``prefer_stored``, Zendesk first.
+
+        A command never writes the service's copy.
+        """
+        fetch = (
+            (lambda: fetch_business_hours(self.zendesk()))
+            if self.config.zendesk_connected
+            else None
+        )
+        return AccountSchedules(
+            fetch=fetch,
+            store=self._quiet_queue,
+            save=False,
+            prefer_stored=prefer_stored,
+            account=self.config.zendesk_subdomain or "",
+        )
+
+    def _quiet_queue(self) -> ScheduleStore | None:
+        if not hasattr(self, "_schedule_store"):
+            try:
+                self._schedule_store: ScheduleStore | None = self.queue()
+            except SidecarError:
+                self._schedule_store = None
+        return self._schedule_store
+
+    @cached_property
+    def policy_source(self) -> PolicySource:
+        """The configured policy file, with the Zendesk schedules it names."""
+        return configured_policy_source(self.config, schedules=self.schedules)
+
+    @cached_property
     def policy(self) -> Policy:
         """The SLA policy in force (the built-in default when none is configured)."""
-        return load_configured_policy(self.config)
+        return self.policy_source.policy()
 
     @cached_property
     def entitlements(self) -> EntitlementsStore:

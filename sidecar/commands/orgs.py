@@ -27,13 +27,14 @@ from sidecar.entitlements.check import (
     Judge,
     check_orgs,
     check_overrides,
+    describe_overrides,
+    enhanced_lines,
     file_overrides,
     input_sources,
     plan_field_change,
 )
 from sidecar.entitlements.loader import load_entitlements
 from sidecar.errors import ConfigError, NotFound, UpstreamError
-from sidecar.sla.schedule import format_duration
 from sidecar.words import counted
 from sidecar.zendesk.client import ZendeskClient
 
@@ -188,11 +189,8 @@ def _describe(
         starts = entry.starts.isoformat() if entry.starts else "(open)"
         ends = entry.ends.isoformat() if entry.ends else "(open)"
         lines.append(f"  add-on dates: {starts} to {ends} (inclusive)")
-    if entry.sla_overrides:
-        shown = ", ".join(
-            f"SEV {sev} {format_duration(d)}"
-            for sev, d in sorted(entry.sla_overrides.items())
-        )
+    if entry.sla_overrides or entry.metric_overrides:
+        shown = describe_overrides(entry.sla_overrides, entry.metric_overrides)
         lines.append(f"  enhanced SLA targets: {shown}")
     route = "organization override" if entry.pagerduty_routing_key else "default"
     lines.append(f"  PagerDuty routing key: {route}")
@@ -252,7 +250,9 @@ def check(offline: bool, on_date: datetime | None) -> None:
         raise SystemExit(1) from None
     report = CheckReport()
     policy = context.policy
-    report.warnings.extend(check_overrides(file, policy.targets, policy.name))
+    report.warnings.extend(check_overrides(file, policy))
+    for line in enhanced_lines(file):
+        click.echo(line)
     if offline:
         report.warnings.append("--offline: organizations were not checked in Zendesk")
         # Information, not a failure: CI has no production secrets. Presence

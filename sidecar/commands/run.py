@@ -18,8 +18,8 @@ from sidecar import logs, metrics_dir
 from sidecar.commands.context import cli_context
 from sidecar.config import Config
 from sidecar.errors import QueueUnavailable
+from sidecar.queue.backend import sqlite_path
 from sidecar.tasks.handler import build_handler
-from sidecar.tasks.queue import sqlite_path
 from sidecar.tasks.worker import URGENT_WORKERS, run_worker
 
 log = logging.getLogger("sidecar.worker")

@@ -24,6 +24,8 @@ from sidecar.tasks.handler import fields_from
 from sidecar.whatif import (
     Comparison,
     Configuration,
+    MetricComparison,
+    MetricVerdict,
     Reads,
     Side,
     Summary,
@@ -142,7 +144,12 @@ def whatif_command(
     context = cli_context()
     config = context.config
     fields = fields_from(config)
-    replacement = load_policy(existing_file(new_policy), policy_name)
+    # Zendesk schedules the new file names: the account's, as the service has them.
+    replacement = load_policy(
+        existing_file(new_policy),
+        policy_name,
+        zendesk=lambda ref: context.schedules.book().schedule(ref),
+    )
     current_store = context.entitlements
     new_store = current_store
     if entitlements_file is not None:
@@ -183,7 +190,7 @@ def whatif_command(
     if output_format == "json":
         click.echo(json.dumps(_json(header, summary, run.reads, items), indent=2))
     elif output_format == "csv":
-        click.echo(_csv(items), nl=False)
+        click.echo(_csv(items, list(summary.by_metric)), nl=False)
     else:
         for line in _table(header, summary, run.reads, items, limit=limit):
             click.echo(line)
@@ -192,23 +199,28 @@ def whatif_command(
 # --- output ---------------------------------------------------------------------
 
 
-def _due(verdict: Verdict | None) -> str:
-    return format_utc(verdict.due_at) if verdict is not None else ""
+def _due(verdict: Verdict | MetricVerdict | None) -> str:
+    if verdict is None or verdict.due_at is None:
+        return ""
+    return format_utc(verdict.due_at)
 
 
-def _state(verdict: Verdict | None) -> str:
+def _state(verdict: Verdict | MetricVerdict | None) -> str:
     return verdict.status if verdict is not None else "none"
 
 
-def _shift_minutes(item: Comparison) -> int | None:
+def _shift_minutes(item: Comparison | MetricComparison) -> int | None:
     shift = item.shift
     return None if shift is None else round(shift / timedelta(minutes=1))
 
 
-def _shift_text(item: Comparison) -> str:
+def _shift_text(item: Comparison | MetricComparison) -> str:
     shift = item.shift
     if shift is None:
-        return "gains SLA" if item.current is None else "loses SLA"
+        if not item.moved:
+            return "0"
+        gains = item.current is None or item.current.due_at is None
+        return "gains SLA" if gains else "loses SLA"
     if not shift:
         return "0"
     sign = "-" if shift < timedelta(0) else "+"
@@ -233,6 +245,19 @@ def _row(item: Comparison) -> dict[str, Any]:
     }
 
 
+def _metric_row(metric: MetricComparison) -> dict[str, Any]:
+    return {
+        "metric": metric.name,
+        "current_due_at": _due(metric.current) or None,
+        "current_status": _state(metric.current),
+        "new_due_at": _due(metric.new) or None,
+        "new_status": _state(metric.new),
+        "moved": metric.moved,
+        "shift_minutes": _shift_minutes(metric),
+        "becomes_breached": metric.becomes_breached,
+    }
+
+
 def _tally(tally: Tally) -> dict[str, int]:
     return {
         "tickets": tally.tickets,
@@ -247,7 +272,11 @@ def _tally(tally: Tally) -> dict[str, int]:
 
 
 def _reads(reads: Reads) -> dict[str, int]:
+    # audit_reads only when a metric beyond the first response needed them:
+    # a first-response what-if reads (and prints) what it always did.
+    audits = {"audit_reads": reads.audit_reads} if reads.audit_reads else {}
     return {
+        **audits,
         "calls": reads.calls,
         "list_pages": reads.pages,
         "tickets_listed": reads.tickets,
@@ -261,10 +290,17 @@ def _reads(reads: Reads) -> dict[str, int]:
 def _json(
     header: dict[str, Any], summary: Summary, reads: Reads, items: Sequence[Comparison]
 ) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    if summary.by_metric:
+        metrics["by_metric"] = [
+            {"metric": name, **_tally(tally)}
+            for name, tally in summary.by_metric.items()
+        ]
     return {
         **header,
         "reads": _reads(reads),
         "summary": _tally(summary.total),
+        **metrics,
         "by_organization": [
             {"organization_id": org_id, "organization": name, **_tally(tally)}
             for (org_id, name), tally in sorted(
@@ -277,17 +313,30 @@ def _json(
                 summary.by_severity.items(), key=lambda kv: kv[0] or 0
             )
         ],
-        "tickets": [_row(item) for item in items],
+        "tickets": [
+            {**_row(item), "metrics": [_metric_row(m) for m in item.metrics]}
+            if summary.by_metric
+            else _row(item)
+            for item in items
+        ],
     }
 
 
-def _csv(items: Iterable[Comparison]) -> str:
+_METRIC_CSV = ("current_due_at", "current_status", "new_due_at", "new_status")
+
+
+def _csv(items: Iterable[Comparison], metrics: Sequence[str] = ()) -> str:
+    """One row per ticket; per metric beyond the first response, four more columns."""
+    columns = [*CSV_COLUMNS, *(f"{m}_{c}" for m in metrics for c in _METRIC_CSV)]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for item in items:
         row = _row(item)
-        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+        for metric in item.metrics:
+            found = _metric_row(metric)
+            row.update({f"{metric.name}_{c}": found[c] for c in _METRIC_CSV})
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
     return out.getvalue()
 
 
@@ -318,10 +367,17 @@ def _table(
         f"({counted(reads.tickets, 'ticket')}), "
         f"{counted(reads.organizations, 'organization')}, "
         f"{counted(reads.comment_reads, 'comment read')} "
-        f"({counted(reads.settled_without_read, 'answered ticket')} needed none): "
+        f"({counted(reads.settled_without_read, 'answered ticket')} needed none)"
+        + (
+            f", {counted(reads.audit_reads, 'status history', plural='status histories')}"
+            if reads.audit_reads
+            else ""
+        )
+        + ": "
         f"{counted(reads.calls, 'call')}; nothing written",
         f"tickets with an SLA (status {', '.join(header['statuses'])}): {total.tickets}",
-        f"move: {total.moved} (earlier {total.earlier}, later {total.later}, "
+        ("first response: " if summary.by_metric else "")
+        + f"move: {total.moved} (earlier {total.earlier}, later {total.later}, "
         f"gain an SLA {total.gain_sla}, lose it {total.lose_sla})",
         f"become breached: {total.becomes_breached}; "
         f"stop being breached: {total.stops_being_breached}",
@@ -349,6 +405,12 @@ def _table(
         )
     ]
     lines += ["", *_columns(orgs), "", *_columns(severities)]
+    if summary.by_metric:
+        per_metric = [("METRIC", *heading, "STOP BEING BREACHED")] + [
+            (name, t.tickets, t.moved, t.becomes_breached, t.stops_being_breached)
+            for name, t in summary.by_metric.items()
+        ]
+        lines += ["", *_columns(per_metric)]
     moving = [item for item in items if item.moved or item.status_changes]
     if moving:
         rows: list[Sequence[object]] = [
@@ -372,6 +434,26 @@ def _table(
             lines.append(
                 f"... {len(moving) - limit} more (--limit, or --format csv|json for all)"
             )
+    changed = [
+        (item, m) for item in items for m in item.metrics if m.moved or m.status_changes
+    ]
+    if changed:
+        rows = [("TICKET", "METRIC", "DUE NOW", "NOW", "DUE NEW", "NEW", "SHIFT")]
+        rows += [
+            (
+                item.ticket_id,
+                m.name,
+                _due(m.current) or "-",
+                _state(m.current),
+                _due(m.new) or "-",
+                _state(m.new),
+                _shift_text(m),
+            )
+            for item, m in changed[:limit]
+        ]
+        lines += ["", *_columns(rows)]
+        if len(changed) > limit:
+            lines.append(f"... {len(changed) - limit} more metric changes")
     return lines
 
 

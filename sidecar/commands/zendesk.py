@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sidecar.commands.context import SidecarGroup, cli_context
+from sidecar.domain.metric_plan import used_metrics
 from sidecar.envfile import git_exposure, write_private
 from sidecar.zendesk.setup import (
     CHANGED,
@@ -98,6 +99,7 @@ def setup(
         require_severity=require_severity,
         **allowed,
         app_dir=app_dir,
+        metrics=used_metrics(context.policy),
     ).run()
     rows = [("OBJECT", "NAME", "ACTION", "ID", "")] + [
         (s.kind, s.name, s.action, s.object_id, s.note) for s in result.steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,13 @@ from sidecar.errors import (
     SidecarError,
     UpstreamError,
 )
+from sidecar.queue.backend import sqlite_path
+from sidecar.sla import read_policy_file, zendesk_schedule_refs
 from sidecar.slack import api as slack_api
-from sidecar.tasks.handler import load_configured_policy
 from sidecar.tasks.jobs import AUTH_SERVICES, auth_failed_flag
-from sidecar.tasks.queue import sqlite_path
 from sidecar.zendesk.budget import Shares, headroom
 from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.schedules import fetch_business_hours
 from sidecar.zendesk.setup import ORG_WEBHOOK, TICKET_WEBHOOK
 
 RECEIVER_PATH = "/webhooks/zendesk"
@@ -64,7 +66,7 @@ def run(
             )
         )
         return report
-    report.lines.append(checks.check_policy(lambda: _describe_policy(config)))
+    report.lines.append(checks.check_policy(lambda: _describe_policy(context)))
     store: EntitlementsStore | None = None
 
     def describe_entitlements() -> str:
@@ -119,11 +121,22 @@ def _guarded(section: str, run_section: Callable[[], list[Line]]) -> list[Line]:
         ]
 
 
-def _describe_policy(config: Config) -> str:
-    policy = load_configured_policy(config)
+def _describe_policy(context: CliContext) -> str:
+    config = context.config
+    policy = context.policy  # with the service's copy of its Zendesk schedules
     if config.policy_file is None:
         return f"built-in policy {policy.name!r}"
     return f"{Path(config.policy_file).resolve()}: policy {policy.name!r}"
+
+
+def _schedule_refs(config: Config) -> list[str | int]:
+    """The Zendesk schedules the policy file names (none when it does not load)."""
+    if config.policy_file is None:
+        return []
+    try:
+        return zendesk_schedule_refs(read_policy_file(config.policy_file))
+    except SidecarError:
+        return []  # the policy line says why
 
 
 # --- queue ---------------------------------------------------------------------------
@@ -186,7 +199,22 @@ def _zendesk(
             checks.fail(checks.ZENDESK, "connection", str(exc), "fix the setting named")
         ]
     try:
-        return _zendesk_checks(client, config, url=url, clock=clock)
+        lines = _zendesk_checks(client, config, url=url, clock=clock)
+        refs = _schedule_refs(config)
+        account = (
+            _read(lines, "schedules", lambda: fetch_business_hours(client))
+            if refs
+            else None
+        )
+        if account is not None:
+            lines += checks.check_zendesk_schedules(
+                refs,
+                account,
+                stored=context.schedules.stored(),
+                now=datetime.fromtimestamp(clock(), UTC).replace(microsecond=0),
+                refresh_seconds=config.zendesk_schedules_refresh_seconds,
+            )
+        return lines
     finally:
         report.calls["zendesk"] = client.calls_made
 
@@ -370,11 +398,19 @@ def _pagerduty(config: Config, store: EntitlementsStore | None) -> list[Line]:
         for entry in (store.file.orgs if store is not None else ())
         if entry.enterprise_support is not False
     ]
-    return checks.check_pagerduty(
+    lines = checks.check_pagerduty(
         default_key_length=len(key.reveal()) if key else None,
         default_key_ok=bool(key) and is_routing_key(key.reveal() if key else ""),
         orgs=orgs,
     )
+    secret = config.pagerduty_webhook_secret
+    secrets = [s for s in (secret.reveal() if secret else "").split(",") if s.strip()]
+    lines.append(
+        checks.check_pagerduty_webhooks(
+            secrets=len(secrets), paging=key is not None or bool(orgs)
+        )
+    )
+    return lines
 
 
 # --- Slack ------------------------------------------------------------------------------------

@@ -8,17 +8,27 @@ makes the ticket right, the on-call action, and when to look again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sidecar.domain.entitlement import Entitlement
+from sidecar.domain.entitlement import Entitlement, enhanced_policy
+from sidecar.domain.metric_plan import (
+    NOTHING,
+    OUR_TAGS,
+    MetricsOutcome,
+    measure_metrics,
+)
 from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, PageRequest
 from sidecar.sla import (
+    MetricState,
     Policy,
+    Reply,
     SeverityError,
     SlaState,
+    StatusChange,
     evaluate,
     format_utc,
     parse_severity,
@@ -33,10 +43,16 @@ STATUS_TAGS = {
 SETTLED_TAGS = frozenset({"sla_met", "sla_breached"})
 PAGED_TAG = "oncall_paged"
 RESOLVED_TAG = "oncall_resolved"
+# While the incident is acknowledged in PagerDuty (sidecar.tasks.oncall_back
+# sets and removes it; the plan never touches it).
+ACKED_TAG = "oncall_acked"
 PAGING_SEVERITIES = frozenset({1, 2})
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 AGENT_ROLES = frozenset({"agent", "admin"})
 PAGERDUTY_SEVERITY = {1: "critical", 2: "error"}
+# An agent's page of a SEV 3-5 (or unrated) ticket: they judged it worse than
+# filed, so it pages as a SEV 2 does (docs/decisions.md, "Agents page from the ticket").
+REQUESTED_PAGE_SEVERITY = "error"
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,9 @@ class Fields:
     first_response_at: int | None = None
     first_response_date: int | None = None
     breach_minutes: int | None = None
+    # Issue 21: one text field per metric beyond the first response (metric
+    # name -> field id), the metric's due instant in ISO 8601 UTC or empty.
+    metric_due: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,16 @@ class Plan:
     resolve_page: bool
     page_reason: str
     wake_at: tuple[datetime, ...]
+    # The metrics beyond the first response (issue 21): their states, or why
+    # they could not be measured (the history could not be read).
+    metrics: tuple[MetricState, ...] = ()
+    metrics_error: str | None = None
+    # What the metrics were measured from (None: not read), for the memo.
+    replies: tuple[Reply, ...] | None = None
+    statuses: tuple[StatusChange, ...] | None = None
+    # The agent's request this page answers (the "Page on-call" macro); its
+    # record removes PAGE_REQUEST_TAG in the same write that adds oncall_paged.
+    requested: PageRequest | None = None
 
 
 def first_agent_response(
@@ -104,10 +133,10 @@ def needs_comments(ticket: Ticket, entitlement: Entitlement, fields: Fields) -> 
 
 def may_carry_sla(ticket: Ticket, fields: Fields) -> bool:
     """True when a reconcile could change the ticket: it has a severity or our marks."""
-    ours = set(STATUS_TAGS.values()) | {PAGED_TAG}
+    ours = set(STATUS_TAGS.values()) | {PAGED_TAG, PAGE_REQUEST_TAG} | OUR_TAGS
     due_values = (
         ticket.custom_fields.get(f)
-        for f in (fields.due_at, fields.due_date)
+        for f in (fields.due_at, fields.due_date, *fields.metric_due.values())
         if f is not None
     )
     return bool(
@@ -129,11 +158,22 @@ def plan(
     self_user_id: int | None,
     at_risk_fraction: float = 0.75,
     known_first_response: tuple[datetime | None] | None = None,
+    replies: Sequence[Reply] | None = None,
+    statuses: Sequence[StatusChange] | None = None,
+    history_error: str | None = None,
+    page_request: PageRequest | None = None,
+    page_any_org: bool = False,
 ) -> Plan:
     """Compute the write, the page decision and the wake-ups for one ticket.
 
     ``known_first_response``, when given, is the first response already known
     (from an earlier look at the same comments): ``comments`` are then not used.
+    ``replies`` and ``statuses``: the ticket's comments as the engine sees them
+    and its status history, for the metrics beyond the first response (None:
+    not read; ``history_error`` says why when it could not be).
+    ``page_request``: who asked for a page and why, when the ticket carries
+    PAGE_REQUEST_TAG; ``page_any_org``: whether an organization without
+    Enterprise Support may be paged that way (SIDECAR_PAGE_REQUEST_ANY_ORG).
     """
     severity, severity_error = _severity(ticket, fields)
     if known_first_response is not None:
@@ -164,6 +204,28 @@ def plan(
             and ticket.custom_fields.get(fields.due_at)
         )
 
+    metrics = NOTHING
+    if entitlement.entitled and severity is not None:
+        metrics = measure_metrics(
+            policy=effective,
+            severity=severity,
+            created_at=ticket.created_at,
+            status=ticket.status,
+            replies=replies,
+            statuses=statuses,
+            history_error=history_error,
+            first_response=None if settled_kept else state,
+            field_ids=fields.metric_due,
+            tags=ticket.tags,
+            now=now,
+            at_risk_fraction=at_risk_fraction,
+        )
+    elif fields.metric_due:
+        # No SLA (severity, entitlement): no metric is due either.
+        metrics = MetricsOutcome(
+            (), None, dict.fromkeys(fields.metric_due.values()), frozenset(), ()
+        )
+
     custom_fields: dict[int, str | None] = {}
     desired_status_tag: str | None
     if settled_kept:
@@ -182,13 +244,36 @@ def plan(
     for field_id, value in outcome.items():
         if _differs(ticket.custom_fields.get(field_id), value):
             custom_fields[field_id] = value
+    for field_id, value in metrics.fields.items():
+        if _differs(ticket.custom_fields.get(field_id), value):
+            custom_fields[field_id] = value
     present = ticket.tags & set(STATUS_TAGS.values())
     remove = set(present - {desired_status_tag})
     additional: set[str] = set()
     if desired_status_tag and desired_status_tag not in ticket.tags:
         additional.add(desired_status_tag)
+    if metrics.error is None:
+        # The metrics' own tags (a history that could not be read leaves them).
+        remove |= (ticket.tags & OUR_TAGS) - metrics.tags
+        additional |= metrics.tags - ticket.tags
 
     page, resolve_page, page_reason = _paging(ticket, severity, entitlement)
+    requested: PageRequest | None = None
+    note: str | None = None
+    if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+        asked = page_request or PageRequest("an agent (not named)", "(no reason given)")
+        page, requested, note, page_reason = _requested_page(
+            ticket,
+            asked,
+            entitlement=entitlement,
+            organization=organization,
+            page=page,
+            resolve_page=resolve_page,
+            page_reason=page_reason,
+            page_any_org=page_any_org,
+        )
+        if note is not None:  # not paged: the tag goes, with the note saying why
+            remove.add(PAGE_REQUEST_TAG)
     followers: frozenset[int] = frozenset()
     csm = entitlement.csm_user_id
     # The CSM rides along with a write that happens anyway: if Zendesk ignored
@@ -211,6 +296,7 @@ def plan(
         remove=remove,
         custom_fields=custom_fields,
         add_follower_ids=followers,
+        private_note=note,
     )
     return Plan(
         ticket=ticket,
@@ -226,25 +312,29 @@ def plan(
         page=page,
         resolve_page=resolve_page,
         page_reason=page_reason,
-        wake_at=_wake_times(state, now)
-        if not (settled_kept or ticket.status == "closed")
-        else (),
+        wake_at=_merge_wakes(
+            _wake_times(state, now)
+            if not (settled_kept or ticket.status == "closed")
+            else (),
+            metrics.wake_at,
+        ),
+        metrics=metrics.states,
+        metrics_error=metrics.error,
+        replies=tuple(replies) if replies is not None else None,
+        statuses=tuple(statuses) if statuses is not None else None,
+        requested=requested,
     )
 
 
 def effective_policy(policy: Policy, entitlement: Entitlement) -> Policy:
     """Return the policy in effect for an organization: its enhanced SLAs applied."""
-    # Enhanced SLAs replace targets the policy has; an override for a severity
-    # the policy gives no SLA cannot create one (it is reported by `orgs check`).
-    overrides: dict[object, timedelta] = {
-        severity: target
-        for severity, target in entitlement.sla_overrides.items()
-        if severity in policy.targets
-    }
-    return (
-        policy.with_overrides(overrides)
-        if entitlement.entitled and overrides
-        else policy
+    # Enhanced SLAs (first response and per metric) replace targets the policy
+    # has; an override for a target the policy lacks cannot create one (it is
+    # reported by `orgs check`).
+    if not entitlement.entitled:
+        return policy
+    return enhanced_policy(
+        policy, entitlement.sla_overrides, entitlement.metric_overrides
     )
 
 
@@ -348,6 +438,66 @@ def _paging(
     if closed:
         return False, False, f"no page: ticket is {ticket.status}"
     return True, False, f"page: SEV {severity}, {entitlement.reason}"
+
+
+def _merge_wakes(
+    first: tuple[datetime, ...], more: tuple[datetime, ...]
+) -> tuple[datetime, ...]:
+    """The first response's wake-ups, then the other metrics' not already among them."""
+    if not more:
+        return first
+    return first + tuple(sorted(set(more) - set(first)))
+
+
+def _requested_page(
+    ticket: Ticket,
+    asked: PageRequest,
+    *,
+    entitlement: Entitlement,
+    organization: Organization | None,
+    page: bool,
+    resolve_page: bool,
+    page_reason: str,
+    page_any_org: bool,
+) -> tuple[bool, PageRequest | None, str | None, str]:
+    """Answer an agent's page request: (page, request paged, note if not, reason).
+
+    The tag is removed by the write that records the page (escalate), never by
+    this reconcile's own write: a re-read between the two must still see the
+    request, or the page that went out would look unwanted and be resolved.
+    """
+    who = f"requested by {asked.requested_by}"
+    if resolve_page or ticket.status in CLOSED_STATUSES:
+        why = f"the ticket is {ticket.status}"
+    elif PAGED_TAG in ticket.tags and RESOLVED_TAG not in ticket.tags:
+        why = "on-call was already paged for this ticket and the incident is open"
+    elif PAGED_TAG in ticket.tags:
+        # One incident per ticket: its dedup key is the ticket's.
+        why = (
+            "this ticket's PagerDuty incident was opened and resolved before; "
+            "page again from PagerDuty itself"
+        )
+    elif not entitlement.entitled and not page_any_org:
+        name = _org_label(organization)
+        why = (
+            f"{name} does not hold Enterprise Support ({entitlement.reason}); "
+            "paging from a ticket is for Enterprise Support organizations "
+            "(an admin can allow it for all with SIDECAR_PAGE_REQUEST_ANY_ORG)"
+        )
+    else:
+        return True, asked, None, f"page: {who} ({asked.reason})"
+    note = (
+        f"On-call was NOT paged ({who}): {why}.\n"
+        f"Reason given: {asked.reason}\n"
+        f"The {PAGE_REQUEST_TAG} tag was removed."
+    )
+    return page, None, note, f"{page_reason}; page request refused: {why}"
+
+
+def _org_label(organization: Organization | None) -> str:
+    if organization is None:
+        return "A ticket without an organization"
+    return organization.name or f"organization {organization.id}"
 
 
 def _wake_times(state: SlaState | None, now: datetime) -> tuple[datetime, ...]:

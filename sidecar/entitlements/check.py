@@ -8,9 +8,9 @@ service decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sidecar.domain.entitlement import (
     ENTERPRISE_SUPPORT_PLANS,
@@ -21,6 +21,7 @@ from sidecar.domain.entitlement import (
 from sidecar.domain.models import Organization
 from sidecar.entitlements.decide import FILE, decide, describe_plans
 from sidecar.errors import ConfigError
+from sidecar.sla import Policy, format_duration
 
 
 @dataclass
@@ -55,18 +56,64 @@ class Judge:
         )
 
 
-def check_overrides(
-    file: EntitlementsFile, targets: Iterable[int], policy_name: str
-) -> list[str]:
-    """Warn about enhanced SLAs for severities the policy has no target for."""
+def check_overrides(file: EntitlementsFile, policy: Policy) -> list[str]:
+    """Warn about enhanced SLAs for targets the policy does not set."""
     # An enhanced SLA can shorten a target the policy has, not create one.
-    known = set(targets)
-    return [
-        f"org {entry.key}: sla: sev{severity} has no target in policy "
-        f"{policy_name!r}, so the override is ignored"
-        for entry in file.orgs
-        for severity in sorted(set(entry.sla_overrides) - known)
-    ]
+    warnings = []
+    for entry in file.orgs:
+        for severity in sorted({*entry.sla_overrides, *entry.metric_overrides}):
+            known = policy.metric_targets(severity)
+            named = [
+                *(["first_response"] if severity in entry.sla_overrides else []),
+                *entry.metric_overrides.get(severity, {}),
+            ]
+            for metric in named:
+                if metric in known:
+                    continue
+                what = (
+                    f"sev{severity}"
+                    if metric == "first_response"
+                    else (f"sev{severity}.{metric}")
+                )
+                warnings.append(
+                    f"org {entry.key}: sla: {what} has no target in policy "
+                    f"{policy.name!r}, so the override is ignored"
+                )
+    return warnings
+
+
+def enhanced_lines(file: EntitlementsFile) -> list[str]:
+    """One line per organization with enhanced targets: what `orgs check` shows."""
+    lines = []
+    for entry in file.orgs:
+        shown = describe_overrides(entry.sla_overrides, entry.metric_overrides)
+        if shown:
+            lines.append(f"org {entry.key}: enhanced SLA: {shown}")
+    return lines
+
+
+def describe_overrides(
+    sla_overrides: Mapping[int, timedelta],
+    metric_overrides: Mapping[int, Mapping[str, timedelta]],
+) -> str:
+    """``SEV 1 30m; SEV 2 first_response 1h, next_reply 2h`` (empty when none).
+
+    A severity with only a first-response override reads as it always did.
+    """
+    parts = []
+    for severity in sorted({*sla_overrides, *metric_overrides}):
+        others = metric_overrides.get(severity, {})
+        first = sla_overrides.get(severity)
+        if not others and first is not None:
+            parts.append(f"SEV {severity} {format_duration(first)}")
+            continue
+        named = [
+            *([f"first_response {format_duration(first)}"] if first else []),
+            *(f"{m} {format_duration(d)}" for m, d in others.items()),
+        ]
+        parts.append(f"SEV {severity} {', '.join(named)}")
+    # Today's one-duration form reads as it always did: "SEV 1 30m, SEV 3 4h".
+    return ("; " if metric_overrides else ", ").join(parts)
 
 
 def check_orgs(

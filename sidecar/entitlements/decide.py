@@ -124,6 +124,7 @@ def decide(
         enterprise_support_source=enterprise.source,
         enterprise_support=True,
         sla_overrides=entry.sla_overrides if entry is not None else {},
+        metric_overrides=entry.metric_overrides if entry is not None else {},
         routing_key=entry.pagerduty_routing_key if entry is not None else None,
         slack_webhook_url=entry.slack_webhook_url if entry is not None else None,
         csm_user_id=entry.csm_user_id if entry is not None else None,

@@ -7,7 +7,7 @@ The file is the contract record kept in version control::
     enterprise_support = true       # optional: overrides the Zendesk field
     starts = 2026-01-01             # optional TOML date: first day of the add-on
     ends = 2026-12-31               # optional TOML date: last day of the add-on
-    sla = { sev1 = "30m", sev3 = "4h" }
+    sla = { sev1 = "30m", sev3 = "4h", sev2 = { first_response = "1h", next_reply = "2h" } }
     pagerduty_routing_key = "env:ACME_PD_ROUTING_KEY"   # optional override
     slack_webhook_url = "env:ACME_SLACK_WEBHOOK_URL"
     csm_user_id = 123456
@@ -42,7 +42,7 @@ from sidecar.domain.entitlement import (
     OrgEntitlement,
 )
 from sidecar.net import is_loopback
-from sidecar.sla.policy import parse_duration
+from sidecar.sla.policy import METRICS, parse_duration
 from sidecar.sla.severity import SEVERITIES
 
 ORG_FIELDS = (
@@ -225,7 +225,7 @@ def _parse_org(
     if starts is not None and ends is not None and ends < starts:
         problems.append(f"{org}: ends: {ends.isoformat()} is before starts {starts}")
 
-    overrides = _sla(table.get("sla"), org, problems)
+    overrides, metric_overrides = _sla(table.get("sla"), org, problems)
     routing_key = _routing_key(
         _secret_ref(table, "pagerduty_routing_key", org, problems, rules, key=key),
         org,
@@ -271,6 +271,9 @@ def _parse_org(
         starts=starts,
         ends=ends,
         sla_overrides=MappingProxyType(overrides),
+        metric_overrides=MappingProxyType(
+            {s: MappingProxyType(m) for s, m in metric_overrides.items()}
+        ),
         pagerduty_routing_key=routing_key,
         slack_webhook_url=slack,
         csm_user_id=csm,
@@ -301,13 +304,24 @@ def _date(
     return None
 
 
-def _sla(value: Any, org: str, problems: list[str]) -> dict[int, timedelta]:
+_SLA_EXAMPLE = 'sev2 = "1h", or sev2 = { first_response = "1h", next_reply = "2h" }'
+
+
+def _sla(
+    value: Any, org: str, problems: list[str]
+) -> tuple[dict[int, timedelta], dict[int, dict[str, timedelta]]]:
+    """Return (first-response overrides, other metrics' overrides) by severity.
+
+    A severity maps to one duration (its first response, as always) or to a
+    table of durations by metric name (METRICS).
+    """
+    first: dict[int, timedelta] = {}
+    others: dict[int, dict[str, timedelta]] = {}
     if value is None:
-        return {}
+        return first, others
     if not isinstance(value, dict):
-        problems.append(f'{org}: sla: must be a table like {{ sev1 = "30m" }}')
-        return {}
-    overrides: dict[int, timedelta] = {}
+        problems.append(f"{org}: sla: must be a table like {{ {_SLA_EXAMPLE} }}")
+        return first, others
     for name, text in value.items():
         match = _SEVERITY_KEY.match(name)
         if match is None or int(match.group(1)) not in SEVERITIES:
@@ -316,14 +330,55 @@ def _sla(value: Any, org: str, problems: list[str]) -> dict[int, timedelta]:
                 f"(use sev1 to sev{max(SEVERITIES)})"
             )
             continue
-        if not isinstance(text, str):
-            problems.append(f'{org}: sla.{name}: must be a duration string like "30m"')
+        severity = int(match.group(1))
+        if isinstance(text, dict):
+            named = _metric_table(f"sla.{name}", text, org, problems)
+            if "first_response" in named:
+                first[severity] = named.pop("first_response")
+            if named:
+                others[severity] = named
             continue
-        try:
-            overrides[int(match.group(1))] = parse_duration(text)
-        except ValueError as exc:
-            problems.append(f"{org}: sla.{name}: {exc}")
-    return overrides
+        duration = _duration(f"sla.{name}", text, org, problems)
+        if duration is not None:
+            first[severity] = duration
+    return first, others
+
+
+def _metric_table(
+    where: str, table: dict[str, Any], org: str, problems: list[str]
+) -> dict[str, timedelta]:
+    """``{ first_response = "1h", next_reply = "2h" }``: durations by metric name."""
+    found: dict[str, timedelta] = {}
+    if not table:
+        problems.append(
+            f"{org}: {where}: an empty table sets nothing (expected metric = "
+            f"duration; example: {_SLA_EXAMPLE})"
+        )
+    for metric, text in table.items():
+        if metric not in METRICS:
+            problems.append(
+                f"{org}: {where}.{metric}: unknown metric {metric!r} (expected one "
+                f"of {', '.join(METRICS)}; example: {_SLA_EXAMPLE})"
+            )
+            continue
+        duration = _duration(f"{where}.{metric}", text, org, problems)
+        if duration is not None:
+            found[metric] = duration
+    return found
+
+
+def _duration(where: str, text: Any, org: str, problems: list[str]) -> timedelta | None:
+    if not isinstance(text, str):
+        problems.append(
+            f'{org}: {where}: {text!r} must be a duration string like "30m" '
+            f"(example: {_SLA_EXAMPLE})"
+        )
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        problems.append(f"{org}: {where}: {exc} (example: {_SLA_EXAMPLE})")
+        return None
 
 
 def _secret_ref(

@@ -85,16 +85,21 @@ def key_fingerprint(routing_key: Secret | str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:8]
 
 
-def summary(severity: int, org_name: str, subject: str) -> str:
-    """Build ``[SEV 1] <org name>: <subject>`` within PagerDuty's 1024 characters."""
+def summary(
+    severity: int | None, org_name: str, subject: str, *, requested_by: str = ""
+) -> str:
+    """Build ``[SEV 1] <org name>: <subject>`` within PagerDuty's 1024 characters.
+
+    ``requested_by``: the agent who paged from the ticket (the "Page on-call"
+    macro), named at the end so the responder sees a person asked.
+    """
     # The summary is one line in every PagerDuty view and notification.
     subject = " ".join(subject.split()) or "(no subject)"
     org_name = " ".join(org_name.split())
-    text = (
-        f"[SEV {severity}] {org_name}: {subject}"
-        if org_name
-        else (f"[SEV {severity}] {subject}")
-    )
+    label = "[no severity]" if severity is None else f"[SEV {severity}]"
+    text = f"{label} {org_name}: {subject}" if org_name else f"{label} {subject}"
+    if requested_by:
+        text += f" (paged by {' '.join(requested_by.split())})"
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
 
 

@@ -23,6 +23,7 @@ from sidecar.sla import format_duration
 __all__ = [
     "COLORS",
     "attainment_by_month",
+    "cycles_by_metric",
     "response_vs_target",
     "worst_organizations",
 ]
@@ -210,3 +211,45 @@ def worst_organizations(
         ax.invert_yaxis()
         ax.set_xlabel("breached, % of tickets met or breached")
         return _svg(figure, "worst organizations")
+
+
+def cycles_by_metric(rows: Sequence[tuple[str, AttainmentRow]]) -> str:
+    """Horizontal stacked bars: each metric's cycles by status, as % of its cycles."""
+    with matplotlib.rc_context(_RC):
+        figure = _figure(9.0, 0.9 + 0.4 * max(len(rows), 1))
+        counted = [(label, row) for label, row in rows if row.total]
+        if not counted:
+            _empty(figure, "no cycles in the period")
+            return _svg(figure, "cycles by metric")
+        ax = figure.add_subplot()
+        labels = [label for label, _ in counted]
+        left = [0.0] * len(counted)
+        for status in ("met", "breached", "open", "unknown"):
+            widths = [100.0 * r.count(status) / r.total for _, r in counted]
+            ax.barh(
+                labels,
+                widths,
+                left=left,
+                color=COLORS[status],
+                label=status,
+                height=0.6,
+            )
+            left = [a + w for a, w in zip(left, widths, strict=True)]
+        for y, (_, row) in enumerate(counted):
+            share = row.attainment
+            text = f"{share:.0f} % met" if share is not None else "none decided"
+            ax.annotate(
+                f"{text} of {row.met + row.breached:,} decided",
+                (100, y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_xlim(0, 135)
+        ax.set_xticks([0, 25, 50, 75, 100])
+        ax.invert_yaxis()
+        ax.set_xlabel("% of the metric's cycles")
+        # Above the bars: at the bottom right it would cover the last annotation.
+        figure.legend(loc="outside upper center", ncols=4, fontsize=8, frameon=False)
+        return _svg(figure, "cycles by metric")

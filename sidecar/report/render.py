@@ -112,8 +112,51 @@ def _breach_json(view: ReportView, b: BreachRow) -> dict[str, Any]:
     }
 
 
+METRIC_LABELS = {
+    "first_response": "first response",
+    "next_reply": "next reply",
+    "periodic_update": "periodic update",
+    "resolution": "resolution",
+}
+
+
+def _metrics_json(view: ReportView) -> list[dict[str, Any]]:
+    """Every metric's cycles (``total`` counts cycles, not tickets)."""
+    return [
+        {
+            "name": m.name,
+            "label": METRIC_LABELS.get(m.name, m.name),
+            "overall": _row_json(m.overall, "all"),
+            "by_severity": [_row_json(r, f"SEV {r.key}") for r in m.by_severity],
+            "by_organization": [
+                _row_json(r, view.org_label(r.key)) for r in m.by_organization
+            ],
+        }
+        for m in view.data.metrics
+    ]
+
+
 def report_dict(view: ReportView) -> dict[str, Any]:
-    """The report's numbers as plain data (the JSON format)."""
+    """The report's numbers as plain data (the JSON format).
+
+    ``metrics`` and ``history`` appear only when a counted ticket's policy
+    sets a metric beyond the first response.
+    """
+    data = view.data
+    found = _first_response_dict(view)
+    if data.metrics:
+        found["metrics"] = _metrics_json(view)
+        if data.history is not None:
+            found["history"] = {
+                "tickets_read": data.history.tickets,
+                "comment_reads": data.history.comment_reads,
+                "audit_reads": data.history.audit_reads,
+                "unreadable": data.history.unreadable,
+            }
+    return found
+
+
+def _first_response_dict(view: ReportView) -> dict[str, Any]:
     data, a = view.data, view.data.attainment
     return {
         "account": view.account,
@@ -174,14 +217,17 @@ def render_csv(view: ReportView) -> str:
 
     ``overall``, ``severity``, ``organization``, ``month`` rows carry counts and
     percentages (severity rows also the response times); ``breach`` rows are
-    the breach list.
+    the breach list. With metrics beyond the first response, ``metric``,
+    ``metric_severity`` and ``metric_organization`` rows count each metric's
+    cycles (``total`` is cycles), named in the extra ``metric`` column.
     """
     d = report_dict(view)
     times = {t["severity"]: t for t in d["response_times"]}
     out = io.StringIO()
-    writer = csv.DictWriter(
-        out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n"
-    )
+    # The metric column exists only when there are metrics beyond the first
+    # response: a first-response report's CSV is what it always was.
+    columns = (*CSV_COLUMNS, "metric") if d.get("metrics") else CSV_COLUMNS
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerow({"table": "overall", **d["overall"]})
     for row in d["by_severity"]:
@@ -199,6 +245,11 @@ def render_csv(view: ReportView) -> str:
                 **b,
             }
         )
+    for m in d.get("metrics", ()):
+        writer.writerow({"table": "metric", **m["overall"], "metric": m["name"]})
+        for name in ("severity", "organization"):
+            for row in m[f"by_{name}"]:
+                writer.writerow({"table": f"metric_{name}", **row, "metric": m["name"]})
     return out.getvalue()
 
 
@@ -242,7 +293,9 @@ def _fmt_minutes(seconds: int | None) -> str:
     return f"{seconds / 60:,.1f}"
 
 
-def _attainment_table(rows: list[tuple[str, AttainmentRow]], first: str) -> str:
+def _attainment_table(
+    rows: list[tuple[str, AttainmentRow]], first: str, counted: str = "tickets"
+) -> str:
     head = "".join(f"<th>{escape(s)}</th><th>%</th>" for s in STATUSES)
     body = []
     for label, row in rows:
@@ -255,7 +308,7 @@ def _attainment_table(rows: list[tuple[str, AttainmentRow]], first: str) -> str:
             f"<td>{_fmt_pct(row.attainment)}</td></tr>"
         )
     return (
-        f"<table><thead><tr><th class=text>{escape(first)}</th><th>tickets</th>{head}"
+        f"<table><thead><tr><th class=text>{escape(first)}</th><th>{counted}</th>{head}"
         "<th>attainment</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
     )
 
@@ -333,6 +386,75 @@ def _breach_table(view: ReportView) -> str:
     )
 
 
+def _metrics_section(view: ReportView) -> list[str]:
+    """Every metric's cycles: a chart, then by metric, severity and organization."""
+    from sidecar.report import charts
+
+    metrics = view.data.metrics
+    if not metrics:
+        return []
+    overall = [(METRIC_LABELS.get(m.name, m.name), m.overall) for m in metrics]
+    severities = [
+        (f"{METRIC_LABELS.get(m.name, m.name)} · SEV {r.key}", r)
+        for m in metrics
+        for r in m.by_severity
+    ]
+    orgs = [
+        (f"{METRIC_LABELS.get(m.name, m.name)} · {view.org_label(r.key)}", r)
+        for m in metrics
+        for r in m.by_organization
+    ]
+    return [
+        "<section><h2>Every metric</h2>",
+        "<p class=notes>Each row counts <b>cycles</b>: one per ticket for the first "
+        "response and the resolution; one per customer turn for the next reply; one "
+        "per update interval for the periodic update.</p>",
+        f"<div class=chart>{charts.cycles_by_metric(overall)}</div>",
+        _attainment_table(overall, "metric", "cycles"),
+        "<h2>Every metric by severity</h2>",
+        _attainment_table(severities, "metric · severity", "cycles"),
+        "<h2>Every metric by organization</h2>",
+        _attainment_table(orgs, "metric · organization", "cycles"),
+        "</section>",
+    ]
+
+
+def _metrics_notes(view: ReportView) -> list[str]:
+    data = view.data
+    if not data.metrics:
+        return []
+    notes = [
+        "<li>Every metric: <b>met</b> / <b>breached</b> per cycle (stopped by its "
+        "due time or after it, or running past it); <b>open</b>: running, not yet "
+        "due; a cycle a solve stopped short of its due time is not counted; "
+        "<b>unknown</b>: the ticket's comments or status history could not be "
+        "read. The first response's counts are the ones above.</li>"
+    ]
+    if data.history is not None:
+        h = data.history
+        notes.append(
+            f"<li>Ticket histories read for {h.tickets:,} tickets: "
+            f"{h.comment_reads:,} comment lists, {h.audit_reads:,} status histories"
+            + (f", {h.unreadable:,} unreadable" if h.unreadable else "")
+            + ".</li>"
+        )
+    return notes
+
+
+def _breaches_heading(view: ReportView) -> str:
+    """Close the organizations; with metrics beyond the first response, show them."""
+    n = len(view.data.attainment.breaches)
+    if not view.data.metrics:
+        return f"</section><section><h2>Breaches ({n:,})</h2>"
+    return "\n".join(
+        [
+            "</section>",
+            *_metrics_section(view),
+            f"<section><h2>First-response breaches ({n:,})</h2>",
+        ]
+    )
+
+
 def render_html(view: ReportView) -> str:
     """The report as one self-contained HTML page with three inline SVG charts."""
     from sidecar.report import charts  # matplotlib: only when HTML is asked for
@@ -341,7 +463,8 @@ def render_html(view: ReportView) -> str:
     org_names = {r.key: view.org_label(r.key) for r in a.by_organization}
     end_day = (data.end - timedelta(microseconds=1)).astimezone(UTC)
     period = f"{data.start:%Y-%m-%d} to {end_day:%Y-%m-%d}"
-    title = f"First-response SLA attainment, {view.account}, {period}"
+    heading = "SLA attainment" if data.metrics else "First-response SLA attainment"
+    title = f"{heading}, {view.account}, {period}"
     scope = (
         f" · organization: {escape(view.org_label(str(data.organization_id)))}"
         if data.organization_id is not None
@@ -367,7 +490,7 @@ def render_html(view: ReportView) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-        "<header><h1>First-response SLA attainment</h1>",
+        f"<header><h1>{heading}</h1>",
         f"<p class=meta>{escape(view.account)} · tickets created {period} (UTC){scope}"
         f" · policy {escape(data.policy.name)} · generated {format_utc(generated)}</p>",
         f"<div class=headline>{headline}</div></header>",
@@ -382,7 +505,7 @@ def render_html(view: ReportView) -> str:
         "</section><section><h2>Organizations</h2>",
         f"<div class=chart>{charts.worst_organizations(a.by_organization, org_names)}</div>",
         _attainment_table(orgs, "organization"),
-        f"</section><section><h2>Breaches ({len(a.breaches):,})</h2>",
+        _breaches_heading(view),
         _breach_table(view),
         "</section><section class=notes><h2>How these numbers are made</h2><ul>",
         "<li>A ticket belongs to the period by its creation time (UTC). Counted: tickets "
@@ -412,6 +535,7 @@ def render_html(view: ReportView) -> str:
             else ""
         )
         + ".</li>",
+        *_metrics_notes(view),
         "</ul></section></body></html>",
     ]
     return "\n".join(parts) + "\n"

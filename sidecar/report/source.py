@@ -12,19 +12,32 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
 
-from sidecar.domain.models import MetricsExportPage, Ticket, TicketMetricSet
+from sidecar.domain.models import Comment, MetricsExportPage, Ticket, TicketMetricSet
 from sidecar.domain.plan import STATUS_TAGS
-from sidecar.errors import RateLimited, Transient
+from sidecar.errors import RateLimited, Transient, UpstreamError
 from sidecar.report.attainment import TicketFacts
-from sidecar.sla import SeverityError, parse_severity
+from sidecar.sla import (
+    MetricState,
+    Policy,
+    Reply,
+    SeverityError,
+    StatusChange,
+    Target,
+    author_of,
+    measure,
+    parse_severity,
+)
+from sidecar.sla.metrics import STOPPED
+from sidecar.zendesk.budget import BULK, lane
 
 __all__ = [
     "ExportReader",
+    "HistoryReader",
     "Progress",
     "ReportFields",
     "facts_from",
@@ -39,6 +52,7 @@ MAX_TRANSIENT_RETRIES = 5
 # A cursor export of a million tickets is 1,000 pages; more means a loop.
 MAX_PAGES = 20_000
 
+_T = TypeVar("_T")
 _OURS = frozenset(STATUS_TAGS.values())
 _SETTLED = {"sla_met": "met", "sla_breached": "breached"}
 
@@ -260,3 +274,140 @@ def period_bounds(
     start = since.astimezone(UTC)
     end = (until.astimezone(UTC) + timedelta(days=1)) if until else now
     return start, min(end, now)
+
+
+class HistoryClient(Protocol):
+    """The calls the history reader makes (sidecar.zendesk.client.ZendeskClient)."""
+
+    def list_comments(self, ticket_id: int) -> list[Comment]: ...
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]: ...
+    def current_user_id(self) -> int: ...
+
+
+@dataclass
+class HistoryStats:
+    """What reading ticket histories cost (the report's footer, docs/benchmarks.md)."""
+
+    tickets: int = 0
+    comment_reads: int = 0
+    audit_reads: int = 0
+    unreadable: int = 0
+
+
+class HistoryReader:
+    """Measure the metrics beyond the first response from a ticket's own history.
+
+    Read only for a ticket whose policy sets such a metric (never under the
+    built-in first-response policy): its comments (List Comments, 100 a page),
+    and its status history (List Audits, 100 a page) only when a status can
+    change a clock: a target pauses in a status, or the ticket has been
+    solved (a solve stops every clock; a reopen starts them again). A ticket
+    whose history cannot be read is ``unknown`` for those metrics, never
+    given made-up cycles.
+    """
+
+    def __init__(
+        self,
+        client: HistoryClient | None = None,
+        *,
+        connect: Callable[[], HistoryClient] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        # ``connect`` runs on the first ticket that needs a read: a report
+        # under the first response alone never opens it (nor says anything).
+        self._client = client
+        self._connect = connect
+        self.sleep = sleep
+        self.stats = HistoryStats()
+        self._me: int | None = None
+
+    @property
+    def client(self) -> HistoryClient:
+        if self._client is None:
+            if self._connect is None:
+                raise TypeError("HistoryReader needs a client or connect")
+            self._client = self._connect()
+        return self._client
+
+    def states(
+        self,
+        ticket: Ticket,
+        metric_set: TicketMetricSet | None,
+        *,
+        severity: int,
+        policy: Policy,
+        now: datetime,
+    ) -> tuple[MetricState, ...] | None:
+        """The state of every metric beyond the first response, or None (unreadable)."""
+        targets = {
+            n: t
+            for n, t in policy.metric_targets(severity).items()
+            if n != "first_response"
+        }
+        if not targets:
+            return ()
+        self.stats.tickets += 1
+        try:
+            if self._me is None:
+                self._me = self._read(self.client.current_user_id)
+            comments = self._read(lambda: self.client.list_comments(ticket.id))
+            self.stats.comment_reads += 1
+            statuses: list[StatusChange] = []
+            if needs_status_history(targets.values(), ticket, metric_set):
+                statuses = self._read(
+                    lambda: self.client.list_status_changes(ticket.id)
+                )
+                self.stats.audit_reads += 1
+        except UpstreamError:
+            self.stats.unreadable += 1
+            return None
+        replies = [
+            Reply(
+                c.created_at,
+                author_of(
+                    author_id=c.author_id,
+                    role=c.author_role,
+                    requester_id=ticket.requester_id,
+                    self_user_id=self._me,
+                ),
+                c.public,
+            )
+            for c in comments
+        ]
+        return tuple(
+            measure(
+                name,
+                target,
+                created_at=ticket.created_at,
+                replies=replies,
+                statuses=statuses,
+                now=now,
+            )
+            for name, target in targets.items()
+        )
+
+    def _read(self, call: Callable[[], _T]) -> _T:
+        waits = 0
+        while True:
+            try:
+                # Bulk priority: through the deployment's API budget when the
+                # service's queue is at hand, behind the worker's own calls.
+                with lane(BULK):
+                    return call()
+            except Transient as exc:  # a 429 is one, with its Retry-After
+                waits += 1
+                if waits > MAX_TRANSIENT_RETRIES:
+                    raise
+                self.sleep(exc.retry_after or min(2.0**waits, 60.0))
+
+
+def needs_status_history(
+    targets: Iterable[Target], ticket: Ticket, metric_set: TicketMetricSet | None
+) -> bool:
+    """Whether a status could have moved a clock: a pause, or a solve (now or before)."""
+    if any(t.pause for t in targets):
+        return True
+    if ticket.status in STOPPED:
+        return True
+    # Solved before and reopened: Zendesk keeps solved_at; no metric set, no telling.
+    return metric_set is None or metric_set.solved_at is not None

@@ -7,6 +7,13 @@ conventions are in the README ("SLA semantics") and ``schedule.py``.
 
 from __future__ import annotations
 
+from sidecar.sla.business_hours import (
+    BusinessHours,
+    Holiday,
+    ScheduleBook,
+    UnknownZendeskSchedule,
+    interval_windows,
+)
 from sidecar.sla.due import (
     STATUSES,
     Explanation,
@@ -16,7 +23,15 @@ from sidecar.sla.due import (
     first_response_due,
 )
 from sidecar.sla.errors import NoTargetError, PolicyError, SeverityError, SlaInputError
-from sidecar.sla.loader import load_policies, load_policy, parse_policies
+from sidecar.sla.loader import (
+    ZendeskLookup,
+    load_policies,
+    load_policy,
+    parse_policies,
+    read_policy_file,
+    select_policy,
+    zendesk_schedule_refs,
+)
 from sidecar.sla.metrics import (
     Cycle,
     MetricState,
@@ -58,27 +73,33 @@ __all__ = [
     "SEVERITIES",
     "STATUSES",
     "TWENTY_FOUR_SEVEN",
+    "BusinessHours",
     "Cycle",
     "Explanation",
+    "Holiday",
     "MetricState",
     "NoTargetError",
     "Policy",
     "PolicyError",
     "Reply",
     "Schedule",
+    "ScheduleBook",
     "Segment",
     "SeverityError",
     "SlaInputError",
     "SlaState",
     "StatusChange",
     "Target",
+    "UnknownZendeskSchedule",
     "Window",
+    "ZendeskLookup",
     "author_of",
     "evaluate",
     "explain",
     "first_response_due",
     "format_duration",
     "format_utc",
+    "interval_windows",
     "load_policies",
     "load_policy",
     "measure",
@@ -87,4 +108,7 @@ __all__ = [
     "parse_policies",
     "parse_severity",
     "parse_window",
+    "read_policy_file",
+    "select_policy",
+    "zendesk_schedule_refs",
 ]

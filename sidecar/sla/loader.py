@@ -17,17 +17,24 @@ Shape (see README, "Policy file")::
     next_reply = { target = "4h", schedule = "core", at_risk = 0.5 }
     periodic_update = { target = "1d", schedule = "core" }
     resolution = { target = "5d", schedule = "core", pause = ["pending", "hold"] }
+
+A schedule may be one of the account's Zendesk schedules, by name (or id):
+``schedule = { zendesk = "Support hours" }`` in a target, or a named one,
+``[schedules.support]`` with the single key ``zendesk = "Support hours"``. Its
+windows come from the ``zendesk`` lookup the caller passes (the application's
+cached copy of the Business Hours API); without one, naming it is an error.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sidecar.sla.errors import PolicyError
+from sidecar.sla.errors import PolicyError, SlaInputError
 from sidecar.sla.holidays import HolidaySource, PublicHolidays, RecurringDays
 from sidecar.sla.policy import (
     DAY_MODES,
@@ -39,7 +46,19 @@ from sidecar.sla.policy import (
 )
 from sidecar.sla.schedule import DAY_NAMES, TWENTY_FOUR_SEVEN, Schedule, parse_window
 
-__all__ = ["load_policies", "load_policy", "parse_policies"]
+__all__ = [
+    "ZendeskLookup",
+    "load_policies",
+    "load_policy",
+    "parse_policies",
+    "read_policy_file",
+    "select_policy",
+    "zendesk_schedule_refs",
+]
+
+# Resolve a Zendesk schedule's name (or id) to the engine's schedule; raises
+# LookupError (or SlaInputError) with a message naming what the account has.
+ZendeskLookup = Callable[[str | int], Schedule]
 
 _TOP_KEYS = ("default_policy", "schedules", "policies")
 _SCHEDULE_KEYS = ("timezone", "holidays", *DAY_NAMES)
@@ -49,15 +68,28 @@ _TARGET_KEYS = ("target", "schedule")
 _METRIC_KEYS = (*_TARGET_KEYS, "at_risk", "pause")
 
 
-def load_policy(path: str | Path, name: str | None = None) -> Policy:
+def load_policy(
+    path: str | Path, name: str | None = None, *, zendesk: ZendeskLookup | None = None
+) -> Policy:
     """Load one policy from a TOML file.
 
     Without ``name``: the file's ``default_policy``, else its only policy.
+    ``zendesk`` resolves the Zendesk schedules the file names.
     Raises :class:`PolicyError` naming the file, the key and the problem.
     """
     file = str(path)
-    data = _read(file)
-    policies = parse_policies(data, file=file)
+    return select_policy(read_policy_file(file), name, file=file, zendesk=zendesk)
+
+
+def select_policy(
+    data: dict[str, Any],
+    name: str | None = None,
+    *,
+    file: str = "<policy>",
+    zendesk: ZendeskLookup | None = None,
+) -> Policy:
+    """Build the policy ``name`` (see :func:`load_policy`) from parsed TOML."""
+    policies = parse_policies(data, file=file, zendesk=zendesk)
     if name is None:
         name = data.get("default_policy")
         if name is None:
@@ -78,13 +110,41 @@ def load_policy(path: str | Path, name: str | None = None) -> Policy:
     return policies[name]
 
 
-def load_policies(path: str | Path) -> dict[str, Policy]:
+def load_policies(
+    path: str | Path, *, zendesk: ZendeskLookup | None = None
+) -> dict[str, Policy]:
     """Load every policy of a TOML file, by name."""
     file = str(path)
-    return parse_policies(_read(file), file=file)
+    return parse_policies(read_policy_file(file), file=file, zendesk=zendesk)
 
 
-def _read(file: str) -> dict[str, Any]:
+def zendesk_schedule_refs(data: dict[str, Any]) -> list[str | int]:
+    """The Zendesk schedules parsed TOML names (names or ids), in file order, once each."""
+    found: list[str | int] = []
+
+    def note(value: object) -> None:
+        if isinstance(value, dict) and "zendesk" in value:
+            ref = value["zendesk"]
+            if isinstance(ref, str | int) and ref not in found:
+                found.append(ref)
+
+    for table in (data.get("schedules") or {}).values():
+        note(table)
+    for table in (data.get("policies") or {}).values():
+        if not isinstance(table, dict):
+            continue
+        for spec in table.values():
+            if not isinstance(spec, dict):
+                continue
+            note(spec.get("schedule"))
+            for metric in spec.values():
+                if isinstance(metric, dict):
+                    note(metric.get("schedule"))
+    return found
+
+
+def read_policy_file(file: str) -> dict[str, Any]:
+    """Read a policy file's TOML; PolicyError naming the file when it cannot."""
     try:
         with open(file, "rb") as handle:
             return tomllib.load(handle)
@@ -95,7 +155,10 @@ def _read(file: str) -> dict[str, Any]:
 
 
 def parse_policies(
-    data: dict[str, Any], *, file: str = "<policy>"
+    data: dict[str, Any],
+    *,
+    file: str = "<policy>",
+    zendesk: ZendeskLookup | None = None,
 ) -> dict[str, Policy]:
     """Validate parsed TOML and build its policies, by name.
 
@@ -123,7 +186,12 @@ def parse_policies(
             collect(fail(key, "'24/7' is built in and cannot be redefined"))
             continue
         try:
-            schedules[name] = _schedule(name, table, key, fail, collect)
+            if "zendesk" in table:
+                schedules[name] = _zendesk_schedule(
+                    table, key, fail, collect, zendesk, named=True
+                )
+            else:
+                schedules[name] = _schedule(name, table, key, fail, collect)
         except PolicyError as exc:
             collect(exc)
             broken.add(name)
@@ -134,7 +202,14 @@ def parse_policies(
     for name, table in policies_table.items():
         try:
             built = _policy(
-                name, table, schedules, f"policies.{name}", fail, collect, broken
+                name,
+                table,
+                schedules,
+                f"policies.{name}",
+                fail,
+                collect,
+                broken,
+                zendesk,
             )
         except PolicyError as exc:
             collect(exc)
@@ -194,6 +269,35 @@ def _table(data: dict[str, Any], key: str, fail: Any, collect: Any) -> dict[str,
         else:
             tables[name] = inner
     return tables
+
+
+def _zendesk_schedule(
+    table: dict[str, Any],
+    key: str,
+    fail: Any,
+    collect: Any,
+    zendesk: ZendeskLookup | None,
+    *,
+    named: bool = False,
+) -> Schedule:
+    """``{ zendesk = "Support hours" }`` (or an id): the account's schedule, by lookup."""
+    if named:
+        _only(table, ("zendesk",), key, fail, collect)
+    ref = table["zendesk"]
+    where = f"{key}.zendesk"
+    if isinstance(ref, bool) or not isinstance(ref, str | int) or ref == "":
+        raise fail(where, f"must name a Zendesk schedule (or its id), got {ref!r}")
+    if zendesk is None:
+        raise fail(
+            where,
+            f"names the Zendesk schedule {ref!r}, but the account's schedules are "
+            "not available here (connect Zendesk, or run where the service's "
+            "queue holds their last copy)",
+        )
+    try:
+        return zendesk(ref)
+    except (LookupError, SlaInputError, ValueError) as exc:
+        raise fail(where, str(exc)) from None
 
 
 def _schedule(
@@ -324,6 +428,7 @@ def _policy(
     fail: Any,
     collect: Any,
     broken: set[str],
+    zendesk: ZendeskLookup | None = None,
 ) -> Policy | None:
     _only(table, _POLICY_KEYS, key, fail, collect)
     day = table.get("day", "24h")
@@ -364,6 +469,7 @@ def _policy(
                     collect,
                     broken,
                     metric=metric if named is spec else None,
+                    zendesk=zendesk,
                 )
             except PolicyError as exc:
                 collect(exc)
@@ -392,6 +498,7 @@ def _target(
     broken: set[str],
     *,
     metric: str | None = None,
+    zendesk: ZendeskLookup | None = None,
 ) -> Target | None:
     """One ``{ target, schedule }``; None when its schedule was reported.
 
@@ -440,7 +547,19 @@ def _target(
         if required not in spec:
             raise fail(f"{where}.{required}", "missing")
     schedule_name = spec["schedule"]
-    schedule = schedules.get(schedule_name) if isinstance(schedule_name, str) else None
+    schedule: Schedule | None = None
+    if isinstance(schedule_name, dict):
+        if set(schedule_name) != {"zendesk"}:
+            raise fail(
+                f"{where}.schedule",
+                'must be a schedule name or { zendesk = "Schedule name" }',
+            )
+        schedule = _zendesk_schedule(
+            schedule_name, f"{where}.schedule", fail, collect, zendesk
+        )
+        schedule_name = schedule.name
+    elif isinstance(schedule_name, str):
+        schedule = schedules.get(schedule_name)
     if schedule is None and not (
         isinstance(schedule_name, str) and schedule_name in broken
     ):  # a broken schedule's own problems are reported already

@@ -14,16 +14,22 @@ from sidecar.entitlements import EntitlementsStore
 from sidecar.errors import ConfigError, Transient
 from sidecar.oncall.pagerduty import PagerDutyPager
 from sidecar.oncall.slack import SlackNotifier
-from sidecar.sla import DEFAULT_POLICY, Policy, load_policy
-from sidecar.tasks import slack_bridge, slack_notify
+from sidecar.sla import BusinessHours, Policy
+from sidecar.tasks import oncall_back, slack_bridge, slack_notify
 from sidecar.tasks.jobs import ESCALATE, RECONCILE, REFRESH_ORG, SWEEP, Handlers
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.open_counts import sample_open_counts
 from sidecar.tasks.orgs import OrgCache, TicketEntitlements
 from sidecar.tasks.reconcile import Reconciler, Scheduler
+from sidecar.tasks.schedules import (
+    AccountSchedules,
+    PolicySource,
+    refresh_schedules,
+)
 from sidecar.tasks.sweep import sweep
-from sidecar.zendesk.budget import shares_from
+from sidecar.zendesk.budget import BULK, shares_from
 from sidecar.zendesk.client import ZendeskClient
+from sidecar.zendesk.schedules import fetch_business_hours
 
 if TYPE_CHECKING:
     from sidecar.config import Config
@@ -32,11 +38,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.handler")
 
 
-def load_configured_policy(config: Config) -> Policy:
-    """Return the policy the config names (the built-in default when none)."""
-    if config.policy_file is None:
-        return DEFAULT_POLICY
-    return load_policy(config.policy_file, name=config.policy_name)
+def load_configured_policy(
+    config: Config, *, schedules: AccountSchedules | None = None
+) -> Policy:
+    """Return the policy the config names (the built-in default when none).
+
+    ``schedules``: the account's Zendesk schedules, for a policy that names
+    some (without them such a policy is a PolicyError saying so).
+    """
+    return configured_policy_source(config, schedules=schedules).policy()
+
+
+def configured_policy_source(
+    config: Config, *, schedules: AccountSchedules | None = None
+) -> PolicySource:
+    """The policy source of the config's policy file (and name)."""
+    return PolicySource(
+        policy_file=config.policy_file,
+        policy_name=config.policy_name,
+        schedules=schedules,
+    )
 
 
 def fields_from(config: Config) -> Fields:
@@ -59,6 +80,15 @@ def fields_from(config: Config) -> Fields:
         first_response_at=config.first_response_at_field_id,
         first_response_date=config.first_response_date_field_id,
         breach_minutes=config.breach_minutes_field_id,
+        metric_due={
+            name: field_id
+            for name, field_id in (
+                ("next_reply", config.next_reply_due_field_id),
+                ("periodic_update", config.periodic_update_due_field_id),
+                ("resolution", config.resolution_due_field_id),
+            )
+            if field_id is not None
+        },
     )
 
 
@@ -75,7 +105,7 @@ class NoQueue:
             "set SIDECAR_QUEUE_URL to the service's queue"
         )
 
-    enqueue_reconcile = _refuse
+    enqueue_reconcile = set_timer = _refuse
     hold_escalation = enqueue_escalate = release_escalation = _refuse
     submit_escalate = claim = release = _refuse
 
@@ -95,7 +125,15 @@ class ReconcilerFactory:
         # A dry run away from the service (`sidecar explain`) has no queue: it
         # schedules nothing, and reads unmetered, unremembered (NoQueue).
         self.queue: Scheduler = queue if queue is not None else NoQueue()
-        self.policy = load_configured_policy(config)
+        # The account's Zendesk schedules the policy may name: read through this
+        # process's client, the last good copy kept in the queue store.
+        self.schedules = AccountSchedules(
+            fetch=self._fetch_schedules if config.zendesk_connected else None,
+            store=lambda: queue,
+            save=queue is not None,
+            account=config.zendesk_subdomain or "",
+        )
+        self.policies = configured_policy_source(config, schedules=self.schedules)
         self.fields = fields_from(config)
         self.store = EntitlementsStore.from_config(config)
         self._local = threading.local()
@@ -122,6 +160,17 @@ class ReconcilerFactory:
             if queue is not None
             else None
         )
+        # At start: a bad policy file, or Zendesk schedules neither Zendesk nor
+        # the queue store can give, stop here with the reason.
+        self.policies.policy()
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force (it follows the Zendesk schedules it names)."""
+        return self.policies.policy()
+
+    def _fetch_schedules(self) -> list[BusinessHours]:
+        return fetch_business_hours(self.client())
 
     def _fetch_org(self, org_id: int) -> Organization:
         # This thread's own client: no lock held across the network call, so
@@ -159,14 +208,22 @@ class ReconcilerFactory:
                 at_risk_fraction=self.config.at_risk_fraction,
                 dry_run=self.config.dry_run,
                 memory=self.memory,
+                page_any_org=self.config.page_request_any_org,
             )
             self._local.reconciler = existing
+        else:
+            existing.policy = self.policy  # rebuilt when the schedules changed
         return existing
 
 
 def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
     """Return the handlers for this worker process's reconcile, escalate and sweep jobs."""
     factory = ReconcilerFactory(config, queue=queue)
+    # PagerDuty's news about pages (pagerduty_event jobs), with the same parts.
+    queue.oncall.use(
+        lambda: oncall_back.build(config, queue=queue, factory=factory),
+        base_delay=config.retry_base_seconds,
+    )
     if config.slack_enabled:  # the Slack app's jobs run with the same parts
         queue.slack.use(
             lambda: slack_bridge.build(config, queue=queue, factory=factory),
@@ -196,10 +253,23 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
             budget=factory.budget,
             interval_seconds=config.open_ticket_counts_seconds,
         )
+        # At most every SIDECAR_ZENDESK_SCHEDULES_REFRESH_SECONDS: the Zendesk
+        # schedules the policy names (sidecar.tasks.schedules).
+        refresh_schedules(
+            factory.policies,
+            zendesk=factory.client(),
+            queue=queue,
+            fields=factory.fields,
+            interval_seconds=config.zendesk_schedules_refresh_seconds,
+        )
 
     def reconcile(ticket_id: int, **hint: Any) -> None:
         # ``hint``: what the webhook said (actor_id, version), to skip known
-        # changes, and ``urgent`` for a job on the urgent lane.
+        # changes, ``urgent`` for a job on the urgent lane, ``bulk`` for a
+        # backfill's or replay's.
+        if hint.get("bulk") and factory.budget is not None:
+            # Its write waits for the bulk part anyway: wait before the reads.
+            factory.budget.ensure_room("updates", work=BULK)
         factory.reconciler().reconcile_event(ticket_id, **hint)
 
     def refresh_org(org_id: int) -> None:

@@ -53,7 +53,15 @@ class Hint:
 
     def as_kwargs(self) -> dict[str, object]:
         """The hint as plain job arguments."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # Field by field, not dataclasses.asdict (its deep copy was a
+        # measurable part of an accepted webhook's cost).
+        found = {
+            "actor_id": self.actor_id,
+            "version": self.version,
+            "severity": self.severity,
+            "organization_id": self.organization_id,
+        }
+        return {k: v for k, v in found.items() if v is not None}
 
     @property
     def may_skip(self) -> bool:
@@ -71,6 +79,15 @@ class Seen:
     own: bool = False  # ``version`` is what our own write produced
     urgent: bool = False
     writes: tuple[float, ...] = field(default=())  # epoch seconds of our writes
+    # Issue 21, only for tickets measured beyond the first response: the status
+    # at ``version``, the status history [(status, from)] and the comments as
+    # the engine sees them [(at, author, public)], so a reconcile reads the
+    # audits only when the status changed and the comments only when their
+    # count did. None: not known (then the reconcile reads).
+    status: str | None = None
+    statuses: tuple[tuple[str, str], ...] | None = None
+    replies: tuple[tuple[str, str, bool], ...] | None = None
+    requester: int | None = None  # whom ``replies`` counted as the customer
 
     def first_response(self) -> datetime | None:
         """The remembered first response, as an aware datetime."""
@@ -139,6 +156,9 @@ class TicketMemory:
                 return None
             data = json.loads(raw)
             data["writes"] = tuple(data.get("writes") or ())
+            for key in ("statuses", "replies"):
+                if data.get(key) is not None:
+                    data[key] = tuple(tuple(item) for item in data[key])
             return Seen(**data)
         except Exception as exc:  # a bad or unreadable record only costs a read
             log.warning("ticket memo unreadable (%s): reading", type(exc).__name__)
@@ -147,9 +167,13 @@ class TicketMemory:
     def remember(self, ticket_id: int, seen: Seen) -> None:
         """Store what we know now (best effort: losing it only costs reads)."""
         try:
+            data = asdict(seen)
+            for key in ("status", "statuses", "replies", "requester"):
+                if data[key] is None:
+                    del data[key]  # a first-response-only ticket's record as before
             self._store.set_memo(
                 self._key(ticket_id),
-                json.dumps(asdict(seen)),
+                json.dumps(data),
                 ttl_seconds=MEMO_TTL_SECONDS,
             )
         except Exception as exc:

@@ -1,49 +1,50 @@
-"""The durable job queue: Huey on SQLite (embedded default) or Redis (scale-out).
+"""The durable job queue the application uses: a façade over the queue layer.
 
-Besides Huey's task queue, the queue owns three small shared stores that every
-process (web replicas, workers, the CLI) sees: webhook dedup claims, flags, and
-dead letters.
+``JobQueue`` registers the jobs on both lanes' Huey queues (their bodies call
+the worker's runner) and says what each submit, timer, lease or dead letter
+means; the storage behind it (claims, leases, in-flight records, the memo,
+flags, dead letters, the ready clock) is the store port of sidecar.queue, on
+SQLite (embedded default) or Redis (scale-out).
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
-from huey import RedisHuey, SqliteHuey, crontab
+from huey import crontab
 from huey.api import Huey, Task, TaskWrapper
 
-from sidecar.config import DEFAULT_QUEUE_URL
-from sidecar.errors import ConfigError, QueueUnavailable, SidecarError
-from sidecar.tasks import slack_jobs
-from sidecar.tasks.huey_inside import (
-    ReadyJob,
-    SidecarRedisHuey,
-    SidecarSqliteHuey,
-    announce_enqueued,
-    ready_job,
-    sqlite_enqueue,
+from sidecar.errors import QueueUnavailable, SidecarError
+from sidecar.queue.backend import Backend, open_backend
+from sidecar.queue.huey_inside import announce_enqueued, ready_job, scheduled_job
+from sidecar.queue.inflight import InflightStore, owner_gone, this_owner
+from sidecar.queue.store import (
+    CLAIM_TTL_SECONDS,
+    DEAD_LETTER_LIMIT,
+    Pending,
+    QueueStore,
+    Taken,
+    flag_ttl,
 )
-from sidecar.tasks.inflight import InflightStore, RedisInflight, SqliteInflight
+from sidecar.tasks import oncall_jobs, slack_jobs
 from sidecar.tasks.jobs import (
     ESCALATE,
     JOBS,
     RECONCILE,
+    RECORD_PRIORITY,
     REFRESH_ORG,
     SWEEP,
     TASK_MODULE,
+    TIMER_PRIORITY,
     FailedJob,
     Lane,
     escalation_lease,
@@ -51,22 +52,16 @@ from sidecar.tasks.jobs import (
     hint_of,
 )
 from sidecar.tasks.memo import Hint
-from sidecar.tasks.ready import ready_clock
-from sidecar.zendesk.budget import Budget, Shares, redis_buckets, sqlite_buckets
+from sidecar.zendesk.budget import Budget, Shares
 
 __all__ = [
+    "CLAIM_TTL_SECONDS",
     "FailedJob",
     "JobQueue",
     "QueuedJob",
-]  # FailedJob lives in sidecar.tasks.jobs
+    "Taken",
+]  # FailedJob lives in sidecar.tasks.jobs; Taken and the TTL in sidecar.queue.store
 
-QUEUE_NAME = "sidecar"
-# The urgent lane's queue: same storage, its own name (and worker threads).
-URGENT_SUFFIX = "_urgent"
-# Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
-# replays from its activity log too.
-CLAIM_TTL_SECONDS = 7 * 24 * 3600
-_FLAG = "flag:"
 # An escalate job's lease from its submit on, as long as a running job's. A job
 # still waiting in the queue when it lapses has it renewed by the watchdog
 # (sidecar.tasks.worker.recover_escalations); one that a worker took off the
@@ -78,8 +73,6 @@ INFLIGHT_LEASE_SECONDS = 20.0
 # Jobs taken without an in-flight record: the periodic ones (the next minute
 # runs them again) and escalate (its lease brings a lost page back).
 _UNTRACKED = frozenset({SWEEP, "prune_claims", ESCALATE})
-_DEAD = "dead:"
-_DEAD_TOTAL = "dead_letters_total"
 
 log = logging.getLogger("sidecar.queue")
 
@@ -108,6 +101,10 @@ def _queued(task: Any, lane: Lane = Lane.NORMAL) -> QueuedJob:
     args = tuple(task.args or ())
     kwargs = dict(task.kwargs or {})
     subject = args[0] if args and isinstance(args[0], int) else None
+    if subject is None and args and isinstance(args[0], dict):
+        # A payload job that names its ticket (pagerduty_event).
+        named = args[0].get("ticket_id")
+        subject = named if isinstance(named, int) else None
     eta = task.eta
     if eta is not None and eta.tzinfo is None:
         eta = eta.replace(tzinfo=UTC)  # Huey keeps naive UTC etas (utc=True)
@@ -140,20 +137,6 @@ def _unavailable(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-class _ClaimHeld(Exception):
-    """A key of an atomic submit is already claimed (rolls the transaction back)."""
-
-
-class Taken(enum.Enum):
-    """What claiming a submit's keys found."""
-
-    DUPLICATE = "duplicate"  # a dedup key was held: nothing claimed, nothing to do
-    ENQUEUE = "enqueue"  # keys claimed: enqueue the job
-    COLLAPSED = "collapsed"  # keys claimed; a waiting job of the ticket covers it
-
-
-# (key, lifetime in seconds, take it when free (True) or only look (False))
-_Pending = tuple[str, float, bool]
 # A reconcile waiting in the queue holds this claim; later changes to the same
 # ticket collapse into it (it reads the ticket when it runs, after them). It is
 # freed when the job starts; the lifetime bounds what a lost job can hold up
@@ -172,309 +155,22 @@ def pending_key(ticket_id: int, lane: Lane = Lane.NORMAL) -> str:
     return f"pending:{int(ticket_id)}"
 
 
-class _SqliteClaims:
-    """Claims in a table of the queue's SQLite file, stored with their job."""
-
-    ddl = (
-        "create table if not exists sidecar_claim ("
-        "key text not null primary key, at real not null) without rowid"
-    )
-
-    def __init__(self, huey: SqliteHuey) -> None:
-        self._storage = huey.storage
-        self._storage.sql(self.ddl, commit=True)
-        self._storage.sql(self.memo_ddl, commit=True)
-
-    def take(
-        self,
-        keys: Sequence[str],
-        pending: _Pending | None = None,
-        job: ReadyJob | None = None,
-    ) -> Taken:
-        """Claim every key or none, look at the pending key, store ``job``: one transaction."""
-        now = time.time()
-        try:
-            with self._storage.db(commit=True) as curs:
-                for claim in keys:
-                    curs.execute(
-                        "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                        (claim, now),
-                    )
-                    if curs.rowcount != 1:
-                        raise _ClaimHeld  # roll back the keys claimed before it
-                if pending is not None:
-                    key, ttl, take = pending
-                    curs.execute(
-                        "delete from sidecar_claim where key = ? and at < ?",
-                        (key, now - ttl),
-                    )
-                    curs.execute("select 1 from sidecar_claim where key = ?", (key,))
-                    if curs.fetchone() is not None:
-                        return Taken.COLLAPSED
-                    if take:
-                        curs.execute(
-                            "insert into sidecar_claim (key, at) values (?, ?)",
-                            (key, now),
-                        )
-                if job is not None:
-                    sqlite_enqueue(
-                        curs, job
-                    )  # the claims and their job commit together
-                return Taken.ENQUEUE
-        except _ClaimHeld:
-            return Taken.DUPLICATE
-
-    def claim(self, key: str, ttl: float) -> bool:
-        now = time.time()
-        with self._storage.db(commit=True) as curs:
-            curs.execute(
-                "delete from sidecar_claim where key = ? and at < ?", (key, now - ttl)
-            )
-            curs.execute(
-                "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                (key, now),
-            )
-            return bool(curs.rowcount == 1)
-
-    def release(self, key: str) -> None:
-        self._storage.sql(
-            "delete from sidecar_claim where key = ?", (key,), commit=True
-        )
-
-    def prune(self, *, older_than: float) -> int:
-        with self._storage.db(commit=True) as curs:
-            curs.execute("delete from sidecar_claim where at < ?", (older_than,))
-            return int(curs.rowcount)
-
-    def ping(self) -> None:
-        self._storage.sql("select 1 from sidecar_claim limit 1", results=True)
-
-    # The ticket memo (sidecar.tasks.memo): a value per key that lapses.
-    memo_ddl = (
-        "create table if not exists sidecar_memo ("
-        "key text not null primary key, value text not null, until real not null)"
-        " without rowid"
-    )
-
-    def get_memo(self, key: str) -> str | None:
-        rows = self._storage.sql(
-            "select value from sidecar_memo where key = ? and until >= ?",
-            (key, time.time()),
-            results=True,
-        )
-        return str(rows[0][0]) if rows else None
-
-    def set_memo(self, key: str, value: str, ttl: float) -> None:
-        self._storage.sql(
-            "insert or replace into sidecar_memo (key, value, until) values (?, ?, ?)",
-            (key, value, time.time() + ttl),
-            commit=True,
-        )
-
-    def prune_memos(self, now: float) -> int:
-        with self._storage.db(commit=True) as curs:
-            curs.execute("delete from sidecar_memo where until < ?", (now,))
-            return int(curs.rowcount)
-
-
-class _SqliteLeases:
-    """Leases in a table of the queue's SQLite file: key -> the instant it lapses."""
-
-    ddl = (
-        "create table if not exists sidecar_lease ("
-        "key text not null primary key, until real not null) without rowid"
-    )
-
-    def __init__(self, huey: SqliteHuey) -> None:
-        self._storage = huey.storage
-        self._storage.sql(self.ddl, commit=True)
-
-    def take(self, key: str, seconds: float, now: float) -> bool:
-        with self._storage.db(commit=True) as curs:
-            curs.execute(
-                "insert into sidecar_lease (key, until) values (?, ?) "
-                "on conflict (key) do update set until = excluded.until "
-                "where sidecar_lease.until < ?",
-                (key, now + seconds, now),
-            )
-            return bool(curs.rowcount == 1)
-
-    def renew(self, key: str, seconds: float, now: float) -> None:
-        self._storage.sql(
-            "insert or replace into sidecar_lease (key, until) values (?, ?)",
-            (key, now + seconds),
-            commit=True,
-        )
-
-    def end(self, key: str) -> None:
-        self._storage.sql(
-            "delete from sidecar_lease where key = ?", (key,), commit=True
-        )
-
-    def lapsed(self, now: float) -> list[str]:
-        rows = self._storage.sql(
-            "select key from sidecar_lease where until < ? order by until",
-            (now,),
-            results=True,
-        )
-        return [str(row[0]) for row in rows]
-
-
-# Take every claim or none, then look at the pending key, in one round trip.
-# KEYS: the claims, then the pending key (or none), then the lane's Huey list
-# (or none). ARGV: claim TTL, pending TTL, "take" or "check" ("" without a
-# pending key), the serialized job ("" for none: LPUSHed, as Huey's
-# RedisStorage.enqueue does, when the claims are taken). Returns 0 duplicate,
-# 1 enqueue (job stored), 2 collapsed.
-_TAKE_LUA = """
-local claims = #KEYS
-if ARGV[3] ~= '' then claims = claims - 1 end
-if ARGV[4] ~= '' then
-  claims = claims - 1
-  -- A script's writes are not undone by a later error: refuse before any write
-  -- when the job could not be pushed, so no claim outlives a job never stored.
-  local kind = redis.call('TYPE', KEYS[#KEYS])['ok']
-  if kind ~= 'none' and kind ~= 'list' then
-    return redis.error_reply('WRONGTYPE the queue list holds a ' .. kind)
-  end
-end
-for i = 1, claims do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
-end
-for i = 1, claims do
-  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
-end
-if ARGV[3] ~= '' then
-  local waiting = KEYS[claims + 1]
-  if redis.call('EXISTS', waiting) == 1 then return 2 end
-  if ARGV[3] == 'take' then
-    redis.call('SET', waiting, '1', 'EX', ARGV[2])
-  end
-end
-if ARGV[4] ~= '' then redis.call('LPUSH', KEYS[#KEYS], ARGV[4]) end
-return 1
-"""
-
-
-# Take a lease unless a live one is held (ARGV: lapse instant, now).
-_TAKE_LEASE_LUA = """
-local lapses = redis.call('HGET', KEYS[1], ARGV[3])
-if lapses and tonumber(lapses) >= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
-return 1
-"""
-
-
-class _RedisLeases:
-    """Leases as one Redis hash: key -> the instant (epoch seconds) it lapses."""
-
-    def __init__(self, huey: RedisHuey) -> None:
-        self._conn = huey.storage.conn
-        self._hash = f"sidecar.lease.{huey.storage.name}"
-        self._take = self._conn.register_script(_TAKE_LEASE_LUA)
-
-    def take(self, key: str, seconds: float, now: float) -> bool:
-        return bool(
-            self._take(keys=[self._hash], args=[repr(now + seconds), repr(now), key])
-        )
-
-    def renew(self, key: str, seconds: float, now: float) -> None:
-        self._conn.hset(self._hash, key, repr(now + seconds))
-
-    def end(self, key: str) -> None:
-        self._conn.hdel(self._hash, key)
-
-    def lapsed(self, now: float) -> list[str]:
-        entries = self._conn.hgetall(self._hash)
-        return sorted(
-            (k.decode() for k, v in entries.items() if float(v) < now),
-        )
-
-
-class _RedisClaims:
-    """Claims as plain Redis keys with a TTL (no pruning needed)."""
-
-    def __init__(self, huey: RedisHuey) -> None:
-        self._storage = huey.storage
-        self._conn = huey.storage.conn
-        self._prefix = f"sidecar.claim.{huey.storage.name}."
-        self._memo_prefix = f"sidecar.memo.{huey.storage.name}."
-        self._take = self._conn.register_script(_TAKE_LUA)
-
-    def take(
-        self,
-        keys: Sequence[str],
-        pending: _Pending | None = None,
-        job: ReadyJob | None = None,
-    ) -> Taken:
-        """Claim every key or none, look at the pending key, store ``job``: one script."""
-        names = [self._prefix + k for k in keys]
-        mode, pending_ttl = "", 1
-        if pending is not None:
-            key, ttl, take = pending
-            names.append(self._prefix + key)
-            mode, pending_ttl = ("take" if take else "check"), max(1, round(ttl))
-        data = b""
-        if job is not None:
-            names.append(job.queue)
-            data = job.data
-        answer = int(
-            self._take(keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data])
-        )
-        return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
-
-    def get_memo(self, key: str) -> str | None:
-        value = self._conn.get(self._memo_prefix + key)
-        return value.decode() if isinstance(value, bytes) else None
-
-    def set_memo(self, key: str, value: str, ttl: float) -> None:
-        self._conn.set(self._memo_prefix + key, value.encode(), ex=max(1, round(ttl)))
-
-    def prune_memos(self, now: float) -> int:
-        return 0  # Redis expires them
-
-    def claim(self, key: str, ttl: float) -> bool:
-        return bool(
-            self._conn.set(self._prefix + key, b"1", nx=True, ex=max(1, round(ttl)))
-        )
-
-    def release(self, key: str) -> None:
-        self._conn.delete(self._prefix + key)
-
-    def prune(self, *, older_than: float) -> int:
-        return 0
-
-    def ping(self) -> None:
-        self._conn.ping()
-
-
 class JobQueue:
-    """Reconcile jobs, dedup claims, flags and dead letters on one Huey storage."""
+    """The jobs, their claims, leases, flags and dead letters, on one queue backend."""
 
-    def __init__(
-        self, huey: Huey, *, description: str, urgent: Huey | None = None
-    ) -> None:
-        self.huey = huey
+    def __init__(self, backend: Backend) -> None:
+        self.huey = backend.huey
         # The urgent lane: a second Huey queue on the same storage, which
         # `sidecar worker` consumes with threads of its own (docs/decisions.md,
         # "Lanes"): SEV 1/2 work never waits behind ordinary jobs.
-        self.urgent_huey = urgent if urgent is not None else _urgent_huey(huey)
-        self.description = description
-        if isinstance(huey, RedisHuey):
-            self._claims: _SqliteClaims | _RedisClaims = _RedisClaims(huey)
-            self._leases: _SqliteLeases | _RedisLeases = _RedisLeases(huey)
-            self._inflight: InflightStore = RedisInflight(
-                huey.storage.conn, huey.storage.name
-            )
-        else:
-            self._claims = _SqliteClaims(huey)
-            self._leases = _SqliteLeases(huey)
-            self._inflight = SqliteInflight(huey.storage)
+        self.urgent_huey = backend.urgent_huey
+        self.description = backend.description
+        self._backend = backend
+        # Claims, leases, in-flight records, memo, flags, dead letters, ready clock.
+        self._store: QueueStore = backend.store
         # Every job a worker takes is recorded in flight in the same write that
-        # takes it (sidecar.tasks.huey_inside), Slack's jobs included.
-        for lane, lane_huey in ((Lane.NORMAL, huey), (Lane.URGENT, self.urgent_huey)):
+        # takes it (sidecar.queue.huey_inside), Slack's jobs included.
+        for lane, lane_huey in self._hueys().items():
             if hasattr(lane_huey, "track_inflight"):
                 lane_huey.track_inflight(
                     self._inflight,
@@ -482,15 +178,22 @@ class JobQueue:
                     seconds=INFLIGHT_LEASE_SECONDS,
                     untracked=_UNTRACKED,
                 )
-        # When each lane's oldest ready job became ready (the queue-age gauge).
-        self._ready = ready_clock({Lane.NORMAL: huey, Lane.URGENT: self.urgent_huey})
         self._executor: Executor | None = None
-        self.tasks = self._register_lane(Lane.NORMAL, huey)
+        self.tasks = self._register_lane(Lane.NORMAL, self.huey)
         self.urgent_tasks = self._register_lane(Lane.URGENT, self.urgent_huey)
-        self._register_periodic(huey)
+        self._register_periodic(self.huey)
         self.slack = slack_jobs.register(
             self
         )  # the Slack app's jobs (sidecar/tasks/slack_jobs.py)
+        # PagerDuty's incident events back on their tickets (sidecar/tasks/oncall_jobs.py).
+        self.oncall = oncall_jobs.register(self)
+
+    @property
+    def _inflight(self) -> InflightStore:
+        return self._store.inflight
+
+    def _hueys(self) -> dict[Lane, Huey]:
+        return {Lane.NORMAL: self.huey, Lane.URGENT: self.urgent_huey}
 
     # --- the jobs' Huey tasks -------------------------------------------------
 
@@ -532,6 +235,7 @@ class JobQueue:
             version: str | None = None,
             severity: int | None = None,
             organization_id: int | None = None,
+            bulk: bool = False,
         ) -> None:
             hint = hint_of({"actor_id": actor_id, "version": version})
             if not hint:
@@ -553,6 +257,8 @@ class JobQueue:
                 # cannot be read (sidecar.tasks.reconcile).
                 named = {"severity": severity, "organization_id": organization_id}
                 urgent = {"urgent": True, **{k: v for k, v in named.items() if v}}
+            elif bulk:  # a backfill's or replay's: the budget's bulk part
+                urgent = {"bulk": True}
             self._run().run(
                 RECONCILE, ticket_id, task=task, lane=lane, attempt=attempt,
                 first_failure=first_failure, hint={**hint, **urgent},
@@ -599,6 +305,9 @@ class JobQueue:
             removed = self.prune_claims()
             if removed:
                 log.info("pruned %d old webhook dedup claims", removed)
+            lapsed = self.prune_memos()
+            if lapsed:
+                log.info("pruned %d lapsed memo values and flags", lapsed)
 
         huey_periodic_task(huey, sweep, crontab(minute="*"), name=SWEEP)
         huey_periodic_task(
@@ -614,50 +323,12 @@ class JobQueue:
     @classmethod
     def from_url(cls, url: str | None = None) -> JobQueue:
         """Open the queue a ``sqlite:///path`` or ``redis://host:port/db`` URL names."""
-        url = (url or DEFAULT_QUEUE_URL).strip()
-        scheme = url.split(":", 1)[0].lower()
-        if scheme == "sqlite":
-            path = sqlite_path(url)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                huey = SidecarSqliteHuey(
-                    QUEUE_NAME,
-                    filename=str(path),
-                    results=False,
-                    journal_mode="wal",
-                    timeout=5,
-                )
-            except (sqlite3.Error, OSError) as exc:
-                raise ConfigError(
-                    f"SIDECAR_QUEUE_URL={url}: cannot open "
-                    f"({exc.__class__.__name__}: {exc})"
-                ) from None
-            # Absolute: a relative file means another one in each directory.
-            return cls(huey, description=f"sqlite {path.resolve()}")
-        if scheme in {"redis", "rediss"}:
-            shown = _redacted(url)
-            try:
-                parts = urlsplit(url)
-                db = parts.path.strip("/") or "0"
-                if not parts.hostname or not db.isdigit():
-                    raise ValueError("expected redis://host:port/db")
-                _ = parts.port  # raises ValueError on a bad port
-                url, name = _queue_name(url)
-            except ValueError as exc:
-                raise ConfigError(f"SIDECAR_QUEUE_URL={shown}: {exc}") from None
-            # Results off: reconcile returns nothing, and failures go to dead letters.
-            huey = SidecarRedisHuey(name, url=url, results=False)
-            described = shown if name == QUEUE_NAME else f"{shown} (queue {name})"
-            return cls(huey, description=f"redis {described}")
-        raise ConfigError(
-            f"SIDECAR_QUEUE_URL={_redacted(url)}: expected sqlite:///path/queue.db "
-            "or redis://host:port/db"
-        )
+        return cls(open_backend(url))
 
     @property
     def is_sqlite(self) -> bool:
         """True for the embedded SQLite queue."""
-        return isinstance(self._claims, _SqliteClaims)
+        return self._backend.is_sqlite
 
     def budget(self, shares: Shares) -> Budget:
         """The deployment-wide Zendesk budget, kept where this queue keeps its data.
@@ -665,15 +336,7 @@ class JobQueue:
         SQLite: tables in the queue's file (its processes share a file lock);
         Redis: sorted sets named after the queue, so deployments stay apart.
         """
-        if isinstance(self.huey, RedisHuey):
-            name = self.huey.storage.name
-            return Budget(
-                shares,
-                bucket=redis_buckets(
-                    self.huey.storage.conn, prefix=f"sidecar.budget.{name}"
-                ),
-            )
-        return Budget(shares, bucket=sqlite_buckets(self.huey.storage.filename))
+        return self._store.budget(shares)
 
     # --- jobs ---------------------------------------------------------------
 
@@ -686,6 +349,7 @@ class JobQueue:
         wake_key: str | None = None,
         priority: int | None = None,
         lane: Lane = Lane.NORMAL,
+        bulk: bool = False,
     ) -> None:
         """Enqueue reconcile(ticket_id) in ``lane``, at ``eta`` (aware) if given.
 
@@ -694,20 +358,50 @@ class JobQueue:
         off the queue). ``wake_key`` is the claim that kept this timer unique;
         the job releases it when it runs, so that the run can set the next one.
         The timers of a SEV 1/2 ticket of an entitled organization go in the
-        urgent lane.
+        urgent lane. ``bulk``: a backfill's or replay's job, whose Zendesk
+        calls spend from the budget's bulk part.
         """
         huey = self.lane_huey(lane)
         # ``priority``: higher runs first among ready jobs (Huey; default 0), so
-        # a backfill (negative) never holds back live webhooks.
-        if not huey.storage.priority:
-            priority = None  # RedisHuey's list refuses priorities (NotImplementedError)
+        # a backfill (negative) never holds back live webhooks or timers.
+        if priority is None and eta is not None:
+            priority = TIMER_PRIORITY
         task = self.lanes()[lane].reconcile.s(
-            ticket_id, wake=wake_key, eta=eta, priority=priority
+            ticket_id,
+            wake=wake_key,
+            eta=eta,
+            priority=priority,
+            **({"bulk": True} if bulk else {}),
         )
         if eta is None:
             huey.enqueue(task)
         else:
             huey.add_schedule(task)
+
+    @_unavailable("enqueue")
+    def set_timer(
+        self,
+        ticket_id: int,
+        *,
+        eta: datetime,
+        wake_key: str,
+        lane: Lane = Lane.NORMAL,
+    ) -> bool:
+        """Claim ``wake_key`` and schedule reconcile(ticket_id) at ``eta`` (aware): one write.
+
+        False (nothing scheduled) when the claim is held: another reconcile set
+        this timer. The claim and the schedule entry are one SQLite transaction
+        or one Redis script (sidecar.queue.huey_inside.scheduled_job), so a
+        crash leaves both or neither: never a claim that keeps the timer from
+        being set again while no timer waits. The timer's job frees the claim
+        when it runs, so that the run can set the next one.
+        """
+        huey = self.lane_huey(lane)
+        task = self.lanes()[lane].reconcile.s(
+            ticket_id, wake=wake_key, eta=eta, priority=TIMER_PRIORITY
+        )
+        taken = self._store.take([wake_key], None, scheduled_job(huey, task))
+        return taken is not Taken.DUPLICATE
 
     @_unavailable("enqueue")
     def enqueue_escalate(
@@ -720,12 +414,11 @@ class JobQueue:
         """Enqueue escalate(ticket_id) in the urgent lane: page on-call (or resolve), record it.
 
         ``record_only``: the page went out already; the job only writes its
-        record, so it waits behind the urgent jobs that may still page (SQLite;
-        Redis's queue has no priorities).
+        record, so it waits behind the urgent jobs that may still page.
         """
         kwargs: dict[str, Any] = {"page": dict(page)} if page else {}
-        if record_only and self.urgent_huey.storage.priority:
-            kwargs["priority"] = -1
+        if record_only:
+            kwargs["priority"] = RECORD_PRIORITY
         self.urgent_huey.enqueue(self.urgent_tasks.escalate.s(ticket_id, **kwargs))
 
     @_unavailable("enqueue")
@@ -748,12 +441,12 @@ class JobQueue:
         # storing the job leaves a lease that lapses in seconds (the watchdog
         # then enqueues it), not one that would block the page for minutes.
         now = time.time()
-        if not self._leases.take(key, ENQUEUE_LEASE_SECONDS, now):
+        if not self._store.take_lease(key, ENQUEUE_LEASE_SECONDS, now):
             return False
         try:
             self.enqueue_escalate(ticket_id, page=page)
         except Exception:
-            self._leases.end(key)
+            self._store.end_lease(key)
             raise
         return True
 
@@ -766,7 +459,7 @@ class JobQueue:
         watchdog enqueues the escalation.
         """
         return bool(
-            self._leases.take(
+            self._store.take_lease(
                 escalation_lease(ticket_id), ENQUEUE_LEASE_SECONDS, time.time()
             )
         )
@@ -774,39 +467,64 @@ class JobQueue:
     @_unavailable("lease")
     def release_escalation(self, ticket_id: int) -> None:
         """Give the escalation's lease back (its job could not be enqueued)."""
-        self._leases.end(escalation_lease(ticket_id))
+        self._store.end_lease(escalation_lease(ticket_id))
 
     @_unavailable("lease")
     def renew_lease(self, key: str, *, seconds: float) -> None:
         """Hold ``key`` for ``seconds`` more from now."""
-        self._leases.renew(key, seconds, time.time())
+        self._store.renew_lease(key, seconds, time.time())
 
     @_unavailable("lease")
     def end_lease(self, key: str) -> None:
         """Drop the lease on ``key`` (the work it stood for is done)."""
-        self._leases.end(key)
+        self._store.end_lease(key)
 
     @_unavailable("lease")
-    def waiting_escalations(self) -> set[int]:
-        """Tickets whose escalate job waits in the urgent lane's queue (not yet taken)."""
+    def waiting_escalations(self, *, scheduled: bool = False) -> set[int]:
+        """Tickets whose escalate job waits in the urgent lane's queue (not yet taken).
+
+        ``scheduled``: and those waiting for a retry in its schedule.
+        """
+        tasks = list(self.urgent_huey.pending())
+        if scheduled:
+            tasks += self.urgent_huey.scheduled()
         return {
-            int(task.args[0])
-            for task in self.urgent_huey.pending()
-            if task.name == ESCALATE and task.args
+            int(task.args[0]) for task in tasks if task.name == ESCALATE and task.args
         }
+
+    @_unavailable("lease")
+    def take_orphaned_escalations(self) -> list[int]:
+        """Take over the leases of escalations whose worker is gone from this host.
+
+        The caller enqueues each returned ticket's escalation (its lease now
+        held by this process, as after :meth:`hold_escalation`).
+        """
+        taken = []
+        now = time.time()
+        for key, owner in self._store.orphaned_leases(owner_gone):
+            ticket_id = escalation_ticket(key)
+            if ticket_id is None:
+                continue
+            if self._store.steal_lease(key, owner, ENQUEUE_LEASE_SECONDS, now):
+                taken.append(ticket_id)
+        return taken
 
     def lapsed_escalations(self) -> list[int]:
         """Tickets whose escalation is wanted but whose job's lease lapsed (a lost job)."""
-        lapsed = (escalation_ticket(key) for key in self._leases.lapsed(time.time()))
+        lapsed = (
+            escalation_ticket(key) for key in self._store.lapsed_leases(time.time())
+        )
         return [ticket_id for ticket_id in lapsed if ticket_id is not None]
 
-    # --- jobs in flight (sidecar.tasks.inflight) -----------------------------
+    # --- jobs in flight (sidecar.queue.inflight) -----------------------------
 
     @_unavailable("in-flight write")
     def hold_inflight(self, task: Any, lane: Lane, *, seconds: float) -> None:
         """Record a job this process is running, until ``seconds`` from now."""
         data = self.lane_huey(lane).serialize_task(task)
-        self._inflight.hold(str(task.id), lane.value, data, time.time() + seconds)
+        self._inflight.hold(
+            str(task.id), lane.value, data, time.time() + seconds, this_owner()
+        )
 
     def inflight_key(self, task: Any, lane: Lane) -> str | None:
         """The in-flight record this process's worker wrote when it took ``task``."""
@@ -836,9 +554,16 @@ class JobQueue:
 
     @_unavailable("in-flight recovery")
     def recover_inflight(self) -> int:
-        """Enqueue again every job whose worker stopped renewing it; return how many."""
+        """Enqueue again every job whose worker is gone; return how many.
+
+        Gone: a process of this host that no longer runs (at once: a worker
+        restarted after a SIGKILL recovers its predecessor's jobs in its first
+        watchdog round), or any worker that stopped renewing its records.
+        """
         recovered = 0
-        for lane_name, data in self._inflight.take_lapsed(time.time()):
+        taken = self._inflight.take_orphans(owner_gone)
+        taken += self._inflight.take_lapsed(time.time())
+        for lane_name, data in taken:
             huey = self.lane_huey(Lane(lane_name))
             task = huey.deserialize_task(data)
             try:
@@ -870,7 +595,7 @@ class JobQueue:
         DUPLICATE (nothing enqueued, nothing claimed) when either key was
         claimed before; COLLAPSED when a waiting job of the ticket covers it
         (keys claimed, no new job); ENQUEUE when the job was stored. The claims and the job are stored together or not at all (one
-        SQLite transaction, one Redis script: sidecar.tasks.huey_inside), so a
+        SQLite transaction, one Redis script: sidecar.queue.huey_inside), so a
         crash never leaves a claim without its job, which would answer
         Zendesk's retry "duplicate" and lose the event.
 
@@ -891,9 +616,9 @@ class JobQueue:
             kwargs.pop("organization_id", None)
         task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
         huey = self.lane_huey(lane)
-        taken = self._claims.take(
+        taken = self._store.take(
             keys,
-            (waiting, PENDING_TTL_SECONDS, not skippable),
+            Pending(waiting, PENDING_TTL_SECONDS, not skippable),
             ready_job(huey, task),
         )
         if taken is Taken.ENQUEUE:
@@ -922,7 +647,7 @@ class JobQueue:
         As :meth:`submit_reconcile`, for any job: False when the key was
         claimed; the claim and the job are one write.
         """
-        if self._claims.take([dedup_key], None, ready_job(self.huey, task)) is (
+        if self._store.take([dedup_key], None, ready_job(self.huey, task)) is (
             Taken.DUPLICATE
         ):
             return False
@@ -945,9 +670,16 @@ class JobQueue:
         is dropped instead (that one reads the ticket after both). Returns
         False when dropped.
         """
-        if ticket_id is not None and task.name == RECONCILE:
+        # A bulk job (backfill, replay) never becomes the ticket's pending
+        # job: a live change must not collapse into a job that waits for the
+        # bulk part of the budget.
+        if (
+            ticket_id is not None
+            and task.name == RECONCILE
+            and not task.kwargs.get("bulk")
+        ):
             waiting = pending_key(ticket_id, lane)
-            if not self._claims.claim(waiting, PENDING_TTL_SECONDS + delay):
+            if not self._store.claim(waiting, PENDING_TTL_SECONDS + delay):
                 return False
             # As the ticket's pending job it always reads: no skip hint.
             for name in hint_of(task.kwargs):
@@ -961,33 +693,38 @@ class JobQueue:
     @_unavailable("memo read")
     def get_memo(self, key: str) -> str | None:
         """A memo value, or None when unset or lapsed."""
-        return self._claims.get_memo(key)
+        return self._store.get_memo(key)
 
     @_unavailable("memo write")
     def set_memo(self, key: str, value: str, *, ttl_seconds: float) -> None:
         """Store a memo value for ``ttl_seconds``."""
-        self._claims.set_memo(key, value, ttl_seconds)
+        self._store.set_memo(key, value, ttl_seconds)
 
     @_unavailable("claim")
     def claim(self, key: str, *, ttl_seconds: float = CLAIM_TTL_SECONDS) -> bool:
         """Claim ``key``; False when it is held (claimed within ``ttl_seconds``)."""
-        return self._claims.claim(key, ttl_seconds)
+        return self._store.claim(key, ttl_seconds)
 
     @_unavailable("release")
     def release(self, key: str) -> None:
         """Forget a claim, so the key can be claimed again."""
-        self._claims.release(key)
+        self._store.release(key)
 
     @_unavailable("prune")
     def prune_claims(self, *, now: float | None = None) -> int:
         """Drop claims older than the dedup window (SQLite; Redis keys expire)."""
         now = time.time() if now is None else now
-        return self._claims.prune(older_than=now - CLAIM_TTL_SECONDS)
+        return self._store.prune(older_than=now - CLAIM_TTL_SECONDS)
+
+    @_unavailable("prune")
+    def prune_memos(self, *, now: float | None = None) -> int:
+        """Drop lapsed memo values and flags (SQLite; Redis keys expire)."""
+        return self._store.prune_memos(time.time() if now is None else now)
 
     @_unavailable("ping")
     def ping(self) -> None:
         """Raise QueueUnavailable unless the storage answers."""
-        self._claims.ping()
+        self._store.ping()
 
     @_unavailable("read")
     def depth(self) -> int:
@@ -997,7 +734,8 @@ class JobQueue:
     @_unavailable("read")
     def oldest_ready(self) -> dict[Lane, float | None]:
         """Per lane, when its oldest ready job became ready (epoch seconds; None: none ready)."""
-        return self._ready.oldest()
+        oldest = self._store.oldest_ready()
+        return {lane: oldest.get(lane.value) for lane in Lane}
 
     @_unavailable("read")
     def scheduled(self) -> int:
@@ -1029,44 +767,53 @@ class JobQueue:
 
     @_unavailable("flag write")
     def set_flag(self, name: str, value: str | None) -> None:
-        """Set (or with None clear) a flag every process sees."""
-        if value is None:
-            self.huey.delete(_FLAG + name)
-        else:
-            self.huey.put(_FLAG + name, value)
+        """Set (or with None clear) a flag every process sees.
+
+        Per-ticket and per-thread flags (Slack's links and marks) expire
+        (sidecar.queue.store.flag_ttl); the others are one per service,
+        organization or scope.
+        """
+        self._store.set_flag(name, value, flag_ttl(name))
 
     @_unavailable("flag read")
     def get_flag(self, name: str) -> str | None:
         """Return a flag's value, or None when unset."""
-        value = self.huey.get(_FLAG + name, peek=True)
-        return value if isinstance(value, str) else None
+        return self._store.get_flag(name)
 
     # --- dead letters ---------------------------------------------------------
 
     @_unavailable("dead-letter write")
     def record_failed(self, job: FailedJob) -> None:
-        """Store a dead letter and count it."""
-        self.huey.put(_DEAD + job.job_id, json.dumps(asdict(job)))
-        self.huey.storage.incr(_DEAD_TOTAL, 1)
+        """Store a dead letter and count it (the oldest go past DEAD_LETTER_LIMIT)."""
+        dropped = self._store.put_dead(job.job_id, json.dumps(asdict(job)))
+        if dropped:
+            log.warning(
+                "more than %d dead letters: dropped the %d oldest "
+                "(`sidecar jobs failed` lists them, `sidecar jobs retry` runs them)",
+                DEAD_LETTER_LIMIT,
+                dropped,
+            )
+
+    @_unavailable("dead-letter read")
+    def failed_count(self) -> int:
+        """How many dead letters there are (a count kept as they change: O(1))."""
+        return self._store.dead_count()
 
     @_unavailable("dead-letter read")
     def failed_jobs(self) -> list[FailedJob]:
         """Every dead letter, oldest last failure first."""
-        jobs = []
-        for key, raw in self.huey.storage.result_items().items():
-            if key.startswith(_DEAD):
-                jobs.append(_failed_job(self.huey.serializer.deserialize(raw)))
+        jobs = [_failed_job(raw) for raw in self._store.dead_letters()]
         return sorted(jobs, key=lambda job: (job.last_failure_at, job.job_id))
 
     @_unavailable("dead-letter read")
     def dead_letters_total(self) -> int:
         """How many jobs were ever dead-lettered (a Prometheus counter)."""
-        return int(self.huey.storage.incr(_DEAD_TOTAL, 0))
+        return self._store.dead_total()
 
     @_unavailable("retry")
     def retry_failed(self, job_id: str) -> bool:
         """Re-enqueue one dead letter (and remove it); False when there is none."""
-        raw = self.huey.get(_DEAD + job_id)  # pop: two retries cannot both win
+        raw = self._store.pop_dead(job_id)  # pop: two retries cannot both win
         if raw is None:
             return False
         job = _failed_job(raw)
@@ -1075,7 +822,7 @@ class JobQueue:
         try:
             huey.enqueue(self._retried(job))
         except Exception:
-            self.huey.put(_DEAD + job_id, raw)
+            self._store.restore_dead(job_id, raw)
             raise
         return True
 
@@ -1092,6 +839,8 @@ class JobQueue:
             args = [job.ticket_id]
         if job.task in slack_jobs.JOB_NAMES:
             return self.slack.by_name(job.task).s(*args, **kwargs)
+        if job.task in oncall_jobs.JOB_NAMES:
+            return self.oncall.by_name(job.task).s(*args, **kwargs)
         tasks = self.urgent_tasks if job.task == ESCALATE else self.tasks
         return tasks.by_name(job.task).s(*args, **kwargs)
 
@@ -1110,11 +859,9 @@ class JobQueue:
 
     def close(self) -> None:
         """Release the storage connection (tests; the process exit does it too)."""
+        self._store.close()
         if self.is_sqlite:
-            self.huey.storage.close()
             self.urgent_huey.storage.close()
-        else:
-            self.huey.storage.pool.disconnect()  # the urgent lane shares the pool
 
 
 class Executor(Protocol):
@@ -1173,20 +920,6 @@ def huey_periodic_task(
     return wrapper
 
 
-def _urgent_huey(huey: Huey) -> Huey:
-    """The urgent lane's Huey: a queue of its own name on ``huey``'s storage."""
-    name = huey.storage.name + URGENT_SUFFIX
-    if isinstance(huey, RedisHuey):
-        return SidecarRedisHuey(name, connection_pool=huey.storage.pool, results=False)
-    return SidecarSqliteHuey(
-        name,
-        filename=huey.storage.filename,
-        results=False,
-        journal_mode="wal",
-        timeout=5,
-    )
-
-
 def _rescheduled(task: Any, eta: datetime) -> Any:
     """The same task (same id and arguments) due at ``eta`` (naive UTC, as Huey keeps it)."""
     task.eta = eta
@@ -1197,44 +930,3 @@ def _failed_job(raw: Any) -> FailedJob:
     data = json.loads(raw)
     data.setdefault("task", "reconcile")
     return FailedJob(**data)
-
-
-def _queue_name(url: str) -> tuple[str, str]:
-    """Split ``?queue=NAME`` off a Redis URL: (URL for redis-py, queue name).
-
-    Every Redis key the queue writes carries the name, so deployments (or test
-    runs) with different names share one Redis database without touching each
-    other's keys. Huey drops other characters from a name, which would merge
-    two names silently, so they are refused.
-    """
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    names = [value for key, value in query if key == "queue"]
-    if not names:
-        return url, QUEUE_NAME
-    name = names[-1]
-    if not re.fullmatch(r"[a-z0-9_]{1,64}", name):
-        raise ValueError(
-            f"queue={name!r}: use 1-64 lower-case letters, digits and underscores"
-        )
-    rest = urlencode([(key, value) for key, value in query if key != "queue"])
-    return urlunsplit(parts._replace(query=rest)), name
-
-
-def sqlite_path(url: str) -> Path:
-    """Return the file a ``sqlite:///relative`` or ``sqlite:////absolute`` URL names."""
-    if not url.startswith("sqlite:///") or url == "sqlite:///":
-        raise ConfigError(f"SIDECAR_QUEUE_URL={url}: expected sqlite:///path/queue.db")
-    return Path(url.removeprefix("sqlite:///"))
-
-
-def _redacted(url: str) -> str:
-    """Hide a password in a URL, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return parts._replace(netloc=netloc).geturl()
-    except ValueError:
-        return "<unparseable URL>"
-    return url

@@ -19,19 +19,34 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sidecar.config import Secret
-from sidecar.domain.models import Comment, Organization, Ticket, TicketUpdate
+from sidecar.domain.metric_plan import replies_from, wants_metrics
+from sidecar.domain.models import (
+    Comment,
+    CommentText,
+    Organization,
+    Ticket,
+    TicketUpdate,
+)
+from sidecar.domain.page_request import (
+    PAGE_REQUEST_TAG,
+    PageRequest,
+    page_request_from,
+)
 from sidecar.domain.plan import (
     PAGED_TAG,
     PAGERDUTY_SEVERITY,
     PAGING_SEVERITIES,
+    REQUESTED_PAGE_SEVERITY,
     RESOLVED_TAG,
     Fields,
     Plan,
+    effective_policy,
     needs_comments,
     plan,
 )
 from sidecar.entitlements import Entitlement
 from sidecar.errors import (
+    BadResponse,
     BudgetWait,
     Conflict,
     Gone,
@@ -46,10 +61,17 @@ from sidecar.oncall.pagerduty import (
     key_fingerprint,
     summary,
 )
-from sidecar.sla import Policy, format_utc
+from sidecar.sla import Policy, Reply, StatusChange, format_utc
 from sidecar.tasks.jobs import Lane
-from sidecar.tasks.memo import Seen, TicketMemory, already_seen
-from sidecar.zendesk.budget import NORMAL, URGENT, current_lane, lane, set_lane
+from sidecar.tasks.memo import Seen, TicketMemory, already_seen, parse_version
+from sidecar.zendesk.budget import (
+    BULK,
+    NORMAL,
+    URGENT,
+    current_lane,
+    lane,
+    set_lane,
+)
 
 log = logging.getLogger("sidecar.reconcile")
 
@@ -74,6 +96,11 @@ class Zendesk(Protocol):
 
     def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]: ...
+    def list_comment_texts(self, ticket_id: int) -> list[CommentText]:
+        """The comments with their text and authors' names (one read, users sideloaded)."""
+        ...
+
     def update_ticket(self, update: TicketUpdate) -> str | None:
         """Write; return the ticket's version after the write when Zendesk shows it."""
         ...
@@ -144,6 +171,12 @@ class Scheduler(Protocol):
         wake_key: str | None = None,
         lane: Lane = ...,
     ) -> None: ...
+    def set_timer(
+        self, ticket_id: int, *, eta: datetime, wake_key: str, lane: Lane = ...
+    ) -> bool:
+        """Claim ``wake_key`` and schedule reconcile(ticket_id) at ``eta``: both or neither."""
+        ...
+
     def hold_escalation(self, ticket_id: int) -> bool:
         """Take the escalation's lease (False: a live job holds it); enqueue its job next."""
         ...
@@ -176,7 +209,7 @@ class PageOrder:
     the entitlement from our cache or file, while Zendesk could not be read).
     """
 
-    severity: int
+    severity: int | None  # None: an agent paged an unrated ticket
     organization_id: int | None
     organization: str
     subject: str | None
@@ -184,6 +217,9 @@ class PageOrder:
     reason: str
     route: str
     basis: str
+    # An agent's page from the ticket (the "Page on-call" macro): who and why.
+    requested_by: str = ""
+    request_reason: str = ""
 
     def as_kwargs(self) -> dict[str, Any]:
         """The order as job arguments."""
@@ -228,6 +264,7 @@ class Reconciler:
         at_risk_fraction: float = 0.75,
         dry_run: bool = False,
         memory: TicketMemory | None = None,
+        page_any_org: bool = False,
     ) -> None:
         self.zendesk = zendesk
         self.entitlements = entitlements
@@ -242,6 +279,9 @@ class Reconciler:
         self.dry_run = dry_run
         # What we already know per ticket (shared store); None: always read.
         self.memory = memory
+        # Whether an agent may page for an organization without Enterprise
+        # Support (SIDECAR_PAGE_REQUEST_ANY_ORG).
+        self.page_any_org = page_any_org
         self._self_user_id: int | None = None
 
     # --- reconcile -------------------------------------------------------
@@ -255,6 +295,7 @@ class Reconciler:
         urgent: bool = False,
         severity: int | None = None,
         organization_id: int | None = None,
+        bulk: bool = False,
     ) -> Outcome | None:
         """Reconcile for a webhook, unless what it announces is provably known (then None).
 
@@ -265,9 +306,11 @@ class Reconciler:
         reserved budget from the first read on. ``severity`` and
         ``organization_id``: what the signed trigger body named; when they
         decide a page and Zendesk cannot be read within a few seconds, the
-        page goes out on them (:meth:`_read_or_page`).
+        page goes out on them (:meth:`_read_or_page`). ``bulk``: a backfill's
+        or replay's job, spending from the bulk part of the budget (until its
+        ticket proves SEV 1/2 of an entitled organization: then urgent).
         """
-        with lane(URGENT if urgent else NORMAL):
+        with lane(URGENT if urgent else BULK if bulk else NORMAL):
             if actor_id is not None and actor_id == self._own_user_id():
                 log.info(
                     "own change: nothing to do",
@@ -391,11 +434,42 @@ class Reconciler:
         known: tuple[datetime | None] | None = None
         count: int | None = None
         comments: list[Comment] = []
+        # Metrics beyond the first response need every comment and the status
+        # history; a first-response-only ticket reads exactly what it did.
+        metered = wants_metrics(
+            effective_policy(self.policy, entitlement),
+            ticket.custom_fields.get(self.fields.severity),
+            entitled=entitlement.entitled,
+        )
+        replies: tuple[Reply, ...] | None = None
+        statuses: tuple[StatusChange, ...] | None = None
+        history_error: str | None = None
+        request: PageRequest | None = None
+        texts: list[CommentText] | None = None
+        if PAGE_REQUEST_TAG in ticket.tags and ticket.status != "closed":
+            # An agent asked for a page: who and why are in the comments (one
+            # read with the authors' names, which also serves the first response).
+            texts = self.zendesk.list_comment_texts(ticket_id)
+            request = page_request_from(texts)
         if needs_comments(ticket, entitlement, self.fields):
             known, count = _known_first_response(ticket, seen)
+            if metered:
+                known, count, replies = _known_replies(ticket, seen)
             if known is None:
-                comments = self.zendesk.list_comments(ticket_id)
+                comments = (
+                    self.zendesk.list_comments(ticket_id)
+                    if texts is None
+                    else [_bare(t) for t in texts]
+                )
                 count = len(comments)
+        if metered:
+            if comments:
+                replies = replies_from(
+                    comments,
+                    requester_id=ticket.requester_id,
+                    self_user_id=self._own_user_id(),
+                )
+            statuses, history_error = self._status_history(ticket, seen)
         decided = plan(
             ticket,
             organization=organization,
@@ -407,8 +481,47 @@ class Reconciler:
             self_user_id=self._own_user_id() if comments else None,
             at_risk_fraction=self.at_risk_fraction,
             known_first_response=known,
+            replies=replies,
+            statuses=statuses,
+            history_error=history_error,
+            page_request=request,
+            page_any_org=self.page_any_org,
         )
         return decided, count
+
+    def _status_history(
+        self, ticket: Ticket, seen: Seen | None
+    ) -> tuple[tuple[StatusChange, ...] | None, str | None]:
+        """The ticket's status history, read from its audits only when it may have changed.
+
+        Known without a call when the memo holds the history and the ticket
+        is the version we knew or has the status we knew (docs/decisions.md,
+        "Metrics on the ticket": a round trip such as open -> pending -> open
+        between two reads is then missed, which only ever makes a due time
+        earlier), or when the ticket was never updated since its creation.
+        A history that cannot be read (refused, malformed) is said, not
+        guessed: (None, reason). A transient failure is raised (retried).
+        """
+        if (
+            seen is not None
+            and seen.statuses is not None
+            and (seen.version == ticket.updated_stamp or seen.status == ticket.status)
+        ):
+            return tuple(
+                StatusChange(status, datetime.fromisoformat(at))
+                for status, at in seen.statuses
+            ), None
+        stamp = parse_version(ticket.updated_stamp)
+        if stamp is not None and stamp[0] == ticket.created_at:
+            return (StatusChange(ticket.status, ticket.created_at),), None
+        try:
+            return tuple(self.zendesk.list_status_changes(ticket.id)), None
+        except (BadResponse, Rejected) as exc:
+            log.warning(
+                "status history unreadable: metrics beyond the first response not measured",
+                extra={"ticket_id": ticket.id, "error": str(exc)},
+            )
+            return None, f"the ticket's status history could not be read ({exc})"
 
     def _recall(self, ticket_id: int) -> Seen | None:
         return self.memory.recall(ticket_id) if self.memory is not None else None
@@ -449,6 +562,7 @@ class Reconciler:
             )
         first = decided.first_response_at
         now = time.time()
+        history = _history_memo(decided, count)
         if wrote:
             if version is None:
                 return  # the write's version is unknown: the next event reads
@@ -459,6 +573,7 @@ class Reconciler:
                 own=True,
                 urgent=_urgent(decided),
                 writes=TicketMemory.with_write(seen, now=now),
+                **history,
             )
         else:
             same = seen is not None and seen.version == ticket.updated_stamp
@@ -469,9 +584,16 @@ class Reconciler:
                 own=bool(same and seen and seen.own),
                 urgent=_urgent(decided),
                 writes=seen.writes if seen else (),
+                **history,
             )
-        if record != seen:
-            self.memory.remember(ticket.id, record)
+        if record == seen:
+            return
+        if history and _newer_known(self.memory.recall(ticket.id), record.version):
+            # Another reconcile of this ticket, which read a later version,
+            # remembered meanwhile: ours is older, and its status history
+            # would make a later status round trip look like no change.
+            return
+        self.memory.remember(ticket.id, record)
 
     def _own_user_id(self) -> int:
         if self._self_user_id is None:
@@ -491,16 +613,9 @@ class Reconciler:
         lane = Lane.URGENT if _urgent(decided) else Lane.NORMAL
         for moment in decided.wake_at:
             key = f"wake:{account}:{ticket_id}:{format_utc(moment)}"
-            self._claim_then(
-                key,
-                functools.partial(
-                    self.scheduler.enqueue_reconcile,
-                    ticket_id,
-                    eta=moment,
-                    wake_key=key,
-                    lane=lane,
-                ),
-            )
+            # The claim makes a racing reconcile (a redelivery, a second worker)
+            # skip this instant; the claim and the timer are one write.
+            self.scheduler.set_timer(ticket_id, eta=moment, wake_key=key, lane=lane)
 
     def _start_escalation(self, decided: Plan) -> Callable[[], None] | None:
         """Take a page's (or resolve's) lease and trigger now; return the enqueue of its job.
@@ -558,9 +673,10 @@ class Reconciler:
     def _order_from(self, decided: Plan) -> PageOrder | None:
         """The page a plan decided, as plain data (None: let the job decide after its read)."""
         route = self._route_of(decided.entitlement)
-        if route is None or decided.severity is None:
+        if route is None or (decided.severity is None and decided.requested is None):
             return None  # no routing key: the escalate job reports it
         ticket = decided.ticket
+        requested = decided.requested
         return PageOrder(
             severity=decided.severity,
             organization_id=ticket.organization_id,
@@ -570,6 +686,8 @@ class Reconciler:
             reason=decided.entitlement.reason,
             route=route,
             basis="ticket",
+            requested_by=requested.requested_by if requested else "",
+            request_reason=requested.reason if requested else "",
         )
 
     def _route_of(self, entitlement: Entitlement) -> str | None:
@@ -655,20 +773,6 @@ class Reconciler:
             basis="webhook",
         )
 
-    def _claim_then(
-        self, key: str, enqueue: Callable[[], None], **claim_options: float
-    ) -> None:
-        # The claim makes a racing reconcile (a redelivery, a second worker) skip
-        # the enqueue; if the enqueue fails the claim is given back, so a retry
-        # of this reconcile tries again and nothing is lost.
-        if not self.scheduler.claim(key, **claim_options):
-            return
-        try:
-            enqueue()
-        except Exception:
-            self.scheduler.release(key)
-            raise
-
     # --- escalate --------------------------------------------------------
 
     def escalate(
@@ -716,6 +820,9 @@ class Reconciler:
             reason=order.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=PageRequest(order.requested_by, order.request_reason)
+            if order.requested_by
+            else None,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket_id, route=order.route)
@@ -775,6 +882,8 @@ class Reconciler:
                 lambda d: with_plan(
                     d,
                     add={PAGED_TAG, key_tag(routing_key)},
+                    # An agent's request is answered by this very write.
+                    remove={PAGE_REQUEST_TAG} if d.requested else frozenset(),
                     note=page_note(d, routing_hint(d.entitlement)),
                 ),
                 first_read,
@@ -945,7 +1054,6 @@ class Reconciler:
     def _trigger(
         self, ticket: Ticket, decided: Plan, key: str, routing_key: Secret
     ) -> None:
-        assert decided.severity is not None
         self._send_trigger(
             ticket.id,
             severity=decided.severity,
@@ -956,6 +1064,7 @@ class Reconciler:
             reason=decided.entitlement.reason,
             dedup=key,
             routing_key=routing_key,
+            requested=decided.requested,
         )
         if self.memory is not None:
             self.memory.remember_page(ticket.id, route=key_fingerprint(routing_key))
@@ -964,7 +1073,7 @@ class Reconciler:
         self,
         ticket_id: int,
         *,
-        severity: int,
+        severity: int | None,
         organization: str,
         organization_id: int | None,
         subject: str | None,
@@ -972,6 +1081,7 @@ class Reconciler:
         reason: str,
         dedup: str,
         routing_key: Secret,
+        requested: PageRequest | None = None,
     ) -> None:
         assert self.pager is not None
         url = self.zendesk.ticket_url(ticket_id)
@@ -980,16 +1090,22 @@ class Reconciler:
             "ticket_url": url,
             "organization": organization,
             "organization_id": organization_id,
-            "severity": f"SEV {severity}",
+            "severity": "none" if severity is None else f"SEV {severity}",
             "first_response_due": due_at,
             "entitlement": reason,
         }
+        if requested is not None:
+            details["paged_by"] = requested.requested_by
+            details["paging_reason"] = requested.reason
         self.pager.trigger(
             dedup_key=dedup,
             summary=summary(
-                severity, organization, subject or f"Zendesk ticket #{ticket_id}"
+                severity,
+                organization,
+                subject or f"Zendesk ticket #{ticket_id}",
+                requested_by=requested.requested_by if requested else "",
             ),
-            severity=PAGERDUTY_SEVERITY[severity],
+            severity=PAGERDUTY_SEVERITY.get(severity or 0, REQUESTED_PAGE_SEVERITY),
             source=f"zendesk:{self.zendesk.account}",
             custom_details=details,
             links=[{"href": url, "text": f"Zendesk ticket #{ticket_id}"}],
@@ -1007,7 +1123,7 @@ class Reconciler:
         if not self.scheduler.claim(f"slack:{self.zendesk.account}:{ticket.id}"):
             return
         text = (
-            f"{summary(decided.severity or 0, org_name(decided), ticket.subject)}"
+            f"{summary(decided.severity, org_name(decided), ticket.subject)}"
             f" — on-call has been paged: {self.zendesk.ticket_url(ticket.id)}"
         )
         try:
@@ -1021,17 +1137,34 @@ class Reconciler:
 
 
 def with_plan(
-    decided: Plan, *, add: Set[str] = frozenset(), note: str | None = None
+    decided: Plan,
+    *,
+    add: Set[str] = frozenset(),
+    remove: Set[str] = frozenset(),
+    note: str | None = None,
 ) -> TicketUpdate:
     """An escalation's record plus whatever else the plan writes, as one update."""
     diff = decided.update
+    # The plan's own note (a refused page request) rides along, not lost.
+    notes = [n for n in (note, diff.private_note) if n]
     return TicketUpdate.retag(
         decided.ticket,
         add=set(add) | diff.tags_added,
-        remove=diff.tags_removed - set(add),
+        remove=(diff.tags_removed | set(remove)) - set(add),
         custom_fields=diff.custom_fields,
         add_follower_ids=diff.add_follower_ids,
-        private_note=note,
+        private_note="\n\n".join(notes) or None,
+    )
+
+
+def _bare(text: CommentText) -> Comment:
+    """A comment with text as the first-response rule reads it."""
+    return Comment(
+        id=text.id,
+        author_id=text.author_id,
+        public=text.public,
+        created_at=text.created_at,
+        author_role=text.author_role,
     )
 
 
@@ -1066,6 +1199,57 @@ def _known_first_response(
     return None, None
 
 
+def _known_replies(
+    ticket: Ticket, seen: Seen | None
+) -> tuple[tuple[datetime | None] | None, int | None, tuple[Reply, ...] | None]:
+    """The first response, comment count and replies when known without reading comments.
+
+    Known when the ticket has one comment (the description: no reply, no
+    turn) or as many comments and the same requester as when the memo
+    recorded its replies (comments are only ever appended). Else (None,
+    None, None): read.
+    """
+    count = ticket.comment_count
+    if count is not None and count <= 1:
+        return (None,), count, ()
+    if (
+        seen is None
+        or seen.replies is None
+        or seen.comment_count is None
+        or count != seen.comment_count
+        # Another requester: who is the customer changed, so read again.
+        or seen.requester != ticket.requester_id
+    ):
+        return None, None, None
+    replies = tuple(
+        Reply(datetime.fromisoformat(at), author, public)
+        for at, author, public in seen.replies
+    )
+    return (seen.first_response(),), seen.comment_count, replies
+
+
+def _newer_known(stored: Seen | None, version: str) -> bool:
+    """True when the memo already holds a state of a later version than ``version``."""
+    if stored is None:
+        return False
+    theirs, ours = parse_version(stored.version), parse_version(version)
+    return theirs is not None and ours is not None and theirs[0] > ours[0]
+
+
+def _history_memo(decided: Plan, count: int | None) -> dict[str, Any]:
+    """The memo's part for metrics beyond the first response (empty: none measured)."""
+    if decided.replies is None or decided.statuses is None or count is None:
+        return {}
+    return {
+        "status": decided.ticket.status,
+        "statuses": tuple((c.status, c.at.isoformat()) for c in decided.statuses),
+        "replies": tuple(
+            (r.at.isoformat(), r.author, r.public) for r in decided.replies
+        ),
+        "requester": decided.ticket.requester_id,
+    }
+
+
 def org_name(decided: Plan) -> str:
     """Name the ticket's organization for humans."""
     if decided.organization is None:
@@ -1084,6 +1268,16 @@ def page_note(decided: Plan, route: str) -> str:
     """Write the private note that records who was paged and why."""
     entitlement = decided.entitlement
     due = format_utc(decided.sla.due_at) if decided.sla else "—"
+    requested = decided.requested
+    if requested is not None:
+        shown = "no severity" if decided.severity is None else f"SEV {decided.severity}"
+        return (
+            f"On-call paged through PagerDuty via {route}, "
+            f"at the request of {requested.requested_by}.\n"
+            f"Reason: {requested.reason}\n"
+            f"Ticket: {shown}, {org_name(decided)} ({entitlement.reason}).\n"
+            f"First response due: {due}."
+        )
     return (
         f"On-call paged through PagerDuty via {route}.\n"
         f"Why: SEV {decided.severity} on a ticket of {org_name(decided)}"

@@ -7,6 +7,7 @@ connection per call and is shared.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -18,7 +19,7 @@ from slack_sdk import WebClient
 
 from sidecar.config import Config
 from sidecar.domain.models import CommentText, Ticket, TicketUpdate
-from sidecar.domain.plan import AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
+from sidecar.domain.plan import ACKED_TAG, AGENT_ROLES, CLOSED_STATUSES, PAGED_TAG, Plan
 from sidecar.entitlements import EntitlementsStore, OrgEntitlement
 from sidecar.errors import (
     ConfigError,
@@ -391,6 +392,16 @@ class SlackBridge:
                 "paged",
                 lambda: self._post(ref, f":rotating_light: On-call paged for {label}."),
             )
+        if ACKED_TAG in ticket.tags:
+            # PagerDuty's acknowledgement, in words for the customer: who and
+            # the incident stay on the ticket's private note.
+            self.links.say_once(
+                ticket.id,
+                "oncall_acked",
+                lambda: self._post(
+                    ref, f":large_green_circle: An on-call engineer is on it ({label})."
+                ),
+            )
         if not self.links.said(ticket.id, "first_reply"):
             if self.links.commenting(ticket.id):
                 raise Transient(
@@ -421,6 +432,10 @@ class SlackBridge:
                     ref,
                     f":warning: {label} missed its first-response target (due {due}).",
                 ),
+            )
+        for line_key, text in metric_lines(decided, label):
+            self.links.say_once(
+                ticket.id, line_key, functools.partial(self._post, ref, text)
             )
         if ticket.status in CLOSED_STATUSES:
             self.links.say_once(
@@ -550,6 +565,38 @@ class SlackBridge:
             api.call("chat.postEphemeral", self.slack.chat_postEphemeral, **kwargs)
         except Gone as exc:  # the person left the channel: nobody to tell
             log.info("ephemeral not delivered: %s", exc)
+
+
+METRIC_WORDS = {
+    "next_reply": "next-reply",
+    "periodic_update": "periodic-update",
+    "resolution": "resolution",
+}
+
+
+def metric_lines(decided: Plan, label: str) -> list[tuple[str, str]]:
+    """One thread line per metric cycle that went past its target: (say-once key, text).
+
+    The thread is the customer's channel: a missed target is news to them (as
+    the first response's); an at-risk clock is the agents' business (tags,
+    views, the sidebar), and a met one shows as the reply itself.
+    """
+    lines: list[tuple[str, str]] = []
+    for state in decided.metrics:
+        if not state.cycles:
+            continue
+        cycle = state.cycles[-1]
+        if cycle.state != "breached" or cycle.due is None:
+            continue
+        due = f"{cycle.due.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        word = METRIC_WORDS.get(state.name, state.name)
+        lines.append(
+            (
+                f"{state.name}_breached:{cycle.start.astimezone(UTC):%Y%m%dT%H%M%S}",
+                f":warning: {label} missed its {word} target (due {due}).",
+            )
+        )
+    return lines
 
 
 def read_severity_tags(zendesk: ZendeskClient, field_id: int | None) -> dict[int, str]:

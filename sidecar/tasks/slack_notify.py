@@ -72,6 +72,18 @@ class ThreadNotifier:
             )
         return True
 
+    def notify_oncall(self, ticket_id: int) -> None:
+        """After PagerDuty's news is on the ticket: let its thread catch up (best effort)."""
+        try:
+            if self.links.thread_of(ticket_id) is not None:
+                self.jobs.schedule_sync(ticket_id)
+        except Exception as exc:  # the next change of the ticket tries again
+            log.warning(
+                "slack on-call line not scheduled: %s",
+                exc,
+                extra={"ticket_id": ticket_id},
+            )
+
     def _org_channel(self, decided: Plan) -> str | None:
         org = decided.organization
         if org is None:

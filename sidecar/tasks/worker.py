@@ -53,6 +53,7 @@ from sidecar.tasks.jobs import (
     auth_failed_flag,
     escalation_lease,
     retry_delay,
+    retry_policy,
 )
 from sidecar.tasks.outage import OutageFilter, OutageLog, is_storage_error
 
@@ -210,10 +211,10 @@ class Runner:
         }  # fmt: skip
         lease = escalation_lease(ticket_id) if job in LEASED_JOBS else None
         # Every other job is recorded as in flight while it runs, so a worker
-        # killed mid-job has it enqueued again (sidecar.tasks.inflight). A job
+        # killed mid-job has it enqueued again (sidecar.queue.inflight). A job
         # a worker took from the queue was recorded in the same write that took
         # it, and its record is dropped only after Huey put the job where it
-        # goes next (sidecar.tasks.huey_inside); one run another way (a test,
+        # goes next (sidecar.queue.huey_inside); one run another way (a test,
         # a direct call) is recorded here.
         taken = None if lease is not None else self._queue.inflight_key(task, lane)
         tracked = lease is None and taken is None and self._hold_inflight(task, lane)
@@ -336,7 +337,9 @@ class Runner:
             return DEAD_LETTERED
         if wait is Wait.BUDGET:
             pool = str(getattr(exc, "pool", "requests"))
-            BUDGET_WAITS.labels(pool, context.get("lane", "normal")).inc()
+            # The kind of work that waited (a backfill's job waits as "bulk").
+            lane = getattr(exc, "lane", None) or context.get("lane", "normal")
+            BUDGET_WAITS.labels(pool, lane).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, retry_after or 1.0)
         if wait is Wait.THROTTLE:
             service = str(getattr(exc, "service", "zendesk"))
@@ -413,13 +416,16 @@ class Runner:
     ) -> Attempt:
         """The backoff before the next attempt, or a dead letter when out of attempts."""
         ticket_id = int(context["ticket_id"])
-        if attempt >= MAX_ATTEMPTS:
+        # An urgent job (a page, its marker, a SEV 1/2 due time) retries within
+        # seconds, capped, with more attempts (sidecar.tasks.jobs.retry_policy).
+        policy = retry_policy(Lane(context["lane"]), base=self.base_delay)
+        if attempt >= policy.attempts:
             self._dead_letter(
                 job, task, ticket_id, exc, attempt, first_failure or _now()
             )
             return DEAD_LETTERED
         retry_after = getattr(exc, "retry_after", None)
-        delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
+        delay = policy.delay(attempt, retry_after=retry_after)
         log.warning(
             "%s failed (%s), retrying in %.1f s",
             job,
@@ -644,6 +650,20 @@ def recover_escalations(queue: JobQueue) -> int:
     renewed by a running worker, is lost.
     """
     recovered = 0
+    # A lease whose holder, a process of this host, is gone (killed,
+    # restarted): at once, unless its job waits in the queue or for a retry
+    # (then the lease, ours now, is kept as any waiting job's).
+    orphaned = queue.take_orphaned_escalations()
+    queued = queue.waiting_escalations(scheduled=True) if orphaned else set()
+    for ticket_id in orphaned:
+        if ticket_id in queued:
+            continue
+        queue.enqueue_escalate(ticket_id)
+        recovered += 1
+        log.warning(
+            "escalation job of a stopped worker: enqueued again",
+            extra={"ticket_id": ticket_id},
+        )
     lapsed = queue.lapsed_escalations()
     waiting = queue.waiting_escalations() if lapsed else set()
     for ticket_id in lapsed:

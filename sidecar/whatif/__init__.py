@@ -5,6 +5,8 @@ from __future__ import annotations
 from sidecar.whatif.collect import Configuration, TicketReader, WhatIf
 from sidecar.whatif.compare import (
     Comparison,
+    MetricComparison,
+    MetricVerdict,
     Reads,
     Side,
     Summary,
@@ -16,6 +18,8 @@ from sidecar.whatif.compare import (
 __all__ = [
     "Comparison",
     "Configuration",
+    "MetricComparison",
+    "MetricVerdict",
     "Reads",
     "Side",
     "Summary",

@@ -5,7 +5,9 @@ status filter is applied here, as List Tickets has none), one read per distinct
 organization, and one comment read only for a ticket whose outcome depends on
 its first reply: one that has a severity, is entitled under either
 configuration, and is not settled on record (an answered ticket keeps its
-verdict under any policy). Nothing is written.
+verdict under any policy). When either policy sets a metric beyond the first
+response for the ticket's severity, its comments and its status history
+(List Audits) are read, settled or not. Nothing is written.
 
 The API-budget governor (issue 10) does not exist yet: once it lands, these
 reads should spend through it at the lowest priority, like backfill's.
@@ -24,12 +26,16 @@ from sidecar.domain.models import Comment, Organization, Ticket, TicketPage
 from sidecar.domain.plan import Fields
 from sidecar.entitlements import Entitlement
 from sidecar.errors import NotFound
+from sidecar.sla import StatusChange
 from sidecar.tasks.bulk import patiently
 from sidecar.whatif.compare import (
     Comparison,
+    MetricComparison,
     Reads,
     Side,
     Verdict,
+    compare_metrics,
+    metric_verdicts,
     recorded_verdict,
     settled_side,
     severity_of,
@@ -45,6 +51,7 @@ class TicketReader(Protocol):
     ) -> TicketPage: ...
     def get_organization(self, org_id: int) -> Organization: ...
     def list_comments(self, ticket_id: int) -> list[Comment]: ...
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]: ...
     def current_user_id(self) -> int: ...
 
 
@@ -120,6 +127,15 @@ class WhatIf:
         if not (now_entitled.entitled or new_entitled.entitled):
             return None
         record = recorded_verdict(ticket, self.fields)
+        # A metric beyond the first response on either side: the ticket's own
+        # history decides it, settled first response or not.
+        extra = any(
+            len(config.side.policy.metric_targets(severity)) > 1
+            for config in (self.current, self.new)
+        )
+        comments: list[Comment] | None = None
+        if extra:
+            comments = self._comments(ticket.id)
         current: Verdict | None
         new: Verdict | None
         if record is not None:
@@ -132,11 +148,8 @@ class WhatIf:
                 record, entitled=new_entitled.entitled, severity=severity
             )
         else:
-            comments = self._patiently(
-                functools.partial(self.zendesk.list_comments, ticket.id)
-            )
-            assert isinstance(comments, list)
-            self.reads.comment_reads += 1
+            if comments is None:
+                comments = self._comments(ticket.id)
             me = self._user_id() if comments else None
             current, new = (
                 verdict(
@@ -154,7 +167,12 @@ class WhatIf:
                     (self.new, new_entitled),
                 )
             )
-        if current is None and new is None:
+        metrics: tuple[MetricComparison, ...] = ()
+        if extra and comments is not None:
+            metrics = self._metrics(
+                ticket, severity, comments, (now_entitled, new_entitled)
+            )
+        if current is None and new is None and not metrics:
             return None
         return Comparison(
             ticket_id=ticket.id,
@@ -164,8 +182,55 @@ class WhatIf:
             ticket_status=ticket.status,
             current=current,
             new=new,
-            comments_read=record is None,
+            comments_read=comments is not None,
+            metrics=metrics,
         )
+
+    def _comments(self, ticket_id: int) -> list[Comment]:
+        comments = self._patiently(
+            functools.partial(self.zendesk.list_comments, ticket_id)
+        )
+        assert isinstance(comments, list)
+        self.reads.comment_reads += 1
+        return comments
+
+    def _metrics(
+        self,
+        ticket: Ticket,
+        severity: int,
+        comments: list[Comment],
+        entitlements: tuple[Entitlement, Entitlement],
+    ) -> tuple[MetricComparison, ...]:
+        """Both sides' metrics beyond the first response (status history read once).
+
+        The status history is read for every such ticket: an open ticket may
+        have been solved and reopened, which stops every clock in between, and
+        only its audits tell (docs/benchmarks.md, "What-if").
+        """
+        if not any(e.entitled for e in entitlements):
+            return ()
+        statuses = self._patiently(
+            functools.partial(self.zendesk.list_status_changes, ticket.id)
+        )
+        assert isinstance(statuses, list)
+        self.reads.audit_reads += 1
+        me = self._user_id() if comments else None
+        current, new = (
+            metric_verdicts(
+                ticket,
+                severity=severity,
+                entitlement=entitlement,
+                comments=comments,
+                statuses=statuses,
+                side=config.side,
+                now=self.now,
+                self_user_id=me,
+            )
+            for config, entitlement in zip(
+                (self.current, self.new), entitlements, strict=True
+            )
+        )
+        return compare_metrics(current, new)
 
     def _organization(self, org_id: int | None) -> Organization | None:
         if org_id is None:

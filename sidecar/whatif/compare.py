@@ -16,10 +16,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sidecar.domain.entitlement import enhanced_policy
 from sidecar.domain.models import Comment, Organization, Ticket
 from sidecar.domain.plan import SETTLED_TAGS, STATUS_TAGS, Fields, plan
 from sidecar.entitlements import Entitlement
-from sidecar.sla import Policy, SeverityError, parse_severity
+from sidecar.sla import (
+    METRICS,
+    Policy,
+    Reply,
+    SeverityError,
+    StatusChange,
+    author_of,
+    measure,
+    parse_severity,
+)
 
 _STATUS_OF_TAG = {tag: status for status, tag in STATUS_TAGS.items()}
 
@@ -43,21 +53,26 @@ class Side:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One ticket under the current and the new configuration."""
+class MetricVerdict:
+    """One metric beyond the first response under one configuration.
 
-    ticket_id: int
-    organization_id: int | None
-    organization: str
-    severity: int | None
-    ticket_status: str
-    current: Verdict | None
-    new: Verdict | None
-    comments_read: bool
+    ``due_at`` is None when nothing is due (``inactive``) or the clock is
+    paused short of its target; ``status`` is a MetricState state.
+    """
+
+    due_at: datetime | None
+    status: str
+
+
+class _Compared:
+    """What changes between the two sides (``current``/``new`` with ``due_at``)."""
+
+    current: Verdict | MetricVerdict | None
+    new: Verdict | MetricVerdict | None
 
     @property
     def moved(self) -> bool:
-        """The due time changes, or the ticket gains or loses its SLA."""
+        """The due time changes, or the ticket gains or loses the target."""
         if self.current is None or self.new is None:
             return (self.current is None) != (self.new is None)
         return self.current.due_at != self.new.due_at
@@ -66,6 +81,8 @@ class Comparison:
     def shift(self) -> timedelta | None:
         """How far the due time moves (negative: earlier); None without both."""
         if self.current is None or self.new is None:
+            return None
+        if self.current.due_at is None or self.new.due_at is None:
             return None
         return self.new.due_at - self.current.due_at
 
@@ -84,7 +101,35 @@ class Comparison:
         return _status(self.current) != _status(self.new)
 
 
-def _status(verdict: Verdict | None) -> str:
+@dataclass(frozen=True)
+class MetricComparison(_Compared):
+    """One metric of one ticket under both configurations (None: not set there)."""
+
+    name: str
+    current: MetricVerdict | None
+    new: MetricVerdict | None
+
+
+@dataclass(frozen=True)
+class Comparison(_Compared):
+    """One ticket under the current and the new configuration.
+
+    ``current``/``new`` are the first response (as always); ``metrics`` the
+    other metrics either side sets for the ticket's severity.
+    """
+
+    ticket_id: int
+    organization_id: int | None
+    organization: str
+    severity: int | None
+    ticket_status: str
+    current: Verdict | None
+    new: Verdict | None
+    comments_read: bool
+    metrics: tuple[MetricComparison, ...] = ()
+
+
+def _status(verdict: Verdict | MetricVerdict | None) -> str:
     return verdict.status if verdict is not None else "none"
 
 
@@ -160,6 +205,70 @@ def verdict(
     return Verdict(decided.sla.due_at, decided.sla.status, settled=settled)
 
 
+def metric_verdicts(
+    ticket: Ticket,
+    *,
+    severity: int,
+    entitlement: Entitlement,
+    comments: Sequence[Comment],
+    statuses: Sequence[StatusChange],
+    side: Side,
+    now: datetime,
+    self_user_id: int | None,
+) -> dict[str, MetricVerdict]:
+    """Every metric beyond the first response that ``side`` sets, at ``now``.
+
+    Under the organization's enhanced targets when it is entitled (as the
+    reconciler applies them); empty when it is not: no SLA, no metric.
+    """
+    if not entitlement.entitled:
+        return {}
+    policy = enhanced_policy(
+        side.policy, entitlement.sla_overrides, entitlement.metric_overrides
+    )
+    targets = {
+        n: t
+        for n, t in policy.metric_targets(severity).items()
+        if n != "first_response"
+    }
+    if not targets:
+        return {}
+    replies = [
+        Reply(
+            c.created_at,
+            author_of(
+                author_id=c.author_id,
+                role=c.author_role,
+                requester_id=ticket.requester_id,
+                self_user_id=self_user_id,
+            ),
+            c.public,
+        )
+        for c in comments
+    ]
+    found = {}
+    for name, target in targets.items():
+        state = measure(
+            name,
+            target,
+            created_at=ticket.created_at,
+            replies=replies,
+            statuses=statuses,
+            now=now,
+            at_risk_fraction=side.at_risk_fraction,
+        )
+        found[name] = MetricVerdict(state.due, state.state)
+    return found
+
+
+def compare_metrics(
+    current: dict[str, MetricVerdict], new: dict[str, MetricVerdict]
+) -> tuple[MetricComparison, ...]:
+    """Pair the two sides' metrics, in METRICS order."""
+    names = [n for n in METRICS if n in current or n in new]
+    return tuple(MetricComparison(n, current.get(n), new.get(n)) for n in names)
+
+
 def settled_side(
     record: Verdict, *, entitled: bool, severity: int | None
 ) -> Verdict | None:
@@ -198,13 +307,14 @@ class Tally:
     becomes_breached: int = 0
     stops_being_breached: int = 0
 
-    def add(self, item: Comparison) -> None:
+    def add(self, item: Comparison | MetricComparison) -> None:
         self.tickets += 1
         if item.moved:
             self.moved += 1
             shift = item.shift
             if shift is None:
-                if item.current is None:
+                # A metric due on one side only (paused, or not set) gains or loses it.
+                if item.current is None or item.current.due_at is None:
                     self.gain_sla += 1
                 else:
                     self.lose_sla += 1
@@ -226,10 +336,17 @@ class Reads:
     comment_reads: int = 0
     settled_without_read: int = 0
     user_reads: int = 0
+    audit_reads: int = 0  # status histories, for metrics beyond the first response
 
     @property
     def calls(self) -> int:
-        return self.pages + self.organizations + self.comment_reads + self.user_reads
+        return (
+            self.pages
+            + self.organizations
+            + self.comment_reads
+            + self.user_reads
+            + self.audit_reads
+        )
 
 
 @dataclass
@@ -240,6 +357,9 @@ class Summary:
     by_organization: dict[tuple[int | None, str], Tally] = field(default_factory=dict)
     by_severity: dict[int | None, Tally] = field(default_factory=dict)
     statuses: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # The metrics beyond the first response, by name (empty when neither side
+    # sets one): ``tickets`` counts the tickets that have the metric.
+    by_metric: dict[str, Tally] = field(default_factory=dict)
 
 
 def summarize(items: Iterable[Comparison]) -> Summary:
@@ -251,16 +371,25 @@ def summarize(items: Iterable[Comparison]) -> Summary:
         summary.by_organization.setdefault(org, Tally()).add(item)
         summary.by_severity.setdefault(item.severity, Tally()).add(item)
         summary.statuses[(_status(item.current), _status(item.new))] += 1
+        for metric in item.metrics:
+            summary.by_metric.setdefault(metric.name, Tally()).add(metric)
+    summary.by_metric = {
+        n: summary.by_metric[n] for n in METRICS if n in summary.by_metric
+    }
     return summary
 
 
 __all__ = [
     "Comparison",
+    "MetricComparison",
+    "MetricVerdict",
     "Reads",
     "Side",
     "Summary",
     "Tally",
     "Verdict",
+    "compare_metrics",
+    "metric_verdicts",
     "recorded_verdict",
     "settled_side",
     "severity_of",

@@ -49,6 +49,7 @@ from sidecar.errors import (
 )
 from sidecar.metrics import count_zendesk_call
 from sidecar.net import is_loopback
+from sidecar.sla import StatusChange
 from sidecar.zendesk import parse
 from sidecar.zendesk.budget import Budget
 from sidecar.zendesk.decipher import SERVICE, Account, decipher, decipher_failure
@@ -409,6 +410,17 @@ class ZendeskClient:
         pages = list(self._pages(path, params={"include": "users"}, kind="read"))
 
         return self._parse(path, parse.comments, pages)
+
+    def list_status_changes(self, ticket_id: int) -> list[StatusChange]:
+        """The ticket's status history from its audits, oldest first (issue 21).
+
+        List Audits for a Ticket (``GET /api/v2/tickets/{id}/audits``, agents;
+        up to 100 audits a page, ``next_page`` to follow). Read only when a
+        metric depends on the status and the status changed since what we know.
+        """
+        path = f"/api/v2/tickets/{int(ticket_id)}/audits.json"
+        pages = list(self._pages(path, kind="read"))
+        return self._parse(path, parse.status_changes, pages)
 
     def get_organization(self, org_id: int) -> Organization:
         """Read one organization with its custom fields."""
@@ -920,6 +932,18 @@ class ZendeskClient:
             return Secret(secret)
 
         return self._parse(path, build, body.get("signing_secret"))
+
+    def list_schedules(self) -> list[dict[str, Any]]:
+        """Every business-hours schedule of the account (List Schedules; admins).
+
+        Parsed by sidecar.zendesk.schedules, which owns what the answer means.
+        """
+        return self.admin_list("/api/v2/business_hours/schedules.json", "schedules")
+
+    def list_schedule_holidays(self, schedule_id: int) -> list[dict[str, Any]]:
+        """Every holiday of one schedule (List Holidays for Schedule, no date filter)."""
+        path = f"/api/v2/business_hours/schedules/{int(schedule_id)}/holidays.json"
+        return self.admin_list(path, "holidays")
 
     def list_triggers(self) -> list[dict[str, Any]]:
         """Every trigger of the account (List Triggers, all pages)."""

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from sidecar.domain.models import Comment, CommentText, Organization, Ticket
 from sidecar.errors import BadResponse
+from sidecar.sla import StatusChange
 
 SERVICE = "zendesk"
 MAX_ID = 2**63 - 1  # Zendesk ids are 64-bit integers
@@ -302,3 +303,41 @@ def organization(data: object) -> Organization:
         fields=checked,
         tags=_tags(raw.get("tags"), where),
     )
+
+
+def status_changes(pages: Sequence[object]) -> list[StatusChange]:
+    """The status history of List Audits for a Ticket pages, oldest first.
+
+    Each audit (OAS ``TicketAuditObject``: ``created_at``, ``events``) may hold
+    a ``Create`` or ``Change`` event with ``field_name`` "status" and the new
+    ``value`` (OAS ``TicketAuditsForTicketResponseExample``; Zendesk's "Ticket
+    audit events reference": Create "The ticket was created", Change "A field
+    value was changed"). The status holds from the audit's ``created_at``.
+    Other events are not read.
+    """
+    found: list[StatusChange] = []
+    for page in pages:
+        audits = _object(page, "audits page").get("audits")
+        if audits is None:
+            continue
+        if not isinstance(audits, list):
+            _bad("audits page", f"audits must be an array, got {_kind(audits)}")
+        for item in audits:
+            audit = _object(item, "audit")
+            where = "audit"
+            at = timestamp(_required(audit, "created_at", where), where, "created_at")
+            events = audit.get("events") or []
+            if not isinstance(events, list):
+                _bad(where, f"events must be an array, got {_kind(events)}")
+            for raw in events:
+                event = _object(raw, "audit event")
+                if event.get("field_name") != "status" or event.get("type") not in {
+                    "Create",
+                    "Change",
+                }:
+                    continue
+                value = event.get("value")
+                if value not in TICKET_STATUSES:
+                    _bad("audit event", "status value is not a ticket status")
+                found.append(StatusChange(str(value), at))
+    return sorted(found, key=lambda c: c.at)

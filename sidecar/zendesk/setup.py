@@ -1,7 +1,8 @@
 """`sidecar zendesk setup`: create (or check) what the sidecar needs in Zendesk.
 
 Fields (with their Help Center properties), the ticket forms that show them,
-organization fields, the two webhooks, the trigger and three views, each
+organization fields, the two webhooks, the trigger, three views and the
+agents' "Page on-call" macro, each
 found by a stable name first, so a second run writes nothing. An object that
 exists but differs from what the sidecar wants (someone edited the trigger)
 is reported, and rewritten only with ``repair``. ``dry_run`` reads and plans
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from sidecar.config import Config
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, REASON_PREFIX
 from sidecar.errors import AuthFailed, ConfigError
 from sidecar.net import unreachable_reason
 from sidecar.zendesk.app_install import install_app
@@ -32,6 +34,31 @@ DUE_DATE_TITLE = "SLA due date"
 FIRST_RESPONSE_AT_TITLE = "SLA first response at"
 FIRST_RESPONSE_DATE_TITLE = "SLA first response date"
 BREACH_MINUTES_TITLE = "SLA minutes late"
+# Issue 21: one due field per metric beyond the first response, created only
+# for the metrics the policy in force uses (docs/decisions.md, "Metrics on the
+# ticket"): (metric, env variable, Config attribute, title).
+METRIC_DUE_FIELDS = (
+    (
+        "next_reply",
+        "SIDECAR_NEXT_REPLY_DUE_FIELD_ID",
+        "next_reply_due_field_id",
+        "SLA next reply due",
+    ),
+    (
+        "periodic_update",
+        "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID",
+        "periodic_update_due_field_id",
+        "SLA periodic update due",
+    ),
+    (
+        "resolution",
+        "SIDECAR_RESOLUTION_DUE_FIELD_ID",
+        "resolution_due_field_id",
+        "SLA resolution due",
+    ),
+)
+VIEW_REPLY_SOON = "SLA reply due within the hour"
+REPLY_SOON_TAG = "sla_reply_due_soon"  # sidecar/domain/metric_plan.py DUE_SOON_TAG
 # The seed's wording (enterprise support page): the five levels and their impact.
 SEVERITY_OPTIONS = (
     ("SEV 1 - Critical (Business-Critical Impact)", "sev_1"),
@@ -55,6 +82,23 @@ TRIGGER = "Sidecar: reconcile on ticket changes"
 VIEW_AT_RISK = "SLA at risk"
 VIEW_BREACHED = "SLA breached"
 VIEW_PAGED = "Paged on-call"
+# The agents' way to page from a ticket (docs/decisions.md, "Agents page from
+# the ticket"): the tag asks the reconcile to page; the internal note's
+# placeholder is where the agent writes why, and the reconcile reads it back.
+MACRO_PAGE = "Page on-call"
+MACRO_PAGE_DESCRIPTION = (
+    "Pages the on-call engineer through the sidecar. Write the reason after "
+    "the placeholder and submit; the sidecar pages (or notes why not) and "
+    "removes the tag."
+)
+# Actions reference (developer.zendesk.com, "Actions reference", macros):
+# current_tags adds tags; comment_mode_is_public "false" makes the comment an
+# internal note; comment_value fills the comment box.
+MACRO_PAGE_ACTIONS = (
+    {"field": "current_tags", "value": PAGE_REQUEST_TAG},
+    {"field": "comment_mode_is_public", "value": "false"},
+    {"field": "comment_value", "value": f"{REASON_PREFIX} "},
+)
 # The tag each view lists: the status tags of the plan and the page's own tag
 # (sidecar/domain/plan.py PAGED_TAG).
 VIEW_TAGS = (
@@ -123,6 +167,31 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _actions(actions: Any) -> str:
+    """A macro's actions in a comparable form: order, and how a value is spelled, aside.
+
+    Accounts read back ``comment_value`` as ``["channel:all", text]`` and
+    booleans as JSON booleans where we send strings (macros read from live
+    accounts in public code; the OAS ActionObject says string): the same
+    macro either way, not a drift to report.
+    """
+    items = []
+    for action in actions or ():
+        if not isinstance(action, Mapping):
+            continue
+        value = action.get("value")
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and str(value[0]).startswith("channel:")
+        ):
+            value = value[1]
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        items.append({"field": action.get("field"), "value": value})
+    return _canonical(sorted(items, key=_canonical))
+
+
 def check_webhook_url(
     url: str, *, allow_unreachable: bool = False, allow_http: bool = False
 ) -> None:
@@ -183,6 +252,7 @@ class Setup:
         forms: Sequence[str] = (),
         require_severity: bool = False,
         app_dir: Path | None = None,
+        metrics: Iterable[str] = (),
     ) -> None:
         check_webhook_url(
             url, allow_unreachable=allow_unreachable, allow_http=allow_http
@@ -195,6 +265,9 @@ class Setup:
         self.forms = tuple(forms)
         self.require_severity = require_severity
         self.app_dir = app_dir  # the agents' sidebar app (zendesk-app/), when asked
+        # The metrics beyond the first response the policy in force uses: each
+        # gets its due field (and next_reply the "reply due within the hour" view).
+        self.metrics = frozenset(metrics)
         self.result = SetupResult()
         # Titles of the ticket fields this run creates (or would create).
         self._new_fields: list[str] = []
@@ -270,6 +343,7 @@ class Setup:
             # The first-response outcome, for attainment reporting (Explore,
             # `sidecar report`).
             *self._outcome_fields(),
+            *self._metric_fields(),
         ]
         ours: list[tuple[str, str | None]] = [(SEVERITY_TITLE, severity)]
         for env, configured, title, body in own:
@@ -314,6 +388,7 @@ class Setup:
             self.result.env["ZENDESK_TICKET_WEBHOOK_ID"] = ticket_hook
         self._trigger(ticket_hook, self._dropdown(ticket_fields, severity))
         self._views(severity)
+        self._macro()
         if self.app_dir is not None:
             install_app(self, self.app_dir)  # sidecar/zendesk/app_install.py
         return self.result
@@ -351,6 +426,24 @@ class Setup:
                     "description": "Covered minutes the first reply came late",
                 },
             ),
+        ]
+
+    def _metric_fields(self) -> list[tuple[str, int | None, str, dict[str, Any]]]:
+        """The due field of each metric the policy uses beyond the first response."""
+        return [
+            (
+                env,
+                getattr(self.config, attribute),
+                title,
+                {
+                    "type": "text",
+                    "title": title,
+                    "description": f"{title.removeprefix('SLA ')} (UTC), written by "
+                    "the sidecar; empty when none is due",
+                },
+            )
+            for metric, env, attribute, title in METRIC_DUE_FIELDS
+            if metric in self.metrics
         ]
 
     def _ticket_field(
@@ -780,6 +873,16 @@ class Setup:
         columns += [int(fid) for fid in (severity, due_at) if fid is not None]
         for title, tag in VIEW_TAGS:
             self._view(views, title, tag, sort, columns)
+        if "next_reply" in self.metrics:
+            # One condition (the tag) lists every ticket a reply is due on
+            # within the hour; sorted by the next reply's due time.
+            reply_due = self.result.env.get("SIDECAR_NEXT_REPLY_DUE_FIELD_ID")
+            reply_columns = [*columns]
+            if reply_due is not None:
+                reply_columns.append(int(reply_due))
+            self._view(
+                views, VIEW_REPLY_SOON, REPLY_SOON_TAG, reply_due or sort, reply_columns
+            )
 
     def _view(
         self,
@@ -836,6 +939,40 @@ class Setup:
                 kind, title, CHANGED, view_id, f"differs in {', '.join(differs)}"
             )
 
+    def _macro(self) -> None:
+        """The shared "Page on-call" macro, found by title (List/Create/Update Macro)."""
+        kind, title = "macro", MACRO_PAGE
+        macros = self.api.admin_list("/api/v2/macros.json", "macros")
+        wanted = {
+            "title": title,
+            "description": MACRO_PAGE_DESCRIPTION,
+            "active": True,
+            "actions": [dict(a) for a in MACRO_PAGE_ACTIONS],
+        }
+        found = next((m for m in macros if m.get("title") == title), None)
+        if found is None:
+            if self.dry_run:
+                self._step(kind, title, CREATE)
+                return
+            created = self._write("POST", "/api/v2/macros.json", {"macro": wanted})
+            self._step(kind, title, CREATE, created["macro"]["id"])
+            return
+        differs = []
+        if _actions(found.get("actions")) != _actions(wanted["actions"]):
+            differs.append("actions")
+        if found.get("active") is False:
+            differs.append("active")
+        macro_id = str(found["id"])
+        if not differs:
+            self._step(kind, title, OK, macro_id)
+        elif self.repair and not self.dry_run:
+            self._write("PUT", f"/api/v2/macros/{macro_id}.json", {"macro": wanted})
+            self._step(kind, title, REPAIR, macro_id, f"rewrote {', '.join(differs)}")
+        else:
+            self._step(
+                kind, title, CHANGED, macro_id, f"differs in {', '.join(differs)}"
+            )
+
 
 def _normal(key: str, value: Any) -> Any:
     """Compare trigger parts as Zendesk means them (condition order is not meaning)."""
@@ -874,11 +1011,16 @@ def env_lines(result: SetupResult) -> list[str]:
     return lines
 
 
-def merge_env_file(text: str, lines: Sequence[str]) -> str:
+def merge_env_file(
+    text: str,
+    lines: Sequence[str],
+    *,
+    accumulate: Sequence[str] = ("SIDECAR_WEBHOOK_SECRET",),
+) -> str:
     """Update KEY=VALUE lines of an env file, keeping every other line.
 
-    A webhook secret is added to the secrets already in the file, so a second
-    run (which prints no secret) never drops one.
+    A webhook secret (the keys in ``accumulate``) is added to the secrets
+    already in the file, so a second run (which prints no secret) never drops one.
     """
     updates = dict(line.split("=", 1) for line in lines)
     out: list[str] = []
@@ -886,7 +1028,7 @@ def merge_env_file(text: str, lines: Sequence[str]) -> str:
         key = line.split("=", 1)[0].strip() if "=" in line else None
         if key in updates:
             value = updates.pop(key)
-            if key == "SIDECAR_WEBHOOK_SECRET":
+            if key in accumulate:
                 had = _unquoted(line.split("=", 1)[1].strip())
                 new = _unquoted(value)
                 old = [s for s in had.split(",") if s]

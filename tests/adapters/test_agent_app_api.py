@@ -16,6 +16,7 @@ from sidecar.sla import explain, format_utc, load_policy
 from sidecar.tasks.queue import JobQueue
 from tests.e2e.conftest import SEVERITY_FIELD, connected_env, define_fields
 from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_pagerduty_rest import FakePagerDutyRest, shift_now
 from tests.fake_zendesk import SUBDOMAIN, FakeZendesk
 
 APP_SECRET = "app-s3cret-0123456789abcdef"
@@ -184,6 +185,10 @@ def test_a_plain_org_has_no_sla_and_says_why(
         "resolved": False,
         "dedup_key": None,
         "reason": body["oncall"]["reason"],
+        "requested_by": None,  # no agent asked for a page
+        "now": None,  # no SIDECAR_PAGERDUTY_API_TOKEN: not looked up
+        "acknowledged": False,
+        "incident": None,
     }
 
 
@@ -261,3 +266,89 @@ def test_while_rotating_both_secrets_are_accepted(
             assert client.get(url, headers=headers).status_code == status, token
     finally:
         queue.close()
+
+
+def _with_rest(tmp_path: Path, zendesk: FakeZendesk, rest: FakePagerDutyRest) -> Config:
+    return _config(
+        tmp_path,
+        zendesk,
+        SIDECAR_APP_SECRET=APP_SECRET,
+        SIDECAR_PAGERDUTY_API_TOKEN=rest.token,
+        SIDECAR_PAGERDUTY_API_URL=rest.url,
+        SIDECAR_PAGERDUTY_ONCALL_POLICIES="default=PEP1",
+    )
+
+
+def test_the_view_says_who_is_on_call_now_and_asks_pagerduty_once_a_minute(
+    tmp_path: Path, zendesk: FakeZendesk
+) -> None:
+    """An entitled ticket: `oncall.now` names the level-1 person; a second ticket asks PagerDuty nothing."""
+    first = _ticket(zendesk, severity="sev_1", org=10)
+    second = _ticket(zendesk, severity="sev_3", org=10)
+    plain = _ticket(zendesk, severity="sev_1", org=11)
+    with FakePagerDutyRest() as rest:
+        rest.add_policy("PEP1", "Support escalation", [shift_now("Tim Wright")])
+        queue = JobQueue.from_url(_with_rest(tmp_path, zendesk, rest).queue_url)
+        client = create_app(
+            _with_rest(tmp_path, zendesk, rest), queue=queue
+        ).test_client()
+        now = client.get(f"/api/tickets/{first}/sla", headers=BEARER).get_json()
+        assert now["oncall"]["now"] == {
+            "known": True,
+            "people": ["Tim Wright"],
+            "policy": "Support escalation",
+            "level": 1,
+            "text": "Tim Wright (Support escalation, level 1)",
+        }
+        again = client.get(f"/api/tickets/{second}/sla", headers=BEARER).get_json()
+        assert again["oncall"]["now"]["people"] == ["Tim Wright"]
+        assert len(rest.calls("/oncalls")) == 1
+        # A plain organization's ticket cannot page (default policy): not shown.
+        shown = client.get(f"/api/tickets/{plain}/sla", headers=BEARER).get_json()
+        assert shown["oncall"]["now"] is None
+        queue.close()
+
+
+def test_pagerduty_down_shows_unknown_and_the_sla_still(
+    tmp_path: Path, zendesk: FakeZendesk
+) -> None:
+    """The REST API failing never breaks the sidebar: 200, the SLA, and "unknown (why)"."""
+    tid = _ticket(zendesk, severity="sev_2", org=10)
+    with FakePagerDutyRest() as rest:
+        rest.fail_next(3, 503)
+        config = _with_rest(tmp_path, zendesk, rest)
+        queue = JobQueue.from_url(config.queue_url)
+        response = (
+            create_app(config, queue=queue)
+            .test_client()
+            .get(f"/api/tickets/{tid}/sla", headers=BEARER)
+        )
+        queue.close()
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["sla"]["status"] == "pending"
+    assert body["oncall"]["now"]["known"] is False
+    assert body["oncall"]["now"]["text"] == "unknown (PagerDuty answered HTTP 503)"
+
+
+def test_a_bad_mapping_is_unknown_with_the_reason_not_a_broken_sidebar(
+    tmp_path: Path, zendesk: FakeZendesk
+) -> None:
+    """SIDECAR_PAGERDUTY_ONCALL_POLICIES unreadable: the app starts; the reason shows."""
+    tid = _ticket(zendesk, severity="sev_2", org=10)
+    config = _config(
+        tmp_path,
+        zendesk,
+        SIDECAR_APP_SECRET=APP_SECRET,
+        SIDECAR_PAGERDUTY_API_TOKEN="t",
+        SIDECAR_PAGERDUTY_ONCALL_POLICIES="PEP1",
+    )
+    queue = JobQueue.from_url(config.queue_url)
+    body = (
+        create_app(config, queue=queue)
+        .test_client()
+        .get(f"/api/tickets/{tid}/sla", headers=BEARER)
+        .get_json()
+    )
+    queue.close()
+    assert "SIDECAR_PAGERDUTY_ONCALL_POLICIES" in body["oncall"]["now"]["text"]

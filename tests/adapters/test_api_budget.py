@@ -169,6 +169,9 @@ class _Entitled:
 
 class _NoScheduler:
     def enqueue_reconcile(self, ticket_id: int, **kw: object) -> None: ...
+    def set_timer(self, ticket_id: int, **kw: object) -> bool:
+        return False
+
     def hold_escalation(self, ticket_id: int) -> bool:
         return False
 

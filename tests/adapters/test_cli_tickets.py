@@ -10,9 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from sidecar.cli import main
+from sidecar.oncall.pagerduty import key_fingerprint
 from sidecar.tasks.queue import JobQueue
+from sidecar.zendesk.setup import MACRO_PAGE_ACTIONS
 from tests.e2e.conftest import DUE_AT_FIELD, SEVERITY_FIELD, connected_env
 from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_pagerduty_rest import FakePagerDutyRest, shift_now
 from tests.fake_zendesk import FakeZendesk
 
 
@@ -121,3 +124,65 @@ def test_without_credentials_the_commands_say_what_to_set(tmp_path: Path) -> Non
     )
     assert result.exit_code == 1
     assert "SIDECAR_ZENDESK_SUBDOMAIN" in result.output
+
+
+def test_explain_shows_who_is_on_call_now(
+    zendesk: FakeZendesk, env: dict[str, str]
+) -> None:
+    """With a REST API token and the default key mapped: the route's fingerprint and the level-1 person."""
+    tid = zendesk.add_ticket(
+        organization_id=10, custom_fields={SEVERITY_FIELD: "sev_1"}
+    )
+    with FakePagerDutyRest() as rest:
+        rest.add_policy("PEP1", "Support escalation", [shift_now("Tim Wright")])
+        out = run(
+            {
+                **env,
+                "SIDECAR_PAGERDUTY_API_TOKEN": rest.token,
+                "SIDECAR_PAGERDUTY_API_URL": rest.url,
+                "SIDECAR_PAGERDUTY_ONCALL_POLICIES": "default=PEP1",
+            },
+            "explain",
+            str(tid),
+        ).output
+    fingerprint = key_fingerprint(env["SIDECAR_PAGERDUTY_ROUTING_KEY"])
+    assert f"routing key   default (fingerprint {fingerprint})" in out
+    assert "on call now   Tim Wright (Support escalation, level 1)" in out
+    assert env["SIDECAR_PAGERDUTY_ROUTING_KEY"] not in out
+
+
+def test_explain_says_unknown_when_pagerduty_fails(
+    zendesk: FakeZendesk, env: dict[str, str]
+) -> None:
+    """PagerDuty's REST API down: "unknown (why)", and the rest of explain is there."""
+    tid = zendesk.add_ticket(
+        organization_id=10, custom_fields={SEVERITY_FIELD: "sev_2"}
+    )
+    with FakePagerDutyRest() as rest:
+        rest.fail_next(1, 500)
+        result = run(
+            {
+                **env,
+                "SIDECAR_PAGERDUTY_API_TOKEN": rest.token,
+                "SIDECAR_PAGERDUTY_API_URL": rest.url,
+                "SIDECAR_PAGERDUTY_ONCALL_POLICIES": "default=PEP1",
+            },
+            "explain",
+            str(tid),
+        )
+    assert result.exit_code == 0
+    assert "on call now   unknown (PagerDuty answered HTTP 500)" in result.output
+    assert "paging        page: SEV 2" in result.output
+
+
+def test_explain_shows_an_agents_page_request(
+    zendesk: FakeZendesk, env: dict[str, str]
+) -> None:
+    """A ticket carrying the macro's tag: explain says who asked and why it will page."""
+    agent = zendesk.add_user(role="agent", name="Jo Agent")
+    tid = zendesk.add_ticket(
+        organization_id=10, custom_fields={SEVERITY_FIELD: "sev_3"}
+    )
+    zendesk.apply_macro(tid, agent, MACRO_PAGE_ACTIONS, typed="EU checkout down")
+    out = run(env, "explain", str(tid)).output
+    assert "paging        page: requested by Jo Agent (EU checkout down)" in out

@@ -3,7 +3,7 @@
 - ``sidecar_jobs_total{job, outcome}`` moves as the worker's Runner runs jobs
   taken from a real queue: done, dropped, retried, dead_lettered, budget_wait.
 - ``sidecar_queue_age_seconds{lane}``: when the oldest ready job of each lane
-  became ready (sidecar.tasks.ready), kept by triggers on SQLite and by Huey's
+  became ready (sidecar.queue.ready), kept by triggers on SQLite and by Huey's
   signals on Redis, read at scrape time by any process.
 """
 
@@ -19,10 +19,10 @@ import redis
 from prometheus_client import REGISTRY
 
 from sidecar.errors import BudgetWait, NotFound, RateLimited, Rejected, Transient
+from sidecar.queue.ready import LEFTOVER_MARGIN_SECONDS
 from sidecar.scrape import queue_registry
 from sidecar.tasks.jobs import MAX_ATTEMPTS, Lane
 from sidecar.tasks.queue import JobQueue
-from sidecar.tasks.ready import LEFTOVER_MARGIN_SECONDS
 from tests.adapters.test_queue import run_next
 from tests.support import redis_queue_url
 

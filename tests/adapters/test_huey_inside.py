@@ -1,4 +1,4 @@
-"""Each assumption sidecar.tasks.huey_inside makes about Huey, pinned against the installed version.
+"""Each assumption sidecar.queue.huey_inside makes about Huey, pinned against the installed version.
 
 The queue reaches inside Huey at two steps (the scheduler's tick, a worker's
 take) to make them single writes. These tests fail when a Huey release moves
@@ -17,7 +17,7 @@ import huey.consumer
 from huey.api import Huey
 from huey.exceptions import RetryTask
 
-from sidecar.tasks.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
+from sidecar.queue.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
 from sidecar.tasks.queue import JobQueue
 
 
@@ -130,3 +130,58 @@ class _Recorder:
 
     def sweep(self, now: datetime) -> None:
         pass
+
+
+def test_the_priority_storage_keeps_the_member_shape_our_scripts_write() -> None:
+    """PriorityRedisStorage: member = 8-byte big-endian µs prefix + task, score = -priority.
+
+    Our submit, tick and take scripts (sidecar.queue.huey_inside,
+    sidecar.queue.redis_store) write and read that shape; its own enqueue,
+    dequeue and listing must agree with them.
+    """
+    from huey.storage import PriorityRedisStorage
+
+    from sidecar.queue.huey_inside import REDIS_MEMBER_PREFIX, redis_member
+    from tests.support import redis_queue_url
+
+    enqueue = inspect.getsource(PriorityRedisStorage.enqueue)
+    assert "struct.pack('>Q', int(time.time() * 1e6))" in enqueue
+    assert "priority = 0 if priority is None else -priority" in enqueue
+    assert "zadd(self.queue_key, {prefix + data: priority})" in enqueue
+    assert "[8:]" in inspect.getsource(PriorityRedisStorage.enqueued_items)
+    assert REDIS_MEMBER_PREFIX == 8
+    with redis_queue_url() as url:
+        queue = JobQueue.from_url(url)
+        try:
+            storage = queue.huey.storage
+            assert isinstance(storage, PriorityRedisStorage)
+            storage.enqueue(b"theirs", 3)
+            mine = redis_member(b"mine")
+            storage.conn.zadd(storage.queue_key, {mine: -5})  # priority 5
+            assert storage.enqueued_items() == [b"mine", b"theirs"]
+            assert storage.dequeue() == b"mine"
+            assert storage.dequeue() == b"theirs"
+        finally:
+            queue.close()
+
+
+def test_the_key_value_store_we_move_out_of_is_where_we_read_it() -> None:
+    """The one-time move of flags and dead letters (sidecar.queue.sqlite_store,
+    redis_store) reads Huey's ``kv`` and ``counter`` tables and its results and
+    counters hashes by these names."""
+    from huey.storage import RedisStorage, SqliteStorage
+
+    assert (
+        "create table if not exists kv (queue text not null, key text not null, value blob not null"
+        in (SqliteStorage.table_kv)
+    )
+    assert (
+        "create table if not exists counter (queue text not null, key text not null, value integer"
+        in (SqliteStorage.table_counter)
+    )
+    init = inspect.getsource(RedisStorage.__init__)
+    assert "self.result_key = 'huey.results.%s' % self.name" in init
+    assert "self.counter_key = 'huey.counters.%s' % self.name" in init
+    assert "hincrby(self.counter_key, key, amount)" in inspect.getsource(
+        RedisStorage.incr
+    )

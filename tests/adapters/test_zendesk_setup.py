@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sidecar.cli import main
 from sidecar.zendesk.events import trigger_body
 from sidecar.zendesk.setup import (
+    MACRO_PAGE,
     SEVERITY_OPTIONS,
     TRIGGER,
     merge_env_file,
@@ -53,7 +54,7 @@ def env_of(output: str) -> dict[str, str]:
 
 
 def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> None:
-    """Fields (severity, due, outcome), org fields, both webhooks, the category, the trigger and two views are created."""
+    """Fields (severity, due, outcome), org fields, both webhooks, the category, the trigger, three views and the macro are created."""
     result = setup(zendesk)
     assert result.exit_code == 0, result.output
     assert sorted(writes(zendesk)) == sorted(
@@ -68,6 +69,7 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
             "POST /api/v2/views.json",
             "POST /api/v2/views.json",
             "POST /api/v2/views.json",
+            "POST /api/v2/macros.json",
         ]
     )
     env = env_of(result.output)
@@ -120,6 +122,14 @@ def test_setup_on_an_empty_account_creates_everything(zendesk: FakeZendesk) -> N
         assert view["output"]["sort_by"] == str(due_at)
         assert view["output"]["columns"][-2:] == [severity_id, due_at]
     assert views["Paged on-call"]["all"][1]["value"] == "oncall_paged"
+    # The agents' macro: the request tag and an internal note to write the reason in.
+    ((macro,),) = [zendesk.macro_list()]
+    assert macro["title"] == MACRO_PAGE and macro["active"] is True
+    assert macro["actions"] == [
+        {"field": "current_tags", "value": "sidecar_page_oncall"},
+        {"field": "comment_mode_is_public", "value": "false"},
+        {"field": "comment_value", "value": "Reason for paging: "},
+    ]
 
 
 def test_second_run_writes_nothing(zendesk: FakeZendesk) -> None:
@@ -145,8 +155,27 @@ def test_dry_run_prints_the_plan_and_writes_nothing(zendesk: FakeZendesk) -> Non
     assert writes(zendesk) == []
     lines = result.output.splitlines()
     assert lines[0].split() == ["OBJECT", "NAME", "ACTION", "ID"]
-    assert sum(" create" in line for line in lines) == 15
+    assert sum(" create" in line for line in lines) == 16
+    assert any(line.split()[:1] == ["macro"] for line in lines)
     assert "dry run: nothing written" in result.output
+
+
+def test_hand_edited_macro_is_reported_then_repaired(zendesk: FakeZendesk) -> None:
+    """A macro someone edited (its tag removed) is reported, and rewritten with --repair."""
+    assert setup(zendesk).exit_code == 0
+    ((macro,),) = [zendesk.macro_list()]
+    zendesk.edit_macro(
+        macro["id"], actions=[{"field": "comment_value", "value": "Paging!"}]
+    )
+    zendesk.reset_calls()
+    seen = setup(zendesk)
+    assert seen.exit_code == 1 and writes(zendesk) == []
+    assert "differs in actions" in seen.output
+    repaired = setup(zendesk, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert writes(zendesk) == [f"PUT /api/v2/macros/{macro['id']}.json"]
+    ((fixed,),) = [zendesk.macro_list()]
+    assert {"field": "current_tags", "value": "sidecar_page_oncall"} in fixed["actions"]
 
 
 def test_hand_edited_trigger_is_reported_then_repaired(zendesk: FakeZendesk) -> None:
@@ -221,7 +250,7 @@ def test_configured_fields_are_used_not_created(zendesk: FakeZendesk) -> None:
         "from",
         "SIDECAR_SEVERITY_FIELD_ID",
     ]
-    assert sum(" create" in line for line in result.output.splitlines()) == 14
+    assert sum(" create" in line for line in result.output.splitlines()) == 15
     missing = CliRunner().invoke(
         main,
         ["zendesk", "setup", "--url", URL],
@@ -499,3 +528,69 @@ def test_an_account_without_ticket_forms(zendesk: FakeZendesk) -> None:
     zendesk.fail_next(1, 403, path_contains="/ticket_forms", method="GET")
     named = setup(zendesk, "--form", "Web")
     assert named.exit_code == 1 and "Traceback" not in named.output
+
+
+METRICS_POLICY = """
+[policies.contract]
+sev1 = { target = "1h", schedule = "24/7" }
+
+[policies.contract.sev2]
+first_response = { target = "2h", schedule = "24/7" }
+next_reply = { target = "4h", schedule = "24/7" }
+resolution = { target = "1d", schedule = "24/7", pause = ["pending"] }
+"""
+
+
+def test_due_fields_only_for_the_metrics_the_policy_uses(
+    zendesk: FakeZendesk, tmp_path: Path
+) -> None:
+    """Issue 21: a next-reply and a resolution field (no periodic update), and the reply-soon view."""
+    bare = setup(zendesk, "--dry-run")
+    assert "SLA next reply due" not in bare.output  # the built-in policy: none
+    policy = tmp_path / "policy.toml"
+    policy.write_text(METRICS_POLICY)
+    env = {"SIDECAR_POLICY_FILE": str(policy)}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        first = setup(zendesk)
+        assert first.exit_code == 0, first.output
+        lines = env_of(first.output)
+        titles = {f["title"]: f for f in zendesk._ticket_fields}
+        assert titles["SLA next reply due"]["type"] == "text"
+        assert "SLA resolution due" in titles
+        assert "SLA periodic update due" not in titles
+        assert lines["SIDECAR_NEXT_REPLY_DUE_FIELD_ID"] == str(
+            titles["SLA next reply due"]["id"]
+        )
+        assert "SIDECAR_PERIODIC_UPDATE_DUE_FIELD_ID" not in lines
+        views = [
+            v
+            for v in zendesk.view_list()
+            if v["title"] == "SLA reply due within the hour"
+        ]
+        assert len(views) == 1
+        zendesk.reset_calls()
+        again = setup(zendesk)
+        assert again.exit_code == 0, again.output
+        assert writes(zendesk) == []
+
+
+def test_a_macro_read_back_in_another_spelling_is_up_to_date(
+    zendesk: FakeZendesk,
+) -> None:
+    """comment_value as ["channel:all", text] and a JSON boolean, in another order: no drift."""
+    assert setup(zendesk).exit_code == 0
+    ((macro,),) = [zendesk.macro_list()]
+    zendesk.edit_macro(
+        macro["id"],
+        actions=[
+            {"field": "comment_value", "value": ["channel:all", "Reason for paging: "]},
+            {"field": "comment_mode_is_public", "value": False},
+            {"field": "current_tags", "value": "sidecar_page_oncall"},
+        ],
+    )
+    zendesk.reset_calls()
+    again = setup(zendesk)
+    assert again.exit_code == 0, again.output
+    assert writes(zendesk) == []

@@ -30,7 +30,9 @@ from werkzeug.serving import make_server
 
 from sidecar.app import create_app
 from sidecar.config import Config
+from sidecar.domain.oncall import ACKNOWLEDGED, IncidentEvent
 from sidecar.sla import format_utc
+from sidecar.tasks import oncall_back
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.queue import JobQueue
 from tests.e2e.conftest import (
@@ -40,6 +42,7 @@ from tests.e2e.conftest import (
     define_fields,
 )
 from tests.fake_pagerduty import FakePagerDuty
+from tests.fake_pagerduty_rest import FakePagerDutyRest, shift_now
 from tests.fake_zendesk import SUBDOMAIN, FakeZendesk
 from tests.support import free_port
 
@@ -118,8 +121,46 @@ def _tickets(zendesk: FakeZendesk, now: datetime) -> dict[str, int]:
             tags=["oncall_paged"],
         ),
     }
+    # SEV 3 (issue 21): the policy below sets a next reply, a periodic update
+    # and a resolution paused in pending; the customer wrote an hour ago.
+    made["metrics"] = zendesk.add_ticket(
+        organization_id=10,
+        custom_fields={SEVERITY_FIELD: "sev_3"},
+        created_at=ago(180),
+        status="open",
+    )
     zendesk.add_comment(made["met"], agent, at=ago(135), body="On it.")
+    requester = zendesk.ticket(made["metrics"]).requester_id
+    zendesk.add_comment(made["metrics"], agent, at=ago(150), body="Looking.")
+    zendesk.set_status(made["metrics"], "pending", at=ago(120))
+    zendesk.set_status(made["metrics"], "open", at=ago(90))
+    zendesk.add_comment(made["metrics"], requester, at=ago(60), body="Still down.")
     return made
+
+
+# The seed's default policy (core hours: nights and weekends in the why), with
+# the other metrics for SEV 3 only, which no first-response scenario uses.
+POLICY = """
+[schedules.core]
+timezone = "UTC"
+mon = ["05:00-01:00"]
+tue = ["05:00-01:00"]
+wed = ["05:00-01:00"]
+thu = ["05:00-01:00"]
+fri = ["05:00-01:00"]
+
+[policies.default]
+sev1 = { target = "1h", schedule = "24/7" }
+sev2 = { target = "2h", schedule = "24/7" }
+sev4 = { target = "1d", schedule = "core" }
+sev5 = { target = "1d", schedule = "core" }
+
+[policies.default.sev3]
+first_response = { target = "6h", schedule = "24/7" }
+next_reply = { target = "4h", schedule = "24/7" }
+periodic_update = { target = "8h", schedule = "24/7" }
+resolution = { target = "1d", schedule = "24/7", pause = ["pending", "hold"] }
+"""
 
 
 def _scenario(
@@ -255,21 +296,35 @@ class _Handler(QuietHandler):
 @contextmanager
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     """Start Zendesk and PagerDuty fakes, the sidecar and the workspace server."""
-    with FakeZendesk() as zendesk, FakePagerDuty() as pagerduty:
+    with (
+        FakeZendesk() as zendesk,
+        FakePagerDuty() as pagerduty,
+        FakePagerDutyRest() as rest,
+    ):
         define_fields(zendesk)
+        # Who answers the default routing key now (PagerDuty's REST API).
+        rest.add_policy(
+            "PEP1",
+            "Support escalation",
+            [shift_now("Tim Wright", 1), shift_now("Ana Lima", 2)],
+        )
         zendesk.add_org(
             10,
             name="Acme Corp",
             fields={"support_plan": "enterprise", "enterprise_support": True},
         )
         zendesk.add_org(11, name="Small Shop", fields={"support_plan": "team"})
-        # The seed's default policy (core hours), so the why has nights and weekends.
+        policy = tmp_path / "sidebar-policy.toml"
+        policy.write_text(POLICY)
         env = connected_env(
             tmp_path,
             zendesk,
             pagerduty,
             SIDECAR_APP_SECRET=APP_SECRET,
-            SIDECAR_POLICY_FILE="",
+            SIDECAR_POLICY_FILE=str(policy),
+            SIDECAR_PAGERDUTY_API_TOKEN=rest.token,
+            SIDECAR_PAGERDUTY_API_URL=rest.url,
+            SIDECAR_PAGERDUTY_ONCALL_POLICIES="default=PEP1",
         )
         config = Config.from_env(env)
         queue = JobQueue.from_url(config.queue_url)
@@ -278,6 +333,25 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         reconciler = ReconcilerFactory(config, queue=queue).reconciler()
         for tid in tickets.values():
             reconciler.reconcile(tid)  # the ticket carries its due field and tags
+        # On-call acknowledged the at-risk ticket's page in PagerDuty: the
+        # worker's own handler puts it on the ticket and in the store (issue 22).
+        oncall_back.OncallBack(
+            zendesk=lambda: reconciler.zendesk,
+            states=oncall_back.states_for(config, queue),
+        ).apply(
+            tickets["at_risk"],
+            IncidentEvent(
+                event_id="browser-ack",
+                event_type=ACKNOWLEDGED,
+                occurred_at=format_utc(now - timedelta(minutes=4)),
+                agent="Dana Oncall",
+                incident_id="PBROWSR",
+                incident_number=7,
+                incident_url="https://acme.pagerduty.com/incidents/PBROWSR",
+                incident_key=f"zendesk-acme-ticket-{tickets['at_risk']}",
+                assignees=("Dana Oncall",),
+            ),
+        )
         server = make_server(
             "127.0.0.1", 0, create_app(config, queue=queue), threaded=True
         )
@@ -333,7 +407,7 @@ def shoot(ws: Workspace, *, executable: str, screenshot: Path, profile: Path) ->
             executable,
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
-            "--window-size=1080,1400",
+            "--window-size=1080,2000",  # three rows of sidebars
             "--virtual-time-budget=6000",
             f"--screenshot={screenshot}",
             ws.url,

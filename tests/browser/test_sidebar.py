@@ -65,6 +65,8 @@ def test_pending_shows_the_countdown_in_the_agents_zone_and_the_why(
     assert "Enterprise Support · Enterprise plan" in r["text"]
     assert "Why this due time" in r["text"] and "Counted" in r["text"]
     assert re.search(r"\bCES?T\b", r["text"])  # the agent is in Europe/Berlin
+    # A SEV 4 does not page by itself: the agent is told how to page anyway.
+    assert "apply the macro \u201cPage on-call\u201d" in r["text"]
 
 
 def test_at_risk_and_breached_say_so_in_words(seen: dict[str, Any]) -> None:
@@ -75,8 +77,20 @@ def test_at_risk_and_breached_say_so_in_words(seen: dict[str, Any]) -> None:
     breached = _report(seen, "breached")
     assert breached["status"] == "breached" and "Breached" in breached["text"]
     assert re.search(r"breached 1[12] min ago", breached["text"]), breached["text"]
-    assert "Paged, incident open" in breached["text"]
+    assert "Paged, not acknowledged yet" in breached["text"]
     assert "zendesk-acme-ticket-" in breached["text"]
+    # Who PagerDuty pages first for the ticket's routing key (REST API).
+    assert "On call now" in breached["text"]
+    assert "Tim Wright (Support escalation, level 1)" in breached["text"]
+    assert "Ana Lima" not in breached["text"]  # level 2 is not paged first
+
+
+def test_an_acknowledged_page_says_who_and_when(seen: dict[str, Any]) -> None:
+    """On-call acknowledged in PagerDuty: who, at what time in the agent's zone, the incident (issue 22)."""
+    r = _report(seen, "at_risk")
+    assert re.search(r"Acknowledged by Dana Oncall at \d\d:\d\d", r["text"]), r["text"]
+    assert "Assigned to Dana Oncall" in r["text"]
+    assert "PagerDuty incident #7" in r["text"]
 
 
 def test_met_shows_the_first_response(seen: dict[str, Any]) -> None:
@@ -95,6 +109,8 @@ def test_not_entitled_shows_no_clock_and_why_not(seen: dict[str, Any]) -> None:
     assert "Not entitled · Team plan" in r["text"]
     assert "Not paged" in r["text"]
     assert r["text"].count("Enterprise Support is off") == 1
+    # Not pageable (default policy): no on-call row, no macro hint.
+    assert "On call now" not in r["text"] and "Page on-call" not in r["text"]
 
 
 def test_unreachable_sidecar_still_shows_the_clock_and_says_so(
@@ -115,3 +131,16 @@ def test_the_ticking_countdown_is_not_a_live_region(seen: dict[str, Any]) -> Non
     """Screen readers are not read the countdown every second; only state changes."""
     for name in seen["reports"]:
         assert seen["reports"][name]["countdownLive"] is None
+
+
+def test_every_other_metric_has_its_clock(seen: dict[str, Any]) -> None:
+    """Issue 21: next reply, periodic update and resolution, each with its state and due time."""
+    r = _report(seen, "metrics")
+    text = r["text"]
+    assert "Other targets" in text
+    # The customer wrote an hour ago: a 4 h next reply is due in 3 h (on track).
+    assert re.search(r"Next reply\s+On track\s+due in (2 h 59 min|3 h)", text), text
+    assert re.search(r"Periodic update\s+On track\s+due in 5 h (29|30) min", text), text
+    # 1 d from creation, plus the half hour pending.
+    assert re.search(r"Resolution\s+On track\s+due in 21 h (29|30) min", text), text
+    assert "your time" in text

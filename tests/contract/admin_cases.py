@@ -16,6 +16,7 @@ from sidecar.config import Config
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.setup import (
     DUE_AT_TITLE,
+    MACRO_PAGE,
     ORG_WEBHOOK,
     SEVERITY_TITLE,
     TRIGGER,
@@ -97,6 +98,18 @@ def drift(client: ZendeskClient) -> None:
             "view": {"all": [{"field": "status", "operator": "is", "value": "open"}]}
         },
     )
+    macro = find(client, "/api/v2/macros.json", "macros", "title", MACRO_PAGE)
+    # An admin took the tag out of the macro (UpdateMacro sends title + actions).
+    client.admin_request(
+        "PUT",
+        f"/api/v2/macros/{macro['id']}.json",
+        json={
+            "macro": {
+                "title": MACRO_PAGE,
+                "actions": [{"field": "comment_value", "value": "Paging!"}],
+            }
+        },
+    )
 
 
 def drive_setup(client: ZendeskClient) -> None:
@@ -104,7 +117,7 @@ def drive_setup(client: ZendeskClient) -> None:
     planned = run_setup(client, dry_run=True)
     assert planned.writes == 0
     created = run_setup(client)
-    assert created.writes == 16 and len(created.new_secrets) == 2
+    assert created.writes == 17 and len(created.new_secrets) == 2
     again = run_setup(client)
     assert again.up_to_date and again.writes == 0
     drift(client)
@@ -114,9 +127,10 @@ def drive_setup(client: ZendeskClient) -> None:
         TRIGGER,
         VIEW_AT_RISK,
         DUE_AT_TITLE,
+        MACRO_PAGE,
         "Web",
     }
     assert reported.writes == 0
     repaired = run_setup(client, repair=True)
-    assert repaired.writes == 5
+    assert repaired.writes == 6
     assert run_setup(client).up_to_date

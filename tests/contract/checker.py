@@ -20,6 +20,7 @@ from tests.contract import pagerduty_events
 from tests.contract.zendesk_admin_oas import ADMIN_OPERATIONS
 from tests.contract.zendesk_apps_oas import APPS_OPERATIONS
 from tests.contract.zendesk_oas import OPERATIONS, Operation, Schema
+from tests.contract.zendesk_schedules_oas import SCHEDULE_OPERATIONS
 
 ZENDESK_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.zendesk\.com$")
 
@@ -62,6 +63,7 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     *OPERATIONS,
     *ADMIN_OPERATIONS,
     *APPS_OPERATIONS,  # `setup --app` (zendesk_apps_oas.py)
+    *SCHEDULE_OPERATIONS,  # the Business Hours reads (zendesk_schedules_oas.py)
 )
 _MATCHERS = [(op, _template_regex(op.path)) for op in ALL_OPERATIONS]
 

@@ -31,10 +31,15 @@ HTTP_LIBRARIES = (
     "slack_bolt",
 )
 ALLOWED: dict[str, set[str]] = {
+    # PagerDuty's REST API, for `sidecar pagerduty setup` only (webhook subscriptions;
+    # tests/e2e/test_pagerduty_setup.py runs it against the double's REST rules).
+    "oncall/pagerduty_setup.py": {"httpx2"},
     # The Zendesk adapter: every request it sends is a contract case.
     "zendesk/client.py": {"requests", "urllib3", "zenpy"},
     # The PagerDuty adapter: every event it sends is a contract case.
     "oncall/pagerduty.py": {"httpx2"},
+    # The on-call lookup (PagerDuty REST, GETs only): tests/contract/test_pagerduty_rest.py.
+    "oncall/whois.py": {"httpx2"},
     # Slack, not Zendesk or PagerDuty.
     "oncall/slack.py": {"requests"},
     "slack/api.py": {"slack_sdk"},

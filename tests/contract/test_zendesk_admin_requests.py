@@ -184,7 +184,7 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     zendesk.current_user_values = [{"value": "end_user", "title": "(end-user)"}]
     first = setup_cli()
     assert first.exit_code == 0, first.output
-    assert "16 write(s)" in first.output
+    assert "17 write(s)" in first.output
     second = setup_cli()
     assert second.exit_code == 0 and "up to date" in second.output
     drift(client)
@@ -192,7 +192,7 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
     assert reported.exit_code == 1 and "--repair rewrites them" in reported.output
     repaired = setup_cli("--repair")
     assert repaired.exit_code == 0, repaired.output
-    assert "5 write(s)" in repaired.output
+    assert "6 write(s)" in repaired.output
     assert_on_contract(zendesk.captured)
     (created,) = [
         json.loads(r.body or b"{}")["trigger"]
@@ -213,6 +213,8 @@ def test_the_setup_command_and_its_repair_send_only_documented_requests(
         "UpdateWebhook",
         "UpdateTrigger",
         "UpdateView",
+        "CreateMacro",
+        "UpdateMacro",
     }
 
 
@@ -387,6 +389,24 @@ VIEW = {
             "Additional properties",
         ),
         (admin("PUT", "/api/v2/views/5.json", {"view": {"any": VIEW["all"]}}), "all"),
+        # OAS MacroInput: title and actions are required, on update too.
+        (admin("POST", "/api/v2/macros.json", {"macro": {"title": "m"}}), "actions"),
+        (
+            admin(
+                "PUT",
+                "/api/v2/macros/5.json",
+                {"macro": {"actions": [{"field": "current_tags", "value": "x"}]}},
+            ),
+            "title",
+        ),
+        (
+            admin(
+                "POST",
+                "/api/v2/macros.json",
+                {"macro": {"title": "m", "actions": [{"field": "current_tags"}]}},
+            ),
+            "value",
+        ),
         (
             admin(
                 "PUT",

@@ -100,6 +100,7 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
     "current_user_id": lambda c: c.current_user_id(),
     "get_ticket": lambda c: c.get_ticket(42),
     "list_comments": lambda c: c.list_comments(42),
+    "list_status_changes": lambda c: c.list_status_changes(42),
     "get_organization": lambda c: c.get_organization(7),
     "list_organizations": lambda c: c.list_organizations(),
     "find_organization": lambda c: (
@@ -171,6 +172,8 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
         "01EJFTSCC78X5V07NPY2MHR00M"
     ),
     "list_triggers": lambda c: c.list_triggers(),
+    "list_schedules": lambda c: c.list_schedules(),
+    "list_schedule_holidays": lambda c: c.list_schedule_holidays(1),
 }
 # Public members that send nothing (checked by test_members_without_a_case_send_nothing).
 NO_REQUESTS: dict[str, Callable[[ZendeskClient], object]] = {

@@ -55,6 +55,7 @@ class AdminAnswers:
         self.trigger_categories: list[dict[str, Any]] = []
         self.triggers: dict[int, dict[str, Any]] = {}
         self.views: dict[int, dict[str, Any]] = {}
+        self.macros: dict[int, dict[str, Any]] = {}
         # Values the "Current user" condition (subject "role") offers; by
         # default our API user is among them (a test may take it out).
         self.current_user_values: list[dict[str, Any]] = [
@@ -281,3 +282,23 @@ class AdminAnswers:
             }
         self.views[view_id] = self._view_read(view_id, merged)
         return {"view": self.views[view_id]}
+
+    # --- macros -----------------------------------------------------------------------
+
+    def _ListMacros(self, params: Any, query: Any, request: Any) -> Any:
+        items = list(self.macros.values())
+        return self._page("macros", items, urlsplit(request.url).path, query)  # type: ignore[attr-defined]
+
+    def _CreateMacro(self, params: Any, query: Any, request: Any) -> Any:
+        macro_id = next(self._admin_ids)
+        sent = self._sent(request, "macro")
+        self.macros[macro_id] = {"id": macro_id, "active": True, **sent}
+        return {"macro": self.macros[macro_id]}
+
+    def _UpdateMacro(self, params: Any, query: Any, request: Any) -> Any:
+        macro_id = int(params["macro_id"])
+        self.macros[macro_id] = {
+            **self.macros[macro_id],
+            **self._sent(request, "macro"),
+        }
+        return {"macro": self.macros[macro_id]}

@@ -591,11 +591,104 @@ VIEW_READ: Schema = {
 }
 
 
+# --- macros ---------------------------------------------------------------------------
+
+# OAS MacroInput (CreateMacro, UpdateMacro): required title and actions; each
+# action an ActionObject {field, value} ("See Actions reference"); active,
+# description (nullable), restriction {type Group|User, id, ids}.
+MACRO_ACTION: Schema = {
+    "type": "object",
+    "required": ["field", "value"],
+    "properties": {"field": TEXT, "value": {}},
+    "additionalProperties": False,
+}
+MACRO_INPUT: Schema = {
+    "type": "object",
+    "required": ["title", "actions"],
+    "properties": {
+        "title": TEXT,
+        "actions": {"type": "array", "minItems": 1, "items": MACRO_ACTION},
+        "active": {"type": "boolean"},
+        "description": {"type": ["string", "null"]},
+        "restriction": VIEW_RESTRICTION,
+    },
+    "additionalProperties": False,
+}
+MACRO_REQUEST: Schema = {
+    "type": "object",
+    "required": ["macro"],
+    "properties": {"macro": MACRO_INPUT},
+    "additionalProperties": False,
+}
+# OAS MacroObject (MacroCommonObject: required actions, title).
+MACRO_READ: Schema = {
+    "type": "object",
+    "required": ["id", "title", "actions"],
+    "properties": {
+        "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "actions": {"type": "array", "items": {"type": "object"}},
+        "active": {"type": "boolean"},
+    },
+}
+
+
 def _one(key: str, item: Schema) -> Schema:
     return {"type": "object", "required": [key], "properties": {key: item}}
 
 
 ADMIN_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "ListMacros",
+        "GET",
+        "/api/v2/macros",
+        source="OAS ListMacros (include, access, active, category, group_id, "
+        "only_viewable, sort_by, sort_order; cursor or offset pagination); "
+        "response MacrosResponse",
+        query=query(
+            {
+                "include": TEXT,
+                "access": {"enum": ["personal", "agents", "shared", "account"]},
+                "active": {"enum": ["true", "false"]},
+                "category": ID_STRING,
+                "group_id": ID_STRING,
+                "only_viewable": {"enum": ["true", "false"]},
+                "sort_by": {
+                    "enum": [
+                        "alphabetical",
+                        "created_at",
+                        "updated_at",
+                        "usage_1h",
+                        "usage_24h",
+                        "usage_7d",
+                        "usage_30d",
+                    ]
+                },
+                "sort_order": {"enum": ["asc", "desc"]},
+                **PAGINATION,
+            }
+        ),
+        response=listing("macros", MACRO_READ),
+    ),
+    Operation(
+        "CreateMacro",
+        "POST",
+        "/api/v2/macros",
+        source="OAS CreateMacro (MacroInput: title and actions required; 200); "
+        "response {macro: MacroObject}",
+        body=MACRO_REQUEST,
+        response=_one("macro", MACRO_READ),
+    ),
+    Operation(
+        "UpdateMacro",
+        "PUT",
+        "/api/v2/macros/{macro_id}",
+        source="OAS UpdateMacro (MacroInput: title and actions required); "
+        "response {macro: MacroObject}",
+        path_params={"macro_id": ID_STRING},
+        body=MACRO_REQUEST,
+        response=_one("macro", MACRO_READ),
+    ),
     Operation(
         "CreateTicketField",
         "POST",

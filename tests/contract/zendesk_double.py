@@ -26,6 +26,7 @@ from tests.contract.checker import (
 )
 from tests.contract.zendesk_admin_double import AdminAnswers
 from tests.contract.zendesk_apps_double import AppsAnswers
+from tests.contract.zendesk_schedules_double import ScheduleAnswers
 
 SUBDOMAIN = "acme"
 BASE = f"https://{SUBDOMAIN}.zendesk.com"
@@ -64,7 +65,7 @@ def organization_json(org_id: int, **changes: Any) -> dict[str, Any]:
     }
 
 
-class ContractZendesk(AdminAnswers, AppsAnswers):
+class ContractZendesk(AdminAnswers, AppsAnswers, ScheduleAnswers):
     """Record each request to https://acme.zendesk.com and answer it plausibly."""
 
     def __init__(self) -> None:
@@ -193,6 +194,28 @@ class ContractZendesk(AdminAnswers, AppsAnswers):
                 {"id": 5, "role": "agent"},
             ]
         return page
+
+    def _ListAuditsForTicket(self, params: Any, query: Any, request: Any) -> Any:
+        # OAS TicketAuditsForTicketResponseExample: a Create, then a status Change.
+        audits = [
+            {
+                "id": 700 + i,
+                "ticket_id": int(params["ticket_id"]),
+                "author_id": 5,
+                "created_at": f"2024-05-01T10:0{i}:00Z",
+                "events": [
+                    {
+                        "id": 800 + i,
+                        "type": "Create" if i == 1 else "Change",
+                        "field_name": "status",
+                        "value": "new" if i == 1 else "open",
+                        **({} if i == 1 else {"previous_value": "new"}),
+                    }
+                ],
+            }
+            for i in (1, 2)
+        ]
+        return self._page("audits", audits, urlsplit(request.url).path, query)
 
     def _ShowOrganization(self, params: Any, query: Any, request: Any) -> Any:
         return {"organization": organization_json(int(params["organization_id"]))}

@@ -535,6 +535,30 @@ OPERATIONS: tuple[Operation, ...] = (
         oas_gap="pagination parameters and `meta`/`links`: Pagination page",
     ),
     Operation(
+        "ListAuditsForTicket",
+        "GET",
+        "/api/v2/tickets/{ticket_id}/audits",
+        source="OAS ListAuditsForTicket (agents; cursor or offset pagination, at "
+        "most 100 a page); response TicketAuditsResponseNoneCursor, items "
+        "TicketAuditObject (author_id, created_at, events, id, ticket_id)",
+        path_params={"ticket_id": ID_STRING},
+        query=query(dict(PAGINATION)),
+        response=listing(
+            "audits",
+            {
+                "type": "object",
+                "required": ["id", "created_at", "events"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "ticket_id": {"type": "integer"},
+                    "author_id": {"type": "integer"},
+                    "created_at": DATE_TIME,
+                    "events": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        ),
+    ),
+    Operation(
         "ShowOrganization",
         "GET",
         "/api/v2/organizations/{organization_id}",

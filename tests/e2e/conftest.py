@@ -74,6 +74,8 @@ class Stack:
     plain_org: int
     agent: int
     echoes: list[tuple[int, int]] = field(default_factory=list)  # (ticket, status)
+    # The PagerDuty webhook subscription that points at the sidecar (or None).
+    subscription: str | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def ticket(
@@ -188,6 +190,7 @@ def running_stack(
     extra_routing_keys: tuple[str, ...] = (),
     echo: Callable[[Stack, WriteEvent], None] | None = None,
     processes: bool = False,
+    pagerduty_webhooks: bool = False,
     **overrides: str,
 ) -> Iterator[Stack]:
     """Start the fakes and the sidecar; fire the echo webhook of every write.
@@ -199,6 +202,8 @@ def running_stack(
     PagerDuty accepts only ROUTING_KEY; any other key gets its 400. ``echo``
     replaces the default echo (a trigger without conditions, fired after every
     changing ticket write) with what a differently set-up account would send.
+    ``pagerduty_webhooks``: PagerDuty holds a V3 webhook subscription to the
+    sidecar's /webhooks/pagerduty, whose secret the sidecar is given.
     """
     with (
         FakeZendesk(**(zendesk_options or {})) as zendesk,
@@ -218,10 +223,21 @@ def running_stack(
             path = tmp_path / "entitlements.toml"
             path.write_text(entitlements(entitled))
             overrides["SIDECAR_ENTITLEMENTS_FILE"] = str(path)
+        subscription = None
+        if pagerduty_webhooks:
+            # Created before the sidecar starts (its secret is in the sidecar's
+            # environment), pointed at it once it listens.
+            subscription = pagerduty.subscribe("http://127.0.0.1:9/")
+            overrides.setdefault(
+                "SIDECAR_PAGERDUTY_WEBHOOK_SECRET", subscription.secrets[-1]
+            )
         env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
         started = start_serve(env, cwd=tmp_path) if processes else start_inprocess(env)
         with started as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
+            if subscription is not None:
+                pagerduty.move(subscription.id, f"{serve.url}/webhooks/pagerduty")
+                stack.subscription = subscription.id
 
             def default_echo(event: WriteEvent) -> None:
                 # Zendesk runs triggers after every update, ours included.

@@ -263,8 +263,11 @@ def test_a_sigkill_during_every_job_kind_runs_each_again_once(
             line for line in runs.read_text().split("\n") if line.startswith("done")
         ]
         assert sorted(done) == sorted(f"done {kind}" for kind in KINDS), done
-        # Within the in-flight lease (20 s) and a watchdog round (5 s), plus start-up.
-        assert took < 40, took
+        # The restarted worker's first watchdog round takes every record and
+        # lease its gone predecessor held on this host (sidecar.queue.inflight:
+        # owners), without waiting for their 20 s lapse. Measured: 20.3-20.4 s
+        # before owners were recorded, 0.3 s after (docs/decisions.md).
+        assert took < 8, took
 
 
 def _lines(runs: Path, what: str) -> set[str]:

@@ -84,6 +84,9 @@ class Scheduler:
     """The queue calls the reconciler makes; nothing needs to run later here."""
 
     def enqueue_reconcile(self, ticket_id: int, **kw: Any) -> None: ...
+    def set_timer(self, ticket_id: int, **kw: Any) -> bool:
+        return True
+
     def hold_escalation(self, ticket_id: int) -> bool:
         return True
 

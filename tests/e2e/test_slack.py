@@ -237,7 +237,7 @@ class SlackStack:
 
 
 @contextlib.contextmanager
-def slack_stack(tmp_path: Path) -> Iterator[SlackStack]:
+def slack_stack(tmp_path: Path, **options: Any) -> Iterator[SlackStack]:
     with FakeSlack() as slack:
         slack.add_user(CUSTOMER, name="Ana Customer", email=CUSTOMER_EMAIL)
         slack.add_user(STRANGER, name="Ext Person", email=None, stranger=True)
@@ -257,6 +257,7 @@ def slack_stack(tmp_path: Path) -> Iterator[SlackStack]:
             SIDECAR_SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SIDECAR_SLACK_BOT_TOKEN=BOT_TOKEN,
             SIDECAR_SLACK_API_URL=slack.api_url,
+            **options,
         ) as stack:
             zendesk = stack.zendesk
             customer = zendesk.add_user(name="Ana Customer", email=CUSTOMER_EMAIL)
@@ -338,6 +339,42 @@ def test_ticket_emoji_opens_one_ticket_that_pages_and_answers_in_the_thread(
         assert len(s.stack.pagerduty.triggers()) == 1
         assert sum("on-call paged" in t.lower() for t in s.thread(ts)) == 1
         assert len([t for t in s.thread(ts) if "opened" in t]) == 1
+
+
+def test_an_acknowledge_in_pagerduty_is_one_customer_safe_line_in_the_thread(
+    tmp_path: Path,
+) -> None:
+    """The on-call engineer acknowledges: the thread hears "an on-call engineer is on it" once, never who or the incident (issue 22)."""
+    with slack_stack(tmp_path, pagerduty_webhooks=True) as s:
+        zendesk, slack = s.stack.zendesk, s.slack
+        ts = slack.add_message(CHANNEL, user=CUSTOMER, text="Pushes fail everywhere")
+        assert s.react(ts, event_id="Ev0REACT22") == 200
+        assert s.submit(s.click(s.prompt_value()), severity=1)[0] == 200
+        tid = s.ticket_for(ts)
+        wait_for(lambda: "oncall_paged" in zendesk.ticket(tid).tags, timeout=20)
+        wait_for(
+            lambda: any("on-call paged" in t.lower() for t in s.thread(ts)), timeout=15
+        )
+        dedup = f"zendesk-acme-ticket-{tid}"
+        wait_for(lambda: s.stack.pagerduty.deliveries, timeout=10)  # the trigger's
+        (ack,) = s.stack.pagerduty.acknowledge(dedup, by="Dana Oncall")
+        assert ack.status == 202
+        line = wait_for(
+            lambda: [t for t in s.thread(ts) if "on-call engineer is on it" in t],
+            timeout=15,
+        )
+        assert "Dana" not in line[0] and "incident" not in line[0].lower()
+        s.stack.pagerduty.annotate(dedup, "Found it: a bad deploy")
+        wait_for(
+            lambda: any(
+                "bad deploy" in c.body for c in zendesk.comments(tid) if not c.public
+            ),
+            timeout=15,
+        )
+        time.sleep(1.0)
+        thread = s.thread(ts)
+        assert sum("on-call engineer is on it" in t for t in thread) == 1
+        assert not any("bad deploy" in t for t in thread)
 
 
 def test_thread_replies_become_comments_and_the_first_agent_reply_comes_back_once(

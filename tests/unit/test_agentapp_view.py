@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sidecar.agentapp.view import skipped
+from sidecar.agentapp.view import skipped, ticket_sla
+from sidecar.domain.page_request import PAGE_REQUEST_TAG, PageRequest
+from sidecar.domain.plan import plan
 from sidecar.sla import (
     DEFAULT_POLICY,
     Policy,
@@ -13,6 +15,7 @@ from sidecar.sla import (
     explain,
     parse_duration,
 )
+from tests.unit.test_plan import DESCRIPTION, ENTITLED, FIELDS, ORG, ticket
 
 
 def test_a_friday_evening_sev4_skips_the_night_and_the_weekend() -> None:
@@ -51,3 +54,23 @@ def test_round_the_clock_skips_nothing() -> None:
     """A 24/7 target counts every minute."""
     created = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
     assert skipped(explain(created, 1, DEFAULT_POLICY)) == []
+
+
+def test_an_agents_page_request_shows_as_paging_with_who_asked() -> None:
+    """A SEV 3 with the macro's tag: "pages" (about to go out) and who asked; the key named."""
+    decided = plan(
+        ticket(severity="sev_3", tags=frozenset({PAGE_REQUEST_TAG})),
+        organization=ORG,
+        comments=[DESCRIPTION],
+        entitlement=ENTITLED,
+        policy=DEFAULT_POLICY,
+        fields=FIELDS,
+        now=datetime(2026, 11, 27, 15, 1, tzinfo=UTC),
+        self_user_id=None,
+        page_request=PageRequest("Jo Agent", "EU checkout down"),
+    )
+    oncall = ticket_sla(decided, account="acme")["oncall"]
+    assert oncall["pages"] is True and oncall["paged"] is False
+    assert oncall["requested_by"] == "Jo Agent"
+    assert oncall["dedup_key"] == "zendesk-acme-ticket-42"
+    assert oncall["now"] is None

@@ -90,3 +90,22 @@ def test_the_service_still_resolves_every_reference(tmp_path: Path) -> None:
     path.write_text(FILE)
     with pytest.raises(EntitlementsError, match="ACME_PD_ROUTING_KEY is not set"):
         load_entitlements(path, environ={})
+
+
+def test_check_shows_each_organizations_enhanced_targets(tmp_path: Path) -> None:
+    """Per-metric overrides are listed; one the policy cannot apply is a warning."""
+    result = check(
+        tmp_path,
+        '[orgs."101"]\nsla = { sev1 = "30m", sev2 = { first_response = "1h", '
+        'next_reply = "2h" } }\n[orgs."102"]\nsla = { sev3 = "4h" }\n',
+    )
+    assert (
+        "org 101: enhanced SLA: SEV 1 30m; SEV 2 first_response 1h, next_reply 2h"
+        in (result.output)
+    )
+    assert "org 102: enhanced SLA: SEV 3 4h" in result.output
+    # The built-in policy sets no next reply: the override cannot apply.
+    assert (
+        "warning: org 101: sla: sev2.next_reply has no target in policy 'default'"
+        in result.output
+    )

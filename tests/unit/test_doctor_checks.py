@@ -177,6 +177,15 @@ def test_org_without_key_is_fine_with_a_default() -> None:
     assert statuses(lines) == ["ok", "ok"]
 
 
+def test_pagerduty_webhook_secret_lines() -> None:
+    """Paging without the webhook secret says the way back is off (optional); a rotation says so."""
+    missing = checks.check_pagerduty_webhooks(secrets=0, paging=True)
+    assert missing.status is Status.OK and "pagerduty setup" in missing.detail
+    assert checks.check_pagerduty_webhooks(secrets=0, paging=False).status is Status.OK
+    rotating = checks.check_pagerduty_webhooks(secrets=2, paging=True)
+    assert rotating.status is Status.OK and "rotation" in rotating.detail
+
+
 def test_slack_scopes_unknown_warn() -> None:
     """No x-oauth-scopes header: warn, compare with the manifest."""
     lines = checks.check_slack_identity(user_id="U1", team="T", scopes=None)

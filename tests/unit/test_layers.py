@@ -105,4 +105,4 @@ def test_the_check_passes_a_layered_graph() -> None:
 
 def test_the_counters_label_every_job_the_queue_knows() -> None:
     """sidecar.metrics (below the application) names the same jobs as the queue."""
-    assert set(metrics.JOB_NAMES) == {*jobs.JOBS, *jobs.SLACK_JOBS}
+    assert set(metrics.JOB_NAMES) == {*jobs.JOBS, *jobs.SLACK_JOBS, *jobs.ONCALL_JOBS}

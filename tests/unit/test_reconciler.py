@@ -103,6 +103,17 @@ class FakeScheduler:
         if eta is not None:
             self.timer_lanes.append(lane)
 
+    def set_timer(
+        self, ticket_id: int, *, eta: datetime, wake_key: str, lane: Lane = Lane.NORMAL
+    ) -> bool:
+        # Like the queue: the claim and the timer are one write (both or neither).
+        if wake_key in self.claims:
+            return False
+        self.enqueue_reconcile(ticket_id, eta=eta, wake_key=wake_key, lane=lane)
+        self.claims.add(wake_key)
+        self.ttls[wake_key] = 7 * 86400
+        return True
+
     def hold_escalation(self, ticket_id: int) -> bool:
         # Like the queue: only while no live job holds the escalation's lease.
         if ticket_id in self.leases:

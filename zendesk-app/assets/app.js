@@ -66,7 +66,8 @@
     } else {
       text("entitlement", "unknown (sidecar unreachable)");
       var tags = app.ticket.tags || [];
-      text("oncall", tags.indexOf("oncall_resolved") !== -1 ? "Paged, resolved"
+      text("oncall", tags.indexOf("oncall_acked") !== -1 ? "Acknowledged by on-call"
+        : tags.indexOf("oncall_resolved") !== -1 ? "Paged, resolved"
         : tags.indexOf("oncall_paged") !== -1 ? "Paged" : "—");
       byId("why").hidden = true;
     }
@@ -75,9 +76,21 @@
   function renderOncall(oncall) {
     var dd = byId("oncall");
     dd.textContent = "";
-    var state = oncall.resolved ? "Paged, resolved" : oncall.paged ? "Paged, incident open"
-      : oncall.pages ? "Pages on-call (not yet recorded)" : "Not paged";
-    dd.appendChild(document.createTextNode(state));
+    dd.appendChild(document.createTextNode(S.oncallState(oncall, opts())));
+    var inc = oncall.incident;
+    if (inc && inc.assignees && inc.assignees.length) {
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(document.createTextNode("Assigned to " + inc.assignees.join(", ")));
+    }
+    if (inc && inc.url && inc.number) {
+      var a = document.createElement("a");
+      a.href = inc.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = "PagerDuty incident #" + inc.number;
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(a);
+    }
     if (oncall.dedup_key) {
       var key = document.createElement("code");
       key.textContent = oncall.dedup_key;
@@ -91,6 +104,17 @@
       dd.appendChild(document.createElement("br"));
       dd.appendChild(document.createTextNode(oncall.reason.replace(/^no page:\s*/, "")));
     }
+    var hint = S.pageHint(app.view);
+    if (hint) {
+      var p = document.createElement("span");
+      p.className = "hint";
+      p.textContent = hint;
+      dd.appendChild(document.createElement("br"));
+      dd.appendChild(p);
+    }
+    var now = S.oncallNowText(oncall.now);
+    byId("oncall-now-row").hidden = now === null;
+    text("oncall-now", now === null ? "—" : now);
   }
 
   function renderWhy(why) {
@@ -120,7 +144,38 @@
     skipped.hidden = why.skipped.length === 0;
   }
 
+  function renderMetrics() {
+    var view = app.view;
+    var section = byId("metrics");
+    var rows = S.metricRows(view ? view.metrics : [], opts());
+    var problem = view && view.metrics_error;
+    section.hidden = rows.length === 0 && !problem;
+    var list = byId("metric-rows");
+    list.textContent = "";
+    rows.forEach(function (row) {
+      var li = document.createElement("li");
+      var badge = document.createElement("span");
+      badge.className = "badge";
+      badge.setAttribute("data-status", row.status);
+      var icon = document.createElement("span");
+      icon.className = "badge-icon";
+      icon.setAttribute("aria-hidden", "true");
+      badge.appendChild(icon);
+      badge.appendChild(document.createTextNode(row.word));
+      var name = document.createElement("strong");
+      name.textContent = row.label + " ";
+      li.appendChild(name);
+      li.appendChild(badge);
+      li.appendChild(document.createTextNode(row.text ? " " + row.text : ""));
+      list.appendChild(li);
+    });
+    var note = byId("metrics-problem");
+    note.hidden = !problem;
+    note.textContent = problem ? "Not measured: " + problem : "";
+  }
+
   function tick() {
+    renderMetrics();
     var state = S.chooseState({ view: app.view, ticket: app.ticket, now: Date.now() });
     var badge = byId("badge");
     badge.setAttribute("data-status", state.status);

@@ -234,8 +234,107 @@
     return text;
   }
 
+  // The metrics beyond the first response (issue 21), by the sidecar's names.
+  var METRIC_NAMES = {
+    next_reply: "Next reply",
+    periodic_update: "Periodic update",
+    resolution: "Resolution",
+  };
+
+  /**
+   * One row per metric beyond the first response that the sidecar measured:
+   * its name, its state in words (moving on with the clock between answers,
+   * as the first response's does) and what is due when. `metrics` is the
+   * sidecar's list (`explain --format json`); the first response has its own
+   * badge above, so it is left out here.
+   */
+  function metricRows(metrics, opts) {
+    var now = opts.now;
+    return (metrics || []).filter(function (m) {
+      return m.name !== "first_response";
+    }).map(function (m) {
+      var due = parseInstant(m.due);
+      var atRisk = parseInstant(m.at_risk_at);
+      var status = m.state;
+      if ((status === "pending" || status === "at_risk") && due !== null) {
+        if (now >= due) status = "breached";
+        else if (atRisk !== null && now >= atRisk) status = "at_risk";
+      }
+      var text;
+      if (m.paused) {
+        text = "paused (" + (status === "at_risk" ? "at risk" : "on track") + ")";
+        status = status === "at_risk" ? "at_risk" : "paused";
+      } else if (status === "inactive") {
+        text = m.name === "next_reply" ? "no customer reply waiting" : "";
+      } else if (status === "met") {
+        text = "met";
+      } else if (due !== null) {
+        text = countdown({ status: status, dueAt: due }, now) + " · " + localTime(due, opts) + " your time";
+      } else {
+        text = "";
+      }
+      return {
+        name: m.name,
+        label: METRIC_NAMES[m.name] || m.name,
+        status: status,
+        word: status === "paused" ? "Paused" : status === "inactive" ? "Nothing due" : LABELS[status] || status,
+        text: text,
+      };
+    });
+  }
+
+  /**
+   * The on-call line of the sidebar: whether the ticket paged and what
+   * PagerDuty said back ("Acknowledged by Dana Oncall at 14:03"). ``oncall``
+   * is the sidecar's view.oncall; its ``incident`` is null when PagerDuty
+   * told nothing (the ``acknowledged`` tag alone still says so).
+   */
+  function oncallState(oncall, opts) {
+    var inc = oncall.incident || null;
+    if (oncall.acknowledged || (inc && inc.status === "acknowledged")) {
+      var who = inc && inc.acknowledged_by ? inc.acknowledged_by : "on-call";
+      var ms = inc ? parseInstant(inc.acknowledged_at) : null;
+      return "Acknowledged by " + who + (ms === null ? "" : " at " + localTime(ms, opts));
+    }
+    if (oncall.resolved) return "Paged, resolved";
+    if (inc && inc.status === "resolved") return "Paged, resolved in PagerDuty";
+    if (oncall.paged) return "Paged, not acknowledged yet";
+    if (oncall.pages && oncall.requested_by) {
+      return "Paging on-call, asked by " + oncall.requested_by + " (not yet recorded)";
+    }
+    if (oncall.pages) return "Pages on-call (not yet recorded)";
+    return "Not paged";
+  }
+
+  /**
+   * "On call now" from the sidecar's `oncall.now` (PagerDuty's REST API), or
+   * null when it was not looked up (no API token, or the ticket cannot page).
+   * The sidecar words it; a malformed answer still reads as unknown.
+   */
+  function oncallNowText(now) {
+    if (!now || typeof now !== "object") return null;
+    if (typeof now.text === "string" && now.text) return now.text;
+    if (now.known && Array.isArray(now.people) && now.people.length) return now.people.join(", ");
+    return now.known ? "nobody is on call" : "unknown";
+  }
+
+  /**
+   * How an agent pages from this ticket: only where a page can follow (an
+   * entitled organization's open ticket that is not paged).
+   */
+  function pageHint(view) {
+    if (!view || !view.oncall || !view.entitlement || !view.entitlement.entitled) return null;
+    if (view.oncall.paged || view.oncall.pages) return null;
+    if (view.status === "solved" || view.status === "closed") return null;
+    return "To page on-call now, apply the macro \u201cPage on-call\u201d and write the reason.";
+  }
+
   return {
     LABELS: LABELS,
+    oncallState: oncallState,
+    metricRows: metricRows,
+    oncallNowText: oncallNowText,
+    pageHint: pageHint,
     announcement: announcement,
     chooseState: chooseState,
     countdown: countdown,

@@ -144,3 +144,79 @@ test("a skipped gap of the why reads as words in the agent's zone", () => {
   assert.equal(text, "holiday: Fri 25 Dec, 01:00 → Mon 28 Dec, 05:00 (2026-12-25 Christmas Day)");
   assert.ok(sla.span(5 * MIN) === "5 min");
 });
+
+test("the on-call line says who acknowledged and when, else how far the page got", () => {
+  const opts = { timeZone: "Europe/Berlin", locale: "en-GB", now: at("2026-12-07T14:10:00Z") };
+  const base = { pages: true, paged: true, resolved: false, acknowledged: true };
+  const incident = { status: "acknowledged", acknowledged_by: "Dana Oncall", acknowledged_at: "2026-12-07T14:03:11.000Z" };
+  assert.equal(sla.oncallState({ ...base, incident }, opts), "Acknowledged by Dana Oncall at 15:03");
+  // The tag without the detail (the store's entry lapsed): still acknowledged.
+  assert.equal(sla.oncallState({ ...base, incident: null }, opts), "Acknowledged by on-call");
+  const open = { ...base, acknowledged: false };
+  assert.equal(sla.oncallState({ ...open, incident: null }, opts), "Paged, not acknowledged yet");
+  assert.equal(sla.oncallState({ ...open, incident: { ...incident, status: "resolved" } }, opts), "Paged, resolved in PagerDuty");
+  assert.equal(sla.oncallState({ ...open, resolved: true, incident: null }, opts), "Paged, resolved");
+  assert.equal(sla.oncallState({ pages: false, paged: false, resolved: false, acknowledged: false, incident: null }, opts), "Not paged");
+  assert.equal(
+    sla.oncallState({ pages: true, paged: false, resolved: false, acknowledged: false, requested_by: "Agent Smith", incident: null }, opts),
+    "Paging on-call, asked by Agent Smith (not yet recorded)",
+  );
+});
+
+test("each metric beyond the first response gets a row whose state moves with the clock", () => {
+  const metrics = [
+    { name: "first_response", state: "met", due: "2026-12-07T12:00:00Z", at_risk_at: null, paused: false },
+    { name: "next_reply", state: "pending", due: "2026-12-07T15:00:00Z", at_risk_at: "2026-12-07T14:00:00Z", paused: false },
+    { name: "resolution", state: "pending", due: null, at_risk_at: null, paused: true },
+    { name: "periodic_update", state: "inactive", due: null, at_risk_at: null, paused: false },
+  ];
+  const opts = (iso) => ({ now: at(iso), timeZone: "UTC", locale: "en-GB" });
+  const rows = sla.metricRows(metrics, opts("2026-12-07T13:00:00Z"));
+  assert.deepEqual(rows.map((r) => r.name), ["next_reply", "resolution", "periodic_update"]);
+  assert.equal(rows[0].word, "On track");
+  assert.equal(rows[0].text, "due in 2 h · 15:00 your time");
+  assert.equal(rows[1].word, "Paused");
+  assert.equal(rows[1].text, "paused (on track)");
+  assert.equal(rows[2].word, "Nothing due");
+  const later = sla.metricRows(metrics, opts("2026-12-07T14:30:00Z"));
+  assert.equal(later[0].word, "At risk");
+  assert.equal(later[0].text, "due in 30 min · 15:00 your time");
+  const late = sla.metricRows(metrics, opts("2026-12-07T15:12:00Z"));
+  assert.equal(late[0].word, "Breached");
+  assert.equal(late[0].text, "breached 12 min ago · 15:00 your time");
+});
+
+test("no metrics, no rows (a first-response-only ticket)", () => {
+  assert.deepEqual(sla.metricRows([], { now: 0, timeZone: "UTC" }), []);
+  assert.deepEqual(sla.metricRows(undefined, { now: 0, timeZone: "UTC" }), []);
+});
+
+test("on call now: the sidecar's words, unknown with its reason, or not shown", () => {
+  assert.equal(sla.oncallNowText(null), null); // no API token: the row stays hidden
+  assert.equal(sla.oncallNowText(undefined), null);
+  assert.equal(
+    sla.oncallNowText({ known: true, people: ["Tim Wright"], text: "Tim Wright (Support, level 1)" }),
+    "Tim Wright (Support, level 1)",
+  );
+  assert.equal(
+    sla.oncallNowText({ known: false, people: [], text: "unknown (PagerDuty answered HTTP 503)" }),
+    "unknown (PagerDuty answered HTTP 503)",
+  );
+  assert.equal(sla.oncallNowText({ known: true, people: ["A", "B"] }), "A, B");
+  assert.equal(sla.oncallNowText({ known: false }), "unknown");
+});
+
+test("the page hint shows only where an agent's page can follow", () => {
+  const view = (over) => ({
+    status: "open",
+    entitlement: { entitled: true },
+    oncall: { paged: false, pages: false },
+    ...over,
+  });
+  assert.match(sla.pageHint(view({})), /Page on-call/);
+  assert.equal(sla.pageHint(view({ oncall: { paged: true, pages: false } })), null);
+  assert.equal(sla.pageHint(view({ oncall: { paged: false, pages: true } })), null);
+  assert.equal(sla.pageHint(view({ entitlement: { entitled: false } })), null);
+  assert.equal(sla.pageHint(view({ status: "solved" })), null);
+  assert.equal(sla.pageHint(null), null);
+});

@@ -24,13 +24,19 @@ from sidecar.doctor.checks.lines import (
     warn,
     worst,
 )
-from sidecar.doctor.checks.pagerduty import PAGERDUTY, OrgKeys, check_pagerduty
+from sidecar.doctor.checks.pagerduty import (
+    PAGERDUTY,
+    OrgKeys,
+    check_pagerduty,
+    check_pagerduty_webhooks,
+)
 from sidecar.doctor.checks.queue import (
     QUEUE,
     STALE_READY_SECONDS,
     QueueState,
     check_queue,
 )
+from sidecar.doctor.checks.schedules import check_zendesk_schedules
 from sidecar.doctor.checks.slack import (
     APP_SCOPES,
     SLACK,
@@ -80,6 +86,7 @@ __all__ = [
     "check_entitlements",
     "check_fields",
     "check_pagerduty",
+    "check_pagerduty_webhooks",
     "check_plans",
     "check_policy",
     "check_queue",
@@ -88,6 +95,7 @@ __all__ = [
     "check_slack_identity",
     "check_trigger",
     "check_webhooks",
+    "check_zendesk_schedules",
     "fail",
     "fields_wanted",
     "ok",

@@ -1,4 +1,4 @@
-"""PagerDuty routing keys (no call)."""
+"""PagerDuty routing keys and the webhook secret (no call)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,27 @@ def check_pagerduty(
             )
         )
     return lines
+
+
+def check_pagerduty_webhooks(*, secrets: int, paging: bool) -> Line:
+    """Whether PagerDuty's answers (acknowledged, notes, resolved) can come back."""
+    name = "SIDECAR_PAGERDUTY_WEBHOOK_SECRET"
+    if secrets == 0:
+        if not paging:
+            return ok(PAGERDUTY, name, "not set (nothing pages, nothing to hear back)")
+        # Optional: pages work without it; only the way back is off.
+        return ok(
+            PAGERDUTY,
+            name,
+            "not set: acknowledgements and notes in PagerDuty do not come back to "
+            "the ticket (optional: `sidecar pagerduty setup --url "
+            "https://HOST/webhooks/pagerduty` prints the secret)",
+        )
+    if secrets > 1:
+        return ok(
+            PAGERDUTY,
+            name,
+            f"{secrets} secrets (a rotation): remove the old one once PagerDuty "
+            "signs with the new",
+        )
+    return ok(PAGERDUTY, name, "set: acknowledgements come back to the ticket")

@@ -14,16 +14,21 @@ The Huey classes below close both gaps with storage writes of our own, each
 one transaction (SQLite) or one script (Redis): due jobs go from the schedule
 to the ready queue together (``read_schedule`` then hands the consumer nothing
 to enqueue), and a job leaves the ready queue into an in-flight record
-(sidecar.tasks.inflight) that ``execute`` deletes only once Huey has put the
+(sidecar.queue.inflight) that ``execute`` deletes only once Huey has put the
 job where it goes next (done, or back in the schedule for a retry). These
-reach Huey's table names, key names, ``_emit`` and the consumer's loop order
-(tests/adapters/test_huey_inside.py pins each against the installed version).
+reach Huey's table names, key names, ``_emit``, the consumer's loop order and,
+on Redis, the member shape of ``PriorityRedisStorage`` (the lanes' storage, so
+priorities hold there as on SQLite; tests/adapters/test_huey_inside.py pins
+each against the installed version). The submit path (sidecar.queue.sqlite_store,
+sidecar.queue.redis_store) stores ready and scheduled jobs in that shape too
+(:func:`ready_job`, :func:`scheduled_job`), inside its claims' write.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import struct
 import threading
 import time
 import uuid
@@ -31,11 +36,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from huey import RedisHuey, SqliteHuey
 from huey.signals import SIGNAL_ENQUEUED
-from huey.storage import SqliteStorage
+from huey.storage import PriorityRedisStorage, SqliteStorage
 
-from sidecar.tasks.inflight import InflightStore
+from sidecar.queue.inflight import InflightStore, this_owner
 
 log = logging.getLogger("sidecar.queue")
 
@@ -58,26 +64,68 @@ class SidecarSqliteStorage(SqliteStorage):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class ReadyJob:
-    """A job as Huey's storage keeps a ready one, to store inside a write of ours.
+    """A job as Huey's storage keeps a ready (or scheduled) one, to store inside a write of ours.
 
-    ``queue`` is the queue's name (SQLite's ``task.queue`` column) or its list's
-    key (Redis); ``data`` Huey's serialized task.
+    ``queue`` is the queue's name (SQLite's ``task.queue``/``schedule.queue``
+    column) or its list's (its schedule's) key (Redis); ``data`` Huey's
+    serialized task; ``due`` None for a ready job, else the instant the
+    schedule keeps for it, in the storage's own scale (what Huey's
+    ``add_to_schedule`` would store).
     """
 
     queue: str
     data: bytes
     priority: int = 0
+    due: float | None = None
 
 
 def ready_job(huey: Any, task: Any) -> ReadyJob:
-    """``task`` serialized for ``huey``'s ready queue (what Huey's enqueue would store)."""
+    """``task`` serialized for ``huey``'s ready queue (what Huey's enqueue would store).
+
+    On Redis that is ``PriorityRedisStorage.enqueue``'s sorted-set member: the
+    enqueue instant (8 bytes, big-endian microseconds) before the task, so jobs
+    of one priority run in the order they came (score: minus the priority).
+    """
     storage = huey.storage
-    queue = storage.queue_key if isinstance(huey, RedisHuey) else storage.name
-    return ReadyJob(queue, bytes(huey.serialize_task(task)), int(task.priority or 0))
+    data = bytes(huey.serialize_task(task))
+    priority = int(task.priority or 0)
+    if isinstance(huey, RedisHuey):
+        return ReadyJob(storage.queue_key, redis_member(data), priority)
+    return ReadyJob(storage.name, data, priority)
+
+
+def redis_member(data: bytes, at: float | None = None) -> bytes:
+    """A ready job's member in the Redis sorted set, as PriorityRedisStorage.enqueue writes it."""
+    micros = int((time.time() if at is None else at) * 1e6)
+    return struct.pack(">Q", micros) + data
+
+
+# The bytes before the task in a ready job's member (PriorityRedisStorage).
+REDIS_MEMBER_PREFIX = 8
+
+
+def scheduled_job(huey: Any, task: Any) -> ReadyJob:
+    """``task`` (with its naive-UTC ``eta``) as Huey's ``add_schedule`` would store it.
+
+    The instant is converted as each storage does (``SqliteStorage``:
+    ``ts.timestamp()``; ``RedisStorage.convert_ts``), so the tick's
+    comparison with Huey's own naive-UTC "now" stays the same.
+    """
+    storage = huey.storage
+    data = bytes(huey.serialize_task(task))
+    if isinstance(huey, RedisHuey):
+        return ReadyJob(storage.schedule_key, data, 0, storage.convert_ts(task.eta))
+    return ReadyJob(storage.name, data, 0, float(task.eta.timestamp()))
 
 
 def sqlite_enqueue(curs: sqlite3.Cursor, job: ReadyJob) -> None:
-    """Insert ``job`` into Huey's ``task`` table within the caller's transaction."""
+    """Insert ``job`` into Huey's ``task`` (or ``schedule``) table within the caller's transaction."""
+    if job.due is not None:
+        curs.execute(
+            "insert into schedule (queue, data, timestamp) values (?, ?, ?)",
+            (job.queue, sqlite3.Binary(job.data), job.due),
+        )
+        return
     curs.execute(
         "insert into task (queue, data, priority) values (?, ?, ?)",
         (job.queue, sqlite3.Binary(job.data), job.priority),
@@ -236,13 +284,14 @@ class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
             task = self.deserialize_task(data)
             if store is not None and not self._untracked(task):
                 curs.execute(
-                    "insert or replace into sidecar_inflight (id, lane, until, data) "
-                    "values (?, ?, ?, ?)",
+                    "insert or replace into sidecar_inflight "
+                    "(id, lane, until, data, owner) values (?, ?, ?, ?, ?)",
                     (
                         str(task.id),
                         self.taking.lane,
                         time.time() + self.taking.seconds,
                         sqlite3.Binary(bytes(data)),
+                        this_owner(),
                     ),
                 )
         if store is not None and not self._untracked(task):
@@ -250,27 +299,68 @@ class SidecarSqliteHuey(_SafeMoves, SqliteHuey):  # type: ignore[misc]
         return task
 
 
-# Move every due job from the schedule to the ready list (KEYS: schedule zset,
-# queue list; ARGV: due instant as Huey's RedisStorage.convert_ts gives it).
+# Move the due jobs the caller read from the schedule to the ready sorted set
+# (KEYS: schedule zset, queue zset; ARGV: triples of the schedule's member, the
+# ready score (minus the job's priority), the ready member). A member another
+# tick moved first is skipped: one winner per job.
 _MOVE_DUE_LUA = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-for _, data in ipairs(due) do
-  redis.call('ZREM', KEYS[1], data)
-  redis.call('LPUSH', KEYS[2], data)
+local moved = {}
+for i = 1, #ARGV, 3 do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+    table.insert(moved, ARGV[i])
+  end
 end
-return due
+return moved
 """
 
-# Take the next job and record it in flight (KEYS: queue list, in-flight hash,
-# in-flight lapse zset; ARGV: record key, lane, lapse instant; "" key: no record).
+# Take the next job (highest priority, then oldest) and record it in flight
+# (KEYS: queue zset, in-flight hash, in-flight lapse zset, in-flight owner
+# hash; ARGV: record key, lane, lapse instant, owner; "" key: no record).
 _TAKE_LUA = """
-local data = redis.call('RPOP', KEYS[1])
-if not data then return false end
+local popped = redis.call('ZPOPMIN', KEYS[1], 1)
+if not popped[1] then return false end
+local data = string.sub(popped[1], 9)
 if ARGV[1] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '\\n' .. data)
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 end
 return data
+"""
+
+# The member of the ready sorted set that came first, whatever its priority:
+# the first member of each score (members of one score sort by their
+# enqueue-instant prefix), the one with the lowest prefix (KEYS: queue zset).
+OLDEST_READY_LUA = """
+local best, best_at = false, nil
+local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+while item[1] do
+  local at = string.sub(item[1], 1, 8)
+  if best_at == nil or at < best_at then best, best_at = item[1], at end
+  item = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. item[2], '+inf',
+                    'WITHSCORES', 'LIMIT', 0, 1)
+end
+return best
+"""
+
+# A ready list an earlier version kept (RedisHuey: no priorities, so every job
+# had priority 0) becomes the sorted set, oldest first (KEYS: the queue key;
+# ARGV: the enqueue instant to number the members from, in microseconds).
+_LIST_TO_ZSET_LUA = """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then return 0 end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+local n = #items
+for i = n, 1, -1 do
+  local at = tonumber(ARGV[1]) + (n - i)
+  local prefix = ''
+  for b = 7, 0, -1 do
+    prefix = prefix .. string.char(math.floor(at / 2 ^ (8 * b)) % 256)
+  end
+  redis.call('ZADD', KEYS[1], 0, prefix .. items[i])
+end
+return n
 """
 
 
@@ -281,11 +371,31 @@ class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
         self.taking = _Taking()
         # A script cannot block: workers poll with the consumer's backoff.
         kwargs["blocking"] = False
+        # Huey's own sorted-set storage, so ``priority`` orders the ready jobs
+        # (RedisHuey's list refuses it): live, timers, replay, backfill.
+        kwargs.setdefault("storage_class", PriorityRedisStorage)
         super().__init__(*args, **kwargs)
         conn = self.storage.conn
         self._move_due = conn.register_script(_MOVE_DUE_LUA)
         self._take = conn.register_script(_TAKE_LUA)
-        self._inflight_keys: tuple[str, str] = ("", "")
+        self._inflight_keys: tuple[str, str, str] = ("", "", "")
+        self._to_zset = conn.register_script(_LIST_TO_ZSET_LUA)
+        self._upgraded = False
+        try:
+            self._upgrade()
+        except redis.RedisError as exc:  # Redis not up yet: the first take does it
+            log.debug("ready list upgrade deferred: %s", exc)
+
+    def _upgrade(self) -> None:
+        """Turn a ready list an earlier version left into the sorted set (once)."""
+        if self._upgraded:
+            return
+        moved = self._to_zset(
+            keys=[self.storage.queue_key], args=[int(time.time() * 1e6)]
+        )
+        self._upgraded = True
+        if moved:
+            log.info("moved %d ready jobs from the list to the sorted set", moved)
 
     def track_inflight(
         self,
@@ -299,30 +409,59 @@ class SidecarRedisHuey(_SafeMoves, RedisHuey):  # type: ignore[misc]
         self._inflight_keys = store.redis_keys()  # type: ignore[attr-defined]
 
     def read_schedule(self, timestamp: Any = None) -> list[Any]:
-        """Move every due job to the ready list in one script; return none."""
+        """Move every due job to the ready sorted set in one script; return none.
+
+        The due members are read first (a script cannot read a job's priority
+        in its serialized form); the move is one script that takes each only if
+        it is still scheduled.
+        """
         if timestamp is None:
             timestamp = self._get_timestamp()
         storage = self.storage
+        due = storage.conn.zrangebyscore(
+            storage.schedule_key, "-inf", storage.convert_ts(timestamp)
+        )
+        if not due:
+            return []
+        now = time.time()
+        tasks: dict[bytes, Any] = {}
+        args: list[Any] = []
+        for n, data in enumerate(due):
+            task = self.deserialize_task(data)
+            tasks[bytes(data)] = task
+            # One microsecond apart: the move keeps the schedule's order.
+            member = redis_member(bytes(data), now + n * 1e-6)
+            args += [data, -int(task.priority or 0), member]
         moved = self._move_due(
-            keys=[storage.schedule_key, storage.queue_key],
-            args=[storage.convert_ts(timestamp)],
+            keys=[storage.schedule_key, storage.queue_key], args=args
         )
         for data in moved or ():
             try:
-                self._emit(SIGNAL_ENQUEUED, self.deserialize_task(data))
+                self._emit(SIGNAL_ENQUEUED, tasks[bytes(data)])
             except Exception as exc:  # the signal only feeds the queue-age gauge
                 log.debug("enqueued signal after the tick failed: %s", exc)
         return []
 
     def dequeue(self) -> Any:
         """Take the next job and record it in flight, in one script."""
+        self._upgrade()
         storage = self.storage
         tracked = self.taking.store is not None
         key = uuid.uuid4().hex if tracked else ""
-        data_hash, until_zset = self._inflight_keys
+        data_hash, until_zset, owner_hash = self._inflight_keys
         data = self._take(
-            keys=[storage.queue_key, data_hash or "-", until_zset or "-"],
-            args=[key, self.taking.lane, repr(time.time() + self.taking.seconds)],
+            keys=[
+                storage.queue_key,
+                data_hash or "-",
+                until_zset or "-",
+                owner_hash or "-",
+            ],
+            args=[
+                key,
+                self.taking.lane,
+                repr(time.time() + self.taking.seconds),
+                this_owner(),
+            ],
         )
         if data is None:
             return None

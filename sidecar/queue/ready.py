@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, TypeVar
 
 import redis
 from huey import RedisHuey
@@ -43,9 +43,12 @@ from huey.signals import (
     SIGNAL_SCHEDULED,
 )
 
-from sidecar.tasks.jobs import Lane
+from sidecar.queue.huey_inside import OLDEST_READY_LUA, REDIS_MEMBER_PREFIX
 
 log = logging.getLogger("sidecar.queue")
+
+# A lane (sidecar.tasks.jobs.Lane): the clocks only key their answers by it.
+L = TypeVar("L", bound=Hashable)
 
 # A Redis record older than the list's tail by more than this is a leftover of a
 # crash between a worker's pop and its first signal (the margin absorbs clock
@@ -64,10 +67,10 @@ _SQLITE_DDL = (
 )
 
 
-class SqliteReadyClock:
+class SqliteReadyClock(Generic[L]):
     """Ready instants kept by triggers on Huey's ``task`` table (one SQLite file)."""
 
-    def __init__(self, hueys: Mapping[Lane, Any]) -> None:
+    def __init__(self, hueys: Mapping[L, Any]) -> None:
         self._names = {lane: huey.storage.name for lane, huey in hueys.items()}
         self._storage = next(iter(hueys.values())).storage
         with self._storage.db(commit=True) as curs:
@@ -80,9 +83,9 @@ class SqliteReadyClock:
                 (time.time(),),
             )
 
-    def oldest(self) -> dict[Lane, float | None]:
+    def oldest(self) -> dict[L, float | None]:
         """Per lane, when its oldest ready job became ready (epoch seconds), or None."""
-        oldest: dict[Lane, float | None] = {}
+        oldest: dict[L, float | None] = {}
         for lane, name in self._names.items():
             # Row ids follow insertion among the rows present (SQLite gives a new
             # row max(rowid) + 1), so the lowest id is the oldest: no index on
@@ -96,14 +99,15 @@ class SqliteReadyClock:
         return oldest
 
 
-class RedisReadyClock:
+class RedisReadyClock(Generic[L]):
     """Ready instants in one sorted set per lane, kept by Huey's signals."""
 
     def __init__(
-        self, hueys: Mapping[Lane, Any], *, clock: Callable[[], float] = time.time
+        self, hueys: Mapping[L, Any], *, clock: Callable[[], float] = time.time
     ) -> None:
         self._hueys = dict(hueys)
         self._clock = clock
+        self._scripts: dict[str, Any] = {}
         for huey in self._hueys.values():
             key = ready_key(huey)
             conn = huey.storage.conn
@@ -135,18 +139,29 @@ class RedisReadyClock:
 
         return remove
 
-    def oldest(self) -> dict[Lane, float | None]:
+    def oldest(self) -> dict[L, float | None]:
         """Per lane, when its oldest ready job became ready (epoch seconds), or None."""
         return {lane: self._oldest(huey) for lane, huey in self._hueys.items()}
+
+    def _first_in(self, huey: Any) -> bytes | None:
+        """The task that came first among the lane's ready jobs (any priority)."""
+        script = self._scripts.get(huey.storage.queue_key)
+        if script is None:
+            script = huey.storage.conn.register_script(OLDEST_READY_LUA)
+            self._scripts[huey.storage.queue_key] = script
+        member = script(keys=[huey.storage.queue_key])
+        if member is None:
+            return None
+        return bytes(member)[REDIS_MEMBER_PREFIX:]
 
     def _oldest(self, huey: Any) -> float | None:
         conn = huey.storage.conn
         key = ready_key(huey)
         now = self._clock()
-        tail = conn.lindex(huey.storage.queue_key, -1)
+        tail = self._first_in(huey)
         since: float | None = None
         if tail is not None:
-            task_id = str(huey.serializer.deserialize(tail).id)
+            task_id = str(huey.deserialize_task(tail).id)
             score = conn.zscore(key, task_id)
             if score is None:  # queued before records were kept
                 conn.zadd(key, {task_id: now}, nx=True)
@@ -157,10 +172,10 @@ class RedisReadyClock:
         return since
 
 
-ReadyClock = SqliteReadyClock | RedisReadyClock
+ReadyClock = SqliteReadyClock[L] | RedisReadyClock[L]
 
 
-def ready_clock(hueys: Mapping[Lane, Any]) -> ReadyClock:
+def ready_clock(hueys: Mapping[L, Any]) -> ReadyClock[L]:
     """The ready clock for the storage of ``hueys`` (every lane on one storage)."""
     if isinstance(next(iter(hueys.values())), RedisHuey):
         return RedisReadyClock(hueys)
