@@ -16,7 +16,6 @@ import pytest
 from tests.slow_clients import SlowClients
 from tests.support import (
     NGINX,
-    PATIENCE,
     http,
     sidecar_env,
     signed_headers,
@@ -69,9 +68,25 @@ def test_a_slow_upload_is_cut_with_408(tmp_path: Path) -> None:
 
 
 # The front's promise (issue 19): normal webhooks' p99 under 100 ms while 100
-# clients trickle headers and 20 trickle bodies. SIDECAR_TEST_PATIENCE (default 3)
-# scales it on a slower machine, as it does every wait.
-FRONT_P99_SECONDS = 0.100 * PATIENCE / 3
+# clients trickle headers and 20 trickle bodies (measured on an idle machine by
+# bench/slow_clients.py, docs/benchmarks.md). Inside the suite, eight test
+# processes share two cores, so the bound is that or, when the machine is
+# slower than that without any slow client, twice the same run's p99 without
+# them: what the slow clients must not cost. A stall (a thread held by a slow
+# client) costs seconds, far past either.
+FRONT_P99_SECONDS = 0.100
+
+
+def _webhook_p99(url: str, first_ticket: int, count: int = 150) -> float:
+    """Send ``count`` signed webhooks at ~50/s; their p99 latency (all must be accepted)."""
+    latencies, statuses = [], []
+    for n in range(count):
+        started = time.perf_counter()
+        statuses.append(_signed_webhook(url, first_ticket + n))
+        latencies.append(time.perf_counter() - started)
+        time.sleep(max(0.0, 0.02 - latencies[-1]))
+    assert statuses == [202] * count
+    return sorted(latencies)[int(0.99 * len(latencies))]
 
 
 @pytest.mark.skipif(
@@ -88,6 +103,7 @@ def test_slow_headers_and_bodies_leave_webhooks_fast_through_the_front(
         start_gunicorn(env, cwd=tmp_path) as web,
         start_front(web.url, workdir=tmp_path / "front") as front,
     ):
+        alone = _webhook_p99(front.url, 500)
         with (
             SlowClients(front.url, count=100, slow_headers=True, rate=4.0) as heads,
             SlowClients(front.url, count=20, body_size=100_000, rate=4.0) as bodies,
@@ -95,15 +111,12 @@ def test_slow_headers_and_bodies_leave_webhooks_fast_through_the_front(
             heads.wait_until_sending()
             bodies.wait_until_sending()
             time.sleep(0.5)  # every slow client has trickled a byte or two
-            latencies, statuses = [], []
-            for n in range(150):  # ~50/s for 3 s
-                started = time.perf_counter()
-                statuses.append(_signed_webhook(front.url, 1000 + n))
-                latencies.append(time.perf_counter() - started)
-                time.sleep(max(0.0, 0.02 - latencies[-1]))
+            with_slow = _webhook_p99(front.url, 1000)
             # The slow clients were still at it when the last webhook was answered.
             assert heads.connections >= 100 and bodies.connections >= 20
-        assert statuses == [202] * 150
-        p99 = sorted(latencies)[int(0.99 * len(latencies))]
-        assert p99 < FRONT_P99_SECONDS, f"p99 {p99 * 1000:.1f} ms"
+        bound = max(FRONT_P99_SECONDS, 2 * alone)
+        assert with_slow < bound, (
+            f"p99 {with_slow * 1000:.1f} ms with the slow clients, "
+            f"{alone * 1000:.1f} ms without them"
+        )
         assert "WORKER TIMEOUT" not in web.output()
