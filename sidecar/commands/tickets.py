@@ -22,7 +22,7 @@ from sidecar.sla import explain as explain_due
 from sidecar.tasks.handler import ReconcilerFactory
 from sidecar.tasks.oncall_back import states_for
 from sidecar.tasks.queue import JobQueue
-from sidecar.tasks.reconcile import Reconciler, describe_update
+from sidecar.tasks.reconcile import Outcome, Reconciler, describe_update
 
 
 def _oncall(queue: JobQueue | None, ticket_id: int) -> OncallState | None:
@@ -65,9 +65,17 @@ def reconcile(ticket_id: int, dry_run: bool) -> None:
         click.echo(f"ticket {ticket_id}: {verb}")
         click.echo(json.dumps(diff, indent=2, sort_keys=True))
     if outcome.plan.page or outcome.plan.resolve_page:
-        action = "page on-call" if outcome.plan.page else "resolve the page"
-        queued = "would queue" if outcome.dry_run else "queued"
-        click.echo(f"{queued}: {action} ({outcome.plan.page_reason})")
+        click.echo(escalation_line(outcome))
+
+
+def escalation_line(outcome: Outcome) -> str:
+    """What happened to the page (or its resolve) this reconcile decided."""
+    reason = outcome.plan.page_reason
+    if outcome.paged_now:
+        return f"paged on-call now; the escalate job records it ({reason})"
+    action = "page on-call" if outcome.plan.page else "resolve the page"
+    queued = "would queue" if outcome.dry_run else "queued"
+    return f"{queued}: {action} ({reason})"
 
 
 @click.command()

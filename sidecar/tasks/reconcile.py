@@ -244,6 +244,10 @@ class Outcome:
     wrote: bool
     dry_run: bool
     conflicts: int
+    # The page went to PagerDuty from this reconcile itself (its escalate job
+    # records it); False when it was left to the job (a live one held the
+    # lease, the trigger did not get through, a resolve, or a dry run).
+    paged_now: bool = False
 
 
 class Reconciler:
@@ -346,12 +350,13 @@ class Reconciler:
         version: str | None = None
         escalated = False
         escalation: Callable[[], None] | None = None
+        paged_now = False
         while True:
             decided, known = self._plan(ticket_id, seen, ticket=first)
             first = None  # a conflict reads again
             if not escalated and not self.dry_run:
                 escalated = decided.page or decided.resolve_page
-                escalation = self._start_escalation(decided)
+                escalation, paged_now = self._start_escalation(decided)
             update = decided.update
             if _urgent(decided):
                 set_lane(URGENT)  # the due-time write of a SEV 1/2 never waits
@@ -412,7 +417,11 @@ class Reconciler:
             if self.slack is not None:  # the ticket's Slack thread follows it
                 self.slack.notify_reconciled(decided)
         return Outcome(
-            plan=decided, wrote=wrote, dry_run=self.dry_run, conflicts=conflicts
+            plan=decided,
+            wrote=wrote,
+            dry_run=self.dry_run,
+            conflicts=conflicts,
+            paged_now=paged_now,
         )
 
     def plan(self, ticket_id: int) -> Plan:
@@ -617,7 +626,9 @@ class Reconciler:
             # skip this instant; the claim and the timer are one write.
             self.scheduler.set_timer(ticket_id, eta=moment, wake_key=key, lane=lane)
 
-    def _start_escalation(self, decided: Plan) -> Callable[[], None] | None:
+    def _start_escalation(
+        self, decided: Plan
+    ) -> tuple[Callable[[], None] | None, bool]:
         """Take a page's (or resolve's) lease and trigger now; return the enqueue of its job.
 
         The escalation's lease in the queue store is the durable "page wanted"
@@ -626,17 +637,19 @@ class Reconciler:
         wait for the budget); the returned call enqueues the escalate job that
         records it (or triggers itself, if this trigger did not get through),
         carrying the decision. A crash before that call leaves a short lease
-        that lapses, and the worker's watchdog enqueues the escalation.
+        that lapses, and the worker's watchdog enqueues the escalation. The
+        second value says whether the trigger went out here.
         """
         if not (decided.page or decided.resolve_page):
-            return None
+            return None, False
         ticket_id = decided.ticket.id
         if not self.scheduler.hold_escalation(ticket_id):
-            return None
+            return None, False
         order = self._order_from(decided) if decided.page else None
         sent = order is not None and self._page_now(ticket_id, order)
         page = order.as_kwargs() if order else None
-        return functools.partial(self._enqueue_escalation, ticket_id, page, sent)
+        enqueue = functools.partial(self._enqueue_escalation, ticket_id, page, sent)
+        return enqueue, sent
 
     def _enqueue_escalation(
         self, ticket_id: int, page: Mapping[str, Any] | None, sent: bool = False

@@ -186,3 +186,20 @@ def test_explain_shows_an_agents_page_request(
     zendesk.apply_macro(tid, agent, MACRO_PAGE_ACTIONS, typed="EU checkout down")
     out = run(env, "explain", str(tid)).output
     assert "paging        page: requested by Jo Agent (EU checkout down)" in out
+
+
+def test_reconcile_says_it_paged_when_it_paged(
+    tmp_path: Path, zendesk: FakeZendesk
+) -> None:
+    """A SEV 1 of an entitled org: the command pages itself, and says so (not "queued")."""
+    with FakePagerDuty() as pagerduty:
+        env = connected_env(tmp_path, zendesk, pagerduty)
+        JobQueue.from_url(env["SIDECAR_QUEUE_URL"]).close()
+        tid = zendesk.add_ticket(
+            organization_id=10, custom_fields={SEVERITY_FIELD: "sev_1"}
+        )
+        result = run(env, "reconcile", str(tid))
+        assert result.exit_code == 0, result.output
+        assert "paged on-call now; the escalate job records it" in result.output
+        assert "queued: page on-call" not in result.output
+        assert len(pagerduty.events) == 1
