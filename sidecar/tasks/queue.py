@@ -646,6 +646,26 @@ class JobQueue:
         return True
 
     @_unavailable("enqueue")
+    def submit_unless_waiting(
+        self, task: Any, *, waiting_key: str, ttl_seconds: float
+    ) -> bool:
+        """Store ``task`` (normal lane) and claim ``waiting_key`` for it, unless the key is held.
+
+        The claim says "a job that will see this waits" (the job frees it
+        when it starts; it lapses after ``ttl_seconds`` if the job is lost
+        otherwise). False, storing nothing, while it is held. The claim and the
+        job are one write (one SQLite transaction, one Redis script), as for
+        :meth:`submit_task`.
+        """
+        taken = self._store.take(
+            [], Pending(waiting_key, ttl_seconds, True), ready_job(self.huey, task)
+        )
+        if taken is not Taken.ENQUEUE:
+            return False
+        announce_enqueued(self.huey, task)
+        return True
+
+    @_unavailable("enqueue")
     def wait_for_budget(
         self,
         task: Any,
