@@ -106,7 +106,8 @@ def create_app(
     )
     registry = queue_registry(queue)
     # The deployment-wide Zendesk budget, read at scrape time (used vs allowed).
-    registry.register(BudgetCollector(queue.budget(shares_from(config)).usage))
+    budget = queue.budget(shares_from(config))
+    registry.register(BudgetCollector(budget.usage, budget.bulk_usage))
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -219,7 +219,9 @@ class Config:
         "SIDECAR_RETRY_BASE_SECONDS",
         _seconds,
         5.0,
-        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min).",
+        "First retry delay of a failed job; doubles per attempt (8 attempts, max 15 min). "
+        "Urgent jobs (pages, SEV 1/2) start at 1 s or this, whichever is less, "
+        "doubling to 30 s (27 attempts).",
     )
     worker_metrics_listen: str | None = _setting(
         "SIDECAR_WORKER_METRICS_LISTEN",
@@ -376,6 +378,14 @@ class Config:
         0.2,
         "Share of each budget kept for SEV 1/2 work of entitled organizations "
         "(due-time write, page marker); ordinary work stops short of it.",
+    )
+    budget_bulk: float = _setting(
+        "SIDECAR_ZENDESK_BUDGET_BULK",
+        _fraction,
+        0.5,
+        "Part of the ordinary (non-reserved) share that backfill and replay may "
+        "use per window; live work keeps the rest, and bulk work pauses while "
+        "live work waits.",
     )
     org_plan_field: str = _setting(
         "SIDECAR_ORG_PLAN_FIELD",
@@ -554,6 +564,11 @@ class Config:
             raise ConfigError(
                 "SIDECAR_ZENDESK_BUDGET_REQUESTS and SIDECAR_ZENDESK_BUDGET_UPDATES "
                 "must be at least 1"
+            )
+        if not 0 < self.budget_bulk <= 1:
+            raise ConfigError(
+                "SIDECAR_ZENDESK_BUDGET_BULK must be more than 0 and at most 1 "
+                f"(0.5 = half the ordinary share), got {self.budget_bulk}"
             )
         if self.budget_window_seconds <= 0 or not 0 <= self.budget_reserve < 1:
             raise ConfigError(

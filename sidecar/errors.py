@@ -164,7 +164,9 @@ class BudgetWait(Transient):
 
     Raised before any request is sent. The worker puts the job back in the
     queue for that long without counting an attempt: waiting for budget is not
-    a failure. ``pool`` names the budget's pool ("requests" or "updates").
+    a failure. ``pool`` names the budget's pool ("requests" or "updates"),
+    ``lane`` the kind of work that waits ("urgent", "normal" or "bulk"; None:
+    the job's lane).
     """
 
     wait = Wait.BUDGET
@@ -176,9 +178,11 @@ class BudgetWait(Transient):
         service: str,
         retry_after: float | None = None,
         pool: str = "requests",
+        lane: str | None = None,
     ) -> None:
         super().__init__(message, service=service, retry_after=retry_after)
         self.pool = pool
+        self.lane = lane
 
 
 class Rejected(UpstreamError):

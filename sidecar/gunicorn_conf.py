@@ -12,10 +12,30 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
+
+from gunicorn import glogging
 
 from sidecar import metrics_dir
 from sidecar.config import Config
 from sidecar.errors import ConfigError
+
+
+class Logger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, without an access line per request unless asked for.
+
+    The app logs one JSON line per webhook; gunicorn's access log would repeat
+    it as text (docs/decisions.md, "Web logs and gunicorn"). ``accesslog =
+    None`` alone does not turn it off: gunicorn logs access lines whenever a
+    logging config is given (its ``access_log_enabled``), and ``logconfig_dict``
+    below is one, so every request wrote a second line and paid for its
+    atoms (issue 19). ``--access-logfile`` still turns it on.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -35,6 +55,7 @@ keepalive = 5
 control_socket_disable = True
 # The app logs one JSON line per webhook; gunicorn's access log would repeat it.
 accesslog = None
+logger_class = "sidecar.gunicorn_conf.Logger"
 errorlog = "-"
 loglevel = "info"
 logconfig_dict = {

@@ -147,7 +147,12 @@ class Watchdog:
 
     def _push(self, when: float, watch: Watch) -> None:
         heapq.heappush(self._due, (when, next(self._order), watch))
-        self._cond.notify()
+        # The thread sleeps until the earliest instant; wake it only when this
+        # one is now the earliest. Every upload gets the same grace, so that is
+        # the first one after a quiet spell, not one per request (a wake per
+        # request was a thread switch per accepted webhook: issue 19).
+        if self._due[0][2] is watch:
+            self._cond.notify()
 
     def _ensure_thread(self) -> None:
         if self._owner_pid == os.getpid():

@@ -42,9 +42,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that formats a record before it takes the handler's lock.
+
+    logging.Handler.handle holds the lock through ``emit``, format included;
+    with a web process's threads each logging one line per webhook, the JSON
+    encoding under the lock made them queue for it (issue 19: the lock's
+    acquire and release were a fifth of an accepted webhook's samples under
+    gunicorn). Only the write and the flush need the lock: one line is
+    written whole.
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return True
+        with self.lock:  # type: ignore[union-attr]  # created by createLock()
+            try:
+                self.stream.write(line)
+                self.flush()
+            except Exception:
+                self.handleError(record)
+        return True
+
+
 def configure(level: str = "INFO", *, stream: IO[str] | None = None) -> None:
     """Send every log record of this process to stdout as JSON lines."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = JsonLineHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

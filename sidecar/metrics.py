@@ -116,13 +116,15 @@ ZENDESK_CALL_SECONDS = Histogram(
 # Jobs put back in the queue because our share of the budget was used (not failures).
 # lane="urgent": SEV 1/2 writes (due times, page markers) waiting: a storm
 # outran the share (their pages went out already; PagerDuty is not Zendesk).
+# lane="bulk": backfill and replay at their ceiling (expected while they run);
+# lane="normal" rising with them: live work waits for the share beside them.
 BUDGET_WAITS = Counter(
     "sidecar_zendesk_budget_waits",
     "Jobs put back in the queue to wait for the Zendesk budget, by pool and lane.",
     ["pool", "lane"],
 )
 for _pool in ("requests", "updates"):
-    for _lane in ("normal", "urgent"):
+    for _lane in ("normal", "urgent", "bulk"):
         BUDGET_WAITS.labels(_pool, _lane)
 
 # How each attempt of a job ended (the worker's Runner counts it; issue 14):
@@ -229,12 +231,18 @@ def count_zendesk_call(
 class BudgetCollector(Collector):
     """Read the deployment-wide Zendesk budget's use at scrape time (sidecar.zendesk.budget)."""
 
-    def __init__(self, usage: Callable[[], dict[str, tuple[int, int]]]) -> None:
+    def __init__(
+        self,
+        usage: Callable[[], dict[str, tuple[int, int]]],
+        bulk_usage: Callable[[], dict[str, tuple[int, int]]] | None = None,
+    ) -> None:
         self._usage = usage
+        self._bulk_usage = bulk_usage
 
     def collect(self) -> Iterator[Metric]:
         try:
             usage = self._usage()
+            bulk = self._bulk_usage() if self._bulk_usage is not None else {}
         except Exception:  # the store may be down; /metrics still answers
             return
         used = GaugeMetricFamily(
@@ -252,6 +260,25 @@ class BudgetCollector(Collector):
             allowed.add_metric([pool], limit)
         yield used
         yield allowed
+        if not bulk:
+            return
+        # Backfill and replay (the bulk lane): their part of the ordinary share.
+        bulk_used = GaugeMetricFamily(
+            "sidecar_zendesk_budget_bulk_used",
+            "Zendesk calls backfill and replay made in the current budget window, by pool.",
+            labels=["pool"],
+        )
+        bulk_allowed = GaugeMetricFamily(
+            "sidecar_zendesk_budget_bulk_allowed",
+            "Zendesk calls backfill and replay may make per budget window, by pool "
+            "(SIDECAR_ZENDESK_BUDGET_BULK of the ordinary share).",
+            labels=["pool"],
+        )
+        for pool, (count, limit) in sorted(bulk.items()):
+            bulk_used.add_metric([pool], count)
+            bulk_allowed.add_metric([pool], limit)
+        yield bulk_used
+        yield bulk_allowed
 
 
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:

@@ -134,14 +134,20 @@ def budget() -> None:
     """Show how much of its Zendesk API budget the deployment uses in the current window."""
     queue = open_queue()
     config = cli_context().config
-    use = queue.budget(shares_from(config)).usage()
+    budget = queue.budget(shares_from(config))
+    use, bulk = budget.usage(), budget.bulk_usage()
     window = f"{config.budget_window_seconds:g} s"
     click.echo(
-        f"window: {window}; reserve for SEV 1/2 work: {config.budget_reserve:.0%}"
+        f"window: {window}; reserve for SEV 1/2 work: {config.budget_reserve:.0%}; "
+        f"backfill and replay: at most {config.budget_bulk:.0%} of the rest"
     )
     for pool, (used, allowed) in sorted(use.items()):
         share = used / allowed if allowed else 0.0
-        click.echo(f"{pool}: {used} of {allowed} per {window} ({share:.0%})")
+        bulk_used, bulk_allowed = bulk[pool]
+        click.echo(
+            f"{pool}: {used} of {allowed} per {window} ({share:.0%}); "
+            f"backfill and replay {bulk_used} of their {bulk_allowed}"
+        )
 
 
 COMMANDS = [jobs, budget]

@@ -113,28 +113,34 @@ class SqliteStore:
         now = time.time()
         try:
             with self._storage.db(commit=True) as curs:
-                for claim in keys:
+                # One statement per step: each is a round through SQLite's VM
+                # on the webhook's path (issue 19).
+                if keys:
                     curs.execute(
-                        "insert or ignore into sidecar_claim (key, at) values (?, ?)",
-                        (claim, now),
+                        "insert or ignore into sidecar_claim (key, at) values "
+                        + ", ".join(["(?, ?)"] * len(keys)),
+                        [value for claim in keys for value in (claim, now)],
                     )
-                    if curs.rowcount != 1:
-                        raise _ClaimHeld  # roll back the keys claimed before it
+                    if curs.rowcount != len(keys):
+                        raise _ClaimHeld  # roll back the keys claimed with it
                 if pending is not None:
-                    curs.execute(
-                        "delete from sidecar_claim where key = ? and at < ?",
-                        (pending.key, now - pending.ttl),
-                    )
-                    curs.execute(
-                        "select 1 from sidecar_claim where key = ?", (pending.key,)
-                    )
-                    if curs.fetchone() is not None:
-                        return Taken.COLLAPSED
                     if pending.take:
+                        # Take it when free or lapsed; no change: a live one holds.
                         curs.execute(
-                            "insert into sidecar_claim (key, at) values (?, ?)",
-                            (pending.key, now),
+                            "insert into sidecar_claim (key, at) values (?, ?) "
+                            "on conflict (key) do update set at = excluded.at "
+                            "where sidecar_claim.at < ?",
+                            (pending.key, now, now - pending.ttl),
                         )
+                        held = curs.rowcount != 1
+                    else:
+                        curs.execute(
+                            "select 1 from sidecar_claim where key = ? and at >= ?",
+                            (pending.key, now - pending.ttl),
+                        )
+                        held = curs.fetchone() is not None
+                    if held:
+                        return Taken.COLLAPSED
                 if job is not None:
                     # The claims and their job commit together.
                     sqlite_enqueue(curs, job)

@@ -1,7 +1,10 @@
 """Reconcile many tickets from the CLI: replay a time range, backfill open tickets.
 
 Both only enqueue reconciles (the worker does the rest, idempotently), at a
-priority below live traffic, so webhooks queued meanwhile run first.
+priority below live traffic, so webhooks queued meanwhile run first, and as
+bulk jobs: their Zendesk calls spend from the budget's bulk part
+(``SIDECAR_ZENDESK_BUDGET_BULK`` of the ordinary share), so live work keeps the
+rest of the share however long the backfill.
 
 * Replay (the morning after a webhook outage) reads the incremental ticket
   export from ``since``: the tickets changed in the range, as the sweep reads
@@ -63,7 +66,7 @@ class BulkQueue(Protocol):
     def get_flag(self, name: str) -> str | None: ...
     def set_flag(self, name: str, value: str | None) -> None: ...
     def enqueue_reconcile(
-        self, ticket_id: int, *, priority: int | None = None
+        self, ticket_id: int, *, priority: int | None = None, bulk: bool = False
     ) -> None: ...
 
 
@@ -129,7 +132,7 @@ def replay(
     done = list(dict.fromkeys(int(t) for t in ticket_ids))
     if not dry_run:
         for ticket_id in done:
-            queue.enqueue_reconcile(ticket_id, priority=REPLAY_PRIORITY)
+            queue.enqueue_reconcile(ticket_id, priority=REPLAY_PRIORITY, bulk=True)
     return done
 
 
@@ -231,7 +234,9 @@ class Backfill:
             progress.seen += 1
             if self.scope.matches(ticket, self.fields):
                 if self.queue is not None and not self.dry_run:
-                    self.queue.enqueue_reconcile(ticket.id, priority=BACKFILL_PRIORITY)
+                    self.queue.enqueue_reconcile(
+                        ticket.id, priority=BACKFILL_PRIORITY, bulk=True
+                    )
                 progress.enqueued += 1
                 progress.enqueued_ids.append(ticket.id)
         progress.pages += 1

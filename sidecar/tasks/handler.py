@@ -27,7 +27,7 @@ from sidecar.tasks.schedules import (
     refresh_schedules,
 )
 from sidecar.tasks.sweep import sweep
-from sidecar.zendesk.budget import shares_from
+from sidecar.zendesk.budget import BULK, shares_from
 from sidecar.zendesk.client import ZendeskClient
 from sidecar.zendesk.schedules import fetch_business_hours
 
@@ -265,7 +265,11 @@ def build_handler(config: Config, *, queue: JobQueue) -> Handlers:
 
     def reconcile(ticket_id: int, **hint: Any) -> None:
         # ``hint``: what the webhook said (actor_id, version), to skip known
-        # changes, and ``urgent`` for a job on the urgent lane.
+        # changes, ``urgent`` for a job on the urgent lane, ``bulk`` for a
+        # backfill's or replay's.
+        if hint.get("bulk") and factory.budget is not None:
+            # Its write waits for the bulk part anyway: wait before the reads.
+            factory.budget.ensure_room("updates", work=BULK)
         factory.reconciler().reconcile_event(ticket_id, **hint)
 
     def refresh_org(org_id: int) -> None:

@@ -25,10 +25,11 @@ Every job also carries the worker's run state (``attempt``, ``first_failure``).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 H = TypeVar("H")
@@ -101,14 +102,70 @@ MAX_DELAY_SECONDS = 900.0
 MAX_ATTEMPTS = 8
 
 
+# The urgent lane's retries (pages, their markers, SEV 1/2 due times): a page
+# that failed once is tried again within seconds, not minutes. Short and
+# capped, so more attempts: as many as it takes to span at least the ordinary
+# retries' time (with the default 5 s: 1+2+4+8+16 + 21 × 30 = 661 s against
+# 5+10+…+320 = 635 s, 27 attempts), so a PagerDuty or Zendesk outage
+# dead-letters a page no sooner than before.
+URGENT_BASE_DELAY_SECONDS = 1.0
+URGENT_MAX_DELAY_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed job is retried: ``base`` doubling per attempt up to ``cap``, ``attempts`` in all."""
+
+    base: float
+    cap: float
+    attempts: int
+
+    def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based).
+
+        An upstream's Retry-After is a floor (capped at MAX_DELAY_SECONDS, not
+        at ``cap``: what the upstream asked for wins over our hurry).
+        """
+        delay: float = min(self.base * 2 ** min(attempt - 1, 60), self.cap)
+        if retry_after is not None and retry_after > 0:
+            delay = max(delay, min(retry_after, MAX_DELAY_SECONDS))
+        return delay
+
+    def span(self) -> float:
+        """Seconds from the first failure to the dead letter, without Retry-After."""
+        return sum(self.delay(n) for n in range(1, self.attempts))
+
+
+def retry_policy(lane: Lane, *, base: float = BASE_DELAY_SECONDS) -> RetryPolicy:
+    """The retries of a job in ``lane``; ``base`` is the configured ordinary first delay.
+
+    The urgent lane's first delay is the smaller of its own and ``base`` (a
+    deployment or test that retries faster keeps that for pages too).
+    """
+    ordinary = RetryPolicy(base, MAX_DELAY_SECONDS, MAX_ATTEMPTS)
+    if lane is not Lane.URGENT:
+        return ordinary
+    return _urgent_policy(base, ordinary.span())
+
+
+@functools.cache
+def _urgent_policy(base: float, span: float) -> RetryPolicy:
+    """The urgent retries with the fewest attempts (at least MAX_ATTEMPTS) spanning ``span``."""
+    policy = RetryPolicy(
+        min(URGENT_BASE_DELAY_SECONDS, base), URGENT_MAX_DELAY_SECONDS, MAX_ATTEMPTS
+    )
+    waited = policy.span()
+    while waited < span:
+        waited += policy.delay(policy.attempts)
+        policy = dataclasses.replace(policy, attempts=policy.attempts + 1)
+    return policy
+
+
 def retry_delay(
     attempt: int, *, retry_after: float | None = None, base: float = BASE_DELAY_SECONDS
 ) -> float:
-    """Seconds to wait after failed attempt ``attempt`` (1-based): 5, 10, 20 … 900."""
-    delay: float = min(base * 2 ** (attempt - 1), MAX_DELAY_SECONDS)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_DELAY_SECONDS))
-    return delay
+    """Seconds to wait after ordinary failed attempt ``attempt`` (1-based): 5, 10, 20 … 900."""
+    return retry_policy(Lane.NORMAL, base=base).delay(attempt, retry_after=retry_after)
 
 
 def auth_failed_flag(service: str) -> str:
@@ -132,7 +189,7 @@ Handler = Callable[..., None]
 Handlers = Mapping[str, Handler]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class FailedJob:
     """A dead-lettered job, as `sidecar jobs failed` lists it.
 

@@ -243,6 +243,7 @@ class JobQueue:
             version: str | None = None,
             severity: int | None = None,
             organization_id: int | None = None,
+            bulk: bool = False,
         ) -> None:
             hint = hint_of({"actor_id": actor_id, "version": version})
             if not hint:
@@ -264,6 +265,8 @@ class JobQueue:
                 # cannot be read (sidecar.tasks.reconcile).
                 named = {"severity": severity, "organization_id": organization_id}
                 urgent = {"urgent": True, **{k: v for k, v in named.items() if v}}
+            elif bulk:  # a backfill's or replay's: the budget's bulk part
+                urgent = {"bulk": True}
             self._run().run(
                 RECONCILE, ticket_id, task=task, lane=lane, attempt=attempt,
                 first_failure=first_failure, hint={**hint, **urgent},
@@ -354,6 +357,7 @@ class JobQueue:
         wake_key: str | None = None,
         priority: int | None = None,
         lane: Lane = Lane.NORMAL,
+        bulk: bool = False,
     ) -> None:
         """Enqueue reconcile(ticket_id) in ``lane``, at ``eta`` (aware) if given.
 
@@ -362,7 +366,8 @@ class JobQueue:
         off the queue). ``wake_key`` is the claim that kept this timer unique;
         the job releases it when it runs, so that the run can set the next one.
         The timers of a SEV 1/2 ticket of an entitled organization go in the
-        urgent lane.
+        urgent lane. ``bulk``: a backfill's or replay's job, whose Zendesk
+        calls spend from the budget's bulk part.
         """
         huey = self.lane_huey(lane)
         # ``priority``: higher runs first among ready jobs (Huey; default 0), so
@@ -370,7 +375,11 @@ class JobQueue:
         if priority is None and eta is not None:
             priority = TIMER_PRIORITY
         task = self.lanes()[lane].reconcile.s(
-            ticket_id, wake=wake_key, eta=eta, priority=priority
+            ticket_id,
+            wake=wake_key,
+            eta=eta,
+            priority=priority,
+            **({"bulk": True} if bulk else {}),
         )
         if eta is None:
             huey.enqueue(task)
@@ -689,7 +698,14 @@ class JobQueue:
         is dropped instead (that one reads the ticket after both). Returns
         False when dropped.
         """
-        if ticket_id is not None and task.name == RECONCILE:
+        # A bulk job (backfill, replay) never becomes the ticket's pending
+        # job: a live change must not collapse into a job that waits for the
+        # bulk part of the budget.
+        if (
+            ticket_id is not None
+            and task.name == RECONCILE
+            and not task.kwargs.get("bulk")
+        ):
             waiting = pending_key(ticket_id, lane)
             if not self._store.claim(waiting, PENDING_TTL_SECONDS + delay):
                 return False

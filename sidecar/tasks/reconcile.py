@@ -64,7 +64,14 @@ from sidecar.oncall.pagerduty import (
 from sidecar.sla import Policy, Reply, StatusChange, format_utc
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Seen, TicketMemory, already_seen, parse_version
-from sidecar.zendesk.budget import NORMAL, URGENT, current_lane, lane, set_lane
+from sidecar.zendesk.budget import (
+    BULK,
+    NORMAL,
+    URGENT,
+    current_lane,
+    lane,
+    set_lane,
+)
 
 log = logging.getLogger("sidecar.reconcile")
 
@@ -288,6 +295,7 @@ class Reconciler:
         urgent: bool = False,
         severity: int | None = None,
         organization_id: int | None = None,
+        bulk: bool = False,
     ) -> Outcome | None:
         """Reconcile for a webhook, unless what it announces is provably known (then None).
 
@@ -298,9 +306,11 @@ class Reconciler:
         reserved budget from the first read on. ``severity`` and
         ``organization_id``: what the signed trigger body named; when they
         decide a page and Zendesk cannot be read within a few seconds, the
-        page goes out on them (:meth:`_read_or_page`).
+        page goes out on them (:meth:`_read_or_page`). ``bulk``: a backfill's
+        or replay's job, spending from the bulk part of the budget (until its
+        ticket proves SEV 1/2 of an entitled organization: then urgent).
         """
-        with lane(URGENT if urgent else NORMAL):
+        with lane(URGENT if urgent else BULK if bulk else NORMAL):
             if actor_id is not None and actor_id == self._own_user_id():
                 log.info(
                     "own change: nothing to do",

@@ -53,6 +53,7 @@ from sidecar.tasks.jobs import (
     auth_failed_flag,
     escalation_lease,
     retry_delay,
+    retry_policy,
 )
 from sidecar.tasks.outage import OutageFilter, OutageLog, is_storage_error
 
@@ -337,7 +338,9 @@ class Runner:
             return DEAD_LETTERED
         if wait is Wait.BUDGET:
             pool = str(getattr(exc, "pool", "requests"))
-            BUDGET_WAITS.labels(pool, context.get("lane", "normal")).inc()
+            # The kind of work that waited (a backfill's job waits as "bulk").
+            lane = getattr(exc, "lane", None) or context.get("lane", "normal")
+            BUDGET_WAITS.labels(pool, lane).inc()
             return Attempt(Outcome.WAIT_FOR_BUDGET, retry_after or 1.0)
         if wait is Wait.THROTTLE:
             service = str(getattr(exc, "service", "zendesk"))
@@ -414,13 +417,16 @@ class Runner:
     ) -> Attempt:
         """The backoff before the next attempt, or a dead letter when out of attempts."""
         ticket_id = int(context["ticket_id"])
-        if attempt >= MAX_ATTEMPTS:
+        # An urgent job (a page, its marker, a SEV 1/2 due time) retries within
+        # seconds, capped, with more attempts (sidecar.tasks.jobs.retry_policy).
+        policy = retry_policy(Lane(context["lane"]), base=self.base_delay)
+        if attempt >= policy.attempts:
             self._dead_letter(
                 job, task, ticket_id, exc, attempt, first_failure or _now()
             )
             return DEAD_LETTERED
         retry_after = getattr(exc, "retry_after", None)
-        delay = retry_delay(attempt, retry_after=retry_after, base=self.base_delay)
+        delay = policy.delay(attempt, retry_after=retry_after)
         log.warning(
             "%s failed (%s), retrying in %.1f s",
             job,

@@ -14,7 +14,15 @@ ordinary work never crowds it out. Nothing takes more than the share, urgent
 work included: a storm of urgent tickets waits for the window like anything
 else (the pages themselves go to PagerDuty, which is not Zendesk's budget),
 and while urgent work waits, ordinary work of that pool in this process waits
-too, so the urgent writes go first. What the budget refuses raises
+too, so the urgent writes go first.
+
+Bulk work (backfill, replay, the open-ticket counts: the ``bulk`` lane) is
+ordinary work with a ceiling of its own: at most ``bulk`` (a fraction) of the
+ordinary part of each pool per window, so live work always keeps the rest of
+it deployment-wide; and none at all in a process while live ordinary work of
+that process waits for the pool (as ordinary work yields to urgent work). A
+bulk job whose ticket turns out to be SEV 1/2 of an entitled organization
+writes on the urgent lane, like any other. What the budget refuses raises
 :class:`~sidecar.errors.BudgetWait` before the request is sent; the worker puts
 the job back in the queue for that long, without holding a thread.
 
@@ -84,6 +92,7 @@ class Shares:
     window_seconds: float = 60.0
     reserve: float = 0.2  # part of each pool only urgent work may use
     low_water: float = 0.1  # slow down when Zendesk says less than this remains
+    bulk: float = 0.5  # part of the ordinary part backfill and replay may use
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.updates < 1:
@@ -92,6 +101,10 @@ class Shares:
             raise ConfigError("SIDECAR_ZENDESK_BUDGET_WINDOW must be more than 0 s")
         if not 0 <= self.reserve < 1 or not 0 <= self.low_water < 1:
             raise ConfigError("budget reserve and low water must be between 0 and 1")
+        if not 0 < self.bulk <= 1:
+            raise ConfigError(
+                "SIDECAR_ZENDESK_BUDGET_BULK must be more than 0, at most 1"
+            )
 
     def limit(self, pool: str) -> int:
         """The pool's limit per window."""
@@ -102,6 +115,10 @@ class Shares:
         limit = self.limit(pool)
         return max(1, limit - round(limit * self.reserve))
 
+    def bulk_limit(self, pool: str) -> int:
+        """The part of the ordinary part that bulk work (backfill, replay) may use."""
+        return max(1, int(self.ordinary_limit(pool) * self.bulk))
+
 
 def shares_from(config: Any) -> Shares:
     """The shares a Config sets (SIDECAR_ZENDESK_BUDGET_*)."""
@@ -110,6 +127,7 @@ def shares_from(config: Any) -> Shares:
         updates=config.budget_updates,
         window_seconds=config.budget_window_seconds,
         reserve=config.budget_reserve,
+        bulk=config.budget_bulk,
     )
 
 
@@ -140,76 +158,122 @@ class Budget:
         self.shares = shares
         self._clock = clock
         window_ms = int(shares.window_seconds * 1000)
-        self._buckets: dict[tuple[str, bool], Bucket] = {}
+        # Per pool, a window for each part: the whole share (URGENT may use
+        # all of it), its ordinary part (NORMAL and BULK), the bulk part.
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         for pool in POOLS:
-            self._buckets[pool, True] = bucket(pool, shares.limit(pool), window_ms)
-            self._buckets[pool, False] = bucket(
+            self._buckets[pool, URGENT] = bucket(pool, shares.limit(pool), window_ms)
+            self._buckets[pool, NORMAL] = bucket(
                 f"{pool}_ordinary", shares.ordinary_limit(pool), window_ms
+            )
+            self._buckets[pool, BULK] = bucket(
+                f"{pool}_bulk", shares.bulk_limit(pool), window_ms
             )
         self._lock = threading.Lock()
         # Until when ordinary work of a pool waits (Zendesk said it is nearly out).
         self._held_until: dict[str, float] = {}
         # Until when an urgent call of this process waits for a pool's window.
         self._urgent_waiting: dict[str, float] = {}
+        # Until when a live ordinary call of this process waits for a pool's window.
+        self._live_waiting: dict[str, float] = {}
         self._last_leak = 0
         self.waits: dict[str, int] = dict.fromkeys(POOLS, 0)
 
     # --- before a request ---------------------------------------------------
 
-    def take(self, *, update: bool, urgent: bool | None = None) -> None:
+    def take(
+        self, *, update: bool, urgent: bool | None = None, work: str | None = None
+    ) -> None:
         """Count one request (and one ticket update) or raise BudgetWait.
 
-        ``urgent`` defaults to the thread's lane. Ordinary work must fit its
-        part of the pool and the whole pool; urgent work the whole pool (the
-        reserve is what only it may use). A refused urgent call also holds
-        this process's ordinary work of that pool until it is due, so the
-        urgent call gets the next free place.
+        ``work`` is the kind of work (URGENT, NORMAL or BULK); ``urgent``
+        True/False says URGENT/NORMAL; by default the thread's lane. Urgent
+        work must fit the whole pool (the reserve is what only it may use),
+        ordinary work its part of the pool too, bulk work its own part of
+        that as well. A refused urgent call holds this process's ordinary and
+        bulk work of that pool until it is due, and a refused live ordinary
+        call holds its bulk work, so the next free place goes to the more
+        urgent call.
         """
-        urgent = current_lane() == URGENT if urgent is None else urgent
+        if work is None:
+            work = current_lane() if urgent is None else URGENT if urgent else NORMAL
         now = self._clock()
         self._leak(now)
         pools = ("requests", "updates") if update else ("requests",)
         for pool in pools:
-            if not urgent:
-                held = (
-                    max(
-                        self._held_until.get(pool, 0.0),
-                        self._urgent_waiting.get(pool, 0.0),
-                    )
-                    - now / 1000
-                )
-                if held > 0:
-                    self._wait(pool, held)
-                self._put(pool, now, ordinary=True)
+            if work != URGENT:
+                self._wait_for_yields(pool, now, work)
             try:
-                self._put(pool, now, ordinary=False)
+                if work == BULK:
+                    self._put(pool, now, BULK, work)
+                if work != URGENT:
+                    self._put(pool, now, NORMAL, work)
+                self._put(pool, now, URGENT, work)
             except BudgetWait as wait:
-                if urgent:
-                    due = now / 1000 + (wait.retry_after or 1.0)
-                    self._yield_to_urgent(pool, due + YIELD_SECONDS)
+                if work != BULK:  # the pool's next places go to this call
+                    due = now / 1000 + (wait.retry_after or 1.0) + YIELD_SECONDS
+                    self._yield_to(work, pool, due)
                 raise
 
-    def _yield_to_urgent(self, pool: str, until: float) -> None:
-        # Ordinary work of this process leaves the pool's next places to the
-        # urgent call that was refused (a process does not see the others'
+    def ensure_room(self, pool: str, *, work: str) -> None:
+        """Raise BudgetWait when ``work`` would be refused a place in ``pool`` now; count nothing.
+
+        A bulk job (backfill, replay) nearly always ends in a ticket write, and
+        refused at the write it comes back later and reads again: asking about
+        the updates pool before its first read keeps a full bulk part from
+        costing it its reads over and over.
+        """
+        if work == URGENT:
+            return
+        now = self._clock()
+        self._wait_for_yields(pool, now, work)
+        limits = {
+            URGENT: self.shares.limit(pool),
+            NORMAL: self.shares.ordinary_limit(pool),
+            BULK: self.shares.bulk_limit(pool),
+        }
+        for part in (BULK, NORMAL, URGENT) if work == BULK else (NORMAL, URGENT):
+            bucket = self._buckets[pool, part]
+            bucket.leak(now)
+            if int(bucket.count()) >= limits[part]:
+                waited = bucket.waiting(RateItem(pool, now))
+                seconds = max(0.05, (waited if waited and waited > 0 else 1000) / 1000)
+                self._wait(pool, seconds, work)
+
+    def _wait_for_yields(self, pool: str, now: int, work: str) -> None:
+        """Raise BudgetWait while Zendesk holds the pool or more urgent work waits for it."""
+        yields = [self._held_until, self._urgent_waiting]
+        if work == BULK:
+            yields.append(self._live_waiting)
+        held = max(until.get(pool, 0.0) for until in yields) - now / 1000
+        if held > 0:
+            self._wait(pool, held, work)
+
+    def _yield_to(self, work: str, pool: str, until: float) -> None:
+        # Less urgent work of this process leaves the pool's next places to
+        # the call that was refused (a process does not see the others'
         # waiting jobs; each one yields to its own).
+        waiting = self._urgent_waiting if work == URGENT else self._live_waiting
         with self._lock:
-            self._urgent_waiting[pool] = max(self._urgent_waiting.get(pool, 0.0), until)
+            waiting[pool] = max(waiting.get(pool, 0.0), until)
         log.info(
-            "urgent Zendesk call waits for our %s share", pool, extra={"pool": pool}
+            "%s Zendesk call waits for our %s share",
+            work,
+            pool,
+            extra={"pool": pool, "lane": work},
         )
 
-    def _put(self, pool: str, now: int, *, ordinary: bool) -> bool:
-        bucket = self._buckets[pool, not ordinary]
+    def _put(self, pool: str, now: int, part: str, work: str) -> bool:
+        bucket = self._buckets[pool, part]
         item = RateItem(pool, now)
         if bucket.put(item):
             return True
         waited = bucket.waiting(item)
         seconds = max(0.05, (waited if waited and waited > 0 else 1000) / 1000)
-        self._wait(pool, seconds)
+        self._wait(pool, seconds, work)
         return False  # unreachable: _wait raises
 
-    def _wait(self, pool: str, seconds: float) -> None:
+    def _wait(self, pool: str, seconds: float, work: str) -> None:
         with self._lock:
             self.waits[pool] += 1
         raise BudgetWait(
@@ -218,6 +282,7 @@ class Budget:
             service=SERVICE,
             retry_after=seconds,
             pool=pool,
+            lane=work,
         )
 
     def _leak(self, now: int) -> None:
@@ -275,7 +340,17 @@ class Budget:
         self._last_leak = 0
         self._leak(now)
         return {
-            pool: (int(self._buckets[pool, True].count()), self.shares.limit(pool))
+            pool: (int(self._buckets[pool, URGENT].count()), self.shares.limit(pool))
+            for pool in POOLS
+        }
+
+    def bulk_usage(self) -> dict[str, tuple[int, int]]:
+        """Per pool: (bulk work's use in the current window, its part per window)."""
+        now = self._clock()
+        self._last_leak = 0
+        self._leak(now)
+        return {
+            pool: (int(self._buckets[pool, BULK].count()), self.shares.bulk_limit(pool))
             for pool in POOLS
         }
 

@@ -2,8 +2,9 @@
 
 The budget (sidecar.zendesk.budget, issue 10) is counted in the service's
 queue store; with a one-second window and a share of 5 requests (4 for
-ordinary work: 20 % is the reserve), a 1,500-ticket backfill must never put
-more than 4 list requests in any one-second window, and must still finish.
+ordinary work: 20 % is the reserve; 2 of those for bulk work, half by
+default: issue 19), a 1,500-ticket backfill must never put more than 2 list
+requests in any one-second window, and must still finish.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ from tests.support import sidecar_env
 SEVERITY_FIELD, DUE_AT_FIELD = 360001, 360002
 SHARE, WINDOW = 5, 1.0
 ORDINARY = SHARE - round(SHARE * 0.2)  # the reserve is for SEV 1/2 work only
+# Between the budget's count and the request's arrival: 50 ms on an idle
+# machine, 0.3 s seen at a load average of 20 on 2 cores.
+ARRIVAL_JITTER = 0.35
+BULK = int(
+    ORDINARY * 0.5
+)  # SIDECAR_ZENDESK_BUDGET_BULK's default: live work keeps the rest
 
 
 class TimedZendesk(FakeZendesk):
@@ -54,10 +61,10 @@ def most_in_any_window(times: list[float], window: float) -> int:
     return max(sum(1 for u in ordered if t - window < u <= t) for t in ordered)
 
 
-def test_backfill_never_exceeds_the_ordinary_share(
+def test_backfill_never_exceeds_the_bulk_share(
     tmp_path: Path, zendesk: TimedZendesk
 ) -> None:
-    """1,500 tickets at 4 requests a second: every ticket enqueued, the share never exceeded."""
+    """1,500 tickets at 2 requests a second: every ticket enqueued, the bulk part never exceeded."""
     env = sidecar_env(
         tmp_path,
         **zendesk.env(),
@@ -82,10 +89,10 @@ def test_backfill_never_exceeds_the_ordinary_share(
         )
         assert enqueued == Counter(ids)
         assert len(zendesk.list_times) == 15
-        # The budget's clock and the fake's are the same wall clock; allow 50 ms
-        # for the time between the budget's count and the request's arrival.
-        assert most_in_any_window(zendesk.list_times, WINDOW - 0.05) <= ORDINARY
-        # 15 requests at 4 a second cannot all fit in the first windows.
-        assert zendesk.list_times[-1] - zendesk.list_times[0] >= 2 * WINDOW
+        # The budget's clock and the fake's are the same wall clock; allow for
+        # the time between the budget's count and the request's arrival.
+        assert most_in_any_window(zendesk.list_times, WINDOW - ARRIVAL_JITTER) <= BULK
+        # 15 requests at 2 a second cannot all fit in the first windows.
+        assert zendesk.list_times[-1] - zendesk.list_times[0] >= 6 * WINDOW
     finally:
         queue.close()

@@ -195,3 +195,52 @@ def test_the_watchdog_thread_cuts_on_its_own(pair: Any) -> None:
     watchdog.finish(watch)
     assert watch.cut == "timeout"
     assert time.monotonic() - started < 5
+
+
+class _CountingCondition:
+    """threading.Condition that counts notify() calls (wakes of the watchdog thread)."""
+
+    def __init__(self) -> None:
+        self._inner = threading.Condition()
+        self.notified = 0
+
+    def __enter__(self) -> Any:
+        return self._inner.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(*exc)
+
+    def notify(self) -> None:
+        self.notified += 1
+        self._inner.notify()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._inner.wait(timeout)
+
+
+def test_the_watchdog_thread_is_woken_only_for_a_sooner_instant(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A busy web process: 100 uploads under watch wake the watchdog thread once, not 100 times
+    (issue 19: a thread switch per accepted webhook). Deadlines are still kept."""
+    server, _ = pair
+    clock = _Clock()
+    watchdog = Watchdog(grace=1.0, deadline=5.0, slow_slots=1, clock=clock)
+    condition = _CountingCondition()
+    watchdog._cond = condition  # type: ignore[assignment]
+    watches = []
+    for _ in range(100):
+        watches.append(watchdog.watch(server))
+        clock.now += 0.001
+    assert condition.notified == 1
+    for watch in watches[1:]:
+        watchdog.finish(watch)
+    clock.now += 1.0
+    watchdog.expire_due()  # the first is slow now: it takes the one slot
+    assert watches[0].slow and watches[0].cut is None
+    assert (
+        condition.notified == 1
+    )  # pushed by the watchdog's own pass, which sleeps until it next
+    clock.now += 5.0
+    watchdog.expire_due()
+    assert watches[0].cut == "timeout"

@@ -148,9 +148,10 @@ def test_a_budget_refusal_midway_stores_nothing(
 ) -> None:
     """The counts spend through the budget; when it refuses, no partial sample is stored."""
     budget = queue.budget(
-        Shares(requests=20, updates=5, window_seconds=60, reserve=0.9)
+        Shares(requests=20, updates=5, window_seconds=60, reserve=0.9, bulk=1.0)
     )
-    # 20 - 18 reserved = 2 ordinary requests: the third count is refused.
+    # 20 - 18 reserved = 2 ordinary requests, all of them open to bulk work (the
+    # counts' lane): the third count is refused.
     with ZendeskClient.from_config(zd.config(), budget=budget) as client:
         assert sample_open_counts(zendesk=client, store=queue, budget=None) is None
     assert len(zd.calls("GET", "/api/v2/search/count")) == 2

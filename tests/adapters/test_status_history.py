@@ -65,6 +65,9 @@ class _NoScheduler:
     def claim(self, key: str, **kw: object) -> bool:
         return False
 
+    def set_timer(self, ticket_id: int, **kw: object) -> bool:
+        return False  # as claim: no timer is set here
+
     def release(self, key: str) -> None: ...
 
 

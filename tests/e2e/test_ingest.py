@@ -55,6 +55,10 @@ def _ingest_into(env: dict[str, str], tmp_path: Path) -> None:
         assert len(reconciled) == 2
         queued = web.wait_for_log(lambda e: e.get("msg") == "webhook queued")
         assert queued["event_id"] == "4f3b0b44-1b55-4d6b-9a8a-0f9b3c6f2a01"
+        # One line per webhook, the app's: no gunicorn access line beside it
+        # (issue 19: logconfig_dict turned gunicorn's access log on).
+        loggers = {e.get("logger") for e in web.json_logs()}
+        assert "sidecar.webhooks" in loggers and "gunicorn.access" not in loggers
 
 
 def test_ingest_with_sqlite_queue(tmp_path: Path) -> None:

@@ -182,3 +182,15 @@ def test_an_unreadable_store_means_not_known() -> None:
     memory = TicketMemory(Broken(), account="acme")
     memory.remember_org(5, entitled=False)  # best effort: no error
     assert memory.org_entitled(5) is None
+
+
+def test_a_hint_as_job_arguments_carries_every_field_that_is_set() -> None:
+    """as_kwargs names each field (no asdict on the webhook's path): none may be left out."""
+    from dataclasses import fields
+
+    from sidecar.tasks.memo import Hint
+
+    full = Hint(actor_id=1, version="v", severity=2, organization_id=3)
+    assert full.as_kwargs() == {f.name: getattr(full, f.name) for f in fields(Hint)}
+    assert Hint(version="v").as_kwargs() == {"version": "v"}
+    assert Hint().as_kwargs() == {}
