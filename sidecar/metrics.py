@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -281,11 +282,41 @@ class BudgetCollector(Collector):
         yield bulk_allowed
 
 
+# A process's file starts with an 8-byte header (bytes used, padding).
+_HEADER_BYTES = 8
+
+
+class ProcessFilesCollector:
+    """Every process's counters, as MultiProcessCollector reads them, minus unsized files.
+
+    prometheus_client creates a process's ``.db`` file and sizes it afterwards;
+    a scrape in between, or a process SIGKILLed in between (its 0-byte file
+    then stays for good), makes ``MultiProcessCollector.collect`` raise and
+    every scrape answer 500 (prometheus/client_python#1199, open; fix proposed
+    in #1206/#1207). A file shorter than its header holds no value yet: it is
+    left out, and the rest merged with the library's own public ``merge``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def collect(self) -> Iterable[Metric]:
+        files = [str(file) for file in Path(self._path).glob("*.db") if _sized(file)]
+        return MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-any-return,no-untyped-call]  # unannotated upstream
+
+
+def _sized(file: Path) -> bool:
+    try:
+        return file.stat().st_size >= _HEADER_BYTES
+    except FileNotFoundError:  # its process ended and the file was removed
+        return False
+
+
 def render(queue_registry: CollectorRegistry) -> tuple[bytes, str]:
     """Return the exposition text of this process (or all workers) plus the queue."""
     if metrics_dir.enabled(os.environ):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
+        registry.register(ProcessFilesCollector(os.environ[metrics_dir.ENV]))
     else:
         registry = REGISTRY
     return generate_latest(registry) + generate_latest(

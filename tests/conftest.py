@@ -30,6 +30,7 @@ LONG_TESTS: dict[str, float] = {
     "tests/unit/sla/test_schedule_properties.py::test_between_matches_brute": 10,
     "tests/e2e/test_ingest.py::test_serve_runs_web_and_worker": 10,
     "tests/e2e/test_urgent_storm.py::": 7,
+    "tests/unit/test_deploy.py::test_promtool_accepts": 7,
     "tests/e2e/test_reconcile.py::test_untouched_ticket_flips": 8,
     "tests/e2e/test_reconcile.py::test_rate_limit_storm": 6,
     "tests/adapters/test_queue_outage.py::test_a_worker_waits_for_a_closed": 8,

@@ -1184,10 +1184,50 @@ class FakeZendesk(AdminMixin, AppsMixin, BusinessHoursMixin):
             }
         )
 
+    def _comment_cursor_page(
+        self, tid: int, comments: list[FakeComment], query: Mapping[str, str]
+    ) -> Any:
+        # List Comments, "Sorting": with cursor pagination `sort` is "created_at"
+        # (ascending, the default) or "-created_at"; "Pagination": page[size] at
+        # most 100, meta.has_more/after_cursor and links.next. Only the first
+        # page is modelled (a page[after] is refused, not guessed at).
+        sort = query.get("sort", "created_at")
+        if sort not in {"created_at", "-created_at"} or query.get("page[after]"):
+            return self._bad_request(f"comments sort {sort}")
+        try:
+            size = max(1, min(int(query["page[size]"]), contract.LIST_PAGE_LIMIT))
+        except ValueError:
+            return self._bad_request("pagination parameters")
+        ordered = sorted(
+            comments, key=lambda c: (c.created_at, c.id), reverse=sort == "-created_at"
+        )
+        chunk = ordered[:size]
+        body: dict[str, Any] = {
+            "comments": [c.to_json() for c in chunk],
+            "meta": {
+                "has_more": len(ordered) > size,
+                "after_cursor": str(chunk[-1].id) if chunk else None,
+                "before_cursor": str(chunk[0].id) if chunk else None,
+            },
+            "links": {"next": None, "prev": None},
+        }
+        if len(ordered) > size and chunk:
+            after = {"page[size]": str(size), "page[after]": str(chunk[-1].id)}
+            body["links"]["next"] = (
+                f"{self.url}/api/v2/tickets/{tid}/comments.json?"
+                f"{urlencode(dict(after, sort=sort))}"
+            )
+        if "users" in query.get("include", "").split(","):
+            authors = sorted({c.author_id for c in chunk if c.author_id is not None})
+            body["users"] = [self._users[a] for a in authors if a in self._users]
+        return self._ok(body)
+
     def _get_comments(self, tid: int, query: Mapping[str, str], payload: Any) -> Any:
         if self._live_ticket(tid) is None:
             return self._not_found()
         comments = self._comments[tid]
+        if "page[size]" in query:
+            return self._comment_cursor_page(tid, comments, query)
         size = max(1, int(query.get("per_page", self.comments_page_size)))
         page = max(1, int(query.get("page", 1)))
         chunk = comments[(page - 1) * size : page * size]

@@ -42,11 +42,11 @@ from werkzeug.serving import make_server
 from sidecar.app import create_app
 from sidecar.config import Config
 from sidecar.logs import JsonFormatter
+from sidecar.queue.huey_inside import LanesConsumer
 from sidecar.tasks.handler import build_handler
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import (
     URGENT_WORKERS,
-    LanesConsumer,
     serve_jobs,
     watch_leases,
 )

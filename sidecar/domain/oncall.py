@@ -95,6 +95,11 @@ class OncallState:
     pending_types: tuple[str, ...] = ()  # the event type of each pending line
     applied: tuple[str, ...] = field(default=(), repr=False)
     last_event_at: str | None = None
+    # The mark of a note being written (its first ``writing_count`` pending
+    # lines): stored before the write and carried in the note's text, so a
+    # re-run after a crash finds whether the note reached the ticket.
+    writing: str | None = None
+    writing_count: int = 0
 
     @property
     def acknowledged(self) -> bool:
@@ -119,7 +124,33 @@ class OncallState:
 
     def written(self) -> OncallState:
         """The state once its pending lines are on the ticket."""
-        return replace(self, pending=(), pending_types=())
+        return replace(
+            self, pending=(), pending_types=(), writing=None, writing_count=0
+        )
+
+    def marked(self, mark: str) -> OncallState:
+        """The state about to write every pending line in a note carrying ``mark``."""
+        return replace(self, writing=mark, writing_count=len(self.pending))
+
+    def landed(self) -> OncallState:
+        """The state once the marked note was found on the ticket: its lines are written."""
+        count = self.writing_count
+        return replace(
+            self,
+            pending=self.pending[count:],
+            pending_types=self.pending_types[count:],
+            writing=None,
+            writing_count=0,
+        )
+
+    def unmarked(self) -> OncallState:
+        """The state once the marked note was not found: its lines are still to write."""
+        return replace(self, writing=None, writing_count=0)
+
+
+def mark_line(mark: str) -> str:
+    """The note's last line, which names the write (found again after a crash)."""
+    return f"[sidecar {mark}]"
 
 
 def when(event: IncidentEvent) -> str:
@@ -210,6 +241,7 @@ def fold(state: OncallState | None, event: IncidentEvent) -> OncallState:
 def ticket_update(ticket: Ticket, state: OncallState) -> TicketUpdate:
     """The one write that brings ``ticket`` up to ``state``: its note lines and the tag.
 
+    A note of a marked state (:meth:`OncallState.marked`) ends with its mark.
     Sends the complete tag list (a single-ticket update replaces the tags):
     the ticket's own, plus or minus ``oncall_acked``. On a solved ticket a
     resolve is no news: the sidecar resolves the incident itself when the
@@ -226,6 +258,8 @@ def ticket_update(ticket: Ticket, state: OncallState) -> TicketUpdate:
         if not (solved and kind == RESOLVED)
     ]
     note = "\n\n".join(lines) if lines else None
+    if note is not None and state.writing is not None:
+        note = f"{note}\n\n{mark_line(state.writing)}"
     if state.acknowledged:
         return TicketUpdate.retag(ticket, add={ACKED_TAG}, private_note=note)
     return TicketUpdate.retag(ticket, remove={ACKED_TAG}, private_note=note)

@@ -22,6 +22,13 @@ priorities hold there as on SQLite; tests/adapters/test_huey_inside.py pins
 each against the installed version). The submit path (sidecar.queue.sqlite_store,
 sidecar.queue.redis_store) stores ready and scheduled jobs in that shape too
 (:func:`ready_job`, :func:`scheduled_job`), inside its claims' write.
+
+The application's other reaches past Huey's public API live here too, each
+pinned by the same tests: the name Huey stores for a task
+(:func:`register_task`), a task object's ``eta`` and ``kwargs`` changed before
+Huey stores it again (:func:`due_at`, :func:`change_kwargs`), and a consumer
+that stops its sibling lanes' consumers through their ``stop_flag`` and
+``shutdown_timeout`` (:class:`LanesConsumer`).
 """
 
 from __future__ import annotations
@@ -32,12 +39,15 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
 from huey import RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
+from huey.consumer import Consumer
 from huey.signals import SIGNAL_ENQUEUED
 from huey.storage import PriorityRedisStorage, SqliteStorage
 
@@ -138,6 +148,98 @@ def announce_enqueued(huey: Any, task: Any) -> None:
         huey._emit(SIGNAL_ENQUEUED, task)
     except Exception as exc:  # the signal only feeds the queue-age gauge
         log.debug("enqueued signal failed: %s", exc)
+
+
+def register_task(
+    huey: Any, fn: Callable[..., None], *, name: str, module: str
+) -> TaskWrapper:
+    """Register ``fn`` as the context task ``name`` on ``huey``, stored as ``<module>.<name>``.
+
+    Huey names a task after its function's ``__module__`` (its registry key
+    and every stored message carry ``<module>.<name>``): rewriting it keeps
+    the names jobs already in a queue were stored under when the code moves.
+    """
+    fn.__module__ = module
+    wrapper: TaskWrapper = huey.task(context=True, name=name)(fn)
+    return wrapper
+
+
+def register_periodic(
+    huey: Any,
+    fn: Callable[[], None],
+    schedule: Callable[..., bool],
+    *,
+    name: str,
+    module: str,
+) -> TaskWrapper:
+    """Register ``fn`` as the periodic task ``name`` on ``huey`` (named as :func:`register_task`)."""
+    fn.__module__ = module
+    wrapper: TaskWrapper = huey.periodic_task(schedule, name=name)(fn)
+    return wrapper
+
+
+def due_at(task: Any, eta: datetime) -> Any:
+    """The same task (same id and arguments) due at ``eta`` (naive UTC, as Huey keeps it).
+
+    Huey's ``add_schedule`` stores the task object's ``eta`` as it is then.
+    """
+    task.eta = eta
+    return task
+
+
+def change_kwargs(
+    task: Any, *, put: Mapping[str, Any] | None = None, drop: Iterable[str] = ()
+) -> Any:
+    """Change the keyword arguments of a task object Huey will store again.
+
+    Huey serializes the task object itself when it stores it again (a
+    ``RetryTask`` raised from its body, ``add_schedule``), so what is put here
+    travels with the job (the attempt count, the first failure).
+    """
+    kwargs = task.kwargs
+    for key in drop:
+        kwargs.pop(key, None)
+    kwargs.update(put or {})
+    return task
+
+
+# huey ships no type information, so its Consumer is Any to mypy.
+class LanesConsumer(Consumer):  # type: ignore[misc]
+    """The normal lane's Huey consumer, which also runs the other lanes' consumers.
+
+    Huey consumes one queue per consumer; a worker process runs one consumer
+    per lane, each with its own threads and scheduler. This one owns the
+    signals (SIGTERM lets running jobs of every lane finish), starts the others
+    first, restarts their dead threads at its health checks, and stops them
+    with itself (through their ``stop_flag`` and ``shutdown_timeout``).
+    """
+
+    def __init__(self, huey: Any, *, others: list[Any], **options: Any) -> None:
+        self._others = others
+        super().__init__(huey, **options)
+
+    def start(self) -> None:
+        for other in self._others:
+            other.start()  # installs its signal handlers; ours replace them below
+        super().start()
+
+    def stop(self, graceful: bool = False) -> None:
+        # Every lane stops taking jobs at once; running ones share one deadline.
+        for other in self._others:
+            other.stop_flag.set()
+        timeout = self.shutdown_timeout
+        deadline = time.monotonic() + (timeout or 0.0)
+        super().stop(graceful)
+        for other in self._others:
+            if timeout is not None:
+                other.shutdown_timeout = max(0.5, deadline - time.monotonic())
+            other.stop(graceful)
+            # What a hard stop abandoned in that lane is enqueued again (requeue).
+            other.huey.notify_interrupted_tasks()
+
+    def check_worker_health(self) -> bool:
+        healthy = [other.check_worker_health() for other in self._others]
+        return bool(super().check_worker_health()) and all(healthy)
 
 
 class _Taking:

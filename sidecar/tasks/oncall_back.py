@@ -20,11 +20,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from sidecar.domain.models import Ticket, TicketUpdate
-from sidecar.domain.oncall import IncidentEvent, OncallState, fold, ticket_update
+from sidecar.domain.models import CommentText, Ticket, TicketUpdate
+from sidecar.domain.oncall import (
+    IncidentEvent,
+    OncallState,
+    fold,
+    mark_line,
+    ticket_update,
+)
 from sidecar.errors import Conflict, Transient
 from sidecar.zendesk.budget import URGENT, lane
 
@@ -43,6 +50,11 @@ INCIDENT_TTL_SECONDS = 30 * 24 * 3600.0
 LOCK_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 5.0
 MAX_CONFLICT_ROUNDS = 3
+# A run that finds a note marked as being written (its run died, or its PUT
+# timed out) looks for the mark among this many of the ticket's newest
+# comments: one page, one read. More comments than this since the crash, and
+# the note may be written twice (at least once, as before).
+RECOVERY_COMMENTS = 10
 
 
 class Store(Protocol):
@@ -59,6 +71,9 @@ class Zendesk(Protocol):
 
     def get_ticket(self, ticket_id: int, *, quick: bool = False) -> Ticket: ...
     def update_ticket(self, update: TicketUpdate) -> str | None: ...
+    def latest_comment_texts(
+        self, ticket_id: int, *, count: int
+    ) -> list[CommentText]: ...
 
 
 class OncallStates:
@@ -162,8 +177,16 @@ class OncallBack:
             self._slack.notify_oncall(ticket_id)
 
     def _write(self, ticket_id: int, state: OncallState) -> bool:
-        """Bring the ticket up to ``state``; True when something was written."""
+        """Bring the ticket up to ``state``; True when something was written.
+
+        A note is marked before it is written (the mark in the memo and in the
+        note's text) and the mark is cleared with its lines after the write, so
+        a run that finds a mark knows an earlier one may have written the note
+        and looks for it on the ticket before writing it again.
+        """
         zendesk = self._zendesk()
+        if state.writing is not None:
+            state = self._recover(zendesk, ticket_id, state)
         for _ in range(MAX_CONFLICT_ROUNDS):
             ticket = zendesk.get_ticket(ticket_id)
             if ticket.status == "closed":
@@ -173,6 +196,10 @@ class OncallBack:
             update = ticket_update(ticket, state)
             if update.is_empty():
                 return False
+            if update.private_note is not None:
+                marked = state.marked(uuid.uuid4().hex[:12])
+                self.states.put(ticket_id, marked)
+                update = ticket_update(ticket, marked)
             try:
                 zendesk.update_ticket(update)
             except Conflict:
@@ -184,6 +211,22 @@ class OncallBack:
             service="zendesk",
             status=409,
         )
+
+    def _recover(
+        self, zendesk: Zendesk, ticket_id: int, state: OncallState
+    ) -> OncallState:
+        """Settle a note an earlier run marked: on the ticket already, or still to write."""
+        assert state.writing is not None
+        mark = mark_line(state.writing)
+        newest = zendesk.latest_comment_texts(ticket_id, count=RECOVERY_COMMENTS)
+        landed = any(not c.public and mark in c.body for c in newest)
+        settled = state.landed() if landed else state.unmarked()
+        self.states.put(ticket_id, settled)
+        log.info(
+            "pagerduty note of an interrupted run settled",
+            extra={"ticket_id": ticket_id, "on_ticket": landed},
+        )
+        return settled
 
 
 def states_for(config: Config, queue: JobQueue) -> OncallStates:

@@ -25,7 +25,15 @@ from huey.api import Huey, Task, TaskWrapper
 
 from sidecar.errors import QueueUnavailable, SidecarError
 from sidecar.queue.backend import Backend, open_backend
-from sidecar.queue.huey_inside import announce_enqueued, ready_job, scheduled_job
+from sidecar.queue.huey_inside import (
+    announce_enqueued,
+    change_kwargs,
+    due_at,
+    ready_job,
+    register_periodic,
+    register_task,
+    scheduled_job,
+)
 from sidecar.queue.inflight import InflightStore, owner_gone, this_owner
 from sidecar.queue.store import (
     CLAIM_TTL_SECONDS,
@@ -655,6 +663,26 @@ class JobQueue:
         return True
 
     @_unavailable("enqueue")
+    def submit_unless_waiting(
+        self, task: Any, *, waiting_key: str, ttl_seconds: float
+    ) -> bool:
+        """Store ``task`` (normal lane) and claim ``waiting_key`` for it, unless the key is held.
+
+        The claim says "a job that will see this waits" (the job frees it
+        when it starts; it lapses after ``ttl_seconds`` if the job is lost
+        otherwise). False, storing nothing, while it is held. The claim and the
+        job are one write (one SQLite transaction, one Redis script), as for
+        :meth:`submit_task`.
+        """
+        taken = self._store.take(
+            [], Pending(waiting_key, ttl_seconds, True), ready_job(self.huey, task)
+        )
+        if taken is not Taken.ENQUEUE:
+            return False
+        announce_enqueued(self.huey, task)
+        return True
+
+    @_unavailable("enqueue")
     def wait_for_budget(
         self,
         task: Any,
@@ -682,10 +710,9 @@ class JobQueue:
             if not self._store.claim(waiting, PENDING_TTL_SECONDS + delay):
                 return False
             # As the ticket's pending job it always reads: no skip hint.
-            for name in hint_of(task.kwargs):
-                task.kwargs.pop(name, None)
+            change_kwargs(task, drop=hint_of(task.kwargs))
         eta = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=delay)
-        self.lane_huey(lane).add_schedule(_rescheduled(task, eta))
+        self.lane_huey(lane).add_schedule(due_at(task, eta))
         return True
 
     # --- the ticket memo (sidecar.tasks.memo) -------------------------------
@@ -901,29 +928,16 @@ class LaneTasks:
         return task
 
 
-# Huey's decorators are untyped (huey ships no type information): these typed
-# calls register a function without making it untyped for mypy.
 def huey_task(huey: Huey, fn: Callable[..., None], *, name: str) -> TaskWrapper:
-    """Register ``fn`` as the context task ``name`` on ``huey``."""
-    # Huey stores "<module>.<name>": keep the name earlier versions stored.
-    fn.__module__ = TASK_MODULE
-    wrapper: TaskWrapper = huey.task(context=True, name=name)(fn)
-    return wrapper
+    """Register ``fn`` as the context task ``name`` on ``huey`` (the names earlier versions stored)."""
+    return register_task(huey, fn, name=name, module=TASK_MODULE)
 
 
 def huey_periodic_task(
     huey: Huey, fn: Callable[[], None], schedule: Callable[..., bool], *, name: str
 ) -> TaskWrapper:
     """Register ``fn`` as the periodic task ``name`` on ``huey``."""
-    fn.__module__ = TASK_MODULE
-    wrapper: TaskWrapper = huey.periodic_task(schedule, name=name)(fn)
-    return wrapper
-
-
-def _rescheduled(task: Any, eta: datetime) -> Any:
-    """The same task (same id and arguments) due at ``eta`` (naive UTC, as Huey keeps it)."""
-    task.eta = eta
-    return task
+    return register_periodic(huey, fn, schedule, name=name, module=TASK_MODULE)
 
 
 def _failed_job(raw: Any) -> FailedJob:

@@ -171,16 +171,19 @@ class SlackJobs:
         return self._queue.submit_task(self.comment.s(dict(message)), dedup_key=key)
 
     def schedule_sync(self, ticket_id: int) -> bool:
-        """Enqueue slack_sync(ticket_id) unless one is already waiting."""
+        """Store slack_sync(ticket_id) unless one is already waiting; False if one was.
+
+        The claim ``slack_sync:<ticket>`` and the job are one write
+        (JobQueue.submit_unless_waiting): a process killed at any instant
+        leaves both or neither, never a claim that skips the thread's syncs for
+        ten minutes while no sync waits.
+        """
         key = SYNC_QUEUED_KEY.format(ticket_id=int(ticket_id))
-        if not self._queue.claim(key, ttl_seconds=SYNC_QUEUED_SECONDS):
-            return False
-        try:
-            self._queue.huey.enqueue(self.sync.s(int(ticket_id)))
-        except Exception:
-            self._queue.release(key)
-            raise
-        return True
+        return self._queue.submit_unless_waiting(
+            self.sync.s(int(ticket_id)),
+            waiting_key=key,
+            ttl_seconds=SYNC_QUEUED_SECONDS,
+        )
 
     def by_name(self, name: str) -> TaskWrapper:
         """The task called ``name`` (one of JOB_NAMES), for `sidecar jobs retry`."""

@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from huey.api import Task
-from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_INTERRUPTED
 
 from sidecar.errors import Disposition, QueueUnavailable, RateLimited, Wait
 from sidecar.metrics import BUDGET_WAITS, THROTTLED, count_job
+from sidecar.queue.huey_inside import LanesConsumer, change_kwargs
 from sidecar.tasks.jobs import (
     AUTH_FAILED_FLAG,
     BASE_DELAY_SECONDS,
@@ -246,9 +246,10 @@ class Runner:
             self._wait_for_budget(task, ticket_id, result.delay, lane, context)
         elif result.outcome in (Outcome.RETRY, Outcome.THROTTLED):
             # Huey re-serializes this task object on retry; its kwargs carry our count.
+            carried: dict[str, Any] = {"first_failure": first_failure or _now()}
             if result.outcome is Outcome.RETRY:
-                task.kwargs["attempt"] = attempt + 1
-            task.kwargs["first_failure"] = first_failure or _now()
+                carried["attempt"] = attempt + 1
+            change_kwargs(task, put=carried)
             raise RetryTask(delay=result.delay)
 
     def _hold_inflight(self, task: Task, lane: Lane) -> bool:
@@ -516,45 +517,6 @@ def serve_jobs(
     runner.use(handlers, base_delay=base_delay)
     queue.run_jobs_with(runner)
     return runner
-
-
-# huey ships no type information, so its Consumer is Any to mypy.
-class LanesConsumer(Consumer):  # type: ignore[misc]
-    """The normal lane's Huey consumer, which also runs the other lanes' consumers.
-
-    Huey consumes one queue per consumer; a worker process runs one consumer
-    per lane, each with its own threads and scheduler. This one owns the
-    signals (SIGTERM lets running jobs of every lane finish), starts the others
-    first, restarts their dead threads at its health checks, and stops them
-    with itself.
-    """
-
-    def __init__(self, huey: Any, *, others: list[Any], **options: Any) -> None:
-        self._others = others
-        super().__init__(huey, **options)
-
-    def start(self) -> None:
-        for other in self._others:
-            other.start()  # installs its signal handlers; ours replace them below
-        super().start()
-
-    def stop(self, graceful: bool = False) -> None:
-        # Every lane stops taking jobs at once; running ones share one deadline.
-        for other in self._others:
-            other.stop_flag.set()
-        timeout = self.shutdown_timeout
-        deadline = time.monotonic() + (timeout or 0.0)
-        super().stop(graceful)
-        for other in self._others:
-            if timeout is not None:
-                other.shutdown_timeout = max(0.5, deadline - time.monotonic())
-            other.stop(graceful)
-            # What a hard stop abandoned in that lane is enqueued again (requeue).
-            other.huey.notify_interrupted_tasks()
-
-    def check_worker_health(self) -> bool:
-        healthy = [other.check_worker_health() for other in self._others]
-        return bool(super().check_worker_health()) and all(healthy)
 
 
 def run_worker(

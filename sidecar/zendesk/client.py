@@ -411,6 +411,22 @@ class ZendeskClient:
 
         return self._parse(path, parse.comments, pages)
 
+    def latest_comment_texts(self, ticket_id: int, *, count: int) -> list[CommentText]:
+        """The ticket's ``count`` newest comments (at most 100), newest first: one read.
+
+        List Comments with cursor pagination sorted ``-created_at`` (OAS
+        ListTicketComments, "Sorting": with cursor pagination ``sort`` takes
+        "created_at" or "-created_at"; at most 100 records a page).
+        """
+        path = f"/api/v2/tickets/{int(ticket_id)}/comments.json"
+        params = {
+            "page[size]": str(max(1, min(int(count), 100))),
+            "sort": "-created_at",
+            "include": "users",
+        }
+        body = self._get_json(path, params, kind="read")
+        return self._parse(path, parse.comment_texts, [body])
+
     def list_status_changes(self, ticket_id: int) -> list[StatusChange]:
         """The ticket's status history from its audits, oldest first (issue 21).
 

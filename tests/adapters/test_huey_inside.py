@@ -17,7 +17,14 @@ import huey.consumer
 from huey.api import Huey
 from huey.exceptions import RetryTask
 
-from sidecar.queue.huey_inside import SidecarRedisHuey, SidecarSqliteHuey
+from sidecar.queue.huey_inside import (
+    LanesConsumer,
+    SidecarRedisHuey,
+    SidecarSqliteHuey,
+    change_kwargs,
+    due_at,
+    register_task,
+)
 from sidecar.tasks.queue import JobQueue
 
 
@@ -185,3 +192,70 @@ def test_the_key_value_store_we_move_out_of_is_where_we_read_it() -> None:
     assert "hincrby(self.counter_key, key, amount)" in inspect.getsource(
         RedisStorage.incr
     )
+
+
+# --- the application's reaches past Huey's public API (sidecar.queue.huey_inside) ---
+
+
+def test_a_task_is_stored_under_the_module_register_task_names() -> None:
+    """Huey names a task ``<fn.__module__>.<name>`` in its registry and its stored messages."""
+    memory = huey.MemoryHuey("pins", immediate=False)
+
+    def body(ticket_id: int, task: object = None) -> None:
+        pass
+
+    wrapper = register_task(
+        memory, body, name="reconcile", module="sidecar.tasks.worker"
+    )
+    task = wrapper.s(7)
+    message = memory.serializer.deserialize(memory.serialize_task(task))
+    assert message.name == "sidecar.tasks.worker.reconcile"
+    again = memory.deserialize_task(memory.serialize_task(task))
+    assert again.name == task.name and again.args == (7,)
+
+
+def test_a_changed_eta_and_kwargs_are_what_huey_stores() -> None:
+    """add_schedule stores the task object's eta and kwargs as they are when it is called."""
+    memory = huey.MemoryHuey("pins", immediate=False, utc=True)
+
+    def body(ticket_id: int, task: object = None, **kwargs: object) -> None:
+        pass
+
+    wrapper = register_task(memory, body, name="reconcile", module="pins")
+    task = wrapper.s(7, actor_id=5, attempt=1)
+    eta = datetime(2030, 1, 1, 12, 0)
+    memory.add_schedule(
+        due_at(change_kwargs(task, put={"attempt": 2}, drop=["actor_id"]), eta)
+    )
+    (stored,) = memory.scheduled()
+    assert stored.eta == eta and stored.kwargs == {"attempt": 2}
+
+
+def test_a_retry_stores_the_kwargs_the_body_changed() -> None:
+    """RetryTask from a body: Huey stores the same task object again (the worker's attempt count)."""
+    memory = huey.MemoryHuey("pins", immediate=False, utc=True)
+
+    def body(task: object = None, attempt: int = 1) -> None:
+        change_kwargs(task, put={"attempt": attempt + 1})
+        raise RetryTask(delay=60)
+
+    wrapper = register_task(memory, body, name="job", module="pins")
+    memory.enqueue(wrapper.s(attempt=1))
+    memory.execute(memory.dequeue())
+    (retried,) = memory.scheduled()
+    assert retried.kwargs == {"attempt": 2}
+
+
+def test_a_consumer_stops_through_its_stop_flag_and_shutdown_timeout() -> None:
+    """LanesConsumer sets a sibling's stop_flag and shutdown_timeout; Consumer.stop reads both."""
+    memory = huey.MemoryHuey("pins", immediate=False)
+    consumer = memory.create_consumer(
+        workers=1, worker_type="thread", shutdown_timeout=3
+    )
+    assert consumer.shutdown_timeout == 3 and callable(consumer.stop_flag.set)
+    assert "self.shutdown_timeout" in inspect.getsource(huey.consumer.Consumer.stop)
+    assert "stop_flag" in inspect.getsource(huey.consumer.Consumer.__init__)
+    for name in ("start", "stop", "check_worker_health", "run"):
+        assert callable(getattr(huey.consumer.Consumer, name)), name
+    assert callable(Huey.notify_interrupted_tasks)
+    assert issubclass(LanesConsumer, huey.consumer.Consumer)

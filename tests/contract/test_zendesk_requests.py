@@ -138,6 +138,7 @@ CASES: dict[str, Callable[[ZendeskClient], object]] = {
         c.find_user_id_by_email("nobody@acme.test"),
     ),
     "list_comment_texts": lambda c: c.list_comment_texts(42),
+    "latest_comment_texts": lambda c: c.latest_comment_texts(42, count=10),
     # The body sidecar/tasks/slack_bridge.py builds for a ticket from a Slack message.
     "create_ticket": lambda c: c.create_ticket(
         {

@@ -510,12 +510,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/api/v2/tickets/{ticket_id}/comments",
         source="OAS ListTicketComments (include: 'Accepts \"users\"', "
-        "include_inline_images); response TicketCommentsResponse",
+        'include_inline_images; "Sorting": cursor `sort` created_at or '
+        "-created_at, offset `sort_order` asc or desc); response TicketCommentsResponse",
         path_params={"ticket_id": ID_STRING},
         query=query(
             {
                 "include": {"const": "users"},
                 "include_inline_images": {"enum": ["true", "false"]},
+                "sort": {"enum": ["created_at", "-created_at"]},
+                "sort_order": {"enum": ["asc", "desc"]},
                 **PAGINATION,
             }
         ),

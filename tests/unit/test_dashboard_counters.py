@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -104,3 +105,26 @@ def test_counters_add_up_across_processes(tmp_path: Path) -> None:
     assert set(JOB_OUTCOMES.values()) == {
         "done", "dropped", "retried", "throttled", "dead_lettered", "budget_wait"
     }  # fmt: skip
+
+
+def test_an_empty_file_left_by_a_killed_process_does_not_fail_the_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus_client creates a process's .db file before sizing it
+    (prometheus/client_python#1199): a process killed in between leaves a
+    0-byte file, and its collector then fails every scrape for good. Ours
+    skips it and still serves every other process's counts."""
+    from sidecar.metrics import render
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run(
+        [sys.executable, "-c", _COUNT_IN_A_PROCESS, "2"],
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    (tmp_path / "counter_999999.db").write_bytes(b"")  # killed while creating it
+    (tmp_path / "gauge_livesum_999999.db").write_bytes(b"\0\0")  # or while sizing it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    body, _ = render(CollectorRegistry())
+    assert 'sidecar_pages_total{action="trigger"} 2.0' in body.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar.domain.models import Ticket, TicketUpdate
+from sidecar.domain.models import CommentText, Ticket, TicketUpdate
 from sidecar.domain.oncall import (
     ACKNOWLEDGED,
     ANNOTATED,
@@ -364,3 +365,106 @@ def test_explain_says_who_acknowledged_and_what_is_still_to_write() -> None:
         "on-call       acknowledged in PagerDuty (tag oncall_acked)"
     ]
     assert incident_lines(frozenset(), None) == []
+
+
+class Killed(BaseException):
+    """The worker's SIGKILL: nothing after it runs (no handler catches it)."""
+
+
+class KillableStore(DictStore):
+    """The memo, whose next write can be the process's last act."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kill_next_write = False
+
+    def set_memo(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        if self.kill_next_write:
+            self.kill_next_write = False
+            raise Killed
+        super().set_memo(key, value, ttl_seconds=ttl_seconds)
+
+
+class CommentedZendesk(FloorZendesk):
+    """FloorZendesk that keeps each note as the ticket's newest comment.
+
+    List Comments (OAS ListTicketComments, "Sorting": ``sort=-created_at``
+    with cursor pagination, at most 100 a page): newest first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.budget_open = True
+        self.notes: list[str] = []
+        self.comment_reads = 0
+        self.after_write: list[Callable[[], None]] = []
+
+    def update_ticket(self, update: TicketUpdate) -> str | None:
+        super().update_ticket(update)
+        if update.private_note:
+            self.notes.append(update.private_note)
+        while self.after_write:
+            self.after_write.pop(0)()
+        return None
+
+    def latest_comment_texts(self, ticket_id: int, *, count: int) -> list[CommentText]:
+        self.comment_reads += 1
+        newest = list(reversed(self.notes))[: min(count, 100)]
+        return [
+            CommentText(
+                id=n,
+                author_id=1,
+                author_role="admin",
+                author_name="sidecar",
+                public=False,
+                created_at=datetime(2026, 12, 7, tzinfo=UTC),
+                body=body,
+            )
+            for n, body in enumerate(newest)
+        ]
+
+
+def _killable() -> tuple[CommentedZendesk, KillableStore, OncallBack]:
+    zendesk, store = CommentedZendesk(), KillableStore()
+    back = OncallBack(
+        zendesk=lambda: zendesk, states=OncallStates(store, account="acme")
+    )
+    return zendesk, store, back
+
+
+def test_a_job_killed_after_its_write_does_not_write_the_note_again() -> None:
+    """Killed between the ticket write and clearing the lines: the re-run writes nothing."""
+    zendesk, store, back = _killable()
+    zendesk.after_write.append(lambda: setattr(store, "kill_next_write", True))
+    with pytest.raises(Killed):
+        back.apply(42, event(ACKNOWLEDGED, "a", 3))
+    back.apply(42, event(ACKNOWLEDGED, "a", 3))  # back from its in-flight record
+    assert len(zendesk.notes) == 1
+    assert "On-call acknowledged" in zendesk.notes[0]
+    # A later event writes its own line only.
+    back.apply(42, event(ANNOTATED, "n", 3))
+    assert len(zendesk.notes) == 2 and "On-call acknowledged" not in zendesk.notes[1]
+
+
+def test_a_job_killed_before_its_write_writes_the_note_on_the_rerun() -> None:
+    """Killed after marking the lines but before the write: the re-run finds no note, writes it."""
+    zendesk, _store, back = _killable()
+    real_update = zendesk.update_ticket
+
+    def killed_instead(update: TicketUpdate) -> str | None:
+        raise Killed
+
+    zendesk.update_ticket = killed_instead  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        back.apply(42, event(ACKNOWLEDGED, "a", 3))
+    zendesk.update_ticket = real_update  # type: ignore[method-assign]
+    back.apply(42, event(ACKNOWLEDGED, "a", 3))
+    assert len(zendesk.notes) == 1 and "On-call acknowledged" in zendesk.notes[0]
+
+
+def test_a_normal_run_reads_no_comments() -> None:
+    """The comment read is for recovery only: a run after a clean one costs nothing more."""
+    zendesk, _, back = _killable()
+    back.apply(42, event(ACKNOWLEDGED, "a", 3))
+    back.apply(42, event(ANNOTATED, "n", 3))
+    assert len(zendesk.notes) == 2 and zendesk.comment_reads == 0

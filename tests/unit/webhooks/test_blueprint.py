@@ -382,3 +382,27 @@ def test_comma_separated_secrets_each_verify(queue: JobQueue) -> None:
         ).status_code
         == 401
     )
+
+
+def test_an_organization_event_whose_job_was_not_stored_is_stored_on_zendesks_retry(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """The flag is written before the refresh and its claim: a failure between leaves the flag only.
+
+    A flag without its job only drops cached organizations (harmless); no claim
+    is left, so Zendesk's retry of the 503 stores the refresh (not "duplicate").
+    """
+    body, _ = sample("organization_custom_field_changed")
+    storage = queue.huey.storage
+    storage.sql("alter table task rename to task_gone", commit=True)
+    try:
+        failed = post(client, body)
+    finally:
+        storage.sql("alter table task_gone rename to task", commit=True)
+    assert failed.status_code == 503 and failed.headers["Retry-After"]
+    assert queue.get_flag("org_changed:9012") is not None
+    assert queue.huey.pending() == []
+    retried = post(client, body)
+    assert (retried.status_code, retried.json) == (202, {"status": "accepted"})
+    (task,) = queue.huey.pending()
+    assert (task.name, task.args) == ("refresh_org", (9012,))
