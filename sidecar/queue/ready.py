@@ -12,16 +12,18 @@ where it leaves it (docs/decisions.md, "Queue age"):
   table: nothing to clear by hand, nothing a crash can leave behind, and no
   extra transaction on the enqueue path. The oldest is the lowest row id of
   the queue (ids follow insertion order among the rows present).
-- **Redis**: Huey's list has no hooks, so the queue connects receivers to
-  Huey's signals. ``enqueued`` (sent before the LPUSH) records the task id with
-  the current time in the sorted set ``sidecar.ready.<queue>``; the signal a
-  dequeued task raises next (``executing``, or ``scheduled``/``revoked``/
-  ``expired``) removes it. Huey pushes left and pops right with no priorities
-  on Redis, so the oldest ready job is the list's tail: its id's score is read.
-  A tail without a record (queued before this existed) is recorded when first
-  seen (a lower bound). A record a crash left behind (popped, never executed)
-  is never read, since only the tail's id is looked up, and is dropped once it
-  is older than the tail.
+- **Redis**: Huey's ready queue has no hooks, so the queue connects receivers
+  to Huey's signals. ``enqueued`` records the task id with the current time in
+  the sorted set ``sidecar.ready.<queue>``; the signal a dequeued task raises
+  next (``executing``, or ``scheduled``/``revoked``/``expired``) removes it.
+  The ready queue is Huey's ``PriorityRedisStorage`` sorted set (score: minus
+  the priority; each member starts with its 8-byte enqueue instant), so the
+  oldest ready job is the member with the smallest instant across the
+  priority bands (``OLDEST_READY_LUA``, one member per band): its id's score
+  is read. One without a record (queued before this existed) is recorded when
+  first seen (a lower bound). A record a crash left behind (popped, never
+  executed) is never read, since only the oldest job's id is looked up, and
+  is dropped once it is older than that job.
 
 Receivers never raise into Huey: a failed record only makes the age a lower bound.
 """
