@@ -13,17 +13,17 @@ comes back from its in-flight record, each attempt counts in
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from huey.api import Task, TaskWrapper
 
 from sidecar.domain.oncall import IncidentEvent
 from sidecar.errors import ConfigError
-from sidecar.tasks.jobs import ONCALL_JOBS, PAGERDUTY_EVENT, Lane, LazyHandlers
+from sidecar.tasks.job_family import JobFamily
+from sidecar.tasks.jobs import ONCALL_JOBS, PAGERDUTY_EVENT
 
 if TYPE_CHECKING:
-    from sidecar.tasks.queue import Executor, JobQueue
+    from sidecar.tasks.queue import JobQueue
 
 JOB_NAMES = ONCALL_JOBS
 # The claim on an event's id lives as long as every webhook claim (7 days,
@@ -40,19 +40,17 @@ class Handlers(Protocol):
     def apply(self, ticket_id: int, event: IncidentEvent) -> None: ...
 
 
-class OncallJobs:
+class OncallJobs(JobFamily[Handlers]):
     """The ``pagerduty_event`` job on one queue, and the handler this process runs it with."""
 
     def __init__(self, queue: JobQueue) -> None:
-        self._queue = queue
-        self._handlers: LazyHandlers[Handlers] = LazyHandlers(
-            lambda: ConfigError(
+        super().__init__(
+            queue,
+            missing=lambda: ConfigError(
                 "a pagerduty_event job reached a process without its handler "
                 "(sidecar worker builds it; is this a web process?)"
-            )
+            ),
         )
-        self.base_delay = 5.0
-        self._runner: Executor | None = None
 
         # The payload comes first: a dead letter keeps a job whose first
         # argument is not an id, so `sidecar jobs retry` can run it again.
@@ -64,16 +62,13 @@ class OncallJobs:
         ) -> None:
             ticket_id = int(payload["ticket_id"])
             event = IncidentEvent.from_payload(payload["event"])
-            runner = self._queue.executor() or self._own_runner()
-            runner.run(
+            self.run(
                 PAGERDUTY_EVENT,
-                ticket_id,
+                lambda handlers: handlers.apply(ticket_id, event),
                 task=task,
-                lane=Lane.NORMAL,
                 attempt=attempt,
                 first_failure=first_failure,
-                hint={},
-                work=lambda: self.handlers().apply(ticket_id, event),
+                ticket_id=ticket_id,
             )
 
         # Called, not used as a decorator: huey's decorators are untyped.
@@ -91,27 +86,6 @@ class OncallJobs:
     def by_name(self, name: str) -> TaskWrapper:
         """The task called ``name`` (one of JOB_NAMES), for `sidecar jobs retry`."""
         return {PAGERDUTY_EVENT: self.event}[name]
-
-    def use(self, factory: Callable[[], Handlers], *, base_delay: float = 5.0) -> None:
-        """Run jobs with the handler ``factory`` builds (on the first job, once)."""
-        self._handlers.use(factory)
-        self.base_delay = base_delay
-        self._runner = None
-
-    def handlers(self) -> Handlers:
-        """This process's handler; ConfigError where none was given."""
-        return self._handlers.get()
-
-    def _own_runner(self) -> Executor:
-        """A runner for a process that runs the job without the worker's (tests, tools)."""
-        if self._runner is None:
-            # Imported here: the worker module imports the queue, which imports this.
-            from sidecar.tasks.worker import Runner
-
-            runner = Runner(self._queue)
-            runner.base_delay = self.base_delay
-            self._runner = runner
-        return self._runner
 
 
 def register(queue: JobQueue) -> OncallJobs:

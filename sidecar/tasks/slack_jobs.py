@@ -23,7 +23,7 @@ queue and worker modules only need to call :func:`register`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,17 +32,11 @@ from huey.api import Task, TaskWrapper
 
 from sidecar.errors import ConfigError
 from sidecar.slack.blocks import MessageRef, TicketRequest
-from sidecar.tasks.jobs import (
-    SLACK_COMMENT,
-    SLACK_CREATE,
-    SLACK_JOBS,
-    SLACK_SYNC,
-    Lane,
-    LazyHandlers,
-)
+from sidecar.tasks.job_family import JobFamily
+from sidecar.tasks.jobs import SLACK_COMMENT, SLACK_CREATE, SLACK_JOBS, SLACK_SYNC
 
 if TYPE_CHECKING:
-    from sidecar.tasks.queue import Executor, JobQueue
+    from sidecar.tasks.queue import JobQueue
 
 log = logging.getLogger("sidecar.slack")
 
@@ -88,19 +82,17 @@ def request_from_payload(payload: Mapping[str, Any]) -> TicketRequest:
     )
 
 
-class SlackJobs:
+class SlackJobs(JobFamily[Handlers]):
     """The Slack jobs registered on one queue, and the handlers this process runs them with."""
 
     def __init__(self, queue: JobQueue) -> None:
-        self._queue = queue
-        self._handlers: LazyHandlers[Handlers] = LazyHandlers(
-            lambda: ConfigError(
+        super().__init__(
+            queue,
+            missing=lambda: ConfigError(
                 "a Slack job reached a worker without the Slack app: set "
                 "SIDECAR_SLACK_SIGNING_SECRET and SIDECAR_SLACK_BOT_TOKEN"
-            )
+            ),
         )
-        self.base_delay = 5.0
-        self._runner: Executor | None = None
         huey = queue.huey
 
         def slack_create(
@@ -109,7 +101,7 @@ class SlackJobs:
             attempt: int = 1,
             first_failure: str | None = None,
         ) -> None:
-            self._run(
+            self.run(
                 CREATE,
                 lambda h: h.create_ticket(request_from_payload(payload)),
                 task=task,
@@ -123,7 +115,7 @@ class SlackJobs:
             attempt: int = 1,
             first_failure: str | None = None,
         ) -> None:
-            self._run(
+            self.run(
                 COMMENT,
                 lambda h: h.add_comment(payload),
                 task=task,
@@ -141,7 +133,7 @@ class SlackJobs:
                 # Free the "sync queued" claim first: a change from now on
                 # schedules another sync, which will see it.
                 queue.release(SYNC_QUEUED_KEY.format(ticket_id=ticket_id))
-            self._run(
+            self.run(
                 SYNC,
                 lambda h: h.follow(ticket_id),
                 task=task,
@@ -189,52 +181,6 @@ class SlackJobs:
         """The task called ``name`` (one of JOB_NAMES), for `sidecar jobs retry`."""
         tasks = {CREATE: self.create, COMMENT: self.comment, SYNC: self.sync}
         return tasks[name]
-
-    # --- the worker side ---------------------------------------------------------
-
-    def use(self, factory: Callable[[], Handlers], *, base_delay: float = 5.0) -> None:
-        """Run jobs with the handlers ``factory`` builds (on the first job, once)."""
-        self._handlers.use(factory)
-        self.base_delay = base_delay
-        self._runner = None
-
-    def handlers(self) -> Handlers:
-        """This process's handlers; ConfigError when the Slack app is off here."""
-        return self._handlers.get()
-
-    def _run(
-        self,
-        name: str,
-        work: Callable[[Handlers], None],
-        *,
-        task: Task,
-        attempt: int,
-        first_failure: str | None,
-        ticket_id: int = 0,
-    ) -> None:
-        """Run the job with the worker's runner: its retries, budget waits, dead letters."""
-        runner = self._queue.executor() or self._own_runner()
-        runner.run(
-            name,
-            ticket_id,
-            task=task,
-            lane=Lane.NORMAL,
-            attempt=attempt,
-            first_failure=first_failure,
-            hint={},
-            work=lambda: work(self.handlers()),
-        )
-
-    def _own_runner(self) -> Executor:
-        """A runner for a process that runs Slack jobs without the worker's (tests, tools)."""
-        if self._runner is None:
-            # Imported here: the worker module imports the queue, which imports this.
-            from sidecar.tasks.worker import Runner
-
-            runner = Runner(self._queue)
-            runner.base_delay = self.base_delay
-            self._runner = runner
-        return self._runner
 
 
 def register(queue: JobQueue) -> SlackJobs:
