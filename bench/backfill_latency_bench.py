@@ -150,6 +150,22 @@ def wait_until(done: Callable[[], float | None]) -> float | None:
     return None
 
 
+def due_time_of(zendesk: FakeZendesk, ticket_id: int) -> Callable[[], float | None]:
+    """When the fake first held the ticket's due time (polled), or None yet."""
+
+    def done() -> float | None:
+        if zendesk.ticket(ticket_id).custom_fields.get(DUE_AT_FIELD):
+            return time.monotonic()
+        return None
+
+    return done
+
+
+def page_of(clock: PageClock, dedup_key: str) -> Callable[[], float | None]:
+    """When the fake PagerDuty received the incident's first trigger, or None yet."""
+    return lambda: clock.first.get(dedup_key)
+
+
 def rounds(
     sidecar: Sidecar,
     zendesk: FakeZendesk,
@@ -178,20 +194,11 @@ def rounds(
             time.sleep(0.5)  # one at a time, after a quiet moment
             sent = time.monotonic()
             assert sidecar.deliver(body, invocation_id=f"live-{tid}") == 202
-            if kind == "SEV 3 due time":
-                seen: list[float] = []
-
-                def done(t: int = tid, seen: list[float] = seen) -> float | None:
-                    if zendesk.ticket(t).custom_fields.get(DUE_AT_FIELD):
-                        seen.append(time.monotonic())
-                        return seen[0]
-                    return None
-
-            else:
-
-                def done(key: str = f"{prefix}{tid}") -> float | None:
-                    return clock.first.get(key)
-
+            done = (
+                due_time_of(zendesk, tid)
+                if kind == "SEV 3 due time"
+                else page_of(clock, f"{prefix}{tid}")
+            )
             at = wait_until(done)
             taken[kind].append(float("inf") if at is None else at - sent)
             reads = zendesk.calls(method="GET", path_contains=f"/tickets/{tid}.json")
@@ -225,7 +232,7 @@ def read_part(values: list[float]) -> str:
 
 
 def one_backend(backend: str, tickets: int, samples: int, *, lifted: bool) -> list[str]:
-    limits = (
+    limits: dict[str, Any] = (
         {
             "account_requests_per_window": UNLIMITED,
             "ticket_updates_per_window": UNLIMITED,
