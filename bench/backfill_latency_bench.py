@@ -172,12 +172,15 @@ def rounds(
     clock: PageClock,
     org: int,
     samples: int,
+    left: Callable[[], int],
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """``samples`` rounds of the three live webhooks, one at a time.
 
     Returns the latencies (seconds, inf: never) and, as the profile of each,
     the seconds from the POST to the job's first Zendesk read of the ticket (the
-    fake's call log): the web's part plus the wait for a worker thread.
+    fake's call log): the web's part plus the wait for a worker thread. A
+    sample taken when ``left()`` (backfilled tickets not yet written) is 0 is
+    dropped: the backfill had run dry.
     """
     taken: dict[str, list[float]] = {kind: [] for kind in KINDS}
     to_read: dict[str, list[float]] = {kind: [] for kind in KINDS}
@@ -200,6 +203,8 @@ def rounds(
                 else page_of(clock, f"{prefix}{tid}")
             )
             at = wait_until(done)
+            if left() == 0:
+                continue
             taken[kind].append(float("inf") if at is None else at - sent)
             reads = zendesk.calls(method="GET", path_contains=f"/tickets/{tid}.json")
             if reads:
@@ -261,7 +266,16 @@ def one_backend(backend: str, tickets: int, samples: int, *, lifted: bool) -> li
             PageClock(pagerduty).running() as clock,
         ):
             load_idle = os.getloadavg()[0]
-            idle, idle_read = rounds(sidecar, zendesk, clock, org, samples)
+            todo = [t for t in backlog if zendesk.ticket(t).custom_fields]
+
+            def left() -> int:
+                return sum(
+                    1
+                    for t in todo
+                    if not zendesk.ticket(t).custom_fields.get(DUE_AT_FIELD)
+                )
+
+            idle, idle_read = rounds(sidecar, zendesk, clock, org, samples, lambda: 1)
             took, said = backfill_cli(env)
             print(
                 f"  {label}: `sidecar backfill` took {took:.1f} s: {said}", flush=True
@@ -270,17 +284,22 @@ def one_backend(backend: str, tickets: int, samples: int, *, lifted: bool) -> li
             done_before = sum(
                 1 for t in backlog if zendesk.ticket(t).custom_fields.get(DUE_AT_FIELD)
             )
-            busy, busy_read = rounds(sidecar, zendesk, clock, org, samples)
+            busy, busy_read = rounds(sidecar, zendesk, clock, org, samples, left)
             done_after = sum(
                 1 for t in backlog if zendesk.ticket(t).custom_fields.get(DUE_AT_FIELD)
             )
     lines = []
     for kind in KINDS:
+        if not busy[kind]:
+            lines.append(
+                f"| {label} | {kind} | the backfill ran dry before a sample | | | |"
+            )
+            continue
         base, during = statistics.median(idle[kind]), statistics.median(busy[kind])
         ratio = during / base if base > 0 else float("inf")
         verdict = "met" if ratio <= 2 else f"MISSED by {ratio / 2:.1f}x"
         lines.append(
-            f"| {label} | {kind} | {fmt(idle[kind])} | {fmt(busy[kind])} "
+            f"| {label} | {kind} | {fmt(idle[kind])} | {fmt(busy[kind])} (n {len(busy[kind])}) "
             f"| {ratio:.2f} ({verdict}) | {read_part(idle_read[kind])} / "
             f"{read_part(busy_read[kind])} |"
         )
