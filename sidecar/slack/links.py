@@ -3,8 +3,10 @@
 The ticket's ``external_id`` (``slack-<channel>-<ts>``) is the record of where
 it came from; these flags in the queue's shared store are the fast way back
 and forth (every process sees them: web replicas and workers), and the
-"said once" marks that keep each announcement single. They never expire:
-a thread may be answered weeks later, and a mark is a few bytes.
+"said once" marks that keep each announcement single. Each expires 180 days
+after it was last written (sidecar.queue.store.flag_ttl): a thread may be
+answered weeks later, and ten thousand threads keep about 6 MB
+(docs/benchmarks.md, Redis memory).
 """
 
 from __future__ import annotations
