@@ -39,7 +39,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,6 +140,40 @@ def sqlite_enqueue(curs: sqlite3.Cursor, job: ReadyJob) -> None:
         "insert into task (queue, data, priority) values (?, ?, ?)",
         (job.queue, sqlite3.Binary(job.data), job.priority),
     )
+
+
+def sqlite_enqueue_many(curs: sqlite3.Cursor, jobs: Sequence[ReadyJob]) -> None:
+    """Insert ``jobs`` in order, as :func:`sqlite_enqueue` one by one would: a statement per table.
+
+    One statement each for the ready and the scheduled ones (the group
+    commit of accepted webhooks, sidecar.queue.sqlite_store), so a batch
+    costs two steps through SQLite, not one per job.
+    """
+    ready = [job for job in jobs if job.due is None]
+    due = [job for job in jobs if job.due is not None]
+    # 3 parameters a row; SQLite's smallest limit on them is 999.
+    for n in range(0, len(ready), 333):
+        part = ready[n : n + 333]
+        curs.execute(
+            "insert into task (queue, data, priority) values "
+            + ", ".join(["(?, ?, ?)"] * len(part)),
+            [
+                value
+                for job in part
+                for value in (job.queue, sqlite3.Binary(job.data), job.priority)
+            ],
+        )
+    for n in range(0, len(due), 333):
+        part = due[n : n + 333]
+        curs.execute(
+            "insert into schedule (queue, data, timestamp) values "
+            + ", ".join(["(?, ?, ?)"] * len(part)),
+            [
+                value
+                for job in part
+                for value in (job.queue, sqlite3.Binary(job.data), job.due)
+            ],
+        )
 
 
 def announce_enqueued(huey: Any, task: Any) -> None:

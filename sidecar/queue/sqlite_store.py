@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sidecar.queue.huey_inside import ReadyJob, sqlite_enqueue
+from sidecar.queue.group_commit import GroupCommit, Outcome, WriterLock
+from sidecar.queue.huey_inside import ReadyJob, sqlite_enqueue_many
 from sidecar.queue.inflight import SqliteInflight, add_owner_column, this_owner
 from sidecar.queue.ready import SqliteReadyClock
 from sidecar.queue.store import DEAD_LETTER_LIMIT, Pending, Taken, flag_ttl
@@ -47,8 +49,62 @@ _DEAD_DDL = (
 )
 
 
-class _ClaimHeld(Exception):
-    """A key of an atomic submit is already claimed (rolls the transaction back)."""
+@dataclass(frozen=True)
+class _Take:
+    """One :meth:`SqliteStore.take`, as handed to the group commit."""
+
+    keys: Sequence[str]
+    pending: Pending | None
+    job: ReadyJob | None
+    now: float
+
+
+# Bound parameters per statement: SQLite's own limit is 32766 (999 before 3.32).
+_MAX_VARIABLES = 999
+
+
+def _pending_key(take: _Take) -> tuple[str, ...]:
+    return (take.pending.key,) if take.pending is not None else ()
+
+
+def _chunks(values: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [values[n : n + size] for n in range(0, len(values), size)]
+
+
+def _decide(
+    takes: Sequence[_Take], found: Mapping[str, float]
+) -> tuple[list[Taken], dict[str, float], list[ReadyJob]]:
+    """Each take's answer, in order, given the claims stored (``found``: key -> taken at).
+
+    Returns the answers, the claims to write (key -> at) and the jobs to
+    store. The same rules as one take alone (claim every key or none; a live
+    pending claim collapses; a free or lapsed one is taken), with what
+    earlier takes of the batch claimed counting as stored.
+    """
+    held = dict(found)
+    writes: dict[str, float] = {}
+    answers: list[Taken] = []
+    jobs: list[ReadyJob] = []
+    for take in takes:
+        keys = list(take.keys)
+        if len(set(keys)) != len(keys) or any(key in held for key in keys):
+            answers.append(Taken.DUPLICATE)  # nothing of it is written
+            continue
+        for key in keys:
+            held[key] = writes[key] = take.now
+        pending = take.pending
+        if pending is not None:
+            at = held.get(pending.key)
+            live = at is not None and at >= take.now - pending.ttl
+            if live:
+                answers.append(Taken.COLLAPSED)  # its keys stay claimed
+                continue
+            if pending.take:
+                held[pending.key] = writes[pending.key] = take.now
+        if take.job is not None:
+            jobs.append(take.job)
+        answers.append(Taken.ENQUEUE)
+    return answers, writes, jobs
 
 
 class SqliteStore:
@@ -91,6 +147,8 @@ class SqliteStore:
         self._move_kv()
         self._inflight = SqliteInflight(self._storage)
         self._ready: SqliteReadyClock[str] = SqliteReadyClock(lanes)
+        self._group: GroupCommit[_Take, Taken] = GroupCommit(self._take_batch)
+        self._writers = WriterLock(f"{self.filename}-writers")
 
     @property
     def inflight(self) -> SqliteInflight:
@@ -109,44 +167,47 @@ class SqliteStore:
         pending: Pending | None = None,
         job: ReadyJob | None = None,
     ) -> Taken:
-        """Claim every key or none, look at the pending key, store ``job``: one transaction."""
-        now = time.time()
-        try:
-            with self._storage.db(commit=True) as curs:
-                # One statement per step: each is a round through SQLite's VM
-                # on the webhook's path (issue 19).
-                if keys:
-                    curs.execute(
-                        "insert or ignore into sidecar_claim (key, at) values "
-                        + ", ".join(["(?, ?)"] * len(keys)),
-                        [value for claim in keys for value in (claim, now)],
-                    )
-                    if curs.rowcount != len(keys):
-                        raise _ClaimHeld  # roll back the keys claimed with it
-                if pending is not None:
-                    if pending.take:
-                        # Take it when free or lapsed; no change: a live one holds.
-                        curs.execute(
-                            "insert into sidecar_claim (key, at) values (?, ?) "
-                            "on conflict (key) do update set at = excluded.at "
-                            "where sidecar_claim.at < ?",
-                            (pending.key, now, now - pending.ttl),
-                        )
-                        held = curs.rowcount != 1
-                    else:
-                        curs.execute(
-                            "select 1 from sidecar_claim where key = ? and at >= ?",
-                            (pending.key, now - pending.ttl),
-                        )
-                        held = curs.fetchone() is not None
-                    if held:
-                        return Taken.COLLAPSED
-                if job is not None:
-                    # The claims and their job commit together.
-                    sqlite_enqueue(curs, job)
-                return Taken.ENQUEUE
-        except _ClaimHeld:
-            return Taken.DUPLICATE
+        """Claim every key or none, look at the pending key, store ``job``: one transaction.
+
+        The webhooks' threads hand their takes to a group commit: one
+        transaction holds the takes handed in at once, and each thread gets
+        its own answer after that transaction committed (docs/decisions.md,
+        "Group commit of accepted webhooks"). The processes writing the file
+        take turns through a lock file beside it (``<file>-writers``).
+        """
+        return self._group.submit(_Take(keys, pending, job, time.time()))
+
+    def _take_batch(self, takes: Sequence[_Take]) -> list[Outcome[Taken]]:
+        """Run ``takes`` in one transaction, in order, as if one after another.
+
+        A statement per step for the whole batch, not per take: every
+        statement releases and retakes the GIL, which under gunicorn's threads
+        is a hand-off to another thread and back (issue 19). One select reads
+        the claims the batch names; the answers are decided here, in arrival
+        order, as the takes one by one would have found them; one insert
+        writes the claims and the pending claims taken, one the jobs.
+        """
+        named = {key for take in takes for key in (*take.keys, *_pending_key(take))}
+        with self._writers.held(), self._storage.db(commit=True) as curs:
+            found: dict[str, float] = {}
+            for chunk in _chunks(sorted(named), _MAX_VARIABLES):
+                curs.execute(
+                    "select key, at from sidecar_claim where key in ("
+                    + ", ".join("?" * len(chunk))
+                    + ")",
+                    chunk,
+                )
+                found.update((str(key), float(at)) for key, at in curs.fetchall())
+            outcomes, writes, jobs = _decide(takes, found)
+            rows = [value for key, at in writes.items() for value in (key, at)]
+            for chunk in _chunks(rows, _MAX_VARIABLES - _MAX_VARIABLES % 2):
+                curs.execute(
+                    "insert or replace into sidecar_claim (key, at) values "
+                    + ", ".join(["(?, ?)"] * (len(chunk) // 2)),
+                    chunk,
+                )
+            sqlite_enqueue_many(curs, jobs)
+        return [(taken, None) for taken in outcomes]
 
     def claim(self, key: str, ttl: float) -> bool:
         now = time.time()
