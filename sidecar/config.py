@@ -69,6 +69,22 @@ def _int(value: str) -> int:
     return int(value)
 
 
+# A signature's timestamp is accepted this far either way at most: the webhook's
+# replay claim (sidecar.queue.store.REPLAY_CLAIM_SECONDS) lives twice this, so
+# it outlives every copy of a request that still verifies.
+MAX_WEBHOOK_TOLERANCE_SECONDS = 1800
+
+
+def _tolerance(value: str) -> int:
+    seconds = int(value)
+    if not 0 < seconds <= MAX_WEBHOOK_TOLERANCE_SECONDS:
+        raise ValueError(
+            f"between 1 and {MAX_WEBHOOK_TOLERANCE_SECONDS} seconds (the webhook's "
+            f"replay claim lives {2 * MAX_WEBHOOK_TOLERANCE_SECONDS} s)"
+        )
+    return seconds
+
+
 def _opt_int(value: str) -> int | None:
     return int(value) if value.strip() else None
 
@@ -138,6 +154,10 @@ def _emoji_names(value: str) -> str:
 # `sidecar doctor`: (expected form, example value).
 _FORMS: dict[Callable[[str], Any], tuple[str, str]] = {
     _int: ("a whole number", "300"),
+    _tolerance: (
+        f"a whole number of seconds, 1 to {MAX_WEBHOOK_TOLERANCE_SECONDS}",
+        "300",
+    ),
     _opt_int: ("a numeric id (digits only), or empty for none", "360001234567"),
     _seconds: ("a number of seconds (decimals allowed)", "5.0"),
     _fraction: ("a fraction between 0 and 1 (0.75 = 75 %)", "0.75"),
@@ -176,9 +196,10 @@ class Config:
     )
     webhook_tolerance_seconds: int = _setting(
         "SIDECAR_WEBHOOK_TOLERANCE",
-        _int,
+        _tolerance,
         300,
-        "How far (seconds, either way) a signature timestamp may be from now.",
+        "How far (seconds, either way, at most 1800) a signature timestamp may be "
+        "from now.",
     )
     body_read_seconds: float = _setting(
         "SIDECAR_BODY_READ_SECONDS",

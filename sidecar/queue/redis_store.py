@@ -26,6 +26,8 @@ from sidecar.queue.ready import RedisReadyClock
 from sidecar.queue.store import (
     CLAIM_TTL_SECONDS,
     DEAD_LETTER_LIMIT,
+    REPLAY_CLAIM_PREFIX,
+    REPLAY_CLAIM_SECONDS,
     Pending,
     Taken,
     flag_ttl,
@@ -43,7 +45,8 @@ log = logging.getLogger("sidecar.queue")
 # sorted set or its schedule (or none). ARGV: claim TTL, pending TTL, "take" or
 # "check" ("" without a pending key), the job's member ("" for none: ZADDed, as
 # Huey's PriorityRedisStorage.enqueue or RedisStorage.add_to_schedule do, when
-# the claims are taken), its score (minus its priority, or its due instant).
+# the claims are taken), its score (minus its priority, or its due instant),
+# the replay claim's TTL and the full key prefix of replay claims.
 # Returns 0 duplicate, 1 enqueue (job stored), 2 collapsed.
 _TAKE_LUA = """
 local claims = #KEYS
@@ -61,7 +64,10 @@ for i = 1, claims do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
 for i = 1, claims do
-  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+  local ttl = ARGV[1]
+  -- The replay claim lives only as long as its signature verifies (store.py).
+  if string.sub(KEYS[i], 1, #ARGV[7]) == ARGV[7] then ttl = ARGV[6] end
+  redis.call('SET', KEYS[i], '1', 'EX', ttl)
 end
 if ARGV[3] ~= '' then
   local waiting = KEYS[claims + 1]
@@ -183,7 +189,16 @@ class RedisStore:
             score = repr(-job.priority if job.due is None else job.due)
         answer = int(
             self._take(
-                keys=names, args=[CLAIM_TTL_SECONDS, pending_ttl, mode, data, score]
+                keys=names,
+                args=[
+                    CLAIM_TTL_SECONDS,
+                    pending_ttl,
+                    mode,
+                    data,
+                    score,
+                    REPLAY_CLAIM_SECONDS,
+                    self._prefix + REPLAY_CLAIM_PREFIX,
+                ],
             )
         )
         return {0: Taken.DUPLICATE, 1: Taken.ENQUEUE, 2: Taken.COLLAPSED}[answer]
@@ -196,7 +211,7 @@ class RedisStore:
     def release(self, key: str) -> None:
         self._conn.delete(self._prefix + key)
 
-    def prune(self, *, older_than: float) -> int:
+    def prune(self, *, older_than: float, replay_older_than: float) -> int:
         return 0  # Redis expires them
 
     def ping(self) -> None:

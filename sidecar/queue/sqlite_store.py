@@ -21,12 +21,22 @@ from sidecar.queue.group_commit import GroupCommit, Outcome, WriterLock
 from sidecar.queue.huey_inside import ReadyJob, sqlite_enqueue_many
 from sidecar.queue.inflight import SqliteInflight, add_owner_column, this_owner
 from sidecar.queue.ready import SqliteReadyClock
-from sidecar.queue.store import DEAD_LETTER_LIMIT, Pending, Taken, flag_ttl
+from sidecar.queue.store import (
+    DEAD_LETTER_LIMIT,
+    REPLAY_CLAIM_PREFIX,
+    Pending,
+    Taken,
+    flag_ttl,
+)
 from sidecar.zendesk.budget import Budget, Shares, sqlite_buckets
 
 FLAG = "flag:"
 DEAD = "dead:"
 DEAD_TOTAL = "dead_letters_total"
+
+# The keys between REPLAY_CLAIM_PREFIX and this are the replay claims: a range
+# the primary key's index answers (a LIKE would scan the table).
+REPLAY_CLAIM_END = REPLAY_CLAIM_PREFIX[:-1] + chr(ord(REPLAY_CLAIM_PREFIX[-1]) + 1)
 
 # Kept by triggers on sidecar_dead (current dead letters) and by put_dead (ever).
 _DEAD_NOW, _DEAD_EVER, _KV_MOVED = "dead_letters", "dead_letters_total", "kv_moved"
@@ -226,9 +236,15 @@ class SqliteStore:
             "delete from sidecar_claim where key = ?", (key,), commit=True
         )
 
-    def prune(self, *, older_than: float) -> int:
+    def prune(self, *, older_than: float, replay_older_than: float) -> int:
+        # A replay claim past its hour still blocks a take until pruned here:
+        # harmless, since a request that old fails its signature first.
         with self._storage.db(commit=True) as curs:
-            curs.execute("delete from sidecar_claim where at < ?", (older_than,))
+            curs.execute(
+                "delete from sidecar_claim where at < ? "
+                "or (key >= ? and key < ? and at < ?)",
+                (older_than, REPLAY_CLAIM_PREFIX, REPLAY_CLAIM_END, replay_older_than),
+            )
             return int(curs.rowcount)
 
     def ping(self) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from sidecar.config import MAX_WEBHOOK_TOLERANCE_SECONDS
+
 if TYPE_CHECKING:
     from sidecar.queue.huey_inside import ReadyJob
     from sidecar.queue.inflight import InflightStore
@@ -25,6 +27,23 @@ if TYPE_CHECKING:
 # Zendesk keeps invocations (and may redeliver) for days; 7 days covers manual
 # replays from its activity log too.
 CLAIM_TTL_SECONDS = 7 * 24 * 3600
+# The webhook's replay claim (sidecar.zendesk.events.replay_key: "signed:" and
+# the digest of the signed timestamp + body) only has to outlive the window in
+# which that timestamp verifies (SIDECAR_WEBHOOK_TOLERANCE either way, at most
+# MAX_WEBHOOK_TOLERANCE_SECONDS): an older copy fails the signature before it
+# reaches the queue. At the event-id claim's 7 days it cost ~1.8 GB of Redis at
+# a steady 20 webhooks/s (docs/benchmarks.md, Redis memory).
+REPLAY_CLAIM_PREFIX = "signed:"
+REPLAY_CLAIM_SECONDS = 2 * MAX_WEBHOOK_TOLERANCE_SECONDS
+
+
+def claim_ttl(key: str) -> int:
+    """How long a claim taken with its job lives (seconds)."""
+    if key.startswith(REPLAY_CLAIM_PREFIX):
+        return REPLAY_CLAIM_SECONDS
+    return CLAIM_TTL_SECONDS
+
+
 # The bound on dead letters: past it the oldest are dropped (and logged).
 # `sidecar jobs failed` lists them; `sidecar jobs retry` empties them.
 DEAD_LETTER_LIMIT = 50_000
@@ -97,8 +116,11 @@ class QueueStore(Protocol):
         """Forget a claim."""
         ...
 
-    def prune(self, *, older_than: float) -> int:
-        """Drop claims taken before ``older_than`` (SQLite; Redis keys expire)."""
+    def prune(self, *, older_than: float, replay_older_than: float) -> int:
+        """Drop claims taken before ``older_than``, replay claims before ``replay_older_than``.
+
+        SQLite; Redis keys expire by themselves.
+        """
         ...
 
     def ping(self) -> None:

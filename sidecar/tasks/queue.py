@@ -38,6 +38,7 @@ from sidecar.queue.inflight import InflightStore, owner_gone, this_owner
 from sidecar.queue.store import (
     CLAIM_TTL_SECONDS,
     DEAD_LETTER_LIMIT,
+    REPLAY_CLAIM_SECONDS,
     Pending,
     QueueStore,
     Taken,
@@ -741,7 +742,10 @@ class JobQueue:
     def prune_claims(self, *, now: float | None = None) -> int:
         """Drop claims older than the dedup window (SQLite; Redis keys expire)."""
         now = time.time() if now is None else now
-        return self._store.prune(older_than=now - CLAIM_TTL_SECONDS)
+        return self._store.prune(
+            older_than=now - CLAIM_TTL_SECONDS,
+            replay_older_than=now - REPLAY_CLAIM_SECONDS,
+        )
 
     @_unavailable("prune")
     def prune_memos(self, *, now: float | None = None) -> int:
