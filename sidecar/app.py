@@ -19,8 +19,8 @@ from sidecar.scrape import queue_registry
 from sidecar.tasks.memo import TicketMemory
 from sidecar.tasks.queue import JobQueue
 from sidecar.tasks.worker import AUTH_FAILED_FLAG
-from sidecar.webhooks import blueprint
 from sidecar.webhooks import pagerduty as pagerduty_webhooks
+from sidecar.webhooks import zendesk
 from sidecar.zendesk.budget import shares_from
 from sidecar.zendesk.events import INVOCATION_HEADER
 
@@ -57,8 +57,8 @@ def create_app(
     queue = queue or JobQueue.from_url(config.queue_url)
     app = Flask("sidecar")
     # Chunked bodies have no Content-Length; this bounds what get_data() reads.
-    app.config["MAX_CONTENT_LENGTH"] = blueprint.MAX_BODY_BYTES + 1
-    app.extensions[blueprint.EXTENSION] = blueprint.Receiver(
+    app.config["MAX_CONTENT_LENGTH"] = zendesk.MAX_BODY_BYTES + 1
+    receiver = zendesk.Receiver(
         queue=queue,
         # Several secrets, comma-separated: one per Zendesk webhook, or old + new
         # while rotating.
@@ -71,7 +71,6 @@ def create_app(
         clock=clock or _utcnow,
         memory=TicketMemory(queue, account=config.zendesk_subdomain or ""),
     )
-    app.register_blueprint(blueprint.bp)
     # PagerDuty's V3 webhooks (acknowledged, notes, resolved ...) back on tickets;
     # without SIDECAR_PAGERDUTY_WEBHOOK_SECRET every delivery is refused (401).
     pagerduty_webhooks.init_app(
@@ -93,16 +92,17 @@ def create_app(
         from sidecar.webhooks import slack as slack_web
 
         slack_web.init_app(app, config, queue=queue)
-    # Read bodies under a deadline before Flask does: a slow upload is cut (408,
+    # POST /webhooks/zendesk is plain WSGI in front of Flask (its cost, issue 19);
+    # bodies are read under a deadline before either: a slow upload is cut (408,
     # or 503 when too many are slow at once) instead of holding a thread.
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
-        app.wsgi_app,
+        zendesk.ZendeskWebhooks(receiver, app.wsgi_app),
         watchdog=Watchdog(
             grace=min(SLOW_UPLOAD_GRACE_SECONDS, config.body_read_seconds),
             deadline=config.body_read_seconds,
             slow_slots=config.slow_uploads,
         ),
-        max_bytes=blueprint.MAX_BODY_BYTES,
+        max_bytes=zendesk.MAX_BODY_BYTES,
     )
     registry = queue_registry(queue)
     # The deployment-wide Zendesk budget, read at scrape time (used vs allowed).

@@ -27,7 +27,6 @@ import contextlib
 import heapq
 import io
 import itertools
-import json
 import logging
 import os
 import socket
@@ -37,22 +36,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sidecar.metrics import REQUESTS
+from sidecar.webhooks.answers import StartResponse, WsgiApp, refuse
 
 log = logging.getLogger("sidecar.webhooks")
 
 Cut = Literal["busy", "timeout"]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 READ_STEP = 64 * 1024
 RETRY_AFTER_SECONDS = 10
-# Zendesk's delivery ids, as WSGI names the headers (logged, bounded: unsigned yet).
-_DELIVERY_IDS = (
-    ("webhook_id", "HTTP_X_ZENDESK_WEBHOOK_ID"),
-    ("invocation_id", "HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID"),
-)
-MAX_LOGGED_HEADER = 100
 
 
 @dataclass(eq=False)
@@ -207,29 +198,29 @@ class BodyDeadline:
         finally:
             self._watchdog.finish(watch)
         if watch.cut == "busy":
-            return _refuse(
+            return refuse(
                 environ,
                 start_response,
+                "slow_uploads_busy",
                 503,
                 "too many slow uploads, retry later",
-                "slow_uploads_busy",
                 retry_after=RETRY_AFTER_SECONDS,
             )
         if watch.cut == "timeout":
-            return _refuse(
+            return refuse(
                 environ,
                 start_response,
+                "body_timeout",
                 408,
                 f"request body not received within {self._watchdog.deadline:g} s",
-                "body_timeout",
             )
         if body is None or (declared is not None and len(body) != declared):
-            return _refuse(
+            return refuse(
                 environ,
                 start_response,
+                "body_incomplete",
                 400,
                 "request body ended early",
-                "body_incomplete",
             )
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -254,37 +245,3 @@ def _read(stream: Any, *, limit: int) -> bytes:
         parts.append(chunk)
         size += len(chunk)
     return b"".join(parts)
-
-
-def _refuse(
-    environ: dict[str, Any],
-    start_response: StartResponse,
-    status: int,
-    reason: str,
-    outcome: str,
-    *,
-    retry_after: int | None = None,
-) -> list[bytes]:
-    """Answer a refusal; log it as the receiver does (webhooks/blueprint.py ``_reject``)."""
-    REQUESTS.labels(outcome).inc()
-    ids = {
-        field: (str(environ.get(key) or "")[:MAX_LOGGED_HEADER] or None)
-        for field, key in _DELIVERY_IDS
-    }
-    log.warning(
-        "webhook rejected: %s",
-        reason,
-        extra={"outcome": outcome, "status": status, "reason": reason, **ids},
-    )
-    body = json.dumps({"error": reason}).encode()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(body))),
-    ]
-    if retry_after is not None:
-        headers.append(("Retry-After", str(retry_after)))
-    phrase = {408: "Request Timeout", 400: "Bad Request"}.get(
-        status, "Service Unavailable"
-    )
-    start_response(f"{status} {phrase}", headers)
-    return [body]

@@ -55,9 +55,13 @@ class GroupCommit(Generic[T, R]):
     """
 
     def __init__(
-        self, run: Callable[[Sequence[T]], Sequence[Outcome[R]]], max_batch: int = 64
+        self,
+        run: Callable[[Sequence[T]], Sequence[Outcome[R]]],
+        max_batch: int = 64,
+        gate: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
     ) -> None:
         self._run = run
+        self._gate = gate or contextlib.nullcontext
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._waiting: list[_Slot[T, R]] = []
@@ -82,14 +86,20 @@ class GroupCommit(Generic[T, R]):
 
     def _lead(self) -> None:
         """Run one batch (this thread's write is in it), then pass the lead on."""
-        with self._lock:
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
+        batch: list[_Slot[T, R]] = []
         try:
-            outcomes = list(self._run([slot.item for slot in batch]))
+            with self._gate():
+                with self._lock:
+                    batch = self._waiting[: self._max_batch]
+                    del self._waiting[: self._max_batch]
+                outcomes = list(self._run([slot.item for slot in batch]))
             if len(outcomes) != len(batch):
                 raise RuntimeError("group commit: one outcome per item expected")
         except BaseException as exc:  # every writer of the batch sees it
+            if not batch:
+                with self._lock:
+                    batch = self._waiting[: self._max_batch]
+                    del self._waiting[: self._max_batch]
             outcomes = [(None, exc)] * len(batch)
         with self._lock:
             # The next thread that waits leads; none waiting: the next to come does.

@@ -51,6 +51,7 @@ from huey.consumer import Consumer
 from huey.signals import SIGNAL_ENQUEUED
 from huey.storage import PriorityRedisStorage, SqliteStorage
 
+from sidecar.queue.checkpoint import AUTOCHECKPOINT_PAGES
 from sidecar.queue.inflight import InflightStore, this_owner
 
 log = logging.getLogger("sidecar.queue")
@@ -58,17 +59,20 @@ log = logging.getLogger("sidecar.queue")
 
 # huey ships no type information, so its storage class is Any to mypy.
 class SidecarSqliteStorage(SqliteStorage):  # type: ignore[misc]
-    """Huey's SQLite storage with WAL + synchronous=NORMAL.
+    """Huey's SQLite storage with WAL + synchronous=NORMAL, checkpointed aside.
 
     In WAL mode NORMAL commits survive a crash of any process (the write is in
     the WAL before commit returns) and skip the per-commit fsync, which halves
     ingest latency; only an OS crash or power loss can drop the last commits,
-    which the periodic sweep re-reads (docs/decisions.md).
+    which the periodic sweep re-reads (docs/decisions.md). The automatic
+    checkpoint's threshold is raised so that no commit of ours pays for one:
+    sidecar.queue.checkpoint runs them from a thread of its own.
     """
 
     def _create_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
+        conn.execute(f"pragma wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         return conn
 
 
@@ -80,13 +84,16 @@ class ReadyJob:
     column) or its list's (its schedule's) key (Redis); ``data`` Huey's
     serialized task; ``due`` None for a ready job, else the instant the
     schedule keeps for it, in the storage's own scale (what Huey's
-    ``add_to_schedule`` would store).
+    ``add_to_schedule`` would store); ``task_id`` the task's id, which the
+    Redis store records in the lane's ready clock in the same script
+    (sidecar.queue.ready; SQLite's triggers need none).
     """
 
     queue: str
     data: bytes
     priority: int = 0
     due: float | None = None
+    task_id: str = ""
 
 
 def ready_job(huey: Any, task: Any) -> ReadyJob:
@@ -100,8 +107,10 @@ def ready_job(huey: Any, task: Any) -> ReadyJob:
     data = bytes(huey.serialize_task(task))
     priority = int(task.priority or 0)
     if isinstance(huey, RedisHuey):
-        return ReadyJob(storage.queue_key, redis_member(data), priority)
-    return ReadyJob(storage.name, data, priority)
+        return ReadyJob(
+            storage.queue_key, redis_member(data), priority, task_id=str(task.id)
+        )
+    return ReadyJob(storage.name, data, priority, task_id=str(task.id))
 
 
 def redis_member(data: bytes, at: float | None = None) -> bytes:
@@ -174,14 +183,6 @@ def sqlite_enqueue_many(curs: sqlite3.Cursor, jobs: Sequence[ReadyJob]) -> None:
                 for value in (job.queue, sqlite3.Binary(job.data), job.due)
             ],
         )
-
-
-def announce_enqueued(huey: Any, task: Any) -> None:
-    """Send Huey's ``enqueued`` signal for a job we stored ourselves (the queue-age clock)."""
-    try:
-        huey._emit(SIGNAL_ENQUEUED, task)
-    except Exception as exc:  # the signal only feeds the queue-age gauge
-        log.debug("enqueued signal failed: %s", exc)
 
 
 def register_task(

@@ -12,9 +12,12 @@ where it leaves it (docs/decisions.md, "Queue age"):
   table: nothing to clear by hand, nothing a crash can leave behind, and no
   extra transaction on the enqueue path. The oldest is the lowest row id of
   the queue (ids follow insertion order among the rows present).
-- **Redis**: Huey's ready queue has no hooks, so the queue connects receivers
-  to Huey's signals. ``enqueued`` records the task id with the current time in
-  the sorted set ``sidecar.ready.<queue>``; the signal a dequeued task raises
+- **Redis**: Huey's ready queue has no hooks. A job the queue store writes
+  itself (an accepted webhook, a claimed job: sidecar.queue.redis_store) has
+  its task id recorded with the current time in the sorted set
+  ``sidecar.ready.<queue>`` by the same script that stores it (one round trip,
+  issue 19); a job Huey enqueues (a retry, a recovery, a tick's due job) by a
+  receiver of Huey's ``enqueued`` signal. The signal a dequeued task raises
   next (``executing``, or ``scheduled``/``revoked``/``expired``) removes it.
   The ready queue is Huey's ``PriorityRedisStorage`` sorted set (score: minus
   the priority; each member starts with its 8-byte enqueue instant), so the

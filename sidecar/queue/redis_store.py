@@ -22,7 +22,7 @@ import redis
 
 from sidecar.queue.huey_inside import ReadyJob
 from sidecar.queue.inflight import RedisInflight, this_owner
-from sidecar.queue.ready import RedisReadyClock
+from sidecar.queue.ready import RedisReadyClock, ready_key
 from sidecar.queue.store import (
     CLAIM_TTL_SECONDS,
     DEAD_LETTER_LIMIT,
@@ -42,41 +42,46 @@ log = logging.getLogger("sidecar.queue")
 
 # Take every claim or none, then look at the pending key, in one round trip.
 # KEYS: the claims, then the pending key (or none), then the lane's ready
-# sorted set or its schedule (or none). ARGV: claim TTL, pending TTL, "take" or
-# "check" ("" without a pending key), the job's member ("" for none: ZADDed, as
-# Huey's PriorityRedisStorage.enqueue or RedisStorage.add_to_schedule do, when
-# the claims are taken), its score (minus its priority, or its due instant),
-# the replay claim's TTL and the full key prefix of replay claims.
+# sorted set or its schedule (or none), then the lane's ready clock (or none).
+# ARGV: claim TTL, pending TTL, "take" or "check" ("" without a pending key),
+# the job's member ("" for none: ZADDed, as Huey's PriorityRedisStorage.enqueue
+# or RedisStorage.add_to_schedule do, when the claims are taken), its score
+# (minus its priority, or its due instant), the replay claim's TTL, the full
+# key prefix of replay claims, the task's id ("" records nothing) and now: a
+# ready job's instant goes into the ready clock in the same script
+# (sidecar.queue.ready), not in a second round trip after it.
 # Returns 0 duplicate, 1 enqueue (job stored), 2 collapsed.
 _TAKE_LUA = """
-local claims = #KEYS
-if ARGV[3] ~= '' then claims = claims - 1 end
-if ARGV[4] ~= '' then
-  claims = claims - 1
+local n = #KEYS
+local clock, queue, waiting
+if ARGV[8] ~= '' then clock = KEYS[n]; n = n - 1 end
+if ARGV[4] ~= '' then queue = KEYS[n]; n = n - 1 end
+if ARGV[3] ~= '' then waiting = KEYS[n]; n = n - 1 end
+if queue then
   -- A script's writes are not undone by a later error: refuse before any write
   -- when the job could not be stored, so no claim outlives a job never stored.
-  local kind = redis.call('TYPE', KEYS[#KEYS])['ok']
+  local kind = redis.call('TYPE', queue)['ok']
   if kind ~= 'none' and kind ~= 'zset' then
     return redis.error_reply('WRONGTYPE the queue key holds a ' .. kind)
   end
 end
-for i = 1, claims do
+for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
 end
-for i = 1, claims do
+for i = 1, n do
   local ttl = ARGV[1]
   -- The replay claim lives only as long as its signature verifies (store.py).
   if string.sub(KEYS[i], 1, #ARGV[7]) == ARGV[7] then ttl = ARGV[6] end
   redis.call('SET', KEYS[i], '1', 'EX', ttl)
 end
-if ARGV[3] ~= '' then
-  local waiting = KEYS[claims + 1]
+if waiting then
   if redis.call('EXISTS', waiting) == 1 then return 2 end
   if ARGV[3] == 'take' then
     redis.call('SET', waiting, '1', 'EX', ARGV[2])
   end
 end
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[#KEYS], ARGV[5], ARGV[4]) end
+if queue then redis.call('ZADD', queue, ARGV[5], ARGV[4]) end
+if clock then redis.call('ZADD', clock, ARGV[9], ARGV[8]) end
 return 1
 """
 
@@ -157,6 +162,10 @@ class RedisStore:
             log.debug("moving flags and dead letters deferred: %s", exc)
         self._inflight = RedisInflight(self._conn, self.name)
         self._ready: RedisReadyClock[str] = RedisReadyClock(lanes)
+        # Each lane's ready list -> its ready clock, recorded by the take script.
+        self._ready_keys = {
+            str(lane.storage.queue_key): ready_key(lane) for lane in lanes.values()
+        }
 
     @property
     def inflight(self) -> RedisInflight:
@@ -182,11 +191,15 @@ class RedisStore:
             names.append(self._prefix + pending.key)
             mode = "take" if pending.take else "check"
             pending_ttl = max(1, round(pending.ttl))
-        data, score = b"", ""
+        data, score, task_id = b"", "", ""
         if job is not None:
             names.append(job.queue)
             data = job.data
             score = repr(-job.priority if job.due is None else job.due)
+            clock = self._ready_keys.get(job.queue) if job.due is None else None
+            if clock is not None and job.task_id:
+                names.append(clock)
+                task_id = job.task_id
         answer = int(
             self._take(
                 keys=names,
@@ -198,6 +211,8 @@ class RedisStore:
                     score,
                     REPLAY_CLAIM_SECONDS,
                     self._prefix + REPLAY_CLAIM_PREFIX,
+                    task_id,
+                    repr(time.time()),
                 ],
             )
         )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sidecar.queue.checkpoint import CHECKPOINT_SECONDS, WalCheckpointer
 from sidecar.queue.group_commit import GroupCommit, Outcome, WriterLock
 from sidecar.queue.huey_inside import ReadyJob, sqlite_enqueue_many
 from sidecar.queue.inflight import SqliteInflight, add_owner_column, this_owner
@@ -134,9 +135,16 @@ class SqliteStore:
         "key text not null primary key, until real not null) without rowid"
     )
 
-    def __init__(self, huey: Any, lanes: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        huey: Any,
+        lanes: Mapping[str, Any],
+        *,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    ) -> None:
         """``huey``: the normal lane's SqliteHuey (its storage and key-value table);
-        ``lanes``: every lane's Huey by lane name (the ready clock)."""
+        ``lanes``: every lane's Huey by lane name (the ready clock);
+        ``checkpoint_seconds``: how often this process checkpoints the WAL."""
         self._huey = huey
         self._storage = huey.storage
         for ddl in (self.claim_ddl, self.memo_ddl, self.lease_ddl):
@@ -157,8 +165,13 @@ class SqliteStore:
         self._move_kv()
         self._inflight = SqliteInflight(self._storage)
         self._ready: SqliteReadyClock[str] = SqliteReadyClock(lanes)
-        self._group: GroupCommit[_Take, Taken] = GroupCommit(self._take_batch)
         self._writers = WriterLock(f"{self.filename}-writers")
+        # Started by the first take in each process: checkpoints never run
+        # inside a take's transaction (sidecar.queue.checkpoint).
+        self._checkpointer = WalCheckpointer(self.filename, every=checkpoint_seconds)
+        self._group: GroupCommit[_Take, Taken] = GroupCommit(
+            self._take_batch, gate=self._writers.held
+        )
 
     @property
     def inflight(self) -> SqliteInflight:
@@ -185,6 +198,7 @@ class SqliteStore:
         "Group commit of accepted webhooks"). The processes writing the file
         take turns through a lock file beside it (``<file>-writers``).
         """
+        self._checkpointer.ensure()
         return self._group.submit(_Take(keys, pending, job, time.time()))
 
     def _take_batch(self, takes: Sequence[_Take]) -> list[Outcome[Taken]]:
@@ -198,7 +212,7 @@ class SqliteStore:
         writes the claims and the pending claims taken, one the jobs.
         """
         named = {key for take in takes for key in (*take.keys, *_pending_key(take))}
-        with self._writers.held(), self._storage.db(commit=True) as curs:
+        with self._storage.db(commit=True) as curs:
             found: dict[str, float] = {}
             for chunk in _chunks(sorted(named), _MAX_VARIABLES):
                 curs.execute(
@@ -471,4 +485,5 @@ class SqliteStore:
         return Budget(shares, bucket=sqlite_buckets(self.filename))
 
     def close(self) -> None:
+        self._checkpointer.stop()
         self._storage.close()

@@ -26,7 +26,6 @@ from huey.api import Huey, Task, TaskWrapper
 from sidecar.errors import QueueUnavailable, SidecarError
 from sidecar.queue.backend import Backend, open_backend
 from sidecar.queue.huey_inside import (
-    announce_enqueued,
     change_kwargs,
     due_at,
     ready_job,
@@ -625,14 +624,11 @@ class JobQueue:
             kwargs.pop("organization_id", None)
         task = self.lanes()[lane].reconcile.s(ticket_id, **kwargs)
         huey = self.lane_huey(lane)
-        taken = self._store.take(
+        return self._store.take(
             keys,
             Pending(waiting, PENDING_TTL_SECONDS, not skippable),
             ready_job(huey, task),
         )
-        if taken is Taken.ENQUEUE:
-            announce_enqueued(huey, task)
-        return taken
 
     def submit_reconcile(
         self,
@@ -656,12 +652,8 @@ class JobQueue:
         As :meth:`submit_reconcile`, for any job: False when the key was
         claimed; the claim and the job are one write.
         """
-        if self._store.take([dedup_key], None, ready_job(self.huey, task)) is (
-            Taken.DUPLICATE
-        ):
-            return False
-        announce_enqueued(self.huey, task)
-        return True
+        taken = self._store.take([dedup_key], None, ready_job(self.huey, task))
+        return taken is not Taken.DUPLICATE
 
     @_unavailable("enqueue")
     def submit_unless_waiting(
@@ -678,10 +670,7 @@ class JobQueue:
         taken = self._store.take(
             [], Pending(waiting_key, ttl_seconds, True), ready_job(self.huey, task)
         )
-        if taken is not Taken.ENQUEUE:
-            return False
-        announce_enqueued(self.huey, task)
-        return True
+        return taken is Taken.ENQUEUE
 
     @_unavailable("enqueue")
     def wait_for_budget(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,8 +115,12 @@ def replay_key(body: bytes, *, timestamp: str) -> str:
     return f"signed:{digest}"
 
 
-def parse_event(body: bytes, *, headers: Mapping[str, str]) -> WebhookEvent:
-    """Parse a (verified) webhook body, or raise BadEvent naming the problem."""
+def parse_event(body: bytes, *, invocation_id: str | None = None) -> WebhookEvent:
+    """Parse a (verified) webhook body, or raise BadEvent naming the problem.
+
+    ``invocation_id``: the delivery's ``X-Zendesk-Webhook-Invocation-Id``
+    header, the dedup id of a body that carries none of its own.
+    """
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -126,7 +129,7 @@ def parse_event(body: bytes, *, headers: Mapping[str, str]) -> WebhookEvent:
             # Our trigger body, broken by what a placeholder rendered: reconcile
             # the ticket without hints rather than lose the change.
             return WebhookEvent(
-                "ticket", ticket_id, _text(headers.get(INVOCATION_HEADER)),
+                "ticket", ticket_id, _text(invocation_id),
                 "trigger:unparsed",
             )  # fmt: skip
         raise BadEvent("body is not valid JSON", status=400) from None
@@ -134,7 +137,7 @@ def parse_event(body: bytes, *, headers: Mapping[str, str]) -> WebhookEvent:
         raise BadEvent("body is nested too deeply", status=400) from None
     if not isinstance(data, dict):
         raise BadEvent("body is not a JSON object", status=400)
-    invocation_id = _text(headers.get(INVOCATION_HEADER))
+    invocation_id = _text(invocation_id)
     event_type = data.get("type")
     if isinstance(event_type, str) and event_type.startswith(EVENT_PREFIX):
         return _from_subscription(data, event_type, invocation_id)

@@ -17,6 +17,7 @@ from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Hint
 from sidecar.tasks.queue import JobQueue, Taken
 from tests.adapters.test_queue import run_next
+from tests.support import redis_queue_url
 
 # SQLite's julianday('now') has millisecond precision.
 CLOCK_SLACK = 0.01
@@ -83,3 +84,40 @@ def test_a_failed_store_keeps_no_claim(queue: JobQueue) -> None:
         is Taken.ENQUEUE
     )
     assert [t.args[0] for t in huey.pending()] == [12]
+
+
+def test_a_redis_delivery_is_one_round_trip_with_its_ready_instant() -> None:
+    """An accepted webhook on Redis costs one command: the script stores the job and its ready instant.
+
+    The ready clock's record was a second round trip (a ZADD from Huey's
+    ``enqueued`` signal) before issue 19: each round trip is two GIL hand-offs
+    in a web thread. MONITOR shows the commands a script runs as ``lua``;
+    only this queue's keys are counted (other tests share the server).
+    """
+    with redis_queue_url() as url:
+        queue = JobQueue.from_url(url)
+        name = queue.huey.storage.name
+        conn = redis.Redis.from_url(url.split("?")[0])
+        try:
+            queue.ping()
+            with conn.monitor() as monitor:
+                before = time.time()
+                taken = queue.deliver_reconcile(
+                    21, dedup_key="zendesk:rt", replay_key="signed:rt"
+                )
+                after = time.time()
+                # A marker of our own ends the listening.
+                conn.get(f"{name}.monitor-done")
+                sent = []
+                for command in monitor.listen():
+                    if command["command"] == f"GET {name}.monitor-done":
+                        break
+                    if name in command["command"] and command["client_type"] != "lua":
+                        sent.append(command["command"].split()[0])
+            assert taken is Taken.ENQUEUE
+            assert sent == ["EVALSHA"]
+            ready = queue.oldest_ready()[Lane.NORMAL]
+            assert ready is not None and before <= ready <= after
+        finally:
+            conn.close()
+            queue.close()

@@ -461,7 +461,7 @@ def test_ports_agree() -> None:
 
 def test_the_front_is_one_config_before_gunicorn_in_compose_and_kubernetes() -> None:
     """Compose and Kubernetes run nginx from the one template, before gunicorn's $PORT, with the app's body limit."""
-    from sidecar.webhooks.blueprint import MAX_BODY_BYTES
+    from sidecar.webhooks.zendesk import MAX_BODY_BYTES
     from tests.support import FRONT_TEMPLATE
 
     port = dockerfile_env(final_stage())["PORT"]
