@@ -179,7 +179,11 @@ def _requeue_interrupted(huey: Any) -> None:
 
 @contextlib.contextmanager
 def _worker(
-    config: Config, *, workers: int, periodic: bool = True
+    config: Config,
+    *,
+    workers: int,
+    urgent_workers: int = URGENT_WORKERS,
+    periodic: bool = True,
 ) -> Iterator[Callable[[], bool]]:
     """Run both lanes' consumers and the lease watchdog in threads; yield ``alive()``."""
     queue = JobQueue.from_url(config.queue_url)
@@ -203,7 +207,7 @@ def _worker(
         watchdog.start()
         options = {**CONSUMER_OPTIONS, "workers": workers, "periodic": periodic}
         urgent = queue.urgent_huey.create_consumer(
-            **{**options, "workers": URGENT_WORKERS, "periodic": False}
+            **{**options, "workers": urgent_workers, "periodic": False}
         )
         consumer = LanesConsumer(queue.huey, others=[urgent], **options)
         logging.getLogger("sidecar.worker").info(
@@ -211,7 +215,7 @@ def _worker(
             extra={
                 "queue": queue.description,
                 "workers": workers,
-                "urgent_workers": URGENT_WORKERS,
+                "urgent_workers": urgent_workers,
             },
         )
         with _no_signal_handlers():  # signal.signal: the main thread only
@@ -229,7 +233,10 @@ def _worker(
 
 @contextlib.contextmanager
 def start_inprocess(
-    env: Mapping[str, str], *, workers: int = WORKERS
+    env: Mapping[str, str],
+    *,
+    workers: int = WORKERS,
+    urgent_workers: int = URGENT_WORKERS,
 ) -> Iterator[InProcess]:
     """Run the web app and the worker of ``env`` in this process until the block ends."""
     config = Config.from_env(env)
@@ -247,7 +254,9 @@ def start_inprocess(
             )
             serving.start()
             try:
-                with _worker(config, workers=workers) as alive:
+                with _worker(
+                    config, workers=workers, urgent_workers=urgent_workers
+                ) as alive:
                     yield InProcess(lines, url=f"http://127.0.0.1:{port}", alive=alive)
             finally:
                 server.shutdown()

@@ -191,6 +191,7 @@ def running_stack(
     echo: Callable[[Stack, WriteEvent], None] | None = None,
     processes: bool = False,
     pagerduty_webhooks: bool = False,
+    one_thread_per_lane: bool = False,
     **overrides: str,
 ) -> Iterator[Stack]:
     """Start the fakes and the sidecar; fire the echo webhook of every write.
@@ -204,6 +205,9 @@ def running_stack(
     changing ticket write) with what a differently set-up account would send.
     ``pagerduty_webhooks``: PagerDuty holds a V3 webhook subscription to the
     sidecar's /webhooks/pagerduty, whose secret the sidecar is given.
+    ``one_thread_per_lane``: the in-process worker runs one job at a time per
+    lane, so two reconciles of one ticket never overlap (a test of what one
+    reconcile does per change).
     """
     with (
         FakeZendesk(**(zendesk_options or {})) as zendesk,
@@ -232,7 +236,12 @@ def running_stack(
                 "SIDECAR_PAGERDUTY_WEBHOOK_SECRET", subscription.secrets[-1]
             )
         env = connected_env(tmp_path, zendesk, pagerduty, **overrides)
-        started = start_serve(env, cwd=tmp_path) if processes else start_inprocess(env)
+        if processes:
+            started = start_serve(env, cwd=tmp_path)
+        elif one_thread_per_lane:
+            started = start_inprocess(env, workers=1, urgent_workers=1)
+        else:
+            started = start_inprocess(env)
         with started as serve:
             stack = Stack(zendesk, pagerduty, serve, env, entitled, plain, agent)
             if subscription is not None:

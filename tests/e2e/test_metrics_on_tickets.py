@@ -48,6 +48,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         SIDECAR_POLICY_FILE=str(policy),
         SIDECAR_NEXT_REPLY_DUE_FIELD_ID=str(NEXT_REPLY_FIELD),
         SIDECAR_RESOLUTION_DUE_FIELD_ID=str(RESOLUTION_FIELD),
+        # The audits promise is per change, as one reconcile sees it: two
+        # reconciles of one ticket running at once (another thread took the
+        # echo of the first one's write) may each read them before either
+        # remembers (docs/decisions.md, "Metrics on the ticket"), which made
+        # the count below flaky under load.
+        one_thread_per_lane=True,
     ) as running:
         running.zendesk.add_ticket_field(
             NEXT_REPLY_FIELD, title="SLA next reply due", type="text"
