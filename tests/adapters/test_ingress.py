@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.ingress import BodyDeadline, Watchdog
+from sidecar.ingress import TICK_SECONDS, BodyDeadline, Watchdog
 
 MAX = 1000
 
@@ -244,3 +244,35 @@ def test_the_watchdog_thread_is_woken_only_for_a_sooner_instant(
     clock.now += 5.0
     watchdog.expire_due()
     assert watches[0].cut == "timeout"
+
+
+def test_the_watchdog_does_not_wake_for_every_upload() -> None:
+    """Under a steady stream of prompt uploads the watchdog wakes a few times, not once each.
+
+    Every watch stays in its heap until its grace ends (most of them long
+    done), so the earliest instant was always about one request away: the
+    thread woke per request, a thread switch per accepted webhook (issue 19).
+    """
+    rounds = 0
+
+    class Counting(Watchdog):
+        def expire_due(self) -> None:
+            nonlocal rounds
+            rounds += 1
+            super().expire_due()
+
+    watchdog = Counting(grace=0.02, deadline=1, slow_slots=1)
+    left, right = socket.socketpair()
+    try:
+        started = time.monotonic()
+        uploads = 0
+        while time.monotonic() - started < 0.5:
+            watchdog.finish(watchdog.watch(left))  # a prompt upload: done at once
+            uploads += 1
+            time.sleep(0.0005)
+        assert uploads > 300
+        # One round per TICK_SECONDS (0.05 s) at most, with room for a slow machine.
+        assert rounds <= 0.5 / TICK_SECONDS + 5, (rounds, uploads)
+    finally:
+        left.close()
+        right.close()
