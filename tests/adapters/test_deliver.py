@@ -121,3 +121,14 @@ def test_a_redis_delivery_is_one_round_trip_with_its_ready_instant() -> None:
         finally:
             conn.close()
             queue.close()
+
+
+def test_redis_commands_go_through_the_compiled_parser() -> None:
+    """redis-py packs and parses through hiredis when it is installed (the ``hiredis`` extra).
+
+    Measured on the accepted-webhook path (issue 19): about 40 µs of CPU per
+    webhook under gunicorn, 0.37–0.41× → 0.42–0.44× bare Flask on Redis.
+    """
+    from redis.utils import HIREDIS_AVAILABLE
+
+    assert HIREDIS_AVAILABLE
