@@ -51,7 +51,9 @@ class GroupCommit(Generic[T, R]):
 
     ``run`` gets the batch's items in arrival order and returns one outcome
     per item; it commits before returning. If it raises, every item of the
-    batch raises that. Thread-safe; batches never overlap.
+    batch raises that. Thread-safe; batches never overlap. ``gate``, when
+    given, is held around taking and running each batch (a lock shared with
+    other processes); if entering it fails, the batch fails with that error.
     """
 
     def __init__(
@@ -66,6 +68,12 @@ class GroupCommit(Generic[T, R]):
         self._lock = threading.Lock()
         self._waiting: list[_Slot[T, R]] = []
         self._leading = False
+
+    def _take_waiting(self) -> list[_Slot[T, R]]:
+        with self._lock:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+        return batch
 
     def submit(self, item: T) -> R:
         """Hand in ``item``; return its result once the transaction holding it committed."""
@@ -85,21 +93,22 @@ class GroupCommit(Generic[T, R]):
         return result  # type: ignore[return-value]  # R when there is no error
 
     def _lead(self) -> None:
-        """Run one batch (this thread's write is in it), then pass the lead on."""
-        batch: list[_Slot[T, R]] = []
+        """Run one batch (this thread's write is in it), then pass the lead on.
+
+        The batch is taken once the gate is passed (the writers' lock file of
+        sidecar.queue.sqlite_store), so writes handed in while another process
+        held it join this batch instead of waiting for the next.
+        """
+        batch: list[_Slot[T, R]] | None = None
         try:
             with self._gate():
-                with self._lock:
-                    batch = self._waiting[: self._max_batch]
-                    del self._waiting[: self._max_batch]
+                batch = self._take_waiting()
                 outcomes = list(self._run([slot.item for slot in batch]))
             if len(outcomes) != len(batch):
                 raise RuntimeError("group commit: one outcome per item expected")
         except BaseException as exc:  # every writer of the batch sees it
-            if not batch:
-                with self._lock:
-                    batch = self._waiting[: self._max_batch]
-                    del self._waiting[: self._max_batch]
+            if batch is None:  # the gate failed: the batch is what waits now
+                batch = self._take_waiting()
             outcomes = [(None, exc)] * len(batch)
         with self._lock:
             # The next thread that waits leads; none waiting: the next to come does.

@@ -33,6 +33,17 @@ DELIVERY_IDS = (
 )
 
 _STATUS_LINES: dict[int, str] = {}
+# The counter of each outcome, labelled once (``labels()`` takes a lock and
+# looks the child up on every call).
+_COUNTERS: dict[str, Any] = {}
+
+
+def count(outcome: str) -> None:
+    """Count one request under ``outcome`` (``sidecar_webhook_requests_total``)."""
+    counter = _COUNTERS.get(outcome)
+    if counter is None:
+        counter = _COUNTERS[outcome] = REQUESTS.labels(outcome)
+    counter.inc()
 
 
 def status_line(status: int) -> str:
@@ -80,7 +91,7 @@ def refuse(
     **fields: object,
 ) -> list[bytes]:
     """Refuse a delivery: count ``outcome``, log one warning line, answer ``{"error": reason}``."""
-    REQUESTS.labels(outcome).inc()
+    count(outcome)
     log.warning(
         "webhook rejected: %s",
         reason,

@@ -23,12 +23,11 @@ from typing import Any
 
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.http import parse_options_header
 from werkzeug.wsgi import get_input_stream
 
 from sidecar.domain.plan import PAGING_SEVERITIES
 from sidecar.errors import BadEvent, InvalidSignature, QueueUnavailable
-from sidecar.metrics import ENQUEUE_SECONDS, REQUESTS
+from sidecar.metrics import ENQUEUE_SECONDS
 from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Hint, TicketMemory
 from sidecar.tasks.queue import JobQueue, Taken
@@ -36,6 +35,7 @@ from sidecar.webhooks.answers import (
     Environ,
     StartResponse,
     WsgiApp,
+    count,
     delivery_ids,
     refuse,
     send_json,
@@ -106,7 +106,7 @@ class ZendeskWebhooks:
             return self._receive(environ, start_response)
         except Exception:
             # Log the class only with the traceback; never the request body or headers.
-            REQUESTS.labels("error").inc()
+            count("error")
             log.exception(
                 "unhandled error",
                 extra={"invocation_id": delivery_ids(environ)["invocation_id"]},
@@ -124,7 +124,8 @@ class ZendeskWebhooks:
             return refuse(
                 environ, start_response, "too_large", 413, "body larger than 256 KiB"
             )
-        mimetype = parse_options_header(environ.get("CONTENT_TYPE"))[0].lower()
+        # The media type is what comes before any parameter (RFC 9110 §8.3.1).
+        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         if mimetype != "application/json":
             return refuse(
                 environ,
@@ -133,17 +134,18 @@ class ZendeskWebhooks:
                 415,
                 "content type must be application/json",
             )
-        body: bytes | None
-        try:
-            # A chunked body has no Content-Length: the stream stops one byte
-            # over ours, so a longer read means too large.
-            stream = get_input_stream(environ, max_content_length=MAX_BODY_BYTES + 1)
-            body = stream.read()
-        except RequestEntityTooLarge:
-            body = None
+        body = _read_body(environ, declared)
         if body is None or len(body) > MAX_BODY_BYTES:
             return refuse(
                 environ, start_response, "too_large", 413, "body larger than 256 KiB"
+            )
+        if declared is not None and len(body) != declared:
+            return refuse(
+                environ,
+                start_response,
+                "body_incomplete",
+                400,
+                "request body ended early",
             )
         headers = EnvironHeaders(environ)
         timestamp = headers.get(TIMESTAMP_HEADER)
@@ -236,6 +238,22 @@ class ZendeskWebhooks:
         return _answer(environ, start_response, "org_invalidated", 202, event)
 
 
+def _read_body(environ: dict[str, Any], declared: int | None) -> bytes | None:
+    """The request body, at most ``MAX_BODY_BYTES + 1`` bytes; None when longer.
+
+    With a Content-Length (at most ours, checked before) that many bytes are
+    read, as WSGI asks; under gunicorn sidecar.ingress has read them already.
+    A chunked body has none: Werkzeug's stream stops one byte over ours.
+    """
+    if declared is not None:
+        return bytes(environ["wsgi.input"].read(declared))
+    try:
+        stream = get_input_stream(environ, max_content_length=MAX_BODY_BYTES + 1)
+        return bytes(stream.read())
+    except RequestEntityTooLarge:
+        return None
+
+
 def _content_length(environ: Environ) -> int | None:
     try:
         return int(environ.get("CONTENT_LENGTH") or "")
@@ -252,7 +270,7 @@ def _answer(
     lane: Lane | None = None,
 ) -> Iterable[bytes]:
     """Answer an accepted (or ignored, or duplicate) delivery: its metric, its log line."""
-    REQUESTS.labels(outcome).inc()
+    count(outcome)
     log.info(
         "webhook %s",
         outcome,

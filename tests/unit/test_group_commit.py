@@ -101,3 +101,47 @@ def test_one_writers_own_error_stays_its_own() -> None:
     with pytest.raises(ValueError):
         group.submit(-1)
     assert group.submit(1) == 2
+
+
+def test_writes_handed_in_while_the_gate_is_held_join_the_batch() -> None:
+    """The batch is taken once the gate (the other process's lock) is passed, not before."""
+    held = threading.Lock()
+    held.acquire()  # another process writes
+    run = Recorder()
+    group = GroupCommit(run, gate=lambda: held)
+    answers: dict[int, int] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: answers.update({n: group.submit(n)}))
+        for n in range(5)
+    ]
+    for thread in threads:
+        thread.start()
+    # All five handed in; the first to come leads and waits at the gate.
+    for _ in range(100):
+        if len(group._waiting) == 5:
+            break
+        threading.Event().wait(0.01)
+    held.release()
+    for thread in threads:
+        thread.join(5)
+    assert answers == {n: 2 * n for n in range(5)}
+    assert [sorted(batch) for batch in run.batches] == [[0, 1, 2, 3, 4]]
+
+
+def test_a_gate_that_fails_fails_the_batch_and_nothing_runs() -> None:
+    """A lock file that cannot be taken answers the writers with its error; the next batch runs."""
+    run = Recorder()
+    calls = 0
+
+    def gate() -> threading.Lock:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("lock file gone")
+        return threading.Lock()
+
+    group = GroupCommit(run, gate=gate)
+    with pytest.raises(OSError, match="lock file gone"):
+        group.submit(1)
+    assert run.batches == []
+    assert group.submit(2) == 4

@@ -432,3 +432,21 @@ def test_an_organization_event_whose_job_was_not_stored_is_stored_on_zendesks_re
     assert (retried.status_code, retried.json) == (202, {"status": "accepted"})
     (task,) = queue.huey.pending()
     assert (task.name, task.args) == ("refresh_org", (9012,))
+
+
+def test_a_body_shorter_than_its_content_length_is_400(
+    client: FlaskClient, queue: JobQueue
+) -> None:
+    """A body that ends before its Content-Length is refused as such, not as a bad signature."""
+    body, _ = sample("ticket_created")
+    response = client.post(
+        URL,
+        data=body,
+        headers=signed_headers(body),
+        environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)},
+    )
+    assert (response.status_code, response.json) == (
+        400,
+        {"error": "request body ended early"},
+    )
+    assert queued_ticket_ids(queue) == []
