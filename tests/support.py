@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -72,9 +73,36 @@ def signed_headers(
     return headers
 
 
+# Ports handed to the servers tests start come from below the kernel's
+# ephemeral range: a port from that range (what bind(0) gives) can become the
+# source port of any outgoing connection (a Redis client, an HTTP request)
+# before the server binds it, and gunicorn then failed with "Address already in
+# use" under a full parallel run.
+_PORTS = random.Random(os.getpid() ^ time.monotonic_ns())
+_LOWEST_PORT = 10_000
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(
+            Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+        )
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, outside the ephemeral range."""
+    start = _ephemeral_start()
+    for _ in range(100 if start > _LOWEST_PORT + 1_000 else 0):
+        port = _PORTS.randrange(_LOWEST_PORT, start)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # no room below the range: any free port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
