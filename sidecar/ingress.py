@@ -27,7 +27,6 @@ import contextlib
 import heapq
 import io
 import itertools
-import logging
 import os
 import socket
 import threading
@@ -36,9 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sidecar.webhooks.answers import StartResponse, WsgiApp, refuse
-
-log = logging.getLogger("sidecar.webhooks")
+from sidecar.webhooks.answers import BODY_INCOMPLETE, StartResponse, WsgiApp, refuse
 
 Cut = Literal["busy", "timeout"]
 
@@ -222,13 +219,7 @@ class BodyDeadline:
                 f"request body not received within {self._watchdog.deadline:g} s",
             )
         if body is None or (declared is not None and len(body) != declared):
-            return refuse(
-                environ,
-                start_response,
-                "body_incomplete",
-                400,
-                "request body ended early",
-            )
+            return refuse(environ, start_response, *BODY_INCOMPLETE)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)

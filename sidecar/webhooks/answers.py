@@ -32,6 +32,10 @@ DELIVERY_IDS = (
     ("invocation_id", "HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID"),
 )
 
+# A body shorter than its Content-Length (outcome, status, reason): the ingress
+# middleware and the receiver both refuse it so.
+BODY_INCOMPLETE = ("body_incomplete", 400, "request body ended early")
+
 _STATUS_LINES: dict[int, str] = {}
 # The counter of each outcome, labelled once (``labels()`` takes a lock and
 # looks the child up on every call).

@@ -32,6 +32,7 @@ from sidecar.tasks.jobs import Lane
 from sidecar.tasks.memo import Hint, TicketMemory
 from sidecar.tasks.queue import JobQueue, Taken
 from sidecar.webhooks.answers import (
+    BODY_INCOMPLETE,
     Environ,
     StartResponse,
     WsgiApp,
@@ -140,13 +141,7 @@ class ZendeskWebhooks:
                 environ, start_response, "too_large", 413, "body larger than 256 KiB"
             )
         if declared is not None and len(body) != declared:
-            return refuse(
-                environ,
-                start_response,
-                "body_incomplete",
-                400,
-                "request body ended early",
-            )
+            return refuse(environ, start_response, *BODY_INCOMPLETE)
         headers = EnvironHeaders(environ)
         timestamp = headers.get(TIMESTAMP_HEADER)
         try:
