@@ -10,8 +10,8 @@ one thread's enqueue time, 18 % idle CPU at full load).
 
 Here every connection of the queue (sidecar.queue.huey_inside) raises the
 automatic threshold to :data:`AUTOCHECKPOINT_PAGES`, a backstop should this
-thread stop, and each process that opens the file runs a
-:class:`WalCheckpointer`: every :data:`CHECKPOINT_SECONDS` it runs a PASSIVE
+thread stop, and each process that stores jobs through the store's take
+(web, worker, CLI) runs a :class:`WalCheckpointer`: every :data:`CHECKPOINT_SECONDS` it runs a PASSIVE
 checkpoint on a connection of its own when the WAL changed since its last
 look. PASSIVE never waits for readers or writers and never holds the write
 lock, so writers go on appending meanwhile; the WAL holds at most about one
