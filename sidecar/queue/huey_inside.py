@@ -158,30 +158,24 @@ def sqlite_enqueue_many(curs: sqlite3.Cursor, jobs: Sequence[ReadyJob]) -> None:
     commit of accepted webhooks, sidecar.queue.sqlite_store), so a batch
     costs two steps through SQLite, not one per job.
     """
-    ready = [job for job in jobs if job.due is None]
-    due = [job for job in jobs if job.due is not None]
+    ready = [
+        (j.queue, sqlite3.Binary(j.data), j.priority) for j in jobs if j.due is None
+    ]
+    due = [(j.queue, sqlite3.Binary(j.data), j.due) for j in jobs if j.due is not None]
+    _insert_rows(curs, "task (queue, data, priority)", ready)
+    _insert_rows(curs, "schedule (queue, data, timestamp)", due)
+
+
+def _insert_rows(
+    curs: sqlite3.Cursor, target: str, rows: Sequence[tuple[Any, Any, Any]]
+) -> None:
+    """``insert into <target> values`` ``rows`` of 3 columns, as few statements as SQLite allows."""
     # 3 parameters a row; SQLite's smallest limit on them is 999.
-    for n in range(0, len(ready), 333):
-        part = ready[n : n + 333]
+    for n in range(0, len(rows), 333):
+        part = rows[n : n + 333]
         curs.execute(
-            "insert into task (queue, data, priority) values "
-            + ", ".join(["(?, ?, ?)"] * len(part)),
-            [
-                value
-                for job in part
-                for value in (job.queue, sqlite3.Binary(job.data), job.priority)
-            ],
-        )
-    for n in range(0, len(due), 333):
-        part = due[n : n + 333]
-        curs.execute(
-            "insert into schedule (queue, data, timestamp) values "
-            + ", ".join(["(?, ?, ?)"] * len(part)),
-            [
-                value
-                for job in part
-                for value in (job.queue, sqlite3.Binary(job.data), job.due)
-            ],
+            f"insert into {target} values " + ", ".join(["(?, ?, ?)"] * len(part)),
+            [value for row in part for value in row],
         )
 
 
